@@ -1,0 +1,30 @@
+//! The Ferros domain model. Pure data and rules, no IO: every other crate speaks
+//! in these types, and values are validated once, when they enter.
+
+mod alert;
+mod device;
+mod error;
+mod image;
+mod log;
+mod program;
+mod request;
+mod schedule;
+pub mod units;
+mod user;
+mod watch;
+
+pub use alert::{Alert, AlertOutcome, AlertRole};
+pub use device::{Availability, Criticality, DeviceKind, DeviceStatus};
+pub use error::DomainError;
+pub use image::{CalibrationLevel, Image};
+pub use log::{LogEntry, LogLevel};
+pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
+pub use request::{
+    Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,
+    PlanSpec, Request, RequestId, RequestKind, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy,
+    Window, album_duration, summarize_statuses,
+};
+pub use schedule::{EntryStatus, NewSchedule, Schedule, ScheduleEntry, ScheduleId};
+pub use units::{Coordinates, Dec, JulianDate, Priority, PriorityModulation, Ra, Seconds};
+pub use user::{Profile, Right, User, UserId, validate_username};
+pub use watch::{Decision, GlobalStatus, QuantitySynthesis, Watch};
