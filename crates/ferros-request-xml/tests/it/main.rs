@@ -1,0 +1,220 @@
+//! Reading and writing request documents: every shipped sample, the seeds'
+//! example, round trips, and each kind of bad input.
+
+use std::path::PathBuf;
+
+use ferros_domain::{Detector, JulianDate, RequestKind, Strategy};
+use ferros_request_xml::{Problem, ReadOptions, read_request, write_request};
+
+fn opts() -> ReadOptions {
+    ReadOptions { now: JulianDate::new(2_461_366.75).unwrap() }
+}
+
+fn samples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn problems(xml: &str) -> Vec<String> {
+    read_request(xml, &opts()).unwrap_err().iter().map(Problem::to_string).collect()
+}
+
+fn seq(attrs: &str, body: &str) -> String {
+    format!(
+        r#"<request name="r" scientific_program="GRB">
+  <sequence name="s" {attrs}>{body}</sequence>
+</request>"#
+    )
+}
+
+const ALBUM: &str =
+    r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2"/></album>"#;
+
+#[test]
+fn every_sample_reads_and_round_trips() {
+    let files = samples();
+    assert!(files.len() >= 11, "expected at least 10 samples and the seeds' example, found {}", files.len());
+    for path in files {
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let first = read_request(&xml, &opts()).unwrap_or_else(|p| panic!("{}: {p:?}", path.display()));
+        let exported = write_request(&first.request);
+        let second = read_request(&exported, &opts())
+            .unwrap_or_else(|p| panic!("{}: {p:?}\n{exported}", path.display()));
+        assert_eq!(first.request, second.request, "{} does not round trip:\n{exported}", path.display());
+        // Writing is stable once read back.
+        assert_eq!(exported, write_request(&second.request));
+    }
+}
+
+#[test]
+fn the_seed_example_imports_as_it_is() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let xml = std::fs::read_to_string(dir.join("seed_example.xml")).unwrap();
+    let got = read_request(&xml, &opts()).unwrap();
+    assert!(got.submit, "submitted=\"1\" asks for submission");
+    let r = &got.request;
+    assert_eq!(r.program, "GRB");
+    assert_eq!(r.target_type, "test");
+    let s = &r.sequences[0].spec;
+    // relative="1": jd1/jd2 are seconds from now.
+    assert!((s.jd1.seconds_since(opts().now) - 15.0).abs() < 1e-3);
+    assert!((s.jd2.seconds_since(opts().now) - 60000.0).abs() < 1e-3);
+    assert_eq!(s.duration.get(), 10.0);
+    assert_eq!(s.coordinates, None);
+    assert_eq!(s.target_coords.as_deref(), Some("10"));
+    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
+    let plan = &r.sequences[0].albums[0].plans[0];
+    assert_eq!(r.sequences[0].albums[0].spec.detector, Detector::Vis);
+    assert_eq!((plan.nb_images, plan.exposure.get(), plan.duration.get()), (5, 2.0, 10.0));
+}
+
+#[test]
+fn attributes_map_onto_the_model() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let r = read_request(&std::fs::read_to_string(dir.join("routine_request_03.xml")).unwrap(), &opts())
+        .unwrap()
+        .request;
+    assert_eq!(r.strategy, Strategy::AllOrNothing);
+    let s = &r.sequences[0].spec;
+    assert_eq!(s.t_prefered.unwrap().days(), 2461369.80);
+    assert_eq!(s.constraints.max_airmass, Some(2.0));
+    assert!(s.mandatory);
+    assert_eq!(r.sequences[0].albums[0].plans[0].window.unwrap().width, 512);
+
+    let r = read_request(&std::fs::read_to_string(dir.join("routine_request_04.xml")).unwrap(), &opts())
+        .unwrap()
+        .request;
+    let c = r.sequences[0].spec.coordinates.unwrap();
+    assert!((c.ra.degrees() - 83.822083).abs() < 1e-5, "{c:?}");
+    assert!((c.dec.degrees() + 5.391111).abs() < 1e-5, "{c:?}");
+    // Albums run in parallel: the sequence lasts its longest album (NIR 120 x 5 s).
+    assert_eq!(r.sequences[0].spec.duration.get(), 1200.0);
+
+    let r = read_request(&std::fs::read_to_string(dir.join("alert_request_01.xml")).unwrap(), &opts())
+        .unwrap()
+        .request;
+    assert_eq!(r.kind, RequestKind::Alert);
+}
+
+#[test]
+fn malformed_xml_names_line_and_column() {
+    let p = problems("<request name=\"x\">\n  <sequence>\n</request>");
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("3:1: malformed XML"), "{p:?}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let xml = r#"<request name="r" scientific_program="GRB" colour="blue">
+  <sequence name="ok" jd1="2461366.5" jd2="2461367.5">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2"/></album>
+  </sequence>
+  <sequence name="bad" jd1="2461367.5" jd2="2461366.5" ra="400" dec="-91">
+    <album name="a" detector="VIS">
+      <plan name="p" filter="r" exposure="-1" nb_images="0"/>
+    </album>
+    <album name="b" detector="UV"><plan name="p" filter="r" exposure="ten" nb_images="1"/></album>
+  </sequence>
+</request>"#;
+    let p = problems(xml);
+    let expect = [
+        "request: unknown attribute \"colour\"",
+        "request/sequence[2]: ra = 400 is out of range",
+        "request/sequence[2]: jd2 = 2461366.5 must be after jd1 = 2461367.5",
+        "request/sequence[2]/album[1]/plan[1]: nb_images must be > 0",
+        "request/sequence[2]/album[2]: detector: unknown value \"UV\"",
+        "request/sequence[2]/album[2]/plan[1]: attribute exposure: \"ten\" is not a number",
+    ];
+    for e in expect {
+        assert!(p.iter().any(|l| l.contains(e)), "missing {e:?} in {p:#?}");
+    }
+    assert!(p[0].starts_with("1:1: request:"), "{p:?}");
+}
+
+#[test]
+fn bad_values_are_rejected_one_by_one() {
+    let jd = r#"jd1="2461366.5" jd2="2461367.5""#;
+    let cases: Vec<(String, &str)> = vec![
+        (seq(&format!(r#"{jd} ra="10" dec="95""#), ALBUM), "dec = 95 is out of range"),
+        (seq(&format!(r#"{jd} ra="-1" dec="5""#), ALBUM), "ra = -1 is out of range"),
+        (seq(&format!(r#"{jd} ra="10""#), ALBUM), "ra is given without dec"),
+        (seq(&format!(r#"{jd} duration="-5""#), ALBUM), "duration = -5 is out of range"),
+        (seq(&format!(r#"{jd} duration="5""#), ALBUM), "shorter than its longest album (20 s)"),
+        (seq(&format!(r#"{jd} overhead="abc""#), ALBUM), "attribute overhead: \"abc\" is not a number"),
+        (seq(&format!(r#"{jd} priority="9""#), ALBUM), "priority = 9 is out of range"),
+        (seq(&format!(r#"{jd} reportable="8""#), ALBUM), "reportable: 8 is out of range"),
+        (seq(&format!(r#"{jd} mandatory="perhaps""#), ALBUM), "mandatory: \"perhaps\" is not a boolean"),
+        (seq(&format!(r#"{jd} max_airmass="0.5""#), ALBUM), "max_airmass = 0.5 is out of range"),
+        (seq(&format!(r#"{jd} t_prefered="2461368""#), ALBUM), "t_prefered = 2461368 is outside the window"),
+        (seq(r#"jd1="15" jd2="60000""#, ALBUM), "attribute jd1: jd = 15 is out of range"),
+        (seq(r#"jd1="2461366.5""#, ALBUM), "missing attribute jd2"),
+        (
+            seq(jd, r#"<album name="a" detector="VIS"><plan name="p" filter="r" nb_images="2"/></album>"#),
+            "needs exposure",
+        ),
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2" duration="5"/></album>"#,
+            ),
+            "duration: 5 s is shorter than nb_images x exposure",
+        ),
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="1" nb_images="2" binning="9"/></album>"#,
+            ),
+            "binning: 9",
+        ),
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="1" nb_images="2" window="1,2,3"/></album>"#,
+            ),
+            "window",
+        ),
+        (seq(jd, r#"<album name="a" detector="VIS"><exposure/></album>"#), "unexpected element <exposure>"),
+        (seq(jd, "some text"), "unexpected text"),
+        (seq(jd, ""), "the sequence has no duration"),
+        (r#"<request name="r" scientific_program="GRB"/>"#.to_owned(), "at least one <sequence>"),
+        (r#"<plan name="p"/>"#.to_owned(), "the root element must be <request>"),
+        (
+            r#"<request scientific_program="GRB"><sequence/></request>"#.to_owned(),
+            "request: missing attribute name",
+        ),
+    ];
+    for (xml, expected) in cases {
+        let p = problems(&xml);
+        assert!(p.iter().any(|l| l.contains(expected)), "expected {expected:?} for\n{xml}\ngot {p:#?}");
+    }
+}
+
+#[test]
+fn a_sequence_without_album_is_accepted_as_incomplete() {
+    let xml = seq(r#"jd1="2461366.5" jd2="2461367.5" duration="60""#, "");
+    let got = read_request(&xml, &opts()).unwrap();
+    assert!(got.request.sequences[0].albums.is_empty());
+    assert!(got.warnings[0].to_string().contains("INCOMPLETE"));
+}
+
+#[test]
+fn special_characters_survive_a_round_trip() {
+    let xml = seq(r#"jd1="2461366.5" jd2="2461367.5" target="A &amp; B &lt;&quot;x&quot;&gt;""#, ALBUM);
+    let got = read_request(&xml, &opts()).unwrap().request;
+    assert_eq!(got.sequences[0].spec.target.as_deref(), Some("A & B <\"x\">"));
+    let back = read_request(&write_request(&got), &opts()).unwrap().request;
+    assert_eq!(got, back);
+}
+
+#[test]
+fn doctype_declarations_are_refused() {
+    let p =
+        problems("<!DOCTYPE request [<!ENTITY x \"y\">]><request name=\"&x;\" scientific_program=\"GRB\"/>");
+    assert!(p[0].contains("malformed XML"), "{p:?}");
+}
