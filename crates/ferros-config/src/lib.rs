@@ -1,1 +1,321 @@
-//! placeholder
+//! Typed settings. Defaults work out of the box; a `ferros.toml` file overrides
+//! them, and `FERROS_*` environment variables override the file
+//! (`FERROS_SITE__LATITUDE=31.04` sets `site.latitude`). Command-line flags, applied
+//! by the caller, come last.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The file read when no `--config` is given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "ferros.toml";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {0}: not found")]
+    Missing(PathBuf),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the archive and the default SQLite database live.
+    pub data_dir: PathBuf,
+    /// `sqlite://path.db` or `postgres://...`; empty: `sqlite://<data_dir>/ferros.db`.
+    pub database_url: String,
+    /// Address of the web server.
+    pub bind: SocketAddr,
+    pub site: Site,
+    pub devices: Devices,
+    pub agents: Agents,
+    pub weather: Weather,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./var"),
+            database_url: String::new(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            site: Site::default(),
+            devices: Devices::default(),
+            agents: Agents::default(),
+            weather: Weather::default(),
+        }
+    }
+}
+
+/// The observatory's place on Earth (default: COLIBRI at San Pedro Martir).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Site {
+    pub name: String,
+    /// Degrees, north positive.
+    pub latitude: f64,
+    /// Degrees, east positive.
+    pub longitude: f64,
+    /// Metres above sea level.
+    pub elevation: f64,
+    /// Lowest altitude the telescope may point at, degrees.
+    pub horizon: f64,
+    /// The night is when the sun is below this altitude, degrees.
+    pub night_sun_altitude: f64,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            name: "San Pedro Martir (COLIBRI)".to_owned(),
+            latitude: 31.0439,
+            longitude: -115.4637,
+            elevation: 2790.0,
+            horizon: 20.0,
+            night_sun_altitude: -12.0,
+        }
+    }
+}
+
+/// Which drivers talk to the devices, and where they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Devices {
+    /// `sim` (in-process simulators), `socket` (PyROS JSON over TCP), `indi`, `alpaca`.
+    pub driver: String,
+    pub telescope: String,
+    pub camera_vis: String,
+    pub camera_nir: String,
+    pub plc: String,
+    pub dome: String,
+    pub indi: String,
+    pub alpaca: String,
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Self {
+            driver: "sim".to_owned(),
+            telescope: "127.0.0.1:5000".to_owned(),
+            camera_vis: "127.0.0.1:5001".to_owned(),
+            camera_nir: "127.0.0.1:5002".to_owned(),
+            plc: "127.0.0.1:5003".to_owned(),
+            dome: "127.0.0.1:5004".to_owned(),
+            indi: "127.0.0.1:7624".to_owned(),
+            alpaca: "http://127.0.0.1:11111".to_owned(),
+        }
+    }
+}
+
+/// How often each agent works, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Agents {
+    pub env_period_s: f64,
+    pub majordome_period_s: f64,
+    pub alerts_period_s: f64,
+    pub heartbeat_timeout_s: f64,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Self { env_period_s: 2.0, majordome_period_s: 5.0, alerts_period_s: 1.0, heartbeat_timeout_s: 30.0 }
+    }
+}
+
+/// Limits beyond which the observatory is UNSAFE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weather {
+    /// Rain rate above which it rains, mm/h.
+    pub max_rain_rate: f64,
+    /// Wind speed, m/s.
+    pub max_wind_speed: f64,
+    /// Relative humidity, %.
+    pub max_humidity: f64,
+    /// Sky minus ambient temperature above which it is cloudy, degrees C.
+    pub max_sky_minus_ambient: f64,
+    /// Sensor data older than this is stale (and unsafe), seconds.
+    pub stale_after_s: f64,
+    /// Time conditions must stay good before SAFE again (hysteresis), seconds.
+    pub safe_delay_s: f64,
+}
+
+impl Default for Weather {
+    fn default() -> Self {
+        Self {
+            max_rain_rate: 0.0,
+            max_wind_speed: 15.0,
+            max_humidity: 90.0,
+            max_sky_minus_ambient: -20.0,
+            stale_after_s: 30.0,
+            safe_delay_s: 300.0,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file (`path`, else `./ferros.toml` when present), then
+    /// the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, Env::prefixed("FERROS_"))
+    }
+
+    fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(p) if !p.is_file() => return Err(ConfigError::Missing(p.to_owned())),
+            Some(p) => figment = figment.merge(Toml::file_exact(p)),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        // Only the variables that name a setting: FERROS_CONFIG, FERROS_LOG and
+        // test switches are read elsewhere.
+        const SECTIONS: [&str; 7] =
+            ["data_dir", "database_url", "bind", "site", "devices", "agents", "weather"];
+        let env = env
+            .filter(|k| {
+                let first = k.as_str().split("__").next().unwrap_or_default();
+                SECTIONS.contains(&first.to_ascii_lowercase().as_str())
+            })
+            .split("__");
+        let settings: Settings =
+            figment.merge(env).extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the ranges serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        let s = &self.site;
+        if !(-90.0..=90.0).contains(&s.latitude) {
+            return bad("site.latitude", &format!("{} is outside -90..90 degrees", s.latitude));
+        }
+        if !(-180.0..=180.0).contains(&s.longitude) {
+            return bad("site.longitude", &format!("{} is outside -180..180 degrees", s.longitude));
+        }
+        if !(-500.0..=9000.0).contains(&s.elevation) {
+            return bad("site.elevation", &format!("{} m is not an elevation on Earth", s.elevation));
+        }
+        if !(0.0..90.0).contains(&s.horizon) {
+            return bad("site.horizon", &format!("{} is outside 0..90 degrees", s.horizon));
+        }
+        if !(-90.0..=0.0).contains(&s.night_sun_altitude) {
+            return bad(
+                "site.night_sun_altitude",
+                &format!("{} is outside -90..0 degrees", s.night_sun_altitude),
+            );
+        }
+        if !["sim", "socket", "indi", "alpaca"].contains(&self.devices.driver.as_str()) {
+            return bad(
+                "devices.driver",
+                &format!("\"{}\" is not one of sim, socket, indi, alpaca", self.devices.driver),
+            );
+        }
+        let a = &self.agents;
+        for (key, v) in [
+            ("agents.env_period_s", a.env_period_s),
+            ("agents.majordome_period_s", a.majordome_period_s),
+            ("agents.alerts_period_s", a.alerts_period_s),
+            ("agents.heartbeat_timeout_s", a.heartbeat_timeout_s),
+            ("weather.stale_after_s", self.weather.stale_after_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, &format!("{v} must be > 0 seconds"));
+            }
+        }
+        if !(self.weather.safe_delay_s.is_finite() && self.weather.safe_delay_s >= 0.0) {
+            return bad("weather.safe_delay_s", "must be >= 0 seconds");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            format!("sqlite://{}", self.data_dir.join("ferros.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+/// A database URL with any password replaced by `***`, for printing.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_and_point_at_the_data_dir() {
+        figment::Jail::expect_with(|_jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s, Settings::default());
+            assert_eq!(s.database_url(), "sqlite://./var/ferros.db");
+            assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "site.toml",
+                "data_dir = \"/srv/ferros\"\n[site]\nname = \"OHP\"\nlatitude = 43.93\n[weather]\nmax_wind_speed = 12.5\n",
+            )?;
+            jail.set_env("FERROS_SITE__LATITUDE", "44.0");
+            jail.set_env("FERROS_BIND", "0.0.0.0:9000");
+            jail.set_env("FERROS_CONFIG", "ignored.toml");
+            let s = Settings::load(Some(Path::new("site.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.site.name, "OHP");
+            assert_eq!(s.site.latitude, 44.0);
+            assert_eq!(s.weather.max_wind_speed, 12.5);
+            assert_eq!(s.bind.port(), 9000);
+            assert_eq!(s.database_url(), "sqlite:///srv/ferros/ferros.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[site]\nlatitud = 3\n")?;
+            let e = Settings::load(Some(Path::new("a.toml"))).unwrap_err().to_string();
+            assert!(e.contains("latitud"), "{e}");
+            jail.create_file("b.toml", "[site]\nlatitude = 95\n")?;
+            let e = Settings::load(Some(Path::new("b.toml"))).unwrap_err().to_string();
+            assert!(e.contains("site.latitude") && e.contains("95"), "{e}");
+            jail.create_file("c.toml", "bind = \"nowhere\"\n")?;
+            let e = Settings::load(Some(Path::new("c.toml"))).unwrap_err().to_string();
+            assert!(e.contains("bind"), "{e}");
+            let e = Settings::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();
+            assert!(e.contains("missing.toml") && e.contains("not found"), "{e}");
+            jail.set_env("FERROS_AGENTS__ENV_PERIOD_S", "0");
+            let e = Settings::load(None).unwrap_err().to_string();
+            assert!(e.contains("agents.env_period_s"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://./var/ferros.db"), "sqlite://./var/ferros.db");
+    }
+}
