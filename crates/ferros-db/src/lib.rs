@@ -1,1 +1,244 @@
-//! placeholder
+//! The Ferros repository: one API over two backends, SQLite (bundled, the
+//! default) and PostgreSQL (production), chosen by the URL. Each backend has its
+//! own migrations, applied when the database is opened. Writes that belong
+//! together (a request and its sequences, albums and plans; a schedule and its
+//! entries; a batch of status changes) are one transaction.
+//!
+//! The queries are written once, in `queries.rs`, and compiled for each backend.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use ferros_domain::{
+    JulianDate, LogEntry, NewProgram, NewRequest, NewSchedule, Profile, Request, RequestId, RequestKind,
+    Schedule, ScheduleId, ScientificProgram, SequenceId, SequenceStatus, Strategy, User,
+};
+use serde::Serialize;
+
+mod error;
+mod postgres;
+mod sqlite;
+
+pub use error::{DbError, DbResult};
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The repository. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+/// A user to create; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub profiles: BTreeSet<Profile>,
+    /// Names of the programs the user belongs to.
+    pub programs: Vec<String>,
+}
+
+/// One line of `ferros request list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestSummary {
+    pub id: RequestId,
+    pub name: String,
+    pub owner: String,
+    pub program: String,
+    pub kind: RequestKind,
+    pub strategy: Strategy,
+    pub created_at: DateTime<Utc>,
+    pub sequence_statuses: Vec<SequenceStatus>,
+}
+
+/// One line of `ferros schedule history`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleSummary {
+    pub id: ScheduleId,
+    pub created_at: DateTime<Utc>,
+    pub night_start: JulianDate,
+    pub night_end: JulianDate,
+    pub planned: i64,
+    pub entries: i64,
+}
+
+/// Runs the same query function on whichever backend is open.
+macro_rules! on_backend {
+    ($self:ident, $f:ident ( $($arg:expr),* )) => {
+        match &$self.pool {
+            Pool::Sqlite(p) => sqlite::queries::$f(p $(, $arg)*).await,
+            Pool::Postgres(p) => postgres::queries::$f(p $(, $arg)*).await,
+        }
+    };
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `url`:
+    /// `sqlite://PATH`, `sqlite::memory:` or `postgres://...`.
+    pub async fn connect(url: &str) -> DbResult<Db> {
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(sqlite::connect(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(postgres::connect(url).await?)
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Db { pool })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Waits for the pool's connections to close.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        on_backend!(self, ping())
+    }
+
+    pub async fn create_program(&self, p: &NewProgram, now: DateTime<Utc>) -> DbResult<ScientificProgram> {
+        on_backend!(self, create_program(p, now))
+    }
+
+    pub async fn list_programs(&self) -> DbResult<Vec<ScientificProgram>> {
+        on_backend!(self, list_programs())
+    }
+
+    pub async fn program_by_name(&self, name: &str) -> DbResult<Option<ScientificProgram>> {
+        on_backend!(self, program_by_name(name))
+    }
+
+    pub async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
+        on_backend!(self, create_user(u, now))
+    }
+
+    pub async fn list_users(&self) -> DbResult<Vec<User>> {
+        on_backend!(self, list_users())
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> DbResult<Option<User>> {
+        on_backend!(self, user_by_name(username))
+    }
+
+    /// The password hash of an active user.
+    pub async fn password_hash(&self, username: &str) -> DbResult<Option<String>> {
+        on_backend!(self, password_hash(username))
+    }
+
+    pub async fn count_users_with_profile(&self, profile: Profile) -> DbResult<i64> {
+        on_backend!(self, count_users_with_profile(profile))
+    }
+
+    /// Stores a request with all its sequences, albums and plans, in one
+    /// transaction. With `submit`, its sequences start TOBEPLANNED.
+    pub async fn create_request(
+        &self,
+        req: &NewRequest,
+        owner: &str,
+        submit: bool,
+        now: DateTime<Utc>,
+    ) -> DbResult<RequestId> {
+        on_backend!(self, create_request(req, owner, submit, now))
+    }
+
+    pub async fn request(&self, id: RequestId) -> DbResult<Option<Request>> {
+        on_backend!(self, request(id))
+    }
+
+    pub async fn list_requests(&self) -> DbResult<Vec<RequestSummary>> {
+        on_backend!(self, list_requests())
+    }
+
+    /// Submits a request: its COMPLETE sequences become TOBEPLANNED. Fails,
+    /// changing nothing, if a sequence is INCOMPLETE or nothing is left to submit.
+    pub async fn submit_request(&self, id: RequestId, now: DateTime<Utc>) -> DbResult<Vec<SequenceId>> {
+        let found = self
+            .request(id)
+            .await?
+            .ok_or_else(|| DbError::NotFound { what: "request", key: id.to_string() })?;
+        if let Some(s) = found.sequences.iter().find(|s| s.status == SequenceStatus::Incomplete) {
+            return Err(DbError::Conflict(format!(
+                "sequence {} \"{}\" is INCOMPLETE (it needs albums with plans); nothing submitted",
+                s.id, s.spec.name
+            )));
+        }
+        let moved: Vec<SequenceId> = on_backend!(
+            self,
+            move_request_sequences(id, SequenceStatus::Tobeplanned, now, |s| s == SequenceStatus::Complete)
+        )?
+        .into_iter()
+        .map(|(sid, _)| sid)
+        .collect();
+        if moved.is_empty() {
+            return Err(DbError::Conflict(format!("request {id} has no sequence left to submit")));
+        }
+        Ok(moved)
+    }
+
+    /// Cancels every sequence of a request that is not finished yet.
+    pub async fn cancel_request(&self, id: RequestId, now: DateTime<Utc>) -> DbResult<Vec<SequenceId>> {
+        let moved: Vec<SequenceId> =
+            on_backend!(self, move_request_sequences(id, SequenceStatus::Cancelled, now, |s| !s.is_final()))?
+                .into_iter()
+                .map(|(sid, _)| sid)
+                .collect();
+        if moved.is_empty() {
+            return Err(DbError::Conflict(format!("request {id} has nothing left to cancel")));
+        }
+        Ok(moved)
+    }
+
+    /// Changes one sequence's status if the life cycle allows it; returns the old one.
+    pub async fn set_sequence_status(
+        &self,
+        id: SequenceId,
+        to: SequenceStatus,
+        now: DateTime<Utc>,
+    ) -> DbResult<SequenceStatus> {
+        on_backend!(self, set_sequence_status(id, to, now))
+    }
+
+    pub async fn store_schedule(&self, s: &NewSchedule, now: DateTime<Utc>) -> DbResult<ScheduleId> {
+        on_backend!(self, store_schedule(s, now))
+    }
+
+    /// The current schedule: always the latest one stored.
+    pub async fn latest_schedule(&self) -> DbResult<Option<Schedule>> {
+        on_backend!(self, latest_schedule())
+    }
+
+    pub async fn schedule_history(&self, limit: i64) -> DbResult<Vec<ScheduleSummary>> {
+        on_backend!(self, schedule_history(limit))
+    }
+
+    pub async fn log(&self, entry: &LogEntry) -> DbResult<()> {
+        on_backend!(self, insert_log(entry))
+    }
+
+    /// The latest log entries, newest first.
+    pub async fn recent_logs(&self, limit: i64) -> DbResult<Vec<LogEntry>> {
+        on_backend!(self, recent_logs(limit))
+    }
+}

@@ -1,0 +1,800 @@
+//! The repository's queries, written once and compiled for each backend
+//! (`super::Db` is `sqlx::Sqlite` in one and `sqlx::Postgres` in the other).
+//! The SQL is the common subset: `$N` placeholders, `RETURNING`, BIGINT/REAL
+//! numbers and UTC timestamps.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use ferros_domain::{
+    Album, AlbumId, AlbumSpec, Constraints, Coordinates, Detector, DomainError, EntryStatus, JulianDate,
+    LogEntry, LogLevel, NewRequest, NewSchedule, Period, Plan, PlanId, PlanSpec, Priority,
+    PriorityModulation, Profile, ProgramId, Request, RequestId, RequestKind, Schedule, ScheduleEntry,
+    ScheduleId, ScientificProgram, Seconds, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy,
+    User, UserId, Window,
+};
+use sqlx::{FromRow, Pool, Transaction};
+
+use super::Db;
+use crate::{DbError, DbResult, NewUser, RequestSummary, ScheduleSummary};
+
+type Tx<'c> = Transaction<'c, Db>;
+
+fn corrupt(table: &'static str, id: i64) -> impl Fn(DomainError) -> DbError {
+    move |e| DbError::Corrupt { table, id, message: e.to_string() }
+}
+
+pub(crate) async fn ping(pool: &Pool<Db>) -> DbResult<()> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- programs
+
+#[derive(FromRow)]
+struct ProgramRow {
+    id: i64,
+    name: String,
+    description: String,
+    pi_user_id: Option<i64>,
+    period: String,
+    priority: i64,
+    quota_s: f64,
+    used_s: f64,
+}
+
+impl ProgramRow {
+    fn into_domain(self) -> DbResult<ScientificProgram> {
+        let c = corrupt("programs", self.id);
+        Ok(ScientificProgram {
+            id: ProgramId(self.id),
+            name: self.name,
+            description: self.description,
+            pi: self.pi_user_id.map(UserId),
+            period: self.period.parse::<Period>().map_err(&c)?,
+            priority: Priority::new(self.priority as i32).map_err(&c)?,
+            quota: Seconds::new("quota", self.quota_s).map_err(&c)?,
+            used: Seconds::new("used", self.used_s).map_err(&c)?,
+        })
+    }
+}
+
+const PROGRAM_COLUMNS: &str = "id, name, description, pi_user_id, period, priority, quota_s, used_s";
+
+pub(crate) async fn create_program(
+    pool: &Pool<Db>,
+    p: &ferros_domain::NewProgram,
+    now: DateTime<Utc>,
+) -> DbResult<ScientificProgram> {
+    ferros_domain::NewProgram::validate_name(&p.name)?;
+    let row: ProgramRow = sqlx::query_as(&format!(
+        "INSERT INTO programs (name, description, period, priority, quota_s, used_s, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING {PROGRAM_COLUMNS}"
+    ))
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(p.period.to_string())
+    .bind(i64::from(p.priority.get()))
+    .bind(p.quota.get())
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| match DbError::from(e) {
+        DbError::Conflict(_) => DbError::Conflict(format!("program \"{}\" already exists", p.name)),
+        other => other,
+    })?;
+    row.into_domain()
+}
+
+pub(crate) async fn list_programs(pool: &Pool<Db>) -> DbResult<Vec<ScientificProgram>> {
+    let rows: Vec<ProgramRow> =
+        sqlx::query_as(&format!("SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY name"))
+            .fetch_all(pool)
+            .await?;
+    rows.into_iter().map(ProgramRow::into_domain).collect()
+}
+
+pub(crate) async fn program_by_name(pool: &Pool<Db>, name: &str) -> DbResult<Option<ScientificProgram>> {
+    let row: Option<ProgramRow> =
+        sqlx::query_as(&format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    row.map(ProgramRow::into_domain).transpose()
+}
+
+async fn program_id(tx: &mut Tx<'_>, name: &str) -> DbResult<i64> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM programs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    id.ok_or_else(|| DbError::not_found("program", format!("\"{name}\"")))
+}
+
+// ------------------------------------------------------------------- users
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    active: bool,
+}
+
+pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
+    ferros_domain::validate_username(&u.username)?;
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, email, password_hash, active, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(&u.username)
+    .bind(&u.email)
+    .bind(&u.password_hash)
+    .bind(true)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match DbError::from(e) {
+        DbError::Conflict(_) => DbError::Conflict(format!("user \"{}\" already exists", u.username)),
+        other => other,
+    })?;
+    for profile in &u.profiles {
+        sqlx::query("INSERT INTO user_profiles (user_id, profile) VALUES ($1, $2)")
+            .bind(id)
+            .bind(profile.code())
+            .execute(&mut *tx)
+            .await?;
+    }
+    for name in &u.programs {
+        let program = program_id(&mut tx, name).await?;
+        sqlx::query("INSERT INTO program_members (program_id, user_id) VALUES ($1, $2)")
+            .bind(program)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // A PI added to a program without one becomes its PI.
+        if u.profiles.contains(&Profile::Pi) {
+            sqlx::query("UPDATE programs SET pi_user_id = $1 WHERE id = $2 AND pi_user_id IS NULL")
+                .bind(id)
+                .bind(program)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    user_by_name(pool, &u.username).await?.ok_or_else(|| DbError::not_found("user", &u.username))
+}
+
+async fn user_details(pool: &Pool<Db>, rows: Vec<UserRow>) -> DbResult<Vec<User>> {
+    let profiles: Vec<(i64, String)> =
+        sqlx::query_as("SELECT user_id, profile FROM user_profiles").fetch_all(pool).await?;
+    let members: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, program_id FROM program_members").fetch_all(pool).await?;
+    let mut by_user: HashMap<i64, BTreeSet<Profile>> = HashMap::new();
+    for (uid, code) in profiles {
+        let p = code.parse::<Profile>().map_err(corrupt("user_profiles", uid))?;
+        by_user.entry(uid).or_default().insert(p);
+    }
+    let mut programs: HashMap<i64, BTreeSet<ProgramId>> = HashMap::new();
+    for (uid, pid) in members {
+        programs.entry(uid).or_default().insert(ProgramId(pid));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| User {
+            id: UserId(r.id),
+            profiles: by_user.remove(&r.id).unwrap_or_default(),
+            programs: programs.remove(&r.id).unwrap_or_default(),
+            username: r.username,
+            email: r.email,
+            active: r.active,
+        })
+        .collect())
+}
+
+pub(crate) async fn list_users(pool: &Pool<Db>) -> DbResult<Vec<User>> {
+    let rows: Vec<UserRow> =
+        sqlx::query_as("SELECT id, username, email, active FROM users ORDER BY username")
+            .fetch_all(pool)
+            .await?;
+    user_details(pool, rows).await
+}
+
+pub(crate) async fn user_by_name(pool: &Pool<Db>, username: &str) -> DbResult<Option<User>> {
+    let rows: Vec<UserRow> =
+        sqlx::query_as("SELECT id, username, email, active FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_all(pool)
+            .await?;
+    Ok(user_details(pool, rows).await?.pop())
+}
+
+pub(crate) async fn password_hash(pool: &Pool<Db>, username: &str) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1 AND active = $2")
+        .bind(username)
+        .bind(true)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub(crate) async fn count_users_with_profile(pool: &Pool<Db>, profile: Profile) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM user_profiles WHERE profile = $1")
+        .bind(profile.code())
+        .fetch_one(pool)
+        .await?)
+}
+
+// ---------------------------------------------------------------- requests
+
+pub(crate) async fn create_request(
+    pool: &Pool<Db>,
+    req: &NewRequest,
+    owner: &str,
+    submit: bool,
+    now: DateTime<Utc>,
+) -> DbResult<RequestId> {
+    let mut tx = pool.begin().await?;
+    let program = program_id(&mut tx, &req.program).await?;
+    let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let user = user.ok_or_else(|| DbError::not_found("user", format!("\"{owner}\"")))?;
+    let request_id: i64 = sqlx::query_scalar(
+        "INSERT INTO requests (name, user_id, program_id, target_type, kind, strategy, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(&req.name)
+    .bind(user)
+    .bind(program)
+    .bind(&req.target_type)
+    .bind(req.kind.code())
+    .bind(req.strategy.code())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    for (i, seq) in req.sequences.iter().enumerate() {
+        let mut status = seq.initial_status();
+        if submit {
+            status = status.transition(SequenceStatus::Tobeplanned).map_err(|_| {
+                DbError::Conflict(format!(
+                    "cannot submit: sequence {} \"{}\" is {status} (it needs albums with plans)",
+                    i + 1,
+                    seq.spec.name
+                ))
+            })?;
+        }
+        let s = &seq.spec;
+        let c = &s.constraints;
+        let seq_id: i64 = sqlx::query_scalar(
+            "INSERT INTO sequences (request_id, name, target, ra, dec, target_coords, jd1, jd2, duration_s,
+                 overhead_s, t_prefered, priority_mod, min_alt, max_airmass, min_moon_dist, max_sun_alt,
+                 mandatory, reportable_nights, status, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+             RETURNING id",
+        )
+        .bind(request_id)
+        .bind(&s.name)
+        .bind(&s.target)
+        .bind(s.coordinates.map(|c| c.ra.degrees()))
+        .bind(s.coordinates.map(|c| c.dec.degrees()))
+        .bind(&s.target_coords)
+        .bind(s.jd1.days())
+        .bind(s.jd2.days())
+        .bind(s.duration.get())
+        .bind(s.overhead.get())
+        .bind(s.t_prefered.map(JulianDate::days))
+        .bind(i64::from(s.priority.get()))
+        .bind(c.min_altitude)
+        .bind(c.max_airmass)
+        .bind(c.min_moon_distance)
+        .bind(c.max_sun_altitude)
+        .bind(s.mandatory)
+        .bind(i64::from(s.reportable_nights))
+        .bind(status.code())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for album in &seq.albums {
+            let album_id: i64 = sqlx::query_scalar(
+                "INSERT INTO albums (sequence_id, name, detector) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(seq_id)
+            .bind(&album.spec.name)
+            .bind(album.spec.detector.code())
+            .fetch_one(&mut *tx)
+            .await?;
+            for p in &album.plans {
+                sqlx::query(
+                    "INSERT INTO plans (album_id, name, filter, exposure_s, nb_images, binning, win_x, win_y,
+                         win_width, win_height, dithering, duration_s)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(album_id)
+                .bind(&p.name)
+                .bind(&p.filter)
+                .bind(p.exposure.get())
+                .bind(i64::from(p.nb_images))
+                .bind(i64::from(p.binning))
+                .bind(p.window.map(|w| i64::from(w.x)))
+                .bind(p.window.map(|w| i64::from(w.y)))
+                .bind(p.window.map(|w| i64::from(w.width)))
+                .bind(p.window.map(|w| i64::from(w.height)))
+                .bind(p.dithering)
+                .bind(p.duration.get())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(RequestId(request_id))
+}
+
+#[derive(FromRow)]
+struct RequestRow {
+    id: i64,
+    name: String,
+    owner: String,
+    program: String,
+    target_type: String,
+    kind: String,
+    strategy: String,
+    created_at: DateTime<Utc>,
+}
+
+const REQUEST_SELECT: &str =
+    "SELECT r.id, r.name, u.username AS owner, p.name AS program, r.target_type, r.kind,
+        r.strategy, r.created_at
+    FROM requests r JOIN users u ON u.id = r.user_id JOIN programs p ON p.id = r.program_id";
+
+#[derive(FromRow)]
+struct SequenceRow {
+    id: i64,
+    request_id: i64,
+    name: String,
+    target: Option<String>,
+    ra: Option<f64>,
+    dec: Option<f64>,
+    target_coords: Option<String>,
+    jd1: f64,
+    jd2: f64,
+    duration_s: f64,
+    overhead_s: f64,
+    t_prefered: Option<f64>,
+    priority_mod: i64,
+    min_alt: Option<f64>,
+    max_airmass: Option<f64>,
+    min_moon_dist: Option<f64>,
+    max_sun_alt: Option<f64>,
+    mandatory: bool,
+    reportable_nights: i64,
+    status: String,
+    tsp: Option<f64>,
+    tep: Option<f64>,
+}
+
+impl SequenceRow {
+    fn into_domain(self, albums: Vec<Album>) -> DbResult<Sequence> {
+        let c = corrupt("sequences", self.id);
+        let coordinates = match (self.ra, self.dec) {
+            (Some(ra), Some(dec)) => Some(Coordinates::new(ra, dec).map_err(&c)?),
+            _ => None,
+        };
+        let jd = |v: f64| JulianDate::new(v).map_err(&c);
+        Ok(Sequence {
+            id: SequenceId(self.id),
+            request_id: RequestId(self.request_id),
+            status: self.status.parse().map_err(&c)?,
+            tsp: self.tsp.map(jd).transpose()?,
+            tep: self.tep.map(jd).transpose()?,
+            spec: SequenceSpec {
+                name: self.name,
+                target: self.target,
+                coordinates,
+                target_coords: self.target_coords,
+                jd1: jd(self.jd1)?,
+                jd2: jd(self.jd2)?,
+                duration: Seconds::new("duration", self.duration_s).map_err(&c)?,
+                overhead: Seconds::new("overhead", self.overhead_s).map_err(&c)?,
+                t_prefered: self.t_prefered.map(jd).transpose()?,
+                priority: PriorityModulation::new(self.priority_mod as i32).map_err(&c)?,
+                constraints: Constraints {
+                    min_altitude: self.min_alt,
+                    max_airmass: self.max_airmass,
+                    min_moon_distance: self.min_moon_dist,
+                    max_sun_altitude: self.max_sun_alt,
+                },
+                mandatory: self.mandatory,
+                reportable_nights: u8::try_from(self.reportable_nights)
+                    .map_err(|_| c(DomainError::invalid("reportable_nights", "out of range")))?,
+            },
+            albums,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct AlbumRow {
+    id: i64,
+    sequence_id: i64,
+    name: String,
+    detector: String,
+}
+
+#[derive(FromRow)]
+struct PlanRow {
+    id: i64,
+    album_id: i64,
+    name: String,
+    filter: String,
+    exposure_s: f64,
+    nb_images: i64,
+    binning: i64,
+    win_x: Option<i64>,
+    win_y: Option<i64>,
+    win_width: Option<i64>,
+    win_height: Option<i64>,
+    dithering: f64,
+    duration_s: f64,
+}
+
+impl PlanRow {
+    fn into_domain(self) -> DbResult<Plan> {
+        let c = corrupt("plans", self.id);
+        let small = |field: &'static str, v: i64| {
+            u32::try_from(v).map_err(|_| c(DomainError::invalid(field, format!("{v} is out of range"))))
+        };
+        let window = match (self.win_x, self.win_y, self.win_width, self.win_height) {
+            (Some(x), Some(y), Some(w), Some(h)) => Some(Window {
+                x: small("win_x", x)?,
+                y: small("win_y", y)?,
+                width: small("win_width", w)?,
+                height: small("win_height", h)?,
+            }),
+            _ => None,
+        };
+        Ok(Plan {
+            id: PlanId(self.id),
+            spec: PlanSpec {
+                name: self.name,
+                filter: self.filter,
+                exposure: Seconds::new("exposure", self.exposure_s).map_err(&c)?,
+                nb_images: small("nb_images", self.nb_images)?,
+                binning: u8::try_from(self.binning)
+                    .map_err(|_| c(DomainError::invalid("binning", "out of range")))?,
+                window,
+                dithering: self.dithering,
+                duration: Seconds::new("duration", self.duration_s).map_err(&c)?,
+            },
+        })
+    }
+}
+
+const SEQUENCE_COLUMNS: &str =
+    "s.id, s.request_id, s.name, s.target, s.ra, s.dec, s.target_coords, s.jd1, s.jd2,
+    s.duration_s, s.overhead_s, s.t_prefered, s.priority_mod, s.min_alt, s.max_airmass, s.min_moon_dist,
+    s.max_sun_alt, s.mandatory, s.reportable_nights, s.status, s.tsp, s.tep";
+
+pub(crate) async fn request(pool: &Pool<Db>, id: RequestId) -> DbResult<Option<Request>> {
+    let row: Option<RequestRow> =
+        sqlx::query_as(&format!("{REQUEST_SELECT} WHERE r.id = $1")).bind(id.0).fetch_optional(pool).await?;
+    let Some(row) = row else { return Ok(None) };
+    let seqs: Vec<SequenceRow> = sqlx::query_as(&format!(
+        "SELECT {SEQUENCE_COLUMNS} FROM sequences s WHERE s.request_id = $1 ORDER BY s.id"
+    ))
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    let albums: Vec<AlbumRow> = sqlx::query_as(
+        "SELECT a.id, a.sequence_id, a.name, a.detector FROM albums a
+         JOIN sequences s ON s.id = a.sequence_id WHERE s.request_id = $1 ORDER BY a.id",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    let plans: Vec<PlanRow> = sqlx::query_as(
+        "SELECT p.id, p.album_id, p.name, p.filter, p.exposure_s, p.nb_images, p.binning, p.win_x, p.win_y,
+                p.win_width, p.win_height, p.dithering, p.duration_s
+         FROM plans p JOIN albums a ON a.id = p.album_id JOIN sequences s ON s.id = a.sequence_id
+         WHERE s.request_id = $1 ORDER BY p.id",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+
+    let mut plans_by_album: HashMap<i64, Vec<Plan>> = HashMap::new();
+    for p in plans {
+        let album = p.album_id;
+        plans_by_album.entry(album).or_default().push(p.into_domain()?);
+    }
+    let mut albums_by_seq: HashMap<i64, Vec<Album>> = HashMap::new();
+    for a in albums {
+        let detector = a.detector.parse::<Detector>().map_err(corrupt("albums", a.id))?;
+        albums_by_seq.entry(a.sequence_id).or_default().push(Album {
+            id: AlbumId(a.id),
+            spec: AlbumSpec { name: a.name, detector },
+            plans: plans_by_album.remove(&a.id).unwrap_or_default(),
+        });
+    }
+    let sequences = seqs
+        .into_iter()
+        .map(|s| {
+            let albums = albums_by_seq.remove(&s.id).unwrap_or_default();
+            s.into_domain(albums)
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    let c = corrupt("requests", row.id);
+    Ok(Some(Request {
+        id: RequestId(row.id),
+        name: row.name,
+        owner: row.owner,
+        program: row.program,
+        target_type: row.target_type,
+        kind: row.kind.parse::<RequestKind>().map_err(&c)?,
+        strategy: row.strategy.parse::<Strategy>().map_err(&c)?,
+        created_at: row.created_at,
+        sequences,
+    }))
+}
+
+pub(crate) async fn list_requests(pool: &Pool<Db>) -> DbResult<Vec<RequestSummary>> {
+    let rows: Vec<RequestRow> =
+        sqlx::query_as(&format!("{REQUEST_SELECT} ORDER BY r.id")).fetch_all(pool).await?;
+    let statuses: Vec<(i64, String)> =
+        sqlx::query_as("SELECT request_id, status FROM sequences ORDER BY id").fetch_all(pool).await?;
+    let mut by_request: HashMap<i64, Vec<SequenceStatus>> = HashMap::new();
+    for (rid, st) in statuses {
+        by_request.entry(rid).or_default().push(st.parse().map_err(corrupt("sequences", rid))?);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let c = corrupt("requests", r.id);
+            Ok(RequestSummary {
+                id: RequestId(r.id),
+                kind: r.kind.parse().map_err(&c)?,
+                strategy: r.strategy.parse().map_err(&c)?,
+                sequence_statuses: by_request.remove(&r.id).unwrap_or_default(),
+                name: r.name,
+                owner: r.owner,
+                program: r.program,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Moves every sequence of a request that `pick` selects to `to`, in one
+/// transaction; each change is guarded by the status it was read with.
+pub(crate) async fn move_request_sequences(
+    pool: &Pool<Db>,
+    id: RequestId,
+    to: SequenceStatus,
+    now: DateTime<Utc>,
+    pick: fn(SequenceStatus) -> bool,
+) -> DbResult<Vec<(SequenceId, SequenceStatus)>> {
+    let mut tx = pool.begin().await?;
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(DbError::not_found("request", id));
+    }
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, name, status FROM sequences WHERE request_id = $1 ORDER BY id")
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut moved = Vec::new();
+    for (sid, name, st) in rows {
+        let from: SequenceStatus = st.parse().map_err(corrupt("sequences", sid))?;
+        if !pick(from) {
+            continue;
+        }
+        from.transition(to).map_err(|e| DbError::Conflict(format!("sequence {sid} \"{name}\": {e}")))?;
+        guarded_status_update(&mut tx, SequenceId(sid), from, to, now).await?;
+        moved.push((SequenceId(sid), from));
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+async fn guarded_status_update(
+    tx: &mut Tx<'_>,
+    id: SequenceId,
+    from: SequenceStatus,
+    to: SequenceStatus,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let done = sqlx::query("UPDATE sequences SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to.code())
+        .bind(now)
+        .bind(id.0)
+        .bind(from.code())
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict(format!("sequence {id} changed status meanwhile; try again")))
+    }
+}
+
+pub(crate) async fn set_sequence_status(
+    pool: &Pool<Db>,
+    id: SequenceId,
+    to: SequenceStatus,
+    now: DateTime<Utc>,
+) -> DbResult<SequenceStatus> {
+    let mut tx = pool.begin().await?;
+    let st: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let from: SequenceStatus =
+        st.ok_or_else(|| DbError::not_found("sequence", id))?.parse().map_err(corrupt("sequences", id.0))?;
+    from.transition(to)?;
+    guarded_status_update(&mut tx, id, from, to, now).await?;
+    tx.commit().await?;
+    Ok(from)
+}
+
+// --------------------------------------------------------------- schedules
+
+pub(crate) async fn store_schedule(
+    pool: &Pool<Db>,
+    s: &NewSchedule,
+    now: DateTime<Utc>,
+) -> DbResult<ScheduleId> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO schedules (created_at, night_start, night_end, plan_start) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(now)
+    .bind(s.night_start.days())
+    .bind(s.night_end.days())
+    .bind(s.plan_start.days())
+    .fetch_one(&mut *tx)
+    .await?;
+    for e in &s.entries {
+        sqlx::query(
+            "INSERT INTO schedule_entries (schedule_id, sequence_id, status, tsp, tep, slack_left, slack_right, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(e.sequence_id.0)
+        .bind(e.status.code())
+        .bind(e.tsp.map(JulianDate::days))
+        .bind(e.tep.map(JulianDate::days))
+        .bind(e.slack_left.get())
+        .bind(e.slack_right.get())
+        .bind(&e.reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => DbError::not_found("sequence", e.sequence_id),
+            _ => DbError::from(err),
+        })?;
+    }
+    tx.commit().await?;
+    Ok(ScheduleId(id))
+}
+
+#[derive(FromRow)]
+struct ScheduleRow {
+    id: i64,
+    created_at: DateTime<Utc>,
+    night_start: f64,
+    night_end: f64,
+    plan_start: f64,
+}
+
+#[derive(FromRow)]
+struct EntryRow {
+    sequence_id: i64,
+    status: String,
+    tsp: Option<f64>,
+    tep: Option<f64>,
+    slack_left: f64,
+    slack_right: f64,
+    reason: String,
+}
+
+pub(crate) async fn latest_schedule(pool: &Pool<Db>) -> DbResult<Option<Schedule>> {
+    let row: Option<ScheduleRow> = sqlx::query_as(
+        "SELECT id, created_at, night_start, night_end, plan_start FROM schedules ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let entries: Vec<EntryRow> = sqlx::query_as(
+        "SELECT sequence_id, status, tsp, tep, slack_left, slack_right, reason FROM schedule_entries
+         WHERE schedule_id = $1 ORDER BY tsp IS NULL, tsp, sequence_id",
+    )
+    .bind(row.id)
+    .fetch_all(pool)
+    .await?;
+    let c = corrupt("schedules", row.id);
+    let jd = |v: f64| JulianDate::new(v).map_err(&c);
+    let entries = entries
+        .into_iter()
+        .map(|e| {
+            Ok(ScheduleEntry {
+                sequence_id: SequenceId(e.sequence_id),
+                status: e.status.parse::<EntryStatus>().map_err(&c)?,
+                tsp: e.tsp.map(jd).transpose()?,
+                tep: e.tep.map(jd).transpose()?,
+                slack_left: Seconds::new("slack_left", e.slack_left).map_err(&c)?,
+                slack_right: Seconds::new("slack_right", e.slack_right).map_err(&c)?,
+                reason: e.reason,
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok(Some(Schedule {
+        id: ScheduleId(row.id),
+        created_at: row.created_at,
+        night_start: jd(row.night_start)?,
+        night_end: jd(row.night_end)?,
+        plan_start: jd(row.plan_start)?,
+        entries,
+    }))
+}
+
+pub(crate) async fn schedule_history(pool: &Pool<Db>, limit: i64) -> DbResult<Vec<ScheduleSummary>> {
+    let rows: Vec<(i64, DateTime<Utc>, f64, f64, i64, i64)> = sqlx::query_as(
+        "SELECT s.id, s.created_at, s.night_start, s.night_end,
+                (SELECT COUNT(*) FROM schedule_entries e WHERE e.schedule_id = s.id AND e.status = 'PLANNED'),
+                (SELECT COUNT(*) FROM schedule_entries e WHERE e.schedule_id = s.id)
+         FROM schedules s ORDER BY s.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, created_at, start, end, planned, total)| {
+            let c = corrupt("schedules", id);
+            Ok(ScheduleSummary {
+                id: ScheduleId(id),
+                created_at,
+                night_start: JulianDate::new(start).map_err(&c)?,
+                night_end: JulianDate::new(end).map_err(&c)?,
+                planned,
+                entries: total,
+            })
+        })
+        .collect()
+}
+
+// -------------------------------------------------------------------- logs
+
+pub(crate) async fn insert_log(pool: &Pool<Db>, e: &LogEntry) -> DbResult<()> {
+    sqlx::query("INSERT INTO logs (at, source, level, message) VALUES ($1, $2, $3, $4)")
+        .bind(e.at)
+        .bind(&e.source)
+        .bind(e.level.code())
+        .bind(&e.message)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn recent_logs(pool: &Pool<Db>, limit: i64) -> DbResult<Vec<LogEntry>> {
+    let rows: Vec<(i64, DateTime<Utc>, String, String, String)> =
+        sqlx::query_as("SELECT id, at, source, level, message FROM logs ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+    rows.into_iter()
+        .map(|(id, at, source, level, message)| {
+            Ok(LogEntry {
+                at,
+                source,
+                level: level.parse::<LogLevel>().map_err(corrupt("logs", id))?,
+                message,
+            })
+        })
+        .collect()
+}

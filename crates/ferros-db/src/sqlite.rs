@@ -1,0 +1,38 @@
+//! The SQLite backend (bundled; the default): a file in the data directory,
+//! WAL journal, foreign keys on.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use crate::{DbError, DbResult};
+
+pub(crate) type Db = sqlx::Sqlite;
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[path = "queries.rs"]
+pub(crate) mod queries;
+
+pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
+    let connect_err = |source| DbError::Connect { url: url.to_owned(), source };
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(connect_err)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let file = options.get_filename();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && file != Path::new(":memory:")
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
+    }
+    let pool =
+        SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(connect_err)?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

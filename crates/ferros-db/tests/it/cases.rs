@@ -1,0 +1,285 @@
+//! The repository cases, each given a fresh database.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use ferros_db::{Db, DbError, NewUser};
+use ferros_domain::{
+    EntryStatus, JulianDate, LogEntry, LogLevel, NewProgram, NewSchedule, Priority, Profile, RequestId,
+    ScheduleEntry, Seconds, SequenceId, SequenceStatus,
+};
+use ferros_request_xml::{ReadOptions, read_request};
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+}
+
+fn read_opts() -> ReadOptions {
+    ReadOptions { now: JulianDate::from_datetime(now()) }
+}
+
+pub async fn add_program(db: &Db, name: &str) -> ferros_domain::ScientificProgram {
+    db.create_program(
+        &NewProgram {
+            name: name.to_owned(),
+            description: format!("{name} program"),
+            period: "2026B".parse().unwrap(),
+            priority: Priority::new(20).unwrap(),
+            quota: Seconds::from_hours("quota", 40.0).unwrap(),
+        },
+        now(),
+    )
+    .await
+    .unwrap()
+}
+
+fn new_user(name: &str, profiles: &[Profile], programs: &[&str]) -> NewUser {
+    NewUser {
+        username: name.to_owned(),
+        email: format!("{name}@example.org"),
+        password_hash: "$argon2id$fake".to_owned(),
+        profiles: profiles.iter().copied().collect(),
+        programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+async fn setup(db: &Db) {
+    for p in ["GRB", "AGN", "SNe", "EXOPLANETS", "CALIB"] {
+        add_program(db, p).await;
+    }
+    db.create_user(&new_user("alice", &[Profile::Observer], &["GRB", "AGN"]), now()).await.unwrap();
+}
+
+fn sample(name: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+pub async fn programs_are_created_listed_and_unique(db: &Db) {
+    add_program(db, "SNe").await;
+    let grb = add_program(db, "GRB").await;
+    assert_eq!(grb.name, "GRB");
+    assert_eq!(grb.quota.hours(), 40.0);
+    assert_eq!(grb.used, Seconds::ZERO);
+    assert_eq!(grb.period.to_string(), "2026B");
+    let names: Vec<String> = db.list_programs().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["GRB", "SNe"]);
+    assert_eq!(db.program_by_name("GRB").await.unwrap().unwrap(), grb);
+    assert!(db.program_by_name("nope").await.unwrap().is_none());
+    let dup = db
+        .create_program(
+            &NewProgram {
+                name: "GRB".into(),
+                description: String::new(),
+                period: "2026B".parse().unwrap(),
+                priority: Priority::new(1).unwrap(),
+                quota: Seconds::ZERO,
+            },
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(dup.to_string(), "program \"GRB\" already exists");
+}
+
+pub async fn users_carry_profiles_and_programs(db: &Db) {
+    setup(db).await;
+    let pi =
+        db.create_user(&new_user("paul", &[Profile::Pi, Profile::Observer], &["GRB"]), now()).await.unwrap();
+    assert_eq!(pi.profiles, BTreeSet::from([Profile::Observer, Profile::Pi]));
+    let grb = db.program_by_name("GRB").await.unwrap().unwrap();
+    assert!(pi.programs.contains(&grb.id));
+    assert_eq!(grb.pi, Some(pi.id), "a PI added to a program without PI becomes its PI");
+    let users: Vec<String> = db.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(users, ["alice", "paul"]);
+    assert_eq!(db.count_users_with_profile(Profile::Sysadmin).await.unwrap(), 0);
+    assert_eq!(db.count_users_with_profile(Profile::Pi).await.unwrap(), 1);
+    assert_eq!(db.password_hash("paul").await.unwrap().as_deref(), Some("$argon2id$fake"));
+    assert!(db.password_hash("nobody").await.unwrap().is_none());
+    let dup = db.create_user(&new_user("paul", &[Profile::Visitor], &[]), now()).await.unwrap_err();
+    assert_eq!(dup.to_string(), "user \"paul\" already exists");
+    let bad = db.create_user(&new_user("not valid", &[Profile::Visitor], &[]), now()).await.unwrap_err();
+    assert!(bad.to_string().contains("username"), "{bad}");
+}
+
+pub async fn a_failed_user_creation_leaves_nothing(db: &Db) {
+    setup(db).await;
+    let e =
+        db.create_user(&new_user("bob", &[Profile::Observer], &["GRB", "NOPE"]), now()).await.unwrap_err();
+    assert!(matches!(e, DbError::NotFound { what: "program", .. }), "{e}");
+    assert_eq!(e.to_string(), "program \"NOPE\" does not exist");
+    assert!(db.user_by_name("bob").await.unwrap().is_none());
+    assert_eq!(db.count_users_with_profile(Profile::Observer).await.unwrap(), 1);
+}
+
+pub async fn every_sample_request_is_stored_and_read_back(db: &Db) {
+    setup(db).await;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files {
+        let imported = read_request(&std::fs::read_to_string(&path).unwrap(), &read_opts()).unwrap();
+        let id = db.create_request(&imported.request, "alice", imported.submit, now()).await.unwrap();
+        let stored = db.request(id).await.unwrap().unwrap();
+        assert_eq!(stored.to_new(), imported.request, "{}", path.display());
+        assert_eq!(stored.owner, "alice");
+        let expected = if imported.submit { SequenceStatus::Tobeplanned } else { SequenceStatus::Complete };
+        assert!(stored.sequences.iter().all(|s| s.status == expected), "{}", path.display());
+    }
+    let list = db.list_requests().await.unwrap();
+    assert_eq!(list.len(), 12);
+    assert_eq!(list[0].id, RequestId(1));
+    assert!(db.request(RequestId(999)).await.unwrap().is_none());
+}
+
+pub async fn unknown_program_or_user_stores_nothing(db: &Db) {
+    setup(db).await;
+    let mut req = read_request(&sample("routine_request_01.xml"), &read_opts()).unwrap().request;
+    let e = db.create_request(&req, "nobody", false, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "user \"nobody\" does not exist");
+    req.program = "UNKNOWN".into();
+    let e = db.create_request(&req, "alice", false, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "program \"UNKNOWN\" does not exist");
+    assert!(db.list_requests().await.unwrap().is_empty());
+}
+
+pub async fn submitting_an_incomplete_request_stores_nothing(db: &Db) {
+    setup(db).await;
+    let mut req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    req.sequences[2].albums.clear();
+    let e = db.create_request(&req, "alice", true, now()).await.unwrap_err();
+    assert!(e.to_string().contains("sequence 3 \"epoch 3\" is INCOMPLETE"), "{e}");
+    assert!(db.list_requests().await.unwrap().is_empty(), "the failed import must leave nothing behind");
+    // Stored without submission, it waits INCOMPLETE, and submit refuses it whole.
+    let id = db.create_request(&req, "alice", false, now()).await.unwrap();
+    let e = db.submit_request(id, now()).await.unwrap_err();
+    assert!(e.to_string().contains("INCOMPLETE"), "{e}");
+    let stored = db.request(id).await.unwrap().unwrap();
+    let statuses: Vec<SequenceStatus> = stored.sequences.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [SequenceStatus::Complete, SequenceStatus::Complete, SequenceStatus::Incomplete]);
+}
+
+pub async fn submit_and_cancel_follow_the_life_cycle(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", false, now()).await.unwrap();
+    let moved = db.submit_request(id, now()).await.unwrap();
+    assert_eq!(moved.len(), 3);
+    let e = db.submit_request(id, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("request {id} has no sequence left to submit"));
+    let first = db.request(id).await.unwrap().unwrap().sequences[0].id;
+    db.set_sequence_status(first, SequenceStatus::Planned, now()).await.unwrap();
+    db.set_sequence_status(first, SequenceStatus::Executing, now()).await.unwrap();
+    db.set_sequence_status(first, SequenceStatus::Executed, now()).await.unwrap();
+    let cancelled = db.cancel_request(id, now()).await.unwrap();
+    assert_eq!(cancelled.len(), 2, "the executed sequence stays executed");
+    let statuses: Vec<SequenceStatus> =
+        db.request(id).await.unwrap().unwrap().sequences.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [SequenceStatus::Executed, SequenceStatus::Cancelled, SequenceStatus::Cancelled]);
+    let e = db.cancel_request(id, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("request {id} has nothing left to cancel"));
+    let e = db.cancel_request(RequestId(404), now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "request 404 does not exist");
+    let summary = &db.list_requests().await.unwrap()[0];
+    assert_eq!(ferros_domain::summarize_statuses(&summary.sequence_statuses), "1 EXECUTED, 2 CANCELLED");
+}
+
+pub async fn sequence_status_changes_are_checked(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_01.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let seq = db.request(id).await.unwrap().unwrap().sequences[0].id;
+    let e = db.set_sequence_status(seq, SequenceStatus::Executed, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "a sequence cannot go from TOBEPLANNED to EXECUTED");
+    assert_eq!(
+        db.set_sequence_status(seq, SequenceStatus::Planned, now()).await.unwrap(),
+        SequenceStatus::Tobeplanned
+    );
+    db.set_sequence_status(seq, SequenceStatus::Executing, now()).await.unwrap();
+    db.set_sequence_status(seq, SequenceStatus::Executed, now()).await.unwrap();
+    let e = db.set_sequence_status(seq, SequenceStatus::Tobeplanned, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "a sequence cannot go from EXECUTED to TOBEPLANNED");
+    let e = db.set_sequence_status(SequenceId(9999), SequenceStatus::Planned, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "sequence 9999 does not exist");
+}
+
+fn entry(seq: SequenceId, start: Option<f64>, status: EntryStatus, reason: &str) -> ScheduleEntry {
+    ScheduleEntry {
+        sequence_id: seq,
+        status,
+        tsp: start.map(|s| JulianDate::new(s).unwrap()),
+        tep: start.map(|s| JulianDate::new(s + 0.01).unwrap()),
+        slack_left: Seconds::new("slack", 60.0).unwrap(),
+        slack_right: Seconds::ZERO,
+        reason: reason.to_owned(),
+    }
+}
+
+pub async fn schedules_are_stored_with_history(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let seqs: Vec<SequenceId> =
+        db.request(id).await.unwrap().unwrap().sequences.iter().map(|s| s.id).collect();
+    assert!(db.latest_schedule().await.unwrap().is_none());
+    let night = |entries| NewSchedule {
+        night_start: JulianDate::new(2_461_367.1).unwrap(),
+        night_end: JulianDate::new(2_461_367.5).unwrap(),
+        plan_start: JulianDate::new(2_461_367.1).unwrap(),
+        entries,
+    };
+    let first = db
+        .store_schedule(&night(vec![entry(seqs[0], Some(2_461_367.2), EntryStatus::Planned, "")]), now())
+        .await
+        .unwrap();
+    let second = night(vec![
+        entry(seqs[1], Some(2_461_367.3), EntryStatus::Planned, ""),
+        entry(seqs[2], None, EntryStatus::Rejected, "no room"),
+        entry(seqs[0], Some(2_461_367.2), EntryStatus::Planned, ""),
+    ]);
+    let second_id = db.store_schedule(&second, now()).await.unwrap();
+    assert!(second_id > first);
+    let latest = db.latest_schedule().await.unwrap().unwrap();
+    assert_eq!(latest.id, second_id);
+    assert_eq!(latest.night_start, second.night_start);
+    // Placed entries in time order, then the others.
+    let order: Vec<SequenceId> = latest.entries.iter().map(|e| e.sequence_id).collect();
+    assert_eq!(order, [seqs[0], seqs[1], seqs[2]]);
+    assert_eq!(latest.entries[2].reason, "no room");
+    let history = db.schedule_history(10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].planned, history[0].entries), (2, 3));
+    assert_eq!((history[1].planned, history[1].entries), (1, 1));
+}
+
+pub async fn a_schedule_naming_an_unknown_sequence_stores_nothing(db: &Db) {
+    setup(db).await;
+    let s = NewSchedule {
+        night_start: JulianDate::new(2_461_367.1).unwrap(),
+        night_end: JulianDate::new(2_461_367.5).unwrap(),
+        plan_start: JulianDate::new(2_461_367.1).unwrap(),
+        entries: vec![entry(SequenceId(77), Some(2_461_367.2), EntryStatus::Planned, "")],
+    };
+    let e = db.store_schedule(&s, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "sequence 77 does not exist");
+    assert!(db.latest_schedule().await.unwrap().is_none());
+}
+
+pub async fn logs_come_back_newest_first(db: &Db) {
+    for (i, level) in [LogLevel::Info, LogLevel::Warn, LogLevel::Error].into_iter().enumerate() {
+        db.log(&LogEntry {
+            at: now() + chrono::Duration::seconds(i as i64),
+            source: "majordome".into(),
+            level,
+            message: format!("message {i}"),
+        })
+        .await
+        .unwrap();
+    }
+    let logs = db.recent_logs(2).await.unwrap();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0].message, "message 2");
+    assert_eq!(logs[0].level, LogLevel::Error);
+    assert_eq!(logs[1].at, now() + chrono::Duration::seconds(1));
+}

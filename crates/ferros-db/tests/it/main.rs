@@ -1,0 +1,68 @@
+//! The repository suite. Every case runs on SQLite (a fresh file each time) and
+//! on PostgreSQL (a fresh schema each time) when `FERROS_TEST_POSTGRES_URL` is
+//! set, as `.ci/run` does.
+
+mod cases;
+mod harness;
+
+/// Declares each case once per backend.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let h = crate::harness::sqlite().await;
+                    crate::cases::$case(&h.db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(h) = crate::harness::postgres().await else { return };
+                    crate::cases::$case(&h.db).await;
+                    h.drop_schema().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    programs_are_created_listed_and_unique,
+    users_carry_profiles_and_programs,
+    a_failed_user_creation_leaves_nothing,
+    every_sample_request_is_stored_and_read_back,
+    unknown_program_or_user_stores_nothing,
+    submitting_an_incomplete_request_stores_nothing,
+    submit_and_cancel_follow_the_life_cycle,
+    sequence_status_changes_are_checked,
+    schedules_are_stored_with_history,
+    a_schedule_naming_an_unknown_sequence_stores_nothing,
+    logs_come_back_newest_first,
+);
+
+#[tokio::test]
+async fn sqlite_migrations_apply_once_and_data_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nested/dir/ferros.db").display());
+    let db = ferros_db::Db::connect(&url).await.unwrap();
+    cases::add_program(&db, "GRB").await;
+    db.close().await;
+    let again = ferros_db::Db::connect(&url).await.unwrap();
+    assert_eq!(again.list_programs().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_urls_and_unreachable_servers_fail_clearly() {
+    let e = ferros_db::Db::connect("mysql://localhost/x").await.unwrap_err().to_string();
+    assert!(e.contains("unsupported database URL"), "{e}");
+    let e =
+        ferros_db::Db::connect("postgres://nobody:secret@127.0.0.1:1/none").await.unwrap_err().to_string();
+    assert!(e.starts_with("cannot open database postgres://nobody@127.0.0.1:1/none"), "{e}");
+    assert!(!e.contains("secret"), "{e}");
+    let e = ferros_db::Db::connect("sqlite:///proc/no/such/dir/x.db").await.unwrap_err().to_string();
+    assert!(e.contains("cannot open database sqlite:///proc/no/such/dir/x.db"), "{e}");
+}
