@@ -258,6 +258,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err, reason = "figment::Jail's own error type")]
 mod tests {
     use super::*;
 

@@ -11,6 +11,7 @@ pub(crate) type Db = sqlx::Postgres;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
 #[path = "queries.rs"]
 pub(crate) mod queries;
 

@@ -13,6 +13,7 @@ pub(crate) type Db = sqlx::Sqlite;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
 #[path = "queries.rs"]
 pub(crate) mod queries;
 

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `ferros` binary: everything is in the `ferros-cli` library.
+
+fn main() -> std::process::ExitCode {
+    ferros_cli::main()
+}

@@ -2,6 +2,8 @@
 //! on PostgreSQL (a fresh schema each time) when `FERROS_TEST_POSTGRES_URL` is
 //! set, as `.ci/run` does.
 
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
 mod cases;
 mod harness;
 

@@ -1,6 +1,8 @@
 //! Reading and writing request documents: every shipped sample, the seeds'
 //! example, round trips, and each kind of bad input.
 
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
 use std::path::PathBuf;
 
 use ferros_domain::{Detector, JulianDate, RequestKind, Strategy};

@@ -1,5 +1,7 @@
 //! The web server: routes called directly, and once over a real socket.
 
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};

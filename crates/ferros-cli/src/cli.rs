@@ -1,0 +1,140 @@
+//! The command line, as clap types. Global options apply to every command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ferros", version, about = "Ferros, a robotic observatory control system")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Settings file (default: ./ferros.toml when present).
+    #[arg(long, global = true, env = "FERROS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data directory).
+    #[arg(long = "db", global = true, env = "FERROS_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Data directory: archive and default database (default: ./var).
+    #[arg(long, global = true, env = "FERROS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Run on simulated time starting at this UTC instant (e.g. 2026-11-22T18:00:00Z).
+    #[arg(long, global = true, env = "FERROS_TIME", value_name = "ISO8601")]
+    pub time: Option<String>,
+    /// Speed of simulated time (simulated seconds per real second).
+    #[arg(long, global = true, env = "FERROS_SPEED", value_name = "N")]
+    pub speed: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the database and serve the web interface until Ctrl-C.
+    Start(StartArgs),
+    /// Observation requests: import, export, list, show, submit, cancel.
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// Scientific programs.
+    #[command(subcommand)]
+    Program(ProgramCmd),
+    /// Users and their profiles.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Address of the web server (default 127.0.0.1:8000).
+    #[arg(long, env = "FERROS_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCmd {
+    /// Validate a request XML file and store it.
+    Import {
+        file: PathBuf,
+        /// Owner of the request (default: admin).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Submit its sequences for planning at once (TOBEPLANNED).
+        #[arg(long)]
+        submit: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a stored request as XML.
+    Export { id: i64 },
+    /// List the requests.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one request with its sequences, albums and plans.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit a request's sequences for planning.
+    Submit { id: i64 },
+    /// Cancel a request's unfinished sequences.
+    Cancel { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgramCmd {
+    /// Create a scientific program.
+    Add {
+        name: String,
+        /// Priority 0..=100, lower is more urgent (default: grade B = 20).
+        #[arg(long, conflicts_with = "grade", allow_negative_numbers = true)]
+        priority: Option<i32>,
+        /// TAC grade A, B or C (priority 10, 20, 30).
+        #[arg(long)]
+        grade: Option<String>,
+        /// Observing time granted for the period, hours (default 0).
+        #[arg(long, value_name = "H", allow_negative_numbers = true)]
+        quota_hours: Option<f64>,
+        /// Period, e.g. 2026B (default: the current one).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the scientific programs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user. A random password is printed once unless --password-stdin is given.
+    Add {
+        name: String,
+        /// Profile(s): visitor, tac, observer, engineer (IE/IS), operator, superoperator, pi, sysadmin.
+        #[arg(long = "profile", required = true, value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Program(s) the user belongs to.
+        #[arg(long = "program", value_name = "SP", value_delimiter = ',')]
+        programs: Vec<String>,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,13 @@
+//! One module per command group.
+
+pub mod program;
+pub mod request;
+pub mod start;
+pub mod user;
+
+/// Prints a value as pretty JSON on standard output.
+pub fn print_json<T: serde::Serialize>(value: &T) -> crate::error::CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?;
+    println!("{text}");
+    Ok(())
+}

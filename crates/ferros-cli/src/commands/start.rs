@@ -1,0 +1,113 @@
+//! `ferros start`: open and migrate the database, make sure an administrator
+//! exists, say where everything is, and serve until Ctrl-C or SIGTERM.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context as _;
+use ferros_db::{Db, NewUser};
+use ferros_domain::{LogEntry, LogLevel, Profile};
+use ferros_web::AppState;
+
+use crate::cli::StartArgs;
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::password;
+
+pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
+    let settings = &ctx.settings;
+    let bind = args.bind.unwrap_or(settings.bind);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    let db = ctx.open_db().await?;
+    ensure_admin(ctx, &db).await?;
+    let listener =
+        tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr().map_err(anyhow::Error::from)?;
+
+    println!("Ferros {} at {}", env!("CARGO_PKG_VERSION"), settings.site.name);
+    match &ctx.config_file {
+        Some(f) => println!("  config     {}", f.display()),
+        None => println!("  config     built-in defaults (no ferros.toml)"),
+    }
+    println!("  data       {}", settings.data_dir.display());
+    println!("  database   {}", ferros_config::redact_url(&settings.database_url()));
+    if ctx.clock.is_simulated() {
+        println!(
+            "  clock      simulated, {} UTC at x{}",
+            ctx.clock.now().format("%Y-%m-%d %H:%M:%S"),
+            ctx.clock.speed()
+        );
+    } else {
+        println!("  clock      real time (UTC)");
+    }
+    println!("  web        http://{addr}/  (health: http://{addr}/healthz)");
+    println!("Press Ctrl-C to stop.");
+
+    log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;
+    let state = AppState::new(db.clone(), ctx.clock, settings.site.name.clone());
+    ferros_web::serve(listener, state, shutdown_signal()).await.context("the web server failed")?;
+    log(&db, ctx, LogLevel::Info, "Ferros stopped".to_owned()).await;
+    db.close().await;
+    println!("Ferros stopped.");
+    Ok(())
+}
+
+/// The first start creates an administrator with a random password, printed once.
+async fn ensure_admin(ctx: &Context, db: &Db) -> CliResult {
+    if db.count_users_with_profile(Profile::Sysadmin).await? > 0 {
+        return Ok(());
+    }
+    let pw = password::generate();
+    let admin = NewUser {
+        username: "admin".to_owned(),
+        email: String::new(),
+        password_hash: password::hash(&pw)?,
+        profiles: BTreeSet::from([Profile::Sysadmin]),
+        programs: Vec::new(),
+    };
+    db.create_user(&admin, ctx.clock.now()).await.map_err(|e| match e {
+        ferros_db::DbError::Conflict(_) => CliError::input(
+            "no user has the sysadmin profile and the name \"admin\" is taken: add one with ferros user add NAME --profile sysadmin",
+        ),
+        other => other.into(),
+    })?;
+    println!("Created the administrator account \"admin\" with password: {pw}");
+    println!("(shown only this once; keep it somewhere safe)");
+    log(db, ctx, LogLevel::Info, "administrator account \"admin\" created".to_owned()).await;
+    Ok(())
+}
+
+async fn log(db: &Db, ctx: &Context, level: LogLevel, message: String) {
+    let entry = LogEntry { at: ctx.clock.now(), source: "ferros".to_owned(), level, message };
+    if let Err(e) = db.log(&entry).await {
+        tracing::warn!("cannot write to the log table: {e}");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    println!("Stopping...");
+}

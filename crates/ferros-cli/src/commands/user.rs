@@ -1,0 +1,98 @@
+//! `ferros user add|list`.
+
+use std::collections::BTreeSet;
+use std::io::BufRead;
+
+use ferros_db::NewUser;
+use ferros_domain::{Profile, validate_username};
+use serde::Serialize;
+
+use super::print_json;
+use crate::cli::UserCmd;
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::password;
+
+pub async fn run(ctx: &Context, cmd: UserCmd) -> CliResult {
+    match cmd {
+        UserCmd::Add { name, profiles, programs, email, password_stdin } => {
+            validate_username(&name).map_err(|e| CliError::input(e.to_string()))?;
+            let profiles: BTreeSet<Profile> = profiles
+                .iter()
+                .map(|p| p.parse::<Profile>().map_err(|e| CliError::input(format!("--profile: {e}"))))
+                .collect::<CliResult<_>>()?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).map_err(anyhow::Error::from)?;
+                let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+                if pw.chars().count() < 8 {
+                    return Err(CliError::input("the password must have at least 8 characters"));
+                }
+                (pw, false)
+            } else {
+                (password::generate(), true)
+            };
+            let db = ctx.open_db().await?;
+            let new = NewUser {
+                username: name,
+                email,
+                password_hash: password::hash(&password)?,
+                profiles,
+                programs,
+            };
+            let user = db.create_user(&new, ctx.clock.now()).await?;
+            let labels: Vec<&str> = user.profiles.iter().map(|p| p.label()).collect();
+            println!("user {} \"{}\" created ({})", user.id, user.username, labels.join(", "));
+            if generated {
+                println!("password: {password}");
+                eprintln!("note: the password is shown only this once");
+            }
+            Ok(())
+        }
+        UserCmd::List { json } => {
+            let db = ctx.open_db().await?;
+            let users = db.list_users().await?;
+            let programs = db.list_programs().await?;
+            let views: Vec<UserView> = users
+                .into_iter()
+                .map(|u| UserView {
+                    id: u.id.0,
+                    profiles: u.profiles.iter().map(|p| p.code()).collect(),
+                    programs: programs
+                        .iter()
+                        .filter(|p| u.programs.contains(&p.id))
+                        .map(|p| p.name.clone())
+                        .collect(),
+                    username: u.username,
+                    email: u.email,
+                    active: u.active,
+                })
+                .collect();
+            if json {
+                return print_json(&views);
+            }
+            println!("{:<4} {:<16} {:<6} {:<30} PROGRAMS", "ID", "USER", "ACTIVE", "PROFILES");
+            for v in views {
+                println!(
+                    "{:<4} {:<16} {:<6} {:<30} {}",
+                    v.id,
+                    v.username,
+                    if v.active { "yes" } else { "no" },
+                    v.profiles.join(","),
+                    v.programs.join(",")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct UserView {
+    id: i64,
+    username: String,
+    email: String,
+    active: bool,
+    profiles: Vec<&'static str>,
+    programs: Vec<String>,
+}

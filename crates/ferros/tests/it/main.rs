@@ -1,0 +1,421 @@
+//! The `ferros` binary end to end: each command as a user runs it, on a fresh
+//! data directory, with its output and exit status.
+
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Ferros {
+    dir: tempfile::TempDir,
+    db: Option<String>,
+}
+
+impl Ferros {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap(), db: None }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferros"));
+        c.args(args).current_dir(self.dir.path()).env("FERROS_DATA_DIR", self.dir.path().join("var"));
+        for var in ["FERROS_CONFIG", "FERROS_DATABASE_URL", "FERROS_BIND", "FERROS_TIME", "FERROS_SPEED"] {
+            c.env_remove(var);
+        }
+        if let Some(url) = &self.db {
+            c.env("FERROS_DATABASE_URL", url);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Runs and expects success; returns standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "ferros {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects exit status `code`; returns standard error.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(code), "ferros {args:?}: {err}");
+        err
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn setup(&self) {
+        for (name, quota) in
+            [("GRB", "50"), ("AGN", "20"), ("SNe", "20"), ("EXOPLANETS", "30"), ("CALIB", "10")]
+        {
+            self.ok(&["program", "add", name, "--quota-hours", quota]);
+        }
+        self.ok(&[
+            "user",
+            "add",
+            "alice",
+            "--profile",
+            "observer",
+            "--program",
+            "GRB,AGN,SNe,EXOPLANETS,CALIB",
+        ]);
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn request_count(&self) -> usize {
+        self.json(&["request", "list", "--json"]).as_array().unwrap().len()
+    }
+}
+
+fn samples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Imports every sample, exports each, imports the export, and compares.
+fn import_export_round_trip(f: &Ferros) {
+    for path in samples() {
+        let first = f.json(&["request", "import", s(&path), "--user", "alice", "--json"]);
+        let id = first["request_id"].as_i64().unwrap().to_string();
+        assert!(!first["sequences"].as_array().unwrap().is_empty());
+        let xml = f.ok(&["request", "export", &id]);
+        let copy = f.write("exported.xml", &xml);
+        let second = f.json(&["request", "import", s(&copy), "--user", "alice", "--json"]);
+        let id2 = second["request_id"].as_i64().unwrap().to_string();
+        let mut a = f.json(&["request", "show", &id, "--json"]);
+        let mut b = f.json(&["request", "show", &id2, "--json"]);
+        for v in [&mut a, &mut b] {
+            strip_ids(v);
+        }
+        assert_eq!(a, b, "{} does not survive export and import", path.display());
+    }
+}
+
+/// Removes what differs between two stored copies: ids, statuses, times of creation.
+fn strip_ids(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for key in ["id", "request_id", "created_at", "status"] {
+                map.remove(key);
+            }
+            map.values_mut().for_each(strip_ids);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_ids),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_sample_imports_and_round_trips_through_export() {
+    let f = Ferros::new();
+    f.setup();
+    import_export_round_trip(&f);
+    assert_eq!(f.request_count(), 2 * samples().len());
+}
+
+#[test]
+fn postgres_backend_runs_the_same_commands() {
+    let Ok(base) = std::env::var("FERROS_TEST_POSTGRES_URL") else {
+        eprintln!("FERROS_TEST_POSTGRES_URL is not set: the PostgreSQL run is skipped");
+        return;
+    };
+    let schema = format!("ferros_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql").args([base.as_str(), "-qAtc", sql]).output().expect("psql is needed");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut f = Ferros::new();
+    f.db = Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
+    f.setup();
+    import_export_round_trip(&f);
+    let out = f.ok(&["program", "list"]);
+    assert!(out.contains("EXOPLANETS"), "{out}");
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+#[test]
+fn the_seed_example_imports_submitted_with_a_warning() {
+    let f = Ferros::new();
+    f.setup();
+    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    let out = f.run(&["request", "import", s(&path), "--user", "alice"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains("request 1 imported") && stdout.contains("1 TOBEPLANNED"), "{stdout}");
+    assert!(stderr.contains("seed_example.xml:3:3: request/sequence[1]: target_coords=\"10\""), "{stderr}");
+}
+
+#[test]
+fn submit_and_cancel_change_statuses() {
+    let f = Ferros::new();
+    f.setup();
+    let path = samples().into_iter().find(|p| p.ends_with("routine_request_02.xml")).unwrap();
+    f.ok(&["request", "import", s(&path), "--user", "alice"]);
+    let list = f.json(&["request", "list", "--json"]);
+    assert_eq!(list[0]["status"], "3 COMPLETE");
+    assert_eq!(f.ok(&["request", "submit", "1"]).trim(), "request 1: 3 sequence(s) submitted (TOBEPLANNED)");
+    let err = f.fails(&["request", "submit", "1"], 2);
+    assert_eq!(err.trim(), "error: request 1 has no sequence left to submit");
+    assert_eq!(f.ok(&["request", "cancel", "1"]).trim(), "request 1: 3 sequence(s) cancelled");
+    let shown = f.json(&["request", "show", "1", "--json"]);
+    assert!(shown["sequences"].as_array().unwrap().iter().all(|s| s["status"] == "CANCELLED"));
+    let err = f.fails(&["request", "cancel", "1"], 2);
+    assert_eq!(err.trim(), "error: request 1 has nothing left to cancel");
+    for cmd in ["show", "export", "submit", "cancel"] {
+        let err = f.fails(&["request", cmd, "42"], 2);
+        assert_eq!(err.trim(), "error: request 42 does not exist", "{cmd}");
+    }
+}
+
+#[test]
+fn submit_flag_moves_sequences_to_tobeplanned() {
+    let f = Ferros::new();
+    f.setup();
+    let path = samples().into_iter().find(|p| p.ends_with("routine_request_06.xml")).unwrap();
+    f.ok(&["request", "import", s(&path), "--user", "alice", "--submit"]);
+    assert_eq!(f.json(&["request", "list", "--json"])[0]["status"], "2 TOBEPLANNED");
+}
+
+#[test]
+fn invalid_documents_report_every_problem_and_store_nothing() {
+    let f = Ferros::new();
+    f.setup();
+    let bad = f.write(
+        "bad.xml",
+        r#"<request name="r" scientific_program="GRB">
+  <sequence name="s" jd1="2461367.5" jd2="2461366.5" ra="361" dec="-95">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="-3" nb_images="0" size="big"/></album>
+  </sequence>
+</request>"#,
+    );
+    let err = f.fails(&["request", "import", s(&bad), "--user", "alice"], 2);
+    let lines: Vec<&str> = err.lines().collect();
+    for expected in [
+        "bad.xml:2:3: request/sequence[1]: ra = 361 is out of range",
+        "bad.xml:2:3: request/sequence[1]: jd2 = 2461366.5 must be after jd1 = 2461367.5",
+        "bad.xml:3:36: request/sequence[1]/album[1]/plan[1]: unknown attribute \"size\"",
+        "bad.xml:3:36: request/sequence[1]/album[1]/plan[1]: nb_images must be > 0",
+    ] {
+        assert!(lines.iter().any(|l| l.contains(expected)), "missing {expected:?} in\n{err}");
+    }
+    assert!(lines.last().unwrap().ends_with("problem(s); nothing stored"), "{err}");
+    let cases = [
+        ("malformed.xml", "<request name=\"x\"><sequence></request>", "malformed.xml:1:29: malformed XML"),
+        ("empty.xml", "", "empty.xml:1:1: malformed XML"),
+        (
+            "types.xml",
+            r#"<request name="r" scientific_program="GRB"><sequence name="s" jd1="soon" jd2="2461366.5" duration="1"/></request>"#,
+            "attribute jd1: \"soon\" is not a number",
+        ),
+        (
+            "negative.xml",
+            r#"<request name="r" scientific_program="GRB"><sequence name="s" jd1="2461366.5" jd2="2461367.5" duration="-1"/></request>"#,
+            "duration = -1 is out of range",
+        ),
+        (
+            "program.xml",
+            r#"<request name="r" scientific_program="NOPE"><sequence name="s" jd1="2461366.5" jd2="2461367.5"><album name="a" detector="VIS"><plan name="p" filter="r" exposure="1" nb_images="1"/></album></sequence></request>"#,
+            "program.xml: request: scientific_program \"NOPE\" does not exist",
+        ),
+        (
+            "incomplete.xml",
+            r#"<request name="r" scientific_program="GRB" submitted="1"><sequence name="s" jd1="2461366.5" jd2="2461367.5" duration="60"/></request>"#,
+            "incomplete.xml: request/sequence[1]: the sequence is INCOMPLETE",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = f.write(name, text);
+        let err = f.fails(&["request", "import", s(&path), "--user", "alice"], 2);
+        assert!(err.contains(expected), "{name}: expected {expected:?} in\n{err}");
+    }
+    let binary = f.dir.path().join("binary.xml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x3c]).unwrap();
+    let err = f.fails(&["request", "import", s(&binary), "--user", "alice"], 2);
+    assert!(err.contains("binary.xml: not UTF-8 text"), "{err}");
+    let err = f.fails(&["request", "import", "missing.xml", "--user", "alice"], 2);
+    assert!(err.starts_with("error: missing.xml: cannot read: No such file"), "{err}");
+    let good = samples().into_iter().find(|p| p.ends_with("routine_request_01.xml")).unwrap();
+    let err = f.fails(&["request", "import", s(&good), "--user", "mallory"], 2);
+    assert!(err.contains("user \"mallory\" does not exist"), "{err}");
+    f.ok(&["user", "add", "olga", "--profile", "operator"]);
+    let err = f.fails(&["request", "import", s(&good), "--user", "olga"], 2);
+    assert!(err.contains("user \"olga\" may not submit requests to program \"AGN\""), "{err}");
+    assert_eq!(f.request_count(), 0, "nothing may be stored after a failed import");
+}
+
+#[test]
+fn programs_and_users_are_managed_and_checked() {
+    let f = Ferros::new();
+    let out = f.ok(&["program", "add", "GRB", "--grade", "A", "--quota-hours", "12.5", "--period", "2026B"]);
+    assert_eq!(out.trim(), "program 1 \"GRB\" created: period 2026B, priority 10, quota 12.5 h");
+    f.ok(&["program", "add", "SNe", "--priority", "25"]);
+    let programs = f.json(&["program", "list", "--json"]);
+    assert_eq!(programs[0]["name"], "GRB");
+    assert_eq!(programs[0]["quota_hours"], 12.5);
+    assert_eq!(programs[1]["priority"], 25);
+    assert_eq!(f.fails(&["program", "add", "GRB"], 2).trim(), "error: program \"GRB\" already exists");
+    assert!(f.fails(&["program", "add", "X", "--priority", "500"], 2).contains("--priority"));
+    assert!(f.fails(&["program", "add", "X", "--grade", "Z"], 2).contains("--grade"));
+    assert!(f.fails(&["program", "add", "X", "--quota-hours", "-1"], 2).contains("--quota-hours"));
+    assert!(f.fails(&["program", "add", "X", "--period", "2026C"], 2).contains("--period"));
+
+    let out =
+        f.ok(&["user", "add", "paula", "--profile", "pi,observer", "--program", "GRB", "--email", "p@x.org"]);
+    assert!(out.contains("user 1 \"paula\" created (Observer, PI)"), "{out}");
+    let password = out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap();
+    assert_eq!(password.len(), 20);
+    let mut child = f
+        .command(&["user", "add", "ivan", "--profile", "IE/IS", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8(out.stdout).unwrap().contains("password:"));
+    let users = f.json(&["user", "list", "--json"]);
+    assert_eq!(users[1]["username"], "paula");
+    assert_eq!(users[1]["profiles"], serde_json::json!(["observer", "pi"]));
+    assert_eq!(users[1]["programs"], serde_json::json!(["GRB"]));
+    assert_eq!(users[0]["profiles"], serde_json::json!(["engineer"]));
+    assert_eq!(f.json(&["program", "list", "--json"])[0]["pi"], "paula");
+    assert!(f.fails(&["user", "add", "paula", "--profile", "observer"], 2).contains("already exists"));
+    assert!(f.fails(&["user", "add", "zed", "--profile", "wizard"], 2).contains("unknown value \"wizard\""));
+    assert!(
+        f.fails(&["user", "add", "zed", "--profile", "observer", "--program", "NOPE"], 2)
+            .contains("program \"NOPE\" does not exist")
+    );
+    assert!(f.fails(&["user", "add", "bad name", "--profile", "observer"], 2).contains("username"));
+    assert_eq!(f.json(&["user", "list", "--json"]).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_settings_and_unreachable_databases_fail_with_one_line() {
+    let f = Ferros::new();
+    let err = f.fails(&["program", "list", "--db", "postgres://ferros@127.0.0.1:1/none"], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot open database postgres://ferros@127.0.0.1:1/none"), "{err}");
+    let err = f.fails(&["program", "list", "--db", "mysql://x"], 2);
+    assert!(err.contains("unsupported database URL"), "{err}");
+    let err = f.fails(&["program", "list", "--config", "nope.toml"], 2);
+    assert_eq!(err.trim(), "error: config file nope.toml: not found");
+    f.write("ferros.toml", "[site]\nlatitude = 123\n");
+    let err = f.fails(&["program", "list"], 2);
+    assert!(err.contains("site.latitude: 123 is outside -90..90"), "{err}");
+    let err = f.fails(&["program", "list", "--config", "ferros.toml", "--time", "tomorrow"], 2);
+    assert!(err.contains("site.latitude"), "{err}");
+    std::fs::remove_file(f.dir.path().join("ferros.toml")).unwrap();
+    let err = f.fails(&["program", "list", "--time", "tomorrow"], 2);
+    assert!(err.contains("--time: \"tomorrow\" is not an ISO 8601 time"), "{err}");
+    let err = f.fails(&["program", "list", "--speed", "0"], 2);
+    assert!(err.contains("--speed"), "{err}");
+}
+
+#[test]
+fn relative_times_follow_the_simulated_clock() {
+    let f = Ferros::new();
+    f.setup();
+    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    f.ok(&["request", "import", s(&path), "--user", "alice", "--time", "2017-11-18T18:00:00Z"]);
+    let shown = f.json(&["request", "show", "1", "--json"]);
+    let jd1 = shown["sequences"][0]["spec"]["jd1"].as_f64().unwrap();
+    // 2017-11-18T18:00:00Z is JD 2458076.25; jd1 is 15 s later.
+    assert!((jd1 - (2_458_076.25 + 15.0 / 86_400.0)).abs() < 1e-7, "{jd1}");
+}
+
+/// Starts `ferros start` on a free port and returns the child and the base URL.
+fn start(f: &Ferros, extra: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut args = vec!["start", "--bind", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = f.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "ferros start ended early: {lines:?}");
+        lines.push(line.trim_end().to_owned());
+        if let Some(rest) = line.trim().strip_prefix("web") {
+            break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (child, url, lines)
+}
+
+fn http_get(url: &str, path: &str) -> String {
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let ok = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn start_serves_healthz_creates_one_admin_and_stops_cleanly() {
+    let f = Ferros::new();
+    let (mut child, url, lines) = start(&f, &[]);
+    let text = lines.join("\n");
+    assert!(text.contains("Created the administrator account \"admin\" with password: "), "{text}");
+    assert!(text.contains("database   sqlite://"), "{text}");
+    let health = http_get(&url, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
+    assert!(health.contains("\"database\":\"ok\""), "{health}");
+    let home = http_get(&url, "/");
+    assert!(home.contains("<h1>Ferros</h1>"), "{home}");
+    assert!(stop(&mut child, "-TERM").success());
+
+    // A second start finds the administrator and creates no other.
+    let (mut child, url, lines) = start(&f, &["--time", "2026-11-22T20:00:00Z", "--speed", "10"]);
+    let text = lines.join("\n");
+    assert!(!text.contains("administrator"), "{text}");
+    assert!(text.contains("clock      simulated, 2026-11-22 20:00:"), "{text}");
+    assert!(http_get(&url, "/healthz").contains("\"simulated_clock\":true"));
+    assert!(stop(&mut child, "-INT").success());
+    let users = f.json(&["user", "list", "--json"]);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["profiles"], serde_json::json!(["sysadmin"]));
+    // The admin may import for any program.
+    f.ok(&["program", "add", "GRB"]);
+    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    f.ok(&["request", "import", s(&path)]);
+}
+
+#[test]
+fn start_reports_a_busy_port() {
+    let f = Ferros::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = f.fails(&["start", "--bind", &addr], 1);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
