@@ -247,16 +247,6 @@ impl Settings {
     }
 }
 
-/// A database URL with any password replaced by `***`, for printing.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::result_large_err, reason = "figment::Jail's own error type")]
 mod tests {
@@ -312,11 +302,5 @@ mod tests {
             assert!(e.contains("agents.env_period_s"), "{e}");
             Ok(())
         });
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("sqlite://./var/ferros.db"), "sqlite://./var/ferros.db");
     }
 }

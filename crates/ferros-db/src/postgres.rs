@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::{DbError, DbResult};
+use crate::{DbError, DbResult, redact_url};
 
 pub(crate) type Db = sqlx::Postgres;
 
@@ -16,7 +16,7 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub(crate) mod queries;
 
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
-    let connect_err = |source| DbError::Connect { url: ferros_redact(url), source };
+    let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
     let pool = PgPoolOptions::new()
         .max_connections(8)
@@ -26,18 +26,4 @@ pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
         .map_err(connect_err)?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
-}
-
-/// The URL without its password, for error messages.
-fn ferros_redact(url: &str) -> String {
-    match url
-        .split_once("://")
-        .and_then(|(s, rest)| rest.rsplit_once('@').map(|(user, host)| (s, user, host)))
-    {
-        Some((scheme, userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}")
-        }
-        None => url.to_owned(),
-    }
 }

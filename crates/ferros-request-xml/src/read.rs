@@ -273,9 +273,11 @@ impl<'a, 'input> Reader<'a, 'input> {
             None => None,
         };
         let priority = self.opt_integer(el, "priority").and_then(|p| {
-            PriorityModulation::new(p.unwrap_or(0).clamp(-1000, 1000) as i32)
-                .map_err(|e| self.domain(el, e))
-                .ok()
+            let p = p.unwrap_or(0);
+            // Values beyond i32 are out of range all the same; report them as given.
+            let checked =
+                i32::try_from(p).map_err(|_| DomainError::out_of_range("priority", p as f64, "-5..=5"));
+            checked.and_then(PriorityModulation::new).map_err(|e| self.domain(el, e)).ok()
         });
         let coords = self.coordinates(el);
         let constraints = self.constraints(el);

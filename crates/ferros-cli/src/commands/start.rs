@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         None => println!("  config     built-in defaults (no ferros.toml)"),
     }
     println!("  data       {}", settings.data_dir.display());
-    println!("  database   {}", ferros_config::redact_url(&settings.database_url()));
+    println!("  database   {}", ferros_db::redact_url(&settings.database_url()));
     if ctx.clock.is_simulated() {
         println!(
             "  clock      simulated, {} UTC at x{}",

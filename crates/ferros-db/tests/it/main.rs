@@ -63,7 +63,7 @@ async fn bad_urls_and_unreachable_servers_fail_clearly() {
     assert!(e.contains("unsupported database URL"), "{e}");
     let e =
         ferros_db::Db::connect("postgres://nobody:secret@127.0.0.1:1/none").await.unwrap_err().to_string();
-    assert!(e.starts_with("cannot open database postgres://nobody@127.0.0.1:1/none"), "{e}");
+    assert!(e.starts_with("cannot open database postgres://nobody:***@127.0.0.1:1/none"), "{e}");
     assert!(!e.contains("secret"), "{e}");
     let e = ferros_db::Db::connect("sqlite:///proc/no/such/dir/x.db").await.unwrap_err().to_string();
     assert!(e.contains("cannot open database sqlite:///proc/no/such/dir/x.db"), "{e}");

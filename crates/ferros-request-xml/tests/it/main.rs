@@ -150,6 +150,7 @@ fn bad_values_are_rejected_one_by_one() {
         (seq(&format!(r#"{jd} duration="5""#), ALBUM), "shorter than its longest album (20 s)"),
         (seq(&format!(r#"{jd} overhead="abc""#), ALBUM), "attribute overhead: \"abc\" is not a number"),
         (seq(&format!(r#"{jd} priority="9""#), ALBUM), "priority = 9 is out of range"),
+        (seq(&format!(r#"{jd} priority="99999999999""#), ALBUM), "priority = 99999999999 is out of range"),
         (seq(&format!(r#"{jd} reportable="8""#), ALBUM), "reportable: 8 is out of range"),
         (seq(&format!(r#"{jd} mandatory="perhaps""#), ALBUM), "mandatory: \"perhaps\" is not a boolean"),
         (seq(&format!(r#"{jd} max_airmass="0.5""#), ALBUM), "max_airmass = 0.5 is out of range"),
