@@ -49,6 +49,7 @@ fn clock(g: &GlobalOpts) -> CliResult<Clock> {
         None if speed == 1.0 => return Ok(Clock::real()),
         None => Utc::now(),
     };
+    ferros_domain::JulianDate::from_datetime(start).map_err(|e| CliError::input(format!("--time: {e}")))?;
     Clock::simulated(start, speed).map_err(|e| CliError::input(format!("--speed: {e}")))
 }
 

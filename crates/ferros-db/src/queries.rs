@@ -166,11 +166,19 @@ pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>
     user_by_name(pool, &u.username).await?.ok_or_else(|| DbError::not_found("user", &u.username))
 }
 
-async fn user_details(pool: &Pool<Db>, rows: Vec<UserRow>) -> DbResult<Vec<User>> {
-    let profiles: Vec<(i64, String)> =
-        sqlx::query_as("SELECT user_id, profile FROM user_profiles").fetch_all(pool).await?;
-    let members: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT user_id, program_id FROM program_members").fetch_all(pool).await?;
+/// Adds profiles and programs to user rows: of every user, or of `only` one.
+async fn user_details(pool: &Pool<Db>, rows: Vec<UserRow>, only: Option<i64>) -> DbResult<Vec<User>> {
+    let filter = if only.is_some() { " WHERE user_id = $1" } else { "" };
+    let profiles_sql = format!("SELECT user_id, profile FROM user_profiles{filter}");
+    let members_sql = format!("SELECT user_id, program_id FROM program_members{filter}");
+    let mut profiles_query = sqlx::query_as::<_, (i64, String)>(&profiles_sql);
+    let mut members_query = sqlx::query_as::<_, (i64, i64)>(&members_sql);
+    if let Some(id) = only {
+        profiles_query = profiles_query.bind(id);
+        members_query = members_query.bind(id);
+    }
+    let profiles = profiles_query.fetch_all(pool).await?;
+    let members = members_query.fetch_all(pool).await?;
     let mut by_user: HashMap<i64, BTreeSet<Profile>> = HashMap::new();
     for (uid, code) in profiles {
         let p = code.parse::<Profile>().map_err(corrupt("user_profiles", uid))?;
@@ -198,16 +206,18 @@ pub(crate) async fn list_users(pool: &Pool<Db>) -> DbResult<Vec<User>> {
         sqlx::query_as("SELECT id, username, email, active FROM users ORDER BY username")
             .fetch_all(pool)
             .await?;
-    user_details(pool, rows).await
+    user_details(pool, rows, None).await
 }
 
 pub(crate) async fn user_by_name(pool: &Pool<Db>, username: &str) -> DbResult<Option<User>> {
-    let rows: Vec<UserRow> =
+    let row: Option<UserRow> =
         sqlx::query_as("SELECT id, username, email, active FROM users WHERE username = $1")
             .bind(username)
-            .fetch_all(pool)
+            .fetch_optional(pool)
             .await?;
-    Ok(user_details(pool, rows).await?.pop())
+    let Some(row) = row else { return Ok(None) };
+    let id = row.id;
+    Ok(user_details(pool, vec![row], Some(id)).await?.pop())
 }
 
 pub(crate) async fn password_hash(pool: &Pool<Db>, username: &str) -> DbResult<Option<String>> {

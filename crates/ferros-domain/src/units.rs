@@ -132,9 +132,10 @@ impl JulianDate {
         self.0
     }
 
-    pub fn from_datetime(t: DateTime<Utc>) -> Self {
+    /// The Julian date of a calendar instant (in range for years 763..3501).
+    pub fn from_datetime(t: DateTime<Utc>) -> Result<Self, DomainError> {
         let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) * 1e-9;
-        Self(JD_UNIX_EPOCH + secs / SECONDS_PER_DAY)
+        Self::new(JD_UNIX_EPOCH + secs / SECONDS_PER_DAY)
     }
 
     /// Calendar time of this date, to the microsecond.
@@ -367,10 +368,11 @@ mod tests {
     #[test]
     fn julian_date_round_trips_calendar_time() {
         let t = Utc.with_ymd_and_hms(2017, 11, 18, 18, 0, 0).unwrap();
-        let jd = JulianDate::from_datetime(t);
+        let jd = JulianDate::from_datetime(t).unwrap();
         assert!((jd.days() - 2_458_076.25).abs() < 1e-9);
         assert_eq!(jd.to_datetime(), t);
         assert!(JulianDate::new(15.0).is_err());
+        assert!(JulianDate::from_datetime(Utc.with_ymd_and_hms(4000, 1, 1, 0, 0, 0).unwrap()).is_err());
         let later = jd.plus_seconds(3600.0).unwrap();
         assert!((later.seconds_since(jd) - 3600.0).abs() < 1e-4);
     }

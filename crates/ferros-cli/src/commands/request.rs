@@ -58,7 +58,8 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
     let bytes = std::fs::read(file).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
     let text =
         String::from_utf8(bytes).map_err(|e| CliError::input(format!("{shown}: not UTF-8 text: {e}")))?;
-    let now = JulianDate::from_datetime(ctx.clock.now());
+    let now = JulianDate::from_datetime(ctx.clock.now())
+        .map_err(|e| CliError::input(format!("the clock is outside the dates Ferros handles: {e}")))?;
     let imported = match read_request(&text, &ReadOptions { now }) {
         Ok(imported) => imported,
         Err(problems) => {

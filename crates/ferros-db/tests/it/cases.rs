@@ -16,7 +16,7 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn read_opts() -> ReadOptions {
-    ReadOptions { now: JulianDate::from_datetime(now()) }
+    ReadOptions { now: JulianDate::from_datetime(now()).unwrap() }
 }
 
 pub async fn add_program(db: &Db, name: &str) -> ferros_domain::ScientificProgram {

@@ -330,6 +330,8 @@ fn bad_settings_and_unreachable_databases_fail_with_one_line() {
     std::fs::remove_file(f.dir.path().join("ferros.toml")).unwrap();
     let err = f.fails(&["program", "list", "--time", "tomorrow"], 2);
     assert!(err.contains("--time: \"tomorrow\" is not an ISO 8601 time"), "{err}");
+    let err = f.fails(&["program", "list", "--time", "3600-01-01"], 2);
+    assert!(err.contains("--time: jd = "), "{err}");
     let err = f.fails(&["program", "list", "--speed", "0"], 2);
     assert!(err.contains("--speed"), "{err}");
 }
