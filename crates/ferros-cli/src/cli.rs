@@ -46,6 +46,86 @@ pub enum Command {
     /// Users and their profiles.
     #[command(subcommand)]
     User(UserCmd),
+    /// Ephemerides: night events, target visibility, alt/az (see --time for the instant).
+    #[command(subcommand)]
+    Astro(AstroCmd),
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+/// The site, when not the configured one.
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// Latitude, degrees north (default: the configured site).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lat: Option<f64>,
+    /// Longitude, degrees east.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lon: Option<f64>,
+    /// Elevation, metres.
+    #[arg(long, allow_negative_numbers = true)]
+    pub elev: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AstroCmd {
+    /// Sun and Moon events of the night of a date (local noon to local noon).
+    Night {
+        /// The date the night starts (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        site: SiteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rise, set, transit and visibility windows of a J2000 position for a night.
+    Target {
+        /// Right ascension, degrees (J2000).
+        #[arg(long, allow_negative_numbers = true)]
+        ra: f64,
+        /// Declination, degrees (J2000).
+        #[arg(long, allow_negative_numbers = true)]
+        dec: f64,
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Minimum altitude for the windows, degrees (default 0).
+        #[arg(long, allow_negative_numbers = true)]
+        min_alt: Option<f64>,
+        #[arg(long)]
+        max_airmass: Option<f64>,
+        /// Minimum distance to the Moon, degrees.
+        #[arg(long)]
+        min_moon_sep: Option<f64>,
+        /// Altitude of rise and set, degrees (default 0).
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+        horizon: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Altitude, azimuth, airmass and hour angle of a J2000 position at --time (default: now).
+    Altaz {
+        #[arg(long, allow_negative_numbers = true)]
+        ra: f64,
+        #[arg(long, allow_negative_numbers = true)]
+        dec: f64,
+        #[command(flatten)]
+        site: SiteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Visibility windows of many targets for one night, on one core.
+    Astro {
+        #[arg(long, default_value_t = 10_000)]
+        targets: usize,
+    },
 }
 
 #[derive(Debug, Args)]

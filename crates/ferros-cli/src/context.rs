@@ -18,6 +18,8 @@ pub struct Context {
     pub clock: Clock,
     /// The settings file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// The instant given with `--time`, if any.
+    pub time: Option<DateTime<Utc>>,
 }
 
 impl Context {
@@ -33,7 +35,11 @@ impl Context {
             let default = PathBuf::from(ferros_config::DEFAULT_CONFIG_FILE);
             default.is_file().then_some(default)
         });
-        Ok(Self { settings, clock: clock(g)?, config_file })
+        let time = match &g.time {
+            Some(t) => Some(parse_time(t).map_err(|e| CliError::input(format!("--time: {e}")))?),
+            None => None,
+        };
+        Ok(Self { settings, clock: clock(time, g.speed)?, config_file, time })
     }
 
     pub async fn open_db(&self) -> CliResult<Db> {
@@ -42,10 +48,10 @@ impl Context {
     }
 }
 
-fn clock(g: &GlobalOpts) -> CliResult<Clock> {
-    let speed = g.speed.unwrap_or(1.0);
-    let start = match &g.time {
-        Some(t) => parse_time(t).map_err(|e| CliError::input(format!("--time: {e}")))?,
+fn clock(time: Option<DateTime<Utc>>, speed: Option<f64>) -> CliResult<Clock> {
+    let speed = speed.unwrap_or(1.0);
+    let start = match time {
+        Some(t) => t,
         None if speed == 1.0 => return Ok(Clock::real()),
         None => Utc::now(),
     };

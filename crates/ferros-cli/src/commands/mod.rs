@@ -1,5 +1,7 @@
 //! One module per command group.
 
+pub mod astro;
+pub mod bench;
 pub mod program;
 pub mod request;
 pub mod start;
@@ -8,6 +10,6 @@ pub mod user;
 /// Prints a value as pretty JSON on standard output.
 pub fn print_json<T: serde::Serialize>(value: &T) -> crate::error::CliResult {
     let text = serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?;
-    println!("{text}");
+    crate::output::say!("{text}");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `ferros program add|list`.
 
+use crate::output::say;
 use ferros_domain::{Grade, NewProgram, Period, Priority, ScientificProgram, Seconds};
 use serde::Serialize;
 
@@ -29,7 +30,7 @@ pub async fn run(ctx: &Context, cmd: ProgramCmd) -> CliResult {
             let p = db
                 .create_program(&NewProgram { name, description, period, priority, quota }, ctx.clock.now())
                 .await?;
-            println!(
+            say!(
                 "program {} \"{}\" created: period {}, priority {}, quota {} h",
                 p.id,
                 p.name,
@@ -55,12 +56,18 @@ pub async fn run(ctx: &Context, cmd: ProgramCmd) -> CliResult {
             if json {
                 return print_json(&views);
             }
-            println!(
+            say!(
                 "{:<4} {:<20} {:<7} {:>8} {:>10} {:>10} {:>10}  PI",
-                "ID", "NAME", "PERIOD", "PRIORITY", "QUOTA h", "USED h", "LEFT h"
+                "ID",
+                "NAME",
+                "PERIOD",
+                "PRIORITY",
+                "QUOTA h",
+                "USED h",
+                "LEFT h"
             );
             for v in views {
-                println!(
+                say!(
                     "{:<4} {:<20} {:<7} {:>8} {:>10.2} {:>10.2} {:>10.2}  {}",
                     v.id,
                     v.name,

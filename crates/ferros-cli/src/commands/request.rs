@@ -1,5 +1,6 @@
 //! `ferros request import|export|list|show|submit|cancel`.
 
+use crate::output::{say, say_raw};
 use std::path::Path;
 
 use ferros_domain::{JulianDate, Profile, Request, RequestId, Right, SequenceStatus, summarize_statuses};
@@ -19,7 +20,7 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> CliResult {
         RequestCmd::Import { file, user, submit, json } => import(ctx, &file, user, submit, json).await,
         RequestCmd::Export { id } => {
             let req = load(ctx, id).await?;
-            print!("{}", write_request(&req.to_new()));
+            say_raw!("{}", write_request(&req.to_new()));
             Ok(())
         }
         RequestCmd::List { json } => list(ctx, json).await,
@@ -30,13 +31,13 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> CliResult {
         RequestCmd::Submit { id } => {
             let db = ctx.open_db().await?;
             let moved = db.submit_request(RequestId(id), ctx.clock.now()).await?;
-            println!("request {id}: {} sequence(s) submitted (TOBEPLANNED)", moved.len());
+            say!("request {id}: {} sequence(s) submitted (TOBEPLANNED)", moved.len());
             Ok(())
         }
         RequestCmd::Cancel { id } => {
             let db = ctx.open_db().await?;
             let moved = db.cancel_request(RequestId(id), ctx.clock.now()).await?;
-            println!("request {id}: {} sequence(s) cancelled", moved.len());
+            say!("request {id}: {} sequence(s) cancelled", moved.len());
             Ok(())
         }
     }
@@ -117,7 +118,7 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
         return print_json(&ImportOutput { request_id: id.0, sequences });
     }
     let statuses: Vec<SequenceStatus> = stored.sequences.iter().map(|s| s.status).collect();
-    println!("request {id} imported from {shown}: {}", summarize_statuses(&statuses));
+    say!("request {id} imported from {shown}: {}", summarize_statuses(&statuses));
     Ok(())
 }
 
@@ -138,9 +139,9 @@ async fn list(ctx: &Context, json: bool) -> CliResult {
             .collect();
         return print_json(&items);
     }
-    println!("{:<5} {:<32} {:<12} {:<12} {:<8} SEQUENCES", "ID", "NAME", "PROGRAM", "OWNER", "KIND");
+    say!("{:<5} {:<32} {:<12} {:<12} {:<8} SEQUENCES", "ID", "NAME", "PROGRAM", "OWNER", "KIND");
     for r in &requests {
-        println!(
+        say!(
             "{:<5} {:<32} {:<12} {:<12} {:<8} {}",
             r.id,
             r.name,
@@ -158,26 +159,26 @@ fn utc(jd: JulianDate) -> String {
 }
 
 fn show(r: &Request) -> CliResult {
-    println!("request {} \"{}\"", r.id, r.name);
-    println!("  program {}, owner {}, {} request, {}", r.program, r.owner, r.kind.code(), r.strategy.code());
-    println!("  target type \"{}\", created {} UTC", r.target_type, r.created_at.format("%Y-%m-%d %H:%M:%S"));
+    say!("request {} \"{}\"", r.id, r.name);
+    say!("  program {}, owner {}, {} request, {}", r.program, r.owner, r.kind.code(), r.strategy.code());
+    say!("  target type \"{}\", created {} UTC", r.target_type, r.created_at.format("%Y-%m-%d %H:%M:%S"));
     for s in &r.sequences {
         let spec = &s.spec;
-        println!("  sequence {} \"{}\": {}", s.id, spec.name, s.status);
+        say!("  sequence {} \"{}\": {}", s.id, spec.name, s.status);
         let target = spec.target.as_deref().unwrap_or("-");
         match spec.coordinates {
-            Some(c) => println!(
+            Some(c) => say!(
                 "    target {target} at RA {:.5} Dec {:+.5} deg (J2000)",
                 c.ra.degrees(),
                 c.dec.degrees()
             ),
-            None => println!(
+            None => say!(
                 "    target {target}, no pointing{}",
                 spec.target_coords.as_ref().map(|t| format!(" (target_coords \"{t}\")")).unwrap_or_default()
             ),
         }
-        println!("    window {} .. {} UTC (JD {} .. {})", utc(spec.jd1), utc(spec.jd2), spec.jd1, spec.jd2);
-        println!(
+        say!("    window {} .. {} UTC (JD {} .. {})", utc(spec.jd1), utc(spec.jd2), spec.jd1, spec.jd2);
+        say!(
             "    duration {} s + overhead {} s, priority modulation {:+}, {}, reportable {} night(s)",
             spec.duration.get(),
             spec.overhead.get(),
@@ -186,7 +187,7 @@ fn show(r: &Request) -> CliResult {
             spec.reportable_nights
         );
         if let Some(tp) = spec.t_prefered {
-            println!("    preferred time {} UTC", utc(tp));
+            say!("    preferred time {} UTC", utc(tp));
         }
         let c = &spec.constraints;
         let limits: Vec<String> = [
@@ -199,20 +200,20 @@ fn show(r: &Request) -> CliResult {
         .flatten()
         .collect();
         if !limits.is_empty() {
-            println!("    constraints: {}", limits.join(", "));
+            say!("    constraints: {}", limits.join(", "));
         }
         if let (Some(a), Some(b)) = (s.tsp, s.tep) {
-            println!("    block {} .. {} UTC", utc(a), utc(b));
+            say!("    block {} .. {} UTC", utc(a), utc(b));
         }
         for a in &s.albums {
-            println!("    album {} \"{}\" on {}", a.id, a.spec.name, a.spec.detector);
+            say!("    album {} \"{}\" on {}", a.id, a.spec.name, a.spec.detector);
             for p in &a.plans {
                 let p_id = p.id;
                 let p = &p.spec;
                 let window = p.window.map(|w| format!(", window {w}")).unwrap_or_default();
                 let dither =
                     if p.dithering > 0.0 { format!(", dithering {}\"", p.dithering) } else { String::new() };
-                println!(
+                say!(
                     "      plan {p_id} \"{}\": {} x {} s in {}, binning {}{window}{dither}: {} s",
                     p.name,
                     p.nb_images,

@@ -1,6 +1,7 @@
 //! `ferros start`: open and migrate the database, make sure an administrator
 //! exists, say where everything is, and serve until Ctrl-C or SIGTERM.
 
+use crate::output::say;
 use std::collections::BTreeSet;
 
 use anyhow::Context as _;
@@ -24,31 +25,31 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr().map_err(anyhow::Error::from)?;
 
-    println!("Ferros {} at {}", env!("CARGO_PKG_VERSION"), settings.site.name);
+    say!("Ferros {} at {}", env!("CARGO_PKG_VERSION"), settings.site.name);
     match &ctx.config_file {
-        Some(f) => println!("  config     {}", f.display()),
-        None => println!("  config     built-in defaults (no ferros.toml)"),
+        Some(f) => say!("  config     {}", f.display()),
+        None => say!("  config     built-in defaults (no ferros.toml)"),
     }
-    println!("  data       {}", settings.data_dir.display());
-    println!("  database   {}", ferros_db::redact_url(&settings.database_url()));
+    say!("  data       {}", settings.data_dir.display());
+    say!("  database   {}", ferros_db::redact_url(&settings.database_url()));
     if ctx.clock.is_simulated() {
-        println!(
+        say!(
             "  clock      simulated, {} UTC at x{}",
             ctx.clock.now().format("%Y-%m-%d %H:%M:%S"),
             ctx.clock.speed()
         );
     } else {
-        println!("  clock      real time (UTC)");
+        say!("  clock      real time (UTC)");
     }
-    println!("  web        http://{addr}/  (health: http://{addr}/healthz)");
-    println!("Press Ctrl-C to stop.");
+    say!("  web        http://{addr}/  (health: http://{addr}/healthz)");
+    say!("Press Ctrl-C to stop.");
 
     log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;
     let state = AppState::new(db.clone(), ctx.clock, settings.site.name.clone());
     ferros_web::serve(listener, state, shutdown_signal()).await.context("the web server failed")?;
     log(&db, ctx, LogLevel::Info, "Ferros stopped".to_owned()).await;
     db.close().await;
-    println!("Ferros stopped.");
+    say!("Ferros stopped.");
     Ok(())
 }
 
@@ -71,8 +72,8 @@ async fn ensure_admin(ctx: &Context, db: &Db) -> CliResult {
         ),
         other => other.into(),
     })?;
-    println!("Created the administrator account \"admin\" with password: {pw}");
-    println!("(shown only this once; keep it somewhere safe)");
+    say!("Created the administrator account \"admin\" with password: {pw}");
+    say!("(shown only this once; keep it somewhere safe)");
     log(db, ctx, LogLevel::Info, "administrator account \"admin\" created".to_owned()).await;
     Ok(())
 }
@@ -109,5 +110,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    println!("Stopping...");
+    say!("Stopping...");
 }

@@ -1,5 +1,6 @@
 //! `ferros user add|list`.
 
+use crate::output::say;
 use std::collections::BTreeSet;
 use std::io::BufRead;
 
@@ -42,9 +43,9 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CliResult {
             };
             let user = db.create_user(&new, ctx.clock.now()).await?;
             let labels: Vec<&str> = user.profiles.iter().map(|p| p.label()).collect();
-            println!("user {} \"{}\" created ({})", user.id, user.username, labels.join(", "));
+            say!("user {} \"{}\" created ({})", user.id, user.username, labels.join(", "));
             if generated {
-                println!("password: {password}");
+                say!("password: {password}");
                 eprintln!("note: the password is shown only this once");
             }
             Ok(())
@@ -71,9 +72,9 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CliResult {
             if json {
                 return print_json(&views);
             }
-            println!("{:<4} {:<16} {:<6} {:<30} PROGRAMS", "ID", "USER", "ACTIVE", "PROFILES");
+            say!("{:<4} {:<16} {:<6} {:<30} PROGRAMS", "ID", "USER", "ACTIVE", "PROFILES");
             for v in views {
-                println!(
+                say!(
                     "{:<4} {:<16} {:<6} {:<30} {}",
                     v.id,
                     v.username,
