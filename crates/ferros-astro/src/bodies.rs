@@ -3,9 +3,11 @@
 //! ephemeris uses), apparent topocentric places, and the Moon's phase.
 
 use serde::Serialize;
+use sofars::astro::{IauAstrom, apci13};
 use sofars::eph::{epv00, moon98};
+use sofars::vm::anp;
 
-use crate::frame::{Cirs, Frame, Horizontal};
+use crate::frame::{Cirs, Frame, Horizontal, apparent};
 
 /// Earth's barycentric and heliocentric positions at a TT date (au).
 fn earth(tt1: f64, tt2: f64) -> ([f64; 3], [f64; 3]) {
@@ -40,7 +42,8 @@ pub struct BodyPosition {
     pub distance_au: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Body {
     Sun,
     Moon,
@@ -72,6 +75,26 @@ impl Frame {
         }
     }
 
+    /// The apparent geocentric place of the Sun or the Moon: right ascension
+    /// and declination on the true equator and equinox of date, and distance.
+    pub fn geocentric(&self, body: Body) -> Equatorial {
+        let mut astrom = IauAstrom::default();
+        let mut eo = 0.0;
+        apci13(self.tt.0, self.tt.1, &mut astrom, &mut eo);
+        let bary = match body {
+            Body::Sun => sun_bary,
+            Body::Moon => moon_bary,
+        };
+        let (c, distance_au) = apparent(&astrom, self.tt, bary);
+        Equatorial { ra: anp(c.ri - eo).to_degrees(), dec: c.di.to_degrees(), distance_au }
+    }
+
+    /// Angular distance from the Moon's centre to a J2000 position, as seen from the site, degrees.
+    pub fn moon_separation(&self, c: ferros_domain::Coordinates) -> f64 {
+        let (moon, _) = self.body(Body::Moon);
+        crate::frame::separation(moon.unit(), self.star_cirs(c).unit())
+    }
+
     /// The Moon's phase as seen from the Earth's centre.
     pub fn moon_phase(&self) -> MoonPhase {
         let (tt1, tt2) = self.tt;
@@ -99,6 +122,14 @@ impl Frame {
     }
 }
 
+/// An apparent place on the true equator and equinox of date, degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Equatorial {
+    pub ra: f64,
+    pub dec: f64,
+    pub distance_au: f64,
+}
+
 /// The Moon's phase angle (Sun-Moon-Earth, degrees), illuminated fraction (0..1)
 /// and elongation from the Sun (degrees).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -114,4 +145,42 @@ fn norm(v: [f64; 3]) -> f64 {
 
 fn scale(v: [f64; 3], k: f64) -> [f64; 3] {
     [v[0] * k, v[1] * k, v[2] * k]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Site;
+    use ferros_domain::JulianDate;
+
+    /// Values from astropy 8.0 (`get_body(..).transform_to(TETE(obstime=t))`, UT1 = UTC).
+    #[test]
+    fn geocentric_places_match_astropy() {
+        let site = Site::new(31.0439, -115.4637, 2790.0).unwrap();
+        let cases = [
+            (2461367.25, Body::Sun, 238.2841242294923, -20.242867863274125, 0.9876468584942949),
+            (2461367.25, Body::Moon, 30.76588249714082, 17.511943700960444, 0.002458275280944405),
+            (2451545.0, Body::Sun, 281.2783878797111, -23.032429708687857, 0.9833276195910324),
+            (2451545.0, Body::Moon, 222.45232952065416, -10.900258375175165, 0.002689963669730002),
+        ];
+        for (jd, body, ra, dec, dist) in cases {
+            let (ra, dec, dist): (f64, f64, f64) = (ra, dec, dist);
+            let f = Frame::new(&site, JulianDate::new(jd).unwrap()).unwrap();
+            let g = f.geocentric(body);
+            let err =
+                (((g.ra - ra) * dec.to_radians().cos()).powi(2) + (g.dec - dec).powi(2)).sqrt() * 3600.0;
+            assert!(err < 2.0, "{body:?} at {jd}: {g:?} is {err} arcsec from astropy");
+            assert!((g.distance_au - dist).abs() / dist < 1e-6, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn moon_separation_is_symmetric_with_the_moon_itself() {
+        let site = Site::new(31.0439, -115.4637, 2790.0).unwrap();
+        let f = Frame::new(&site, JulianDate::new(2461367.25).unwrap()).unwrap();
+        let g = f.geocentric(Body::Moon);
+        // Geocentric and topocentric Moon differ by the parallax, under a degree.
+        let c = ferros_domain::Coordinates::new(g.ra, g.dec).unwrap();
+        assert!(f.moon_separation(c) < 1.2, "{}", f.moon_separation(c));
+    }
 }

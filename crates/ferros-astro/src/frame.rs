@@ -106,22 +106,7 @@ impl Frame {
     /// A body given by its barycentric position (au) as a function of TT,
     /// corrected for light time and aberration, in CIRS; with its distance (au).
     pub(crate) fn body_cirs(&self, bary_at: impl Fn(f64, f64) -> [f64; 3]) -> (Cirs, f64) {
-        let eb = self.astrom.eb;
-        let mut lt = 0.0;
-        let mut p = [0.0; 3];
-        let mut dist = 0.0;
-        for _ in 0..3 {
-            let b = bary_at(self.tt.0, self.tt.1 - lt);
-            p = [b[0] - eb[0], b[1] - eb[1], b[2] - eb[2]];
-            dist = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
-            lt = dist * AU_LIGHT_DAYS;
-        }
-        let pnat = [p[0] / dist, p[1] / dist, p[2] / dist];
-        let ppr = ab(&pnat, &self.astrom.v, self.astrom.em, self.astrom.bm1);
-        let mut pi = [0.0; 3];
-        rxp(&self.astrom.bpn, &ppr, &mut pi);
-        let (ri, di) = c2s(&pi);
-        (Cirs { ri: anp(ri), di }, dist)
+        apparent(&self.astrom, self.tt, bary_at)
     }
 
     pub fn horizontal(&self, c: Cirs) -> Horizontal {
@@ -132,6 +117,32 @@ impl Frame {
     pub fn star(&self, c: Coordinates) -> Horizontal {
         self.horizontal(self.star_cirs(c))
     }
+}
+
+/// The apparent place, as seen by the observer of `astrom`, of a body whose
+/// barycentric position is given as a function of TT: light time, aberration,
+/// then precession-nutation to CIRS.
+pub(crate) fn apparent(
+    astrom: &IauAstrom,
+    tt: (f64, f64),
+    bary_at: impl Fn(f64, f64) -> [f64; 3],
+) -> (Cirs, f64) {
+    let eb = astrom.eb;
+    let mut lt = 0.0;
+    let mut p = [0.0; 3];
+    let mut dist = 0.0;
+    for _ in 0..3 {
+        let b = bary_at(tt.0, tt.1 - lt);
+        p = [b[0] - eb[0], b[1] - eb[1], b[2] - eb[2]];
+        dist = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+        lt = dist * AU_LIGHT_DAYS;
+    }
+    let pnat = [p[0] / dist, p[1] / dist, p[2] / dist];
+    let ppr = ab(&pnat, &astrom.v, astrom.em, astrom.bm1);
+    let mut pi = [0.0; 3];
+    rxp(&astrom.bpn, &ppr, &mut pi);
+    let (ri, di) = c2s(&pi);
+    (Cirs { ri: anp(ri), di }, dist)
 }
 
 pub(crate) fn horizontal_with(astrom: &IauAstrom, c: Cirs) -> Horizontal {

@@ -17,7 +17,7 @@ mod time;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use bodies::{BodyPosition, MoonPhase};
+pub use bodies::{Body, BodyPosition, Equatorial, MoonPhase};
 pub use frame::{Cirs, Frame, Horizontal, separation};
 pub use sky::{
     ASTRONOMICAL, CIVIL, Limits, NAUTICAL, NightEvents, NightSky, STEP_MINUTES, SUNRISE_ALTITUDE,

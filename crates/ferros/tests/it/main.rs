@@ -421,3 +421,124 @@ fn start_reports_a_busy_port() {
     let err = f.fails(&["start", "--bind", &addr], 1);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+fn golden() -> serde_json::Value {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ferros-astro/tests/data/astropy_golden.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn astro_night_matches_astropy_and_uses_the_configured_site() {
+    let f = Ferros::new();
+    let g = golden();
+    let want = g["nights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["site"] == "san-pedro-martir" && n["date"] == "2026-11-05")
+        .unwrap()
+        .clone();
+    // The default site is COLIBRI's, San Pedro Martir.
+    let got = f.json(&["astro", "night", "--date", "2026-11-05", "--json"]);
+    for key in
+        ["sunset", "sunrise", "civil_dusk", "nautical_dawn", "astronomical_dusk", "moonrise", "moonset"]
+    {
+        let jd = got[format!("{key}_jd")].as_f64().unwrap();
+        assert!((jd - want[key].as_f64().unwrap()).abs() * 86_400.0 < 10.0, "{key}: {got}");
+        assert!(got[key].as_str().unwrap().ends_with('Z'), "{key} must be UTC ISO 8601: {got}");
+    }
+    assert_eq!(got["night_start"], got["nautical_dusk"], "night altitude -12 by default");
+    assert!(
+        (got["moon_illumination"].as_f64().unwrap() - want["moon_illumination"].as_f64().unwrap()).abs()
+            < 1e-3
+    );
+    // The night altitude comes from the configuration.
+    f.write("ferros.toml", "[site]\nnight_sun_altitude = -18.0\n");
+    let dark = f.json(&["astro", "night", "--date", "2026-11-05", "--json"]);
+    assert_eq!(dark["night_start"], dark["astronomical_dusk"]);
+    // Polar day: times that do not occur are null.
+    let polar = f.json(&["astro", "night", "--date", "2026-06-21", "--lat", "70", "--lon", "20", "--json"]);
+    assert!(
+        polar["sunset"].is_null() && polar["sunset_jd"].is_null() && polar["night_start"].is_null(),
+        "{polar}"
+    );
+}
+
+#[test]
+fn astro_target_and_altaz_give_the_documented_fields() {
+    let f = Ferros::new();
+    let got = f.json(&[
+        "astro",
+        "target",
+        "--ra",
+        "10.6847",
+        "--dec",
+        "41.269",
+        "--date",
+        "2026-11-22",
+        "--min-alt",
+        "30",
+        "--min-moon-sep",
+        "20",
+        "--json",
+    ]);
+    for key in ["rise", "set", "transit", "transit_altitude", "windows"] {
+        assert!(!got[key].is_null(), "{key}: {got}");
+    }
+    let w = &got["windows"][0];
+    assert!(w["start_jd"].as_f64().unwrap() < w["end_jd"].as_f64().unwrap(), "{got}");
+    assert!((got["transit_altitude"].as_f64().unwrap() - 79.62).abs() < 0.01, "{got}");
+    // A circumpolar target never rises nor sets.
+    let polaris =
+        f.json(&["astro", "target", "--ra", "37.95", "--dec", "89.26", "--date", "2026-11-22", "--json"]);
+    assert!(
+        polaris["rise"].is_null() && polaris["set"].is_null() && !polaris["transit"].is_null(),
+        "{polaris}"
+    );
+
+    let g = golden();
+    let t = g["targets"].as_array().unwrap().iter().find(|t| t["site"] == "haute-provence").unwrap().clone();
+    let time = chrono::DateTime::from_timestamp_micros(
+        ((t["jd"].as_f64().unwrap() - 2_440_587.5) * 86_400e6).round() as i64,
+    )
+    .unwrap()
+    .to_rfc3339();
+    let (ra, dec) = (t["ra"].to_string(), t["dec"].to_string());
+    let got = f.json(&[
+        "astro", "altaz", "--ra", &ra, "--dec", &dec, "--time", &time, "--lat", "43.9317", "--lon", "5.7133",
+        "--elev", "650", "--json",
+    ]);
+    assert!((got["alt"].as_f64().unwrap() - t["alt"].as_f64().unwrap()).abs() < 5.0 / 3600.0, "{got} vs {t}");
+    assert!((got["ha"].as_f64().unwrap() - t["ha"].as_f64().unwrap()).abs() < 1.0 / 3600.0, "{got} vs {t}");
+    match got["airmass"].as_f64() {
+        Some(x) => assert!((x - 1.0 / got["alt"].as_f64().unwrap().to_radians().sin()).abs() < 1e-4),
+        None => assert!(got["alt"].as_f64().unwrap() <= 0.0),
+    }
+}
+
+#[test]
+fn astro_refuses_bad_input() {
+    let f = Ferros::new();
+    for (args, expected) in [
+        (vec!["astro", "night", "--lat", "95"], "latitude = 95 is out of range"),
+        (vec!["astro", "night", "--lon", "-200"], "longitude = -200 is out of range"),
+        (vec!["astro", "night", "--date", "22/11/2026"], "--date: \"22/11/2026\" is not a date"),
+        (vec!["astro", "night", "--date", "2150-01-01"], "outside the dates"),
+        (vec!["astro", "target", "--ra", "400", "--dec", "0"], "--ra = 400 is out of range"),
+        (vec!["astro", "target", "--ra", "10", "--dec", "-91"], "--dec = -91 is out of range"),
+        (vec!["astro", "target", "--ra", "10", "--dec", "0", "--max-airmass", "0.5"], "--max-airmass"),
+        (vec!["astro", "altaz", "--ra", "10", "--dec", "0", "--time", "noon"], "--time: \"noon\""),
+    ] {
+        let err = f.fails(&args, 2);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn bench_astro_prints_its_figures() {
+    let f = Ferros::new();
+    let out = f.ok(&["bench", "astro", "--targets", "200", "--time", "2026-11-22T12:00:00Z"]);
+    assert!(out.contains("windows of 200 targets"), "{out}");
+    assert!(out.contains("per target"), "{out}");
+}
