@@ -23,7 +23,7 @@ pub use sky::{
     ASTRONOMICAL, CIVIL, Limits, NAUTICAL, NightEvents, NightSky, STEP_MINUTES, SUNRISE_ALTITUDE,
     TargetEvents, Window, local_noon,
 };
-pub use time::{FIRST_JD, LAST_JD, TimeScales};
+pub use time::{FIRST_JD, LAST_JD, TimeScales, utc_from_tai, utc_from_tt};
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum AstroError {

@@ -223,8 +223,10 @@ impl NightSky {
         })
     }
 
-    /// The first setting through `level`, and the first rising after it.
-    fn dusk_dawn(&self, level: f64) -> (Option<JulianDate>, Option<JulianDate>) {
+    /// When the Sun's centre goes below `level` degrees (the first setting in
+    /// the night) and comes back above it (the first rising after that): the
+    /// twilights for any Sun altitude.
+    pub fn dusk_dawn(&self, level: f64) -> (Option<JulianDate>, Option<JulianDate>) {
         let c = self.sun_crossings(level);
         let dusk = c.iter().find(|c| !c.rising).map(|c| c.jd);
         let dawn = c.iter().find(|c| c.rising && dusk.is_none_or(|d| c.jd > d)).map(|c| c.jd);

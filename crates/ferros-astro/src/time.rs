@@ -64,6 +64,21 @@ impl TimeScales {
     }
 }
 
+/// The UTC Julian date of a TT Julian date (the inverse of [`TimeScales::tt_jd`]).
+pub fn utc_from_tt(tt_jd: f64) -> Result<JulianDate, AstroError> {
+    check_range(tt_jd)?;
+    let (tai1, tai2) = ts::tttai(MJD_ZERO, tt_jd - MJD_ZERO).map_err(|e| AstroError::Sofa("tttai", e))?;
+    let (u1, u2) = ts::taiutc(tai1, tai2).map_err(|e| AstroError::Sofa("taiutc", e))?;
+    JulianDate::new(u1 + u2).map_err(|_| AstroError::DateOutOfRange(u1 + u2))
+}
+
+/// The UTC Julian date of a TAI Julian date.
+pub fn utc_from_tai(tai_jd: f64) -> Result<JulianDate, AstroError> {
+    check_range(tai_jd)?;
+    let (u1, u2) = ts::taiutc(MJD_ZERO, tai_jd - MJD_ZERO).map_err(|e| AstroError::Sofa("taiutc", e))?;
+    JulianDate::new(u1 + u2).map_err(|_| AstroError::DateOutOfRange(u1 + u2))
+}
+
 /// TT as a two-part Julian date, for the ephemerides.
 pub(crate) fn tt_of(utc_jd: f64) -> Result<(f64, f64), AstroError> {
     let (tai1, tai2) = ts::utctai(MJD_ZERO, utc_jd - MJD_ZERO).map_err(|e| AstroError::Sofa("utctai", e))?;
@@ -86,5 +101,12 @@ mod tests {
         assert!((j2000.era_deg - 280.4606).abs() < 0.01, "{j2000:?}");
         assert!((j2000.gmst_h - 18.697).abs() < 0.01, "{j2000:?}");
         assert!(TimeScales::at(JulianDate::new(2_500_000.0).unwrap()).is_err());
+        // And back.
+        assert!((utc_from_tt(t.tt_jd).unwrap().days() - t.utc_jd).abs() * 86_400.0 < 1e-4);
+        assert!((utc_from_tai(t.tai_jd).unwrap().days() - t.utc_jd).abs() * 86_400.0 < 1e-4);
+        // Across the leap second of 2016-12-31: TAI - UTC went from 36 to 37 s.
+        let before = TimeScales::at(JulianDate::new(2_457_753.5 - 1e-4).unwrap()).unwrap();
+        let after = TimeScales::at(JulianDate::new(2_457_754.5).unwrap()).unwrap();
+        assert!((before.leap_seconds - 36.0).abs() < 1e-3 && (after.leap_seconds - 37.0).abs() < 1e-3);
     }
 }

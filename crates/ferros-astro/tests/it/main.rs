@@ -243,6 +243,10 @@ fn windows_honour_airmass_sun_and_time_limits() {
     let p = sky.apparent(m31);
     let end = airmass[0].end.days();
     assert!((sky.horizontal(p, end).alt - (1.0f64 / 1.5).asin().to_degrees()).abs() < 1e-3);
+    assert_eq!(sky.dusk_dawn(-18.0), (sky.events().astronomical_dusk, sky.events().astronomical_dawn));
+    let (dusk, dawn) = sky.dusk_dawn(-15.0);
+    assert!(sky.events().nautical_dusk < dusk && dusk < sky.events().astronomical_dusk);
+    assert!(sky.events().astronomical_dawn < dawn && dawn < sky.events().nautical_dawn);
     let dark = sky.windows(m31, &Limits { max_sun_altitude: Some(-18.0), ..Limits::default() });
     assert_eq!(dark[0].start, sky.events().astronomical_dusk.unwrap());
     let (a, b) = (all[0].start.days() + 0.1, all[0].start.days() + 0.2);
