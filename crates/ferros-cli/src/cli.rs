@@ -46,6 +46,9 @@ pub enum Command {
     /// Users and their profiles.
     #[command(subcommand)]
     User(UserCmd),
+    /// Planning: plan a night, show the current schedule and its history.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
     /// Ephemerides: night events, target visibility, alt/az (see --time for the instant).
     #[command(subcommand)]
     Astro(AstroCmd),
@@ -120,11 +123,49 @@ pub enum AstroCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// Plan the submitted sequences of a night and store the schedule, or plan
+    /// the sequences of a JSON file and store nothing.
+    Plan {
+        /// The night, by the date it starts (default: the current night).
+        #[arg(long, conflicts_with = "input")]
+        night: Option<String>,
+        /// Plan the sequences of this file instead of the database's.
+        #[arg(long, value_name = "FILE.json")]
+        input: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The current schedule (the latest one).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The schedules made so far, newest first.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Visibility windows of many targets for one night, on one core.
     Astro {
         #[arg(long, default_value_t = 10_000)]
         targets: usize,
+    },
+    /// Plan a random, realistic night of N sequences (seeded), on one core.
+    Scheduler {
+        #[arg(long, default_value_t = 10_000)]
+        sequences: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the night (sequences, windows, plan) as JSON, for comparisons.
+        #[arg(long, value_name = "FILE.json")]
+        export: Option<PathBuf>,
     },
 }
 

@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::Request(cmd) => commands::request::run(&ctx, cmd).await,
         cli::Command::Program(cmd) => commands::program::run(&ctx, cmd).await,
         cli::Command::User(cmd) => commands::user::run(&ctx, cmd).await,
+        cli::Command::Schedule(cmd) => commands::schedule::run(&ctx, cmd).await,
         cli::Command::Astro(cmd) => commands::astro::run(&ctx, cmd),
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     }

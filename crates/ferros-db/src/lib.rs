@@ -85,6 +85,28 @@ pub struct ScheduleSummary {
     pub entries: i64,
 }
 
+/// A sequence the planner may consider, with what it needs of its request and program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanningCandidate {
+    pub sequence: ferros_domain::Sequence,
+    pub kind: RequestKind,
+    pub strategy: Strategy,
+    pub program_id: ferros_domain::ProgramId,
+    pub program_priority: ferros_domain::Priority,
+    /// The first night the planner considered it (for its reportable nights).
+    pub first_night: Option<chrono::NaiveDate>,
+}
+
+/// A sequence's new status after planning, guarded by the one it had.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatusUpdate {
+    pub id: SequenceId,
+    pub from: SequenceStatus,
+    pub to: SequenceStatus,
+    pub tsp: Option<JulianDate>,
+    pub tep: Option<JulianDate>,
+}
+
 /// Runs the same query function on whichever backend is open.
 macro_rules! on_backend {
     ($self:ident, $f:ident ( $($arg:expr),* )) => {
@@ -232,6 +254,28 @@ impl Db {
 
     pub async fn store_schedule(&self, s: &NewSchedule, now: DateTime<Utc>) -> DbResult<ScheduleId> {
         on_backend!(self, store_schedule(s, now))
+    }
+
+    /// Sequences waiting for planning (TOBEPLANNED, PLANNED, REJECTED) and those
+    /// running or done inside `night_start..night_end`.
+    pub async fn planning_candidates(
+        &self,
+        night_start: f64,
+        night_end: f64,
+    ) -> DbResult<Vec<PlanningCandidate>> {
+        on_backend!(self, planning_candidates(night_start, night_end))
+    }
+
+    /// Stores a schedule and moves its sequences to their new statuses (and
+    /// notes the night they were first considered), all in one transaction.
+    pub async fn apply_schedule(
+        &self,
+        s: &NewSchedule,
+        updates: &[StatusUpdate],
+        night: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> DbResult<ScheduleId> {
+        on_backend!(self, apply_schedule(s, updates, night, now))
     }
 
     /// The current schedule: always the latest one stored.

@@ -16,7 +16,7 @@ use ferros_domain::{
 use sqlx::{FromRow, Pool, Transaction};
 
 use super::Db;
-use crate::{DbError, DbResult, NewUser, RequestSummary, ScheduleSummary};
+use crate::{DbError, DbResult, NewUser, PlanningCandidate, RequestSummary, ScheduleSummary, StatusUpdate};
 
 type Tx<'c> = Transaction<'c, Db>;
 
@@ -660,6 +660,12 @@ pub(crate) async fn store_schedule(
     now: DateTime<Utc>,
 ) -> DbResult<ScheduleId> {
     let mut tx = pool.begin().await?;
+    let id = insert_schedule(&mut tx, s, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert_schedule(tx: &mut Tx<'_>, s: &NewSchedule, now: DateTime<Utc>) -> DbResult<ScheduleId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO schedules (created_at, night_start, night_end, plan_start) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -667,7 +673,7 @@ pub(crate) async fn store_schedule(
     .bind(s.night_start.days())
     .bind(s.night_end.days())
     .bind(s.plan_start.days())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     for e in &s.entries {
         sqlx::query(
@@ -682,14 +688,13 @@ pub(crate) async fn store_schedule(
         .bind(e.slack_left.get())
         .bind(e.slack_right.get())
         .bind(&e.reason)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|err| match &err {
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => DbError::not_found("sequence", e.sequence_id),
             _ => DbError::from(err),
         })?;
     }
-    tx.commit().await?;
     Ok(ScheduleId(id))
 }
 
@@ -776,6 +781,93 @@ pub(crate) async fn schedule_history(pool: &Pool<Db>, limit: i64) -> DbResult<Ve
             })
         })
         .collect()
+}
+
+// ---------------------------------------------------------------- planning
+
+#[derive(FromRow)]
+struct CandidateRow {
+    #[sqlx(flatten)]
+    sequence: SequenceRow,
+    kind: String,
+    strategy: String,
+    program_id: i64,
+    program_priority: i64,
+    first_night: Option<String>,
+}
+
+/// Sequences waiting for the planner, and the running or done ones of the night.
+pub(crate) async fn planning_candidates(
+    pool: &Pool<Db>,
+    night_start: f64,
+    night_end: f64,
+) -> DbResult<Vec<PlanningCandidate>> {
+    let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
+        "SELECT {SEQUENCE_COLUMNS}, r.kind, r.strategy, p.id AS program_id, p.priority AS program_priority,
+                s.first_night
+         FROM sequences s JOIN requests r ON r.id = s.request_id JOIN programs p ON p.id = r.program_id
+         WHERE s.status IN ('TOBEPLANNED', 'PLANNED', 'REJECTED')
+            OR (s.status IN ('EXECUTING', 'EXECUTED') AND s.tep > $1 AND s.tsp < $2)
+         ORDER BY s.id"
+    ))
+    .bind(night_start)
+    .bind(night_end)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id = r.sequence.id;
+            let c = corrupt("sequences", id);
+            let first_night = r
+                .first_night
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .map_err(|e| c(DomainError::invalid("first_night", e.to_string())))
+                })
+                .transpose()?;
+            Ok(PlanningCandidate {
+                kind: r.kind.parse().map_err(&c)?,
+                strategy: r.strategy.parse().map_err(&c)?,
+                program_id: ProgramId(r.program_id),
+                program_priority: Priority::new(r.program_priority as i32).map_err(&c)?,
+                first_night,
+                sequence: r.sequence.into_domain(Vec::new())?,
+            })
+        })
+        .collect()
+}
+
+/// Stores a schedule and applies its outcome to the sequences, in one transaction.
+pub(crate) async fn apply_schedule(
+    pool: &Pool<Db>,
+    s: &NewSchedule,
+    updates: &[StatusUpdate],
+    night: chrono::NaiveDate,
+    now: DateTime<Utc>,
+) -> DbResult<ScheduleId> {
+    let mut tx = pool.begin().await?;
+    let id = insert_schedule(&mut tx, s, now).await?;
+    for u in updates {
+        let done = sqlx::query(
+            "UPDATE sequences SET status = $1, tsp = $2, tep = $3, updated_at = $4,
+                 first_night = COALESCE(first_night, $5)
+             WHERE id = $6 AND status = $7",
+        )
+        .bind(u.to.code())
+        .bind(u.tsp.map(JulianDate::days))
+        .bind(u.tep.map(JulianDate::days))
+        .bind(now)
+        .bind(night.format("%Y-%m-%d").to_string())
+        .bind(u.id.0)
+        .bind(u.from.code())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(DbError::Conflict(format!("sequence {} changed status meanwhile; plan again", u.id)));
+        }
+    }
+    tx.commit().await?;
+    Ok(id)
 }
 
 // -------------------------------------------------------------------- logs

@@ -4,6 +4,7 @@ pub mod astro;
 pub mod bench;
 pub mod program;
 pub mod request;
+pub mod schedule;
 pub mod start;
 pub mod user;
 
