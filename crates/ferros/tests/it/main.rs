@@ -542,3 +542,155 @@ fn bench_astro_prints_its_figures() {
     assert!(out.contains("windows of 200 targets"), "{out}");
     assert!(out.contains("per target"), "{out}");
 }
+
+#[test]
+fn schedule_plan_from_a_file_prints_the_documented_json() {
+    let f = Ferros::new();
+    let input = f.write(
+        "night.json",
+        r#"{"night": {"start": 2461367.5, "end": 2461367.9}, "now": 2461367.55,
+            "sequences": [
+              {"id": 1, "jd1": 2461367.5, "jd2": 2461367.9, "priority": 3, "duration": 3600, "t_prefered": null},
+              {"id": 2, "jd1": 2461367.5, "jd2": 2461367.9, "priority": 1, "duration": 1800, "overhead": 600},
+              {"id": 3, "jd1": 2461367.5, "jd2": 2461367.9, "priority": 2, "duration": 3600,
+               "status": "EXECUTING", "tsp": 2461367.52, "tep": 2461367.5616666},
+              {"id": 4, "jd1": 2461368.5, "jd2": 2461369.0, "priority": 1, "duration": 60}
+            ]}"#,
+    );
+    let out = f.json(&["schedule", "plan", "--input", s(&input), "--json"]);
+    assert_eq!(out["night_start"], 2461367.5);
+    assert_eq!(out["night_end"], 2461367.9);
+    let entries = out["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    let by_id = |id: i64| entries.iter().find(|e| e["sequence_id"] == id).unwrap();
+    assert_eq!(by_id(3)["status"], "EXECUTING");
+    assert_eq!(by_id(3)["tsp"], 2461367.52);
+    // Priority 1 first, after the running block and from "now".
+    assert_eq!(by_id(2)["status"], "PLANNED");
+    assert!((by_id(2)["tsp"].as_f64().unwrap() - 2461367.5616666).abs() < 1e-6, "{out}");
+    let tep2 = by_id(2)["tep"].as_f64().unwrap();
+    assert!(((tep2 - by_id(2)["tsp"].as_f64().unwrap()) * 86_400.0 - 2400.0).abs() < 0.01);
+    assert_eq!(by_id(1)["status"], "PLANNED");
+    assert_eq!(by_id(4)["status"], "REJECTED");
+    assert!(by_id(4)["reason"].as_str().unwrap().contains("outside tonight"));
+    for e in entries {
+        assert!(e.get("reason").is_some() && e.get("tsp").is_some() && e.get("tep").is_some());
+    }
+    // Nothing is stored.
+    let err = f.fails(&["schedule", "show"], 2);
+    assert!(err.contains("no schedule yet"), "{err}");
+}
+
+#[test]
+fn schedule_plan_refuses_bad_files_naming_the_sequence() {
+    let f = Ferros::new();
+    let seq = |extra: &str| {
+        format!(
+            r#"{{"night": {{"start": 10.0, "end": 20.0}}, "sequences": [{{"id": 7, "jd1": 11.0, "jd2": 12.0, "priority": 1, "duration": 60{extra}}}]}}"#
+        )
+    };
+    for (text, expected) in [
+        ("{not json".to_owned(), "key must be a string at line 1 column 2"),
+        (seq(r#", "colour": "red""#), "unknown field `colour`"),
+        (seq(r#", "overhead": -5"#), "sequence 7: overhead = -5 must be a number of seconds >= 0"),
+        (seq(r#", "t_prefered": NaN"#), "expected value"),
+        (seq(r#", "overhead": 1e999"#), "number out of range"),
+        (seq(r#", "status": "EXECUTED""#), "sequence 7: status EXECUTED needs \"tsp\" and \"tep\""),
+        (seq(r#", "status": "PLANNED""#), "sequence 7: status \"PLANNED\""),
+        (
+            r#"{"night": {"start": 10, "end": 20}, "sequences": [{"id": 7, "jd1": 12, "jd2": 11, "priority": 1, "duration": 60}]}"#.to_owned(),
+            "sequence 7: jd2 = 11 is before jd1 = 12",
+        ),
+        (
+            r#"{"night": {"start": 10, "end": 20}, "sequences": [{"id": 7, "jd1": 11, "jd2": 12, "priority": 1, "duration": -60}]}"#.to_owned(),
+            "sequence 7: duration = -60 must be a number of seconds >= 0",
+        ),
+        (
+            r#"{"night": {"start": 10, "end": 20}, "sequences": [{"id": 7, "jd1": 11, "jd2": 12, "priority": 1, "duration": 60},
+               {"id": 7, "jd1": 11, "jd2": 12, "priority": 1, "duration": 60}]}"#.to_owned(),
+            "sequence 7: duplicate id",
+        ),
+        (r#"{"night": {"start": 20, "end": 10}, "sequences": []}"#.to_owned(), "night: end 10 must be after start 20"),
+    ] {
+        let path = f.write("bad.json", &text);
+        let err = f.fails(&["schedule", "plan", "--input", s(&path)], 2);
+        assert!(err.contains(expected), "expected {expected:?} for {text}\ngot {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn schedule_plan_uses_the_database_and_keeps_its_history() {
+    let f = Ferros::new();
+    f.setup();
+    for name in [
+        "routine_request_01.xml",
+        "routine_request_02.xml",
+        "routine_request_04.xml",
+        "routine_request_07.xml",
+    ] {
+        let path = samples().into_iter().find(|p| p.ends_with(name)).unwrap();
+        f.ok(&["request", "import", s(&path), "--user", "alice", "--submit"]);
+    }
+    let out =
+        f.json(&["schedule", "plan", "--night", "2026-11-22", "--time", "2026-11-22T20:00:00Z", "--json"]);
+    assert_eq!(out["schedule_id"], 1);
+    assert_eq!(out["night"], "2026-11-22");
+    let entries = out["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 6, "{out}");
+    let planned: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["status"] == "PLANNED")
+        .map(|e| e["sequence_id"].as_i64().unwrap())
+        .collect();
+    assert!(planned.contains(&1) && planned.contains(&5), "M31 and M42 are up tonight: {out}");
+    // Statuses follow the schedule, and show gives the stored one back.
+    let m31 = f.json(&["request", "show", "1", "--json"]);
+    assert_eq!(m31["sequences"][0]["status"], "PLANNED");
+    assert!(m31["sequences"][0]["tsp"].as_f64().is_some());
+    let shown = f.json(&["schedule", "show", "--json"]);
+    assert_eq!(shown["id"], 1);
+    assert_eq!(shown["entries"].as_array().unwrap().len(), 6);
+    // A later night: M31 (reportable 0) was not done on its night, so it ends
+    // UNPLANNABLE; 3C 273 (reportable 7) is still in the running.
+    let later =
+        f.json(&["schedule", "plan", "--night", "2026-11-24", "--time", "2026-11-24T20:00:00Z", "--json"]);
+    let e = later["entries"].as_array().unwrap().iter().find(|e| e["sequence_id"] == 1).unwrap().clone();
+    assert_eq!(e["status"], "UNPLANNABLE");
+    assert_eq!(e["reason"], "not done within its 0 reportable night(s)");
+    assert_eq!(f.json(&["request", "show", "1", "--json"])["sequences"][0]["status"], "UNPLANNABLE");
+    let history = f.json(&["schedule", "history", "--json"]);
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[0]["id"], 2, "newest first");
+    let text = f.ok(&["schedule", "show"]);
+    assert!(text.contains("schedule 2 made"), "{text}");
+}
+
+#[test]
+fn schedule_plan_says_when_there_is_no_night() {
+    let f = Ferros::new();
+    f.write("ferros.toml", "[site]\nlatitude = 70.0\nlongitude = 20.0\n");
+    let err = f.fails(&["schedule", "plan", "--night", "2026-06-21"], 2);
+    assert!(err.contains("no night on 2026-06-21"), "{err}");
+    let err = f.fails(&["schedule", "plan", "--night", "June"], 2);
+    assert!(err.contains("--night: \"June\" is not a date"), "{err}");
+}
+
+#[test]
+fn bench_scheduler_prints_its_figures() {
+    let f = Ferros::new();
+    let export = f.dir.path().join("night.json");
+    let out = f.ok(&[
+        "bench",
+        "scheduler",
+        "--sequences",
+        "300",
+        "--time",
+        "2026-11-22T12:00:00Z",
+        "--export",
+        s(&export),
+    ]);
+    assert!(out.contains("planning") && out.contains("planned"), "{out}");
+    let night: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(export).unwrap()).unwrap();
+    assert_eq!(night["sequences"].as_array().unwrap().len(), 300);
+}
