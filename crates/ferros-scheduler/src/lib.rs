@@ -64,15 +64,8 @@ pub struct Frozen {
     pub tep: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Planned,
-    Rejected,
-    Unplannable,
-    Executing,
-    Executed,
-}
+/// The outcome of planning for one sequence (the domain's schedule entry status).
+pub use ferros_domain::EntryStatus as Status;
 
 /// What to plan.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

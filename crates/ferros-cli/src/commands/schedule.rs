@@ -133,7 +133,7 @@ impl PlanOutput {
                 .iter()
                 .map(|e| OutEntry {
                     sequence_id: e.id,
-                    status: entry_status(e.status).code().to_owned(),
+                    status: e.status.code().to_owned(),
                     tsp: e.tsp,
                     tep: e.tep,
                     slack_left: e.slack_left * DAY,
@@ -142,16 +142,6 @@ impl PlanOutput {
                 })
                 .collect(),
         }
-    }
-}
-
-fn entry_status(s: Status) -> EntryStatus {
-    match s {
-        Status::Planned => EntryStatus::Planned,
-        Status::Rejected => EntryStatus::Rejected,
-        Status::Unplannable => EntryStatus::Unplannable,
-        Status::Executing => EntryStatus::Executing,
-        Status::Executed => EntryStatus::Executed,
     }
 }
 
@@ -356,7 +346,7 @@ async fn plan_database(ctx: &Context, db: &Db, night: Option<&str>) -> CliResult
         let c = by_id[&e.id];
         entries.push(ScheduleEntry {
             sequence_id: SequenceId(e.id),
-            status: entry_status(e.status),
+            status: e.status,
             tsp: jd(e.tsp),
             tep: jd(e.tep),
             slack_left: Seconds::new("slack", e.slack_left * DAY).unwrap_or_default(),
