@@ -1,0 +1,14 @@
+//! In-process simulators, the default drivers: a mount, a dome and a filter
+//! wheel that move with realistic timing on the Ferros clock (so a simulated
+//! night runs fast) and can be told to fail ([`Faults`]) for tests.
+
+mod dome;
+mod fault;
+mod filter_wheel;
+mod motion;
+mod mount;
+
+pub use dome::{DomeConfig, SimDome};
+pub use fault::{Fault, Faults};
+pub use filter_wheel::SimFilterWheel;
+pub use mount::{MountConfig, SimMount, altaz, hadec};

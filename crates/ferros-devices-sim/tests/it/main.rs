@@ -1,0 +1,193 @@
+//! The simulators on a paused clock: timing, states, limits and failures.
+
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use ferros_astro::Site;
+use ferros_clock::Clock;
+use ferros_devices::{DeviceError, Dome, FilterWheel, Mount, Shutter, bounded, wait_for};
+use ferros_devices_sim::{DomeConfig, Fault, MountConfig, SimDome, SimFilterWheel, SimMount, altaz, hadec};
+
+fn clock() -> Clock {
+    Clock::simulated(Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(), 1.0).unwrap()
+}
+
+fn spm() -> Site {
+    Site::new(31.0439, -115.4637, 2790.0).unwrap()
+}
+
+async fn advance(s: f64) {
+    tokio::time::advance(Duration::from_secs_f64(s)).await;
+}
+
+#[test]
+fn altaz_and_hadec_are_inverse() {
+    for (ha, dec) in [(0.0, 31.0), (30.0, 10.0), (-75.0, -20.0), (150.0, 70.0)] {
+        let (alt, az) = altaz(ha, dec, 31.0);
+        let (h, d) = hadec(alt, az, 31.0);
+        assert!((h - ha).abs() < 1e-9 && (d - dec).abs() < 1e-9, "{ha} {dec} -> {alt} {az} -> {h} {d}");
+    }
+    assert!((altaz(0.0, 31.0, 31.0).0 - 90.0).abs() < 1e-9, "the zenith");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_mount_slews_with_acceleration_then_tracks() {
+    let m = SimMount::new("mount", spm(), clock(), MountConfig::default());
+    let s = m.state().await.unwrap().value;
+    assert!(s.parked && !s.tracking && (s.alt - 90.0).abs() < 1e-6, "{s:?}");
+    let e = m.slew_radec(10.0, 20.0).await.unwrap_err();
+    assert!(matches!(e, DeviceError::Busy { .. }), "{e}");
+    m.unpark().await.unwrap();
+    // At 06:00 UTC the LST at SPM is about 2.3 h: RA 30, Dec 20 is up.
+    m.slew_radec(30.0, 20.0).await.unwrap();
+    advance(3.0).await;
+    let mid = m.state().await.unwrap().value;
+    assert!(mid.slewing && !mid.tracking, "{mid:?}");
+    assert!(
+        (mid.dec - 31.0439).abs() > 0.1 && (mid.dec - 31.0439).abs() < 11.0,
+        "moving, not there: {mid:?}"
+    );
+    advance(60.0).await;
+    let done = m.state().await.unwrap().value;
+    assert!(!done.slewing && done.tracking, "{done:?}");
+    assert_eq!((done.ra, done.dec), (30.0, 20.0));
+    // Tracking: RA/Dec stay, alt/az change.
+    advance(600.0).await;
+    let later = m.state().await.unwrap().value;
+    assert_eq!((later.ra, later.dec), (30.0, 20.0));
+    assert!((later.az - done.az).abs() > 0.5, "{done:?} {later:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_mount_refuses_the_horizon_and_aborts() {
+    let m = SimMount::new("mount", spm(), clock(), MountConfig { horizon: 20.0, ..MountConfig::default() });
+    m.unpark().await.unwrap();
+    let e = m.slew_altaz(10.0, 180.0).await.unwrap_err();
+    assert!(e.to_string().contains("below the horizon limit 20"), "{e}");
+    m.slew_altaz(30.0, 90.0).await.unwrap();
+    advance(2.0).await;
+    m.abort().await.unwrap();
+    let s = m.state().await.unwrap().value;
+    assert!(!s.slewing && !s.tracking && s.alt > 80.0, "stopped near where it was: {s:?}");
+    advance(60.0).await;
+    let t = m.state().await.unwrap().value;
+    assert!((t.alt - s.alt).abs() < 1e-9, "it stays: {s:?} {t:?}");
+    m.park().await.unwrap();
+    advance(120.0).await;
+    assert!(m.state().await.unwrap().value.parked);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_polls_until_done_or_times_out() {
+    let c = clock();
+    let m = SimMount::new("mount", spm(), c, MountConfig::default());
+    m.unpark().await.unwrap();
+    m.slew_altaz(45.0, 270.0).await.unwrap();
+    let s = wait_for(
+        &c,
+        "mount",
+        "slew",
+        Duration::from_secs(1),
+        Duration::from_secs(120),
+        async || m.state().await,
+        |s| !s.value.slewing,
+    )
+    .await
+    .unwrap();
+    assert!((s.value.alt - 45.0).abs() < 1e-6, "{s:?}");
+    m.slew_altaz(30.0, 90.0).await.unwrap();
+    let e = wait_for(
+        &c,
+        "mount",
+        "slew",
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+        async || m.state().await,
+        |s| !s.value.slewing,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.to_string(), "mount did not answer within 3 s (slew)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn faults_make_calls_fail_or_hang() {
+    let m = SimMount::new("mount", spm(), clock(), MountConfig::default());
+    m.faults.set(Fault::Unreachable);
+    assert_eq!(m.state().await.unwrap_err().to_string(), "mount: communication failed: not answering");
+    m.faults.set(Fault::Error(DeviceError::limit("mount", "axis fault")));
+    assert_eq!(m.unpark().await.unwrap_err().to_string(), "mount: axis fault");
+    m.faults.set(Fault::Hang);
+    let e = bounded("mount", "state", Duration::from_secs(5), m.state()).await.unwrap_err();
+    assert!(matches!(e, DeviceError::Timeout { .. }), "{e}");
+    m.faults.clear();
+    assert!(m.state().await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_dome_shutter_takes_a_minute_and_the_slit_turns() {
+    let d = SimDome::new("dome", clock(), DomeConfig::default(), None);
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Closed);
+    d.open().await.unwrap();
+    advance(30.0).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Intermediate);
+    advance(31.0).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Opened);
+    d.close().await.unwrap();
+    advance(10.0).await;
+    d.abort().await.unwrap();
+    advance(100.0).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Intermediate, "stopped half way");
+    // 350 degrees is 10 degrees away the short way: 2 s at 5 deg/s.
+    d.slew_azimuth(350.0).await.unwrap();
+    advance(1.0).await;
+    let s = d.state().await.unwrap().value;
+    assert!(s.slewing && (s.azimuth - 355.0).abs() < 1e-6, "{s:?}");
+    advance(1.5).await;
+    let s = d.state().await.unwrap().value;
+    assert!(!s.slewing && (s.azimuth - 350.0).abs() < 1e-6, "{s:?}");
+    assert!(d.set_slaved(true).await.unwrap_err().to_string().contains("none attached"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slaved_dome_follows_the_mount() {
+    let c = clock();
+    let m: Arc<SimMount> = Arc::new(SimMount::new("mount", spm(), c, MountConfig::default()));
+    let d = SimDome::new("dome", c, DomeConfig::default(), Some(m.clone()));
+    m.unpark().await.unwrap();
+    m.slew_altaz(40.0, 123.0).await.unwrap();
+    advance(60.0).await;
+    d.set_slaved(true).await.unwrap();
+    let s = d.state().await.unwrap().value;
+    assert!(s.slaved && (s.azimuth - 123.0).abs() < 1e-6, "{s:?}");
+    assert!(d.slew_azimuth(10.0).await.unwrap_err().to_string().contains("slaved"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_filter_wheel_moves_slot_by_slot() {
+    let names = ["g", "r", "i", "z", "J", "H"].map(String::from).to_vec();
+    let w = SimFilterWheel::new("wheel", clock(), names, 2.0);
+    assert_eq!(w.state().await.unwrap().value.filter(), Some("g"));
+    w.select_filter("z").await.unwrap();
+    advance(3.0).await;
+    let s = w.state().await.unwrap().value;
+    assert!(s.moving && s.position.is_none());
+    assert!(w.select(1).await.unwrap_err().to_string().contains("busy"));
+    advance(3.5).await;
+    assert_eq!(w.state().await.unwrap().value.filter(), Some("z"));
+    // From z (slot 3) to g (slot 0): 3 slots either way round a 6-slot wheel.
+    w.select(0).await.unwrap();
+    advance(5.9).await;
+    assert!(w.state().await.unwrap().value.moving);
+    advance(0.2).await;
+    assert_eq!(w.state().await.unwrap().value.filter(), Some("g"));
+    // From g to H: one slot, backwards.
+    w.select(5).await.unwrap();
+    advance(2.1).await;
+    assert_eq!(w.state().await.unwrap().value.filter(), Some("H"));
+    assert!(w.select(9).await.unwrap_err().to_string().contains("slot 9 does not exist"));
+    assert!(w.select_filter("Ha").await.unwrap_err().to_string().contains("no filter \"Ha\""));
+}

@@ -1,0 +1,76 @@
+//! Weather and site sources: the PLC (a Beckhoff in the seeds), INDI weather,
+//! Alpaca ObservingConditions and SafetyMonitor. They all give a list of sensors.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceResult, Stamped};
+
+/// A reading: most are numbers, some are text ("SW", "on").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reading {
+    Number(f64),
+    Text(String),
+}
+
+impl Reading {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Reading::Number(v) => Some(*v),
+            Reading::Text(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensorValue {
+    pub name: String,
+    pub value: Reading,
+    pub unit: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// One sensor (WXT520, DRD11, VantagePro, MLX90614, a flat lamp...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sensor {
+    pub name: String,
+    /// `meteo`, `calib`, `site`...
+    pub kind: String,
+    pub serial_number: String,
+    pub valid: bool,
+    pub values: Vec<SensorValue>,
+}
+
+impl Sensor {
+    pub fn value(&self, name: &str) -> Option<&Reading> {
+        self.values.iter().find(|v| v.name == name).map(|v| &v.value)
+    }
+}
+
+/// Who commands the observatory, as the PLC sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PlcMode {
+    Auto,
+    Manual,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeatherStatus {
+    pub mode: PlcMode,
+    /// When the source says it measured (its own clock), if it says.
+    pub measured_at: Option<DateTime<Utc>>,
+    pub sensors: Vec<Sensor>,
+    /// Active alarms (intrusion, emergency stop, UPS on battery...).
+    pub alarms: Vec<String>,
+}
+
+#[async_trait]
+pub trait WeatherSource: Send + Sync {
+    fn name(&self) -> &str;
+    async fn status(&self) -> DeviceResult<Stamped<WeatherStatus>>;
+}
