@@ -1,5 +1,5 @@
-//! In-process simulators, the default drivers: a mount, a dome and a filter
-//! wheel that move with realistic timing on the Ferros clock (so a simulated
+//! In-process simulators, the default drivers: a mount, a dome, a filter wheel
+//! and a PLC that move or change with realistic timing on the Ferros clock (so a simulated
 //! night runs fast) and can be told to fail ([`Faults`]) for tests.
 
 mod dome;
@@ -7,8 +7,10 @@ mod fault;
 mod filter_wheel;
 mod motion;
 mod mount;
+mod plc;
 
 pub use dome::{DomeConfig, SimDome};
 pub use fault::{Fault, Faults};
 pub use filter_wheel::SimFilterWheel;
 pub use mount::{MountConfig, SimMount, altaz, hadec};
+pub use plc::{Change, PlcModel, Scenario, SimPlc};

@@ -191,3 +191,84 @@ async fn the_filter_wheel_moves_slot_by_slot() {
     assert!(w.select(9).await.unwrap_err().to_string().contains("slot 9 does not exist"));
     assert!(w.select_filter("Ha").await.unwrap_err().to_string().contains("no filter \"Ha\""));
 }
+
+fn scenario(name: &str) -> ferros_devices_sim::Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scenarios/");
+    ferros_devices_sim::Scenario::parse(&std::fs::read_to_string(format!("{path}{name}")).unwrap()).unwrap()
+}
+
+fn rain(s: &ferros_devices::WeatherStatus, sensor: &str) -> f64 {
+    s.sensors.iter().find(|x| x.name == sensor).unwrap().value("RainRate").unwrap().as_f64().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_plc_plays_the_seeds_rain_scenario() {
+    use ferros_devices::WeatherSource;
+    let plc = ferros_devices_sim::SimPlc::new("plc", clock(), Duration::from_secs(2), scenario("rain.json"))
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        let s = plc.status().await.unwrap().value;
+        seen.push((rain(&s, "WXT520"), rain(&s, "VantagePro")));
+        advance(2.0).await;
+    }
+    // Iterations 1-2 dry, 3-6 raining, 7 on dry; after the 10 iterations it stays.
+    let wet: Vec<bool> = seen.iter().map(|(a, b)| *a > 0.0 && *b > 0.0).collect();
+    assert_eq!(wet, [false, false, true, true, true, true, false, false, false, false, false, false]);
+    assert_eq!(seen[2], (12.0, 12.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_plc_scenario_extensions_change_mode_validity_alarms_and_answers() {
+    use ferros_devices::{PlcMode, WeatherSource};
+    let plc =
+        ferros_devices_sim::SimPlc::new("plc", clock(), Duration::from_secs(1), scenario("faulty_plc.json"))
+            .unwrap();
+    advance(2.5).await; // iteration 3
+    let s = plc.status().await.unwrap().value;
+    assert!(!s.sensors.iter().find(|x| x.name == "VantagePro").unwrap().valid);
+    assert_eq!(s.mode, PlcMode::Auto);
+    advance(5.0).await; // iteration 8
+    assert_eq!(plc.status().await.unwrap_err().to_string(), "plc: communication failed: not answering");
+    advance(7.0).await; // iteration 15
+    assert!(plc.status().await.unwrap_err().to_string().contains("unreadable"));
+    advance(5.0).await; // iteration 20
+    assert_eq!(plc.status().await.unwrap().value.alarms, ["intrusion"]);
+    let windy = ferros_devices_sim::SimPlc::new(
+        "plc",
+        clock(),
+        Duration::from_secs(1),
+        scenario("windy_then_manual.json"),
+    )
+    .unwrap();
+    advance(10.0).await;
+    assert_eq!(windy.status().await.unwrap().value.mode, PlcMode::Manual);
+}
+
+#[test]
+fn bad_scenarios_say_where() {
+    use ferros_devices_sim::Scenario;
+    let bad = |t: &str| Scenario::parse(t).unwrap_err();
+    assert!(bad("{").starts_with("not JSON"));
+    assert!(bad("{}").contains("JSON list"));
+    assert!(bad(r#"["ten"]"#).starts_with("[0]:"));
+    assert!(bad(r#"[5, {"plcSimulator": {}}]"#).starts_with("[1]: \"time\""));
+    assert!(bad(r#"[5, {"time": 1, "plcSimulator": {"mode": "SLEEP"}}]"#).contains("mode \"SLEEP\""));
+    assert!(
+        bad(r#"[5, {"time": 1, "plcSimulator": {"device_name": "WXT520", "value_name": "RainRate"}}]"#)
+            .contains("\"value\"")
+    );
+    assert!(
+        bad(r#"[5, {"time": 1, "plcSimulator": {"silent": "yes"}}]"#)
+            .contains("\"silent\" must be true or false")
+    );
+    // The seeds' files mix simulators: other events are skipped.
+    let s = Scenario::parse(r#"[200, {"time": 1, "userSimulator": "routine_request_01.xml"}]"#).unwrap();
+    assert_eq!((s.iterations, s.changes.len()), (200, 0));
+    let unknown = Scenario::parse(
+        r#"[5, {"time": 1, "plcSimulator": {"device_name": "Nope", "value_name": "x", "value": 1}}]"#,
+    )
+    .unwrap();
+    let e = ferros_devices_sim::SimPlc::new("plc", clock(), Duration::from_secs(1), unknown).unwrap_err();
+    assert_eq!(e, "change 1: no sensor Nope");
+}
