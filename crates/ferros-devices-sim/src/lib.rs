@@ -1,7 +1,8 @@
-//! In-process simulators, the default drivers: a mount, a dome, a filter wheel
-//! and a PLC that move or change with realistic timing on the Ferros clock (so a simulated
+//! In-process simulators, the default drivers: a mount, a dome, cameras, a
+//! filter wheel and a PLC that move or change with realistic timing on the Ferros clock (so a simulated
 //! night runs fast) and can be told to fail ([`Faults`]) for tests.
 
+mod camera;
 mod dome;
 mod fault;
 mod filter_wheel;
@@ -9,6 +10,7 @@ mod motion;
 mod mount;
 mod plc;
 
+pub use camera::{CameraConfig, SimCamera, Transient};
 pub use dome::{DomeConfig, SimDome};
 pub use fault::{Fault, Faults};
 pub use filter_wheel::SimFilterWheel;

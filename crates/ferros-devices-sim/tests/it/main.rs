@@ -272,3 +272,132 @@ fn bad_scenarios_say_where() {
     let e = ferros_devices_sim::SimPlc::new("plc", clock(), Duration::from_secs(1), unknown).unwrap_err();
     assert_eq!(e, "change 1: no sensor Nope");
 }
+
+mod camera {
+    use super::*;
+    use ferros_devices::{Camera, CameraActivity, Exposure, Frame, FrameType};
+    use ferros_devices_sim::{CameraConfig, SimCamera, Transient};
+
+    fn small() -> CameraConfig {
+        CameraConfig { width: 256, height: 256, ..CameraConfig::default() }
+    }
+
+    fn light(duration: f64) -> Exposure {
+        Exposure { duration, frame: FrameType::Light, binning: 1, window: None }
+    }
+
+    async fn pointed_camera(c: Clock, config: CameraConfig) -> (Arc<SimMount>, SimCamera) {
+        let m = Arc::new(SimMount::new("mount", spm(), c, MountConfig::default()));
+        m.unpark().await.unwrap();
+        m.slew_radec(30.0, 20.0).await.unwrap();
+        advance(60.0).await;
+        let cam = SimCamera::new("vis", c, config, Some(m.clone()));
+        (m, cam)
+    }
+
+    async fn shoot(cam: &SimCamera, e: &Exposure) -> Frame {
+        cam.expose(e).await.unwrap();
+        advance(e.duration + 10.0).await;
+        cam.image().await.unwrap()
+    }
+
+    fn mean(f: &Frame) -> f64 {
+        f.pixels.iter().map(|&p| f64::from(p)).sum::<f64>() / f.pixels.len() as f64
+    }
+
+    fn brightest(f: &Frame) -> usize {
+        (0..f.pixels.len()).max_by_key(|&i| f.pixels[i]).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exposure_runs_reads_out_and_gives_a_frame() {
+        let (_m, cam) = pointed_camera(clock(), CameraConfig::default()).await;
+        cam.expose(&light(10.0)).await.unwrap();
+        advance(5.0).await;
+        let s = cam.state().await.unwrap().value;
+        assert_eq!(s.activity, CameraActivity::Exposing);
+        assert!((s.progress - 0.5).abs() < 1e-6);
+        assert!(cam.expose(&light(1.0)).await.unwrap_err().to_string().contains("in progress"));
+        assert!(cam.image().await.unwrap_err().to_string().contains("not read out yet"));
+        advance(7.0).await;
+        assert_eq!(cam.state().await.unwrap().value.activity, CameraActivity::Reading);
+        advance(4.0).await;
+        assert_eq!(cam.state().await.unwrap().value.activity, CameraActivity::Ready);
+        let f = cam.image().await.unwrap();
+        assert_eq!((f.width, f.height, f.pixels.len()), (1024, 1024, 1024 * 1024));
+        assert_eq!(cam.state().await.unwrap().value.activity, CameraActivity::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_pointing_shows_the_same_stars() {
+        let (_m, cam) = pointed_camera(clock(), small()).await;
+        let a = shoot(&cam, &light(30.0)).await;
+        let b = shoot(&cam, &light(30.0)).await;
+        assert_ne!(a.pixels, b.pixels, "the noise differs");
+        assert_eq!(brightest(&a), brightest(&b), "the stars do not");
+        let stars = a.pixels.iter().filter(|&&p| p > 3000).count();
+        assert!(stars > 10, "a star field, not a blank frame: {stars} bright pixels");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calibration_frames_carry_bias_dark_and_vignetting() {
+        let cam = SimCamera::new("nir", clock(), small(), None);
+        let bias =
+            shoot(&cam, &Exposure { duration: 0.0, frame: FrameType::Bias, binning: 1, window: None }).await;
+        assert!((mean(&bias) - 1000.0).abs() < 5.0, "{}", mean(&bias));
+        let dark =
+            shoot(&cam, &Exposure { duration: 100.0, frame: FrameType::Dark, binning: 1, window: None })
+                .await;
+        // 0.5 ADU/s at 0 C doubles every 6 C: at 15 C, about 2.83 ADU/s.
+        assert!(mean(&dark) - mean(&bias) > 250.0, "{}", mean(&dark));
+        let flat =
+            shoot(&cam, &Exposure { duration: 1.0, frame: FrameType::Flat, binning: 1, window: None }).await;
+        let centre = f64::from(flat.pixels[128 * 256 + 128]);
+        let corner = f64::from(flat.pixels[5 * 256 + 5]);
+        assert!(centre > corner * 1.1, "vignetting: centre {centre}, corner {corner}");
+        let binned =
+            shoot(&cam, &Exposure { duration: 0.0, frame: FrameType::Bias, binning: 2, window: None }).await;
+        assert_eq!((binned.width, binned.height), (128, 128));
+        let win = shoot(
+            &cam,
+            &Exposure { duration: 0.0, frame: FrameType::Bias, binning: 1, window: Some((10, 20, 100, 50)) },
+        )
+        .await;
+        assert_eq!((win.width, win.height), (100, 50));
+        let e = cam
+            .expose(&Exposure {
+                duration: 1.0,
+                frame: FrameType::Bias,
+                binning: 1,
+                window: Some((200, 0, 100, 10)),
+            })
+            .await;
+        assert!(e.unwrap_err().to_string().contains("outside 256x256"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_injected_transient_appears_and_fades() {
+        let c = clock();
+        let (_m, cam) = pointed_camera(c, small()).await;
+        let before = shoot(&cam, &light(30.0)).await;
+        let centre = 128 * 256 + 128;
+        cam.inject_transient(Transient { ra: 30.0, dec: 20.0, mag: 12.0, fade: 2.0, start: c.now() });
+        let bright = shoot(&cam, &light(30.0)).await;
+        assert!(f64::from(bright.pixels[centre]) > f64::from(before.pixels[centre]) + 5000.0);
+        advance(3.0 * 3600.0).await;
+        let faded = shoot(&cam, &light(30.0)).await;
+        assert!(faded.pixels[centre] < bright.pixels[centre], "fainter three hours later");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cooler_ramps_to_its_setpoint() {
+        let cam = SimCamera::new("nir", clock(), small(), None);
+        cam.set_cooler(Some(-20.0)).await.unwrap();
+        advance(100.0).await;
+        assert!((cam.state().await.unwrap().value.ccd_temperature - 5.0).abs() < 1e-6);
+        advance(300.0).await;
+        let s = cam.state().await.unwrap().value;
+        assert_eq!((s.ccd_temperature, s.cooler_setpoint, s.cooler_on), (-20.0, Some(-20.0), true));
+        assert!(cam.set_cooler(Some(-500.0)).await.is_err());
+    }
+}

@@ -1,0 +1,457 @@
+//! A simulated camera. Light frames show the star field where the mount points:
+//! stars are drawn from a hash of the sky position, so the same pointing always
+//! shows the same stars, plus sky background, photon and read noise, bias, dark
+//! current, flat-field vignetting and hot pixels, so the pipeline has real work.
+//! A transient (a fading point source) can be injected for alert tests.
+//! Exposure, readout and cooler follow the Ferros clock.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ferros_clock::Clock;
+use ferros_devices::{
+    Camera, CameraActivity, CameraCapabilities, CameraState, DeviceError, DeviceResult, Exposure, Frame,
+    FrameType, Mount, Stamped,
+};
+
+use crate::fault::Faults;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraConfig {
+    pub width: u32,
+    pub height: u32,
+    /// Arcseconds per unbinned pixel.
+    pub pixel_scale: f64,
+    /// Seconds to read a full frame.
+    pub readout: f64,
+    /// ADU.
+    pub bias: f64,
+    pub read_noise: f64,
+    /// ADU per second per pixel at the reference temperature (0 C), halving every 6 C.
+    pub dark_current: f64,
+    /// Sky background, ADU per second per pixel.
+    pub sky: f64,
+    /// Magnitude giving 1 ADU per second.
+    pub zero_point: f64,
+    /// Star image sigma, pixels.
+    pub seeing: f64,
+    /// Fraction of hot pixels.
+    pub hot_pixels: f64,
+    pub ambient: f64,
+    /// Cooler ramp, degrees per second.
+    pub cooler_rate: f64,
+    /// Seed of this camera's own defects (hot pixels), distinct per camera.
+    pub seed: u64,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        Self {
+            width: 1024,
+            height: 1024,
+            pixel_scale: 0.76,
+            readout: 5.0,
+            bias: 1000.0,
+            read_noise: 5.0,
+            dark_current: 0.5,
+            sky: 20.0,
+            zero_point: 22.0,
+            seeing: 1.5,
+            hot_pixels: 2e-4,
+            ambient: 15.0,
+            cooler_rate: 0.1,
+            seed: 1,
+        }
+    }
+}
+
+/// A point source that fades: `mag` at `start`, fainter by `fade` magnitudes per hour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transient {
+    pub ra: f64,
+    pub dec: f64,
+    pub mag: f64,
+    pub fade: f64,
+    pub start: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct Shot {
+    exposure: Exposure,
+    started: DateTime<Utc>,
+    pointing: Option<(f64, f64)>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shot: Option<Shot>,
+    cooler: Option<f64>,
+    temperature: f64,
+    temperature_at: DateTime<Utc>,
+    transients: Vec<Transient>,
+}
+
+pub struct SimCamera {
+    name: String,
+    clock: Clock,
+    config: CameraConfig,
+    mount: Option<Arc<dyn Mount>>,
+    inner: Mutex<Inner>,
+    pub faults: Faults,
+}
+
+impl std::fmt::Debug for SimCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCamera")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seconds(d: chrono::Duration) -> f64 {
+    d.num_microseconds().map_or(f64::MAX, |us| us as f64 * 1e-6)
+}
+
+/// A small deterministic generator (SplitMix64).
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn gauss(&mut self) -> f64 {
+        let u = self.uniform().max(1e-300);
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn hash(parts: &[u64]) -> u64 {
+    let mut r = Rng(0x5EED);
+    for p in parts {
+        r.0 ^= p.wrapping_mul(0x100_0000_01B3);
+        r.next();
+    }
+    r.next()
+}
+
+/// Size of the sky cells stars are drawn in, degrees.
+const CELL: f64 = 0.05;
+/// Stars per cell, down to the faintest magnitude (about 2000 per square degree).
+const STARS_PER_CELL: u64 = 5;
+
+/// The stars of one sky cell: `(ra, dec, magnitude)`, always the same.
+fn cell_stars(i: i64, j: i64) -> Vec<(f64, f64, f64)> {
+    let mut r = Rng(hash(&[i as u64, j as u64]));
+    (0..STARS_PER_CELL)
+        .map(|_| {
+            let dec = (j as f64 + r.uniform()) * CELL;
+            let ra = ((i as f64 + r.uniform()) * CELL).rem_euclid(360.0);
+            // More faint stars than bright ones: magnitudes 10..19.
+            let mag = 19.0 - 9.0 * r.uniform().powf(3.0);
+            (ra, dec, mag)
+        })
+        .collect()
+}
+
+impl SimCamera {
+    pub fn new(name: &str, clock: Clock, config: CameraConfig, mount: Option<Arc<dyn Mount>>) -> Self {
+        let now = clock.now();
+        Self {
+            name: name.to_owned(),
+            clock,
+            config,
+            mount,
+            inner: Mutex::new(Inner {
+                shot: None,
+                cooler: None,
+                temperature: config.ambient,
+                temperature_at: now,
+                transients: Vec::new(),
+            }),
+            faults: Faults::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a fading point source to every later light frame.
+    pub fn inject_transient(&self, t: Transient) {
+        self.lock().transients.push(t);
+    }
+
+    fn temperature(&self, inner: &mut Inner, now: DateTime<Utc>) -> f64 {
+        let target = inner.cooler.unwrap_or(self.config.ambient);
+        let step = self.config.cooler_rate * seconds(now - inner.temperature_at).max(0.0);
+        let t = inner.temperature;
+        inner.temperature = if t > target { (t - step).max(target) } else { (t + step).min(target) };
+        inner.temperature_at = now;
+        inner.temperature
+    }
+
+    fn activity(&self, shot: &Shot, now: DateTime<Utc>) -> (CameraActivity, f64) {
+        let elapsed = seconds(now - shot.started);
+        let d = shot.exposure.duration;
+        let read = self.config.readout / f64::from(shot.exposure.binning.max(1)).powi(2);
+        if elapsed < d {
+            (CameraActivity::Exposing, elapsed / d)
+        } else if elapsed < d + read {
+            (CameraActivity::Reading, 1.0)
+        } else {
+            (CameraActivity::Ready, 1.0)
+        }
+    }
+
+    /// Renders the frame of a finished shot.
+    fn render(&self, shot: &Shot, temperature: f64, transients: &[Transient]) -> Frame {
+        let c = &self.config;
+        let e = &shot.exposure;
+        let bin = u32::from(e.binning.max(1));
+        let (x0, y0, w, h) = e.window.unwrap_or((0, 0, c.width, c.height));
+        let (w, h) = ((w / bin).max(1), (h / bin).max(1));
+        let t = e.duration;
+        let dark = c.dark_current * 2f64.powf(temperature / 6.0);
+        let mut signal = vec![0.0f64; (w * h) as usize];
+        // Sky (or flat lamp) and dark current, through the vignetting of the optics.
+        for yy in 0..h {
+            for xx in 0..w {
+                let (px, py) = (f64::from(x0 + xx * bin), f64::from(y0 + yy * bin));
+                let r2 = ((px / f64::from(c.width) - 0.5).powi(2) + (py / f64::from(c.height) - 0.5).powi(2))
+                    * 2.0;
+                let vignetting = 1.0 - 0.25 * r2;
+                let level = match e.frame {
+                    FrameType::Light => c.sky * t * vignetting,
+                    FrameType::Flat => 20_000.0 * vignetting,
+                    _ => 0.0,
+                };
+                let b = f64::from(bin * bin);
+                signal[(yy * w + xx) as usize] =
+                    level * b + if e.frame == FrameType::Bias { 0.0 } else { dark * t * b };
+            }
+        }
+        if e.frame == FrameType::Light
+            && let Some((ra0, dec0)) = shot.pointing
+        {
+            let mut sources = self.stars_around(ra0, dec0);
+            let hours = |at: DateTime<Utc>| seconds(shot.started - at) / 3600.0;
+            sources.extend(
+                transients
+                    .iter()
+                    .filter(|tr| tr.start <= shot.started)
+                    .map(|tr| (tr.ra, tr.dec, tr.mag + tr.fade * hours(tr.start))),
+            );
+            for (ra, dec, mag) in sources {
+                let Some((px, py)) = self.project(ra0, dec0, ra, dec) else { continue };
+                let flux = 10f64.powf(-0.4 * (mag - c.zero_point)) * t;
+                self.draw(&mut signal, (x0, y0, w, h, bin), px, py, flux);
+            }
+        }
+        let mut noise = Rng(hash(&[shot.started.timestamp_micros() as u64, c.seed]));
+        let mut defects = Rng(hash(&[c.seed, 7]));
+        let hot: std::collections::HashSet<u64> = (0..((f64::from(c.width * c.height) * c.hot_pixels)
+            as u64))
+            .map(|_| defects.next() % u64::from(c.width * c.height))
+            .collect();
+        let mut pixels = Vec::with_capacity(signal.len());
+        for (k, s) in signal.iter().enumerate() {
+            let (xx, yy) = (k as u32 % w, k as u32 / w);
+            let unbinned = u64::from((y0 + yy * bin) * c.width + x0 + xx * bin);
+            let hot_level =
+                if hot.contains(&unbinned) && e.frame != FrameType::Bias { 3000.0 + 200.0 * t } else { 0.0 };
+            let v =
+                c.bias + s + hot_level + noise.gauss() * (s.max(0.0) + c.read_noise * c.read_noise).sqrt();
+            pixels.push(v.round().clamp(0.0, 65535.0) as u16);
+        }
+        Frame { width: w, height: h, pixels, exposure: e.clone(), started: shot.started }
+    }
+
+    /// Stars of the cells around a pointing.
+    fn stars_around(&self, ra0: f64, dec0: f64) -> Vec<(f64, f64, f64)> {
+        let c = &self.config;
+        let half = f64::from(c.width.max(c.height)) * c.pixel_scale / 3600.0 * 0.75;
+        let cosd = dec0.to_radians().cos().max(0.05);
+        let (j0, j1) = (((dec0 - half) / CELL).floor() as i64, ((dec0 + half) / CELL).floor() as i64);
+        let span = (half / cosd).min(180.0);
+        let (i0, i1) = (((ra0 - span) / CELL).floor() as i64, ((ra0 + span) / CELL).floor() as i64);
+        let cells_ra = (360.0 / CELL).round() as i64;
+        let mut out = Vec::new();
+        for j in j0..=j1 {
+            for i in i0..=i1 {
+                out.extend(cell_stars(i.rem_euclid(cells_ra), j));
+            }
+        }
+        out
+    }
+
+    /// Gnomonic projection onto unbinned pixels (north up, east left).
+    fn project(&self, ra0: f64, dec0: f64, ra: f64, dec: f64) -> Option<(f64, f64)> {
+        let (a0, d0, a, d) = (ra0.to_radians(), dec0.to_radians(), ra.to_radians(), dec.to_radians());
+        let cosc = d0.sin() * d.sin() + d0.cos() * d.cos() * (a - a0).cos();
+        if cosc <= 0.0 {
+            return None;
+        }
+        let xi = d.cos() * (a - a0).sin() / cosc;
+        let eta = (d0.cos() * d.sin() - d0.sin() * d.cos() * (a - a0).cos()) / cosc;
+        let scale = (self.config.pixel_scale / 3600.0).to_radians();
+        let px = f64::from(self.config.width) / 2.0 - xi / scale;
+        let py = f64::from(self.config.height) / 2.0 + eta / scale;
+        Some((px, py))
+    }
+
+    fn draw(
+        &self,
+        signal: &mut [f64],
+        (x0, y0, w, h, bin): (u32, u32, u32, u32, u32),
+        px: f64,
+        py: f64,
+        flux: f64,
+    ) {
+        let sigma = self.config.seeing;
+        let r = (4.0 * sigma).ceil() as i64;
+        let norm = flux / (std::f64::consts::TAU * sigma * sigma);
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let (ux, uy) = (px.round() as i64 + dx, py.round() as i64 + dy);
+                if ux < i64::from(x0) || uy < i64::from(y0) {
+                    continue;
+                }
+                let (bx, by) = ((ux - i64::from(x0)) / i64::from(bin), (uy - i64::from(y0)) / i64::from(bin));
+                if bx >= i64::from(w) || by >= i64::from(h) {
+                    continue;
+                }
+                let d2 = (ux as f64 - px).powi(2) + (uy as f64 - py).powi(2);
+                signal[(by * i64::from(w) + bx) as usize] += norm * (-d2 / (2.0 * sigma * sigma)).exp();
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Camera for SimCamera {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> CameraCapabilities {
+        CameraCapabilities {
+            width: self.config.width,
+            height: self.config.height,
+            max_binning: 4,
+            cooler: true,
+            subframe: true,
+        }
+    }
+
+    async fn state(&self) -> DeviceResult<Stamped<CameraState>> {
+        self.faults.check(&self.name).await?;
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let temperature = self.temperature(&mut inner, now);
+        let (activity, progress) =
+            inner.shot.as_ref().map_or((CameraActivity::Idle, 0.0), |s| self.activity(s, now));
+        Ok(Stamped {
+            at: now,
+            value: CameraState {
+                connected: true,
+                initialized: true,
+                activity,
+                progress,
+                ccd_temperature: temperature,
+                cooler_on: inner.cooler.is_some(),
+                cooler_setpoint: inner.cooler,
+                failure: None,
+                last_maintenance: None,
+            },
+        })
+    }
+
+    async fn expose(&self, exposure: &Exposure) -> DeviceResult<()> {
+        self.faults.check(&self.name).await?;
+        let c = &self.config;
+        if !(exposure.duration.is_finite() && exposure.duration >= 0.0) {
+            return Err(DeviceError::limit(&self.name, format!("exposure of {} s", exposure.duration)));
+        }
+        if !(1..=4).contains(&exposure.binning) {
+            return Err(DeviceError::not_supported(
+                &self.name,
+                format!("bin {}x{}", exposure.binning, exposure.binning),
+            ));
+        }
+        if let Some((x, y, w, h)) = exposure.window
+            && (w == 0 || h == 0 || x + w > c.width || y + h > c.height)
+        {
+            return Err(DeviceError::limit(
+                &self.name,
+                format!("window {x},{y},{w},{h} is outside {}x{}", c.width, c.height),
+            ));
+        }
+        let pointing = match (exposure.frame, &self.mount) {
+            (FrameType::Light, Some(m)) => {
+                let s = m.state().await?.value;
+                Some((s.ra, s.dec))
+            }
+            _ => None,
+        };
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        if let Some(shot) = &inner.shot
+            && matches!(self.activity(shot, now).0, CameraActivity::Exposing | CameraActivity::Reading)
+        {
+            return Err(DeviceError::busy(&self.name, "an exposure is in progress"));
+        }
+        inner.shot = Some(Shot { exposure: exposure.clone(), started: now, pointing });
+        Ok(())
+    }
+
+    async fn abort(&self) -> DeviceResult<()> {
+        self.faults.check(&self.name).await?;
+        self.lock().shot = None;
+        Ok(())
+    }
+
+    async fn image(&self) -> DeviceResult<Frame> {
+        self.faults.check(&self.name).await?;
+        let now = self.clock.now();
+        let (shot, temperature, transients) = {
+            let mut inner = self.lock();
+            let temperature = self.temperature(&mut inner, now);
+            let Some(shot) = inner.shot.clone() else {
+                return Err(DeviceError::busy(&self.name, "no exposure to read"));
+            };
+            if self.activity(&shot, now).0 != CameraActivity::Ready {
+                return Err(DeviceError::busy(&self.name, "the exposure is not read out yet"));
+            }
+            inner.shot = None;
+            (shot, temperature, inner.transients.clone())
+        };
+        Ok(self.render(&shot, temperature, &transients))
+    }
+
+    async fn set_cooler(&self, setpoint: Option<f64>) -> DeviceResult<()> {
+        self.faults.check(&self.name).await?;
+        if let Some(t) = setpoint
+            && !(-100.0..=30.0).contains(&t)
+        {
+            return Err(DeviceError::limit(&self.name, format!("cooler setpoint {t} C")));
+        }
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        self.temperature(&mut inner, now);
+        inner.cooler = setpoint;
+        Ok(())
+    }
+}
