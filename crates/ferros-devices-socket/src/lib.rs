@@ -1,0 +1,11 @@
+//! The PyROS socket protocol: JSON over TCP, one port per device (PLC 5003 by
+//! default). For now the PLC: the client driver ([`SocketPlc`], a
+//! `WeatherSource`) and the simulator server ([`serve_plc`]) behind `ferros sim plc`.
+
+mod client;
+mod server;
+pub mod stream;
+pub mod wire;
+
+pub use client::{Backoff, SocketPlc};
+pub use server::serve_plc;

@@ -1,0 +1,135 @@
+//! The PyROS wire format. A request is `{"command": [{"name": "STATUS"}]}`; the
+//! PLC answers a JSON list whose `STATUS` object carries `device`: the sensors,
+//! each with name, type, serial_number, valid ("yes"/"no") and values (seed 000).
+//! Ferros adds `mode` ("AUTO"/"MANUAL") and `alarms` (a list of names) to that
+//! object. Messages are JSON values one after the other on the stream; a
+//! newline ends each one Ferros sends, and readers do not rely on it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use ferros_devices::{PlcMode, Reading, Sensor, SensorValue, WeatherStatus};
+use serde_json::{Map, Value, json};
+
+/// The request for a status.
+pub fn status_request() -> Value {
+    json!({"command": [{"name": "STATUS"}]})
+}
+
+/// The names of the commands of a request, or why it is not one.
+pub fn command_names(v: &Value) -> Result<Vec<String>, String> {
+    let list =
+        v.get("command").and_then(Value::as_array).ok_or("expected {\"command\": [{\"name\": ...}]}")?;
+    list.iter()
+        .map(|c| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| "a command without \"name\"".to_owned())
+        })
+        .collect()
+}
+
+/// A status in the seeds' form.
+pub fn encode_status(s: &WeatherStatus, now: DateTime<Utc>) -> Value {
+    let devices: Vec<Value> = s
+        .sensors
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name, "type": d.kind, "serial_number": d.serial_number,
+                "valid": if d.valid { "yes" } else { "no" },
+                "values": d.values.iter().map(|v| json!({
+                    "name": v.name, "value": v.value, "unit": v.unit, "comment": v.comment,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mode = match s.mode {
+        PlcMode::Auto => "AUTO",
+        PlcMode::Manual => "MANUAL",
+        PlcMode::Unknown => "UNKNOWN",
+    };
+    json!([{
+        "name": "STATUS", "from": "Beckhoff", "version_firmware": "20170809", "site": "OSM-Mexico",
+        "date": s.measured_at.unwrap_or(now).format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "mode": mode, "alarms": s.alarms, "device": devices,
+    }])
+}
+
+/// Reads a PLC answer, saying what is wrong where.
+pub fn decode_status(v: &Value) -> Result<WeatherStatus, String> {
+    let list = v.as_array().ok_or("the answer is not a JSON list")?;
+    let status = list
+        .iter()
+        .find(|o| o.get("name").and_then(Value::as_str) == Some("STATUS"))
+        .and_then(Value::as_object)
+        .ok_or("no STATUS object in the answer")?;
+    let measured_at = status
+        .get("date")
+        .and_then(Value::as_str)
+        .map(|d| NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
+        .transpose()
+        .map_err(|e| format!("STATUS.date: {e}"))?;
+    let mode = match status.get("mode").and_then(Value::as_str) {
+        Some("AUTO") | None => PlcMode::Auto,
+        Some("MANUAL") => PlcMode::Manual,
+        Some(_) => PlcMode::Unknown,
+    };
+    let alarms = match status.get("alarms") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned).ok_or("STATUS.alarms: not a name"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("STATUS.alarms: not a list".into()),
+    };
+    let devices =
+        status.get("device").and_then(Value::as_array).ok_or("STATUS.device: missing or not a list")?;
+    let sensors = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| sensor(d).map_err(|e| format!("STATUS.device[{i}]: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(WeatherStatus { mode, measured_at, sensors, alarms })
+}
+
+fn text(o: &Map<String, Value>, k: &str) -> Result<String, String> {
+    o.get(k)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("\"{k}\" missing or not a string"))
+}
+
+fn sensor(d: &Value) -> Result<Sensor, String> {
+    let o = d.as_object().ok_or("not an object")?;
+    let valid = match text(o, "valid")?.as_str() {
+        "yes" => true,
+        "no" => false,
+        other => return Err(format!("valid = \"{other}\" (expected yes or no)")),
+    };
+    let values = o.get("values").and_then(Value::as_array).ok_or("\"values\" missing or not a list")?;
+    let values = values
+        .iter()
+        .enumerate()
+        .map(|(j, v)| {
+            let vo = v.as_object().ok_or(format!("values[{j}]: not an object"))?;
+            let value = match vo.get("value") {
+                Some(Value::Number(n)) => Reading::Number(n.as_f64().unwrap_or(f64::NAN)),
+                Some(Value::String(s)) => Reading::Text(s.clone()),
+                _ => return Err(format!("values[{j}].value: not a number or a string")),
+            };
+            Ok(SensorValue {
+                name: text(vo, "name").map_err(|e| format!("values[{j}]: {e}"))?,
+                value,
+                unit: text(vo, "unit").map_err(|e| format!("values[{j}]: {e}"))?,
+                comment: vo.get("comment").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Sensor {
+        name: text(o, "name")?,
+        kind: text(o, "type")?,
+        serial_number: text(o, "serial_number").unwrap_or_default(),
+        valid,
+        values,
+    })
+}
