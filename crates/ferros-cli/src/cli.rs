@@ -52,6 +52,9 @@ pub enum Command {
     /// Ephemerides: night events, target visibility, alt/az (see --time for the instant).
     #[command(subcommand)]
     Astro(AstroCmd),
+    /// Device simulators speaking the PyROS socket protocol.
+    #[command(subcommand)]
+    Sim(SimCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -147,6 +150,22 @@ pub enum ScheduleCmd {
         limit: i64,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCmd {
+    /// The PLC: answers {"command": [{"name": "STATUS"}]} with the seeds' STATUS JSON.
+    Plc {
+        /// A scenario in the seeds' format (see docs/devices.md).
+        #[arg(long, value_name = "FILE.json")]
+        scenario: Option<PathBuf>,
+        /// Address to listen on (default: devices.plc of the configuration, 127.0.0.1:5003).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Seconds of the Ferros clock per iteration of the PLC loop.
+        #[arg(long, default_value_t = 1.0)]
+        period: f64,
     },
 }
 

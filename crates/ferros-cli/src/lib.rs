@@ -18,7 +18,7 @@ pub use error::CliError;
 /// Entry point of the `ferros` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, cli::Command::Start(_)));
+    init_tracing(matches!(cli.command, cli::Command::Start(_) | cli::Command::Sim(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::User(cmd) => commands::user::run(&ctx, cmd).await,
         cli::Command::Schedule(cmd) => commands::schedule::run(&ctx, cmd).await,
         cli::Command::Astro(cmd) => commands::astro::run(&ctx, cmd),
+        cli::Command::Sim(cmd) => commands::sim::run(&ctx, cmd).await,
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     }
 }

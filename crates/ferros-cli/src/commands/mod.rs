@@ -5,6 +5,7 @@ pub mod bench;
 pub mod program;
 pub mod request;
 pub mod schedule;
+pub mod sim;
 pub mod start;
 pub mod user;
 

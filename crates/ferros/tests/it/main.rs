@@ -694,3 +694,51 @@ fn bench_scheduler_prints_its_figures() {
     let night: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(export).unwrap()).unwrap();
     assert_eq!(night["sequences"].as_array().unwrap().len(), 300);
 }
+
+#[test]
+fn sim_plc_plays_the_rain_scenario_over_tcp() {
+    let f = Ferros::new();
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/rain.json");
+    let mut child = f
+        .command(&["sim", "plc", "--scenario", s(&scenario), "--bind", "127.0.0.1:0", "--period", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("scenario of 10 iteration(s), 4 change(s)"), "{line}");
+    let addr = line.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned();
+    let conn = std::net::TcpStream::connect(&addr).unwrap();
+    let mut lines = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    let mut rates = Vec::new();
+    for _ in 0..30 {
+        writer.write_all(b"{\"command\": [{\"name\": \"STATUS\"}]}\n").unwrap();
+        let mut answer = String::new();
+        lines.read_line(&mut answer).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v[0]["name"], "STATUS");
+        let wxt = v[0]["device"].as_array().unwrap().iter().find(|d| d["name"] == "WXT520").unwrap().clone();
+        let rain =
+            wxt["values"].as_array().unwrap().iter().find(|x| x["name"] == "RainRate").unwrap()["value"]
+                .as_f64()
+                .unwrap();
+        rates.push(rain);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let first_wet = rates.iter().position(|r| *r > 0.0).expect("it rains");
+    assert!(rates[first_wet..].iter().any(|r| *r == 0.0), "and stops: {rates:?}");
+    writer.write_all(b"{\"command\": [{\"name\": \"DANCE\"}]}\n").unwrap();
+    let mut answer = String::new();
+    lines.read_line(&mut answer).unwrap();
+    assert!(answer.contains("unknown command DANCE"), "{answer}");
+    assert!(stop(&mut child, "-INT").success());
+
+    let bad = f.write("bad_scenario.json", r#"[5, {"time": 1, "plcSimulator": {"device_name": "WXT999", "value_name": "RainRate", "value": 1}}]"#);
+    let err = f.fails(&["sim", "plc", "--scenario", s(&bad), "--bind", "127.0.0.1:0"], 2);
+    assert!(err.contains("--scenario: change 1: no sensor WXT999"), "{err}");
+    let err = f.fails(&["sim", "plc", "--scenario", "nope.json"], 2);
+    assert!(err.contains("nope.json: cannot read"), "{err}");
+}
