@@ -729,7 +729,7 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let first_wet = rates.iter().position(|r| *r > 0.0).expect("it rains");
-    assert!(rates[first_wet..].iter().any(|r| *r == 0.0), "and stops: {rates:?}");
+    assert!(rates[first_wet..].contains(&0.0), "and stops: {rates:?}");
     writer.write_all(b"{\"command\": [{\"name\": \"DANCE\"}]}\n").unwrap();
     let mut answer = String::new();
     lines.read_line(&mut answer).unwrap();
