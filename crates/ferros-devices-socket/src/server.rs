@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::stream::{JsonReader, ReadError};
 use crate::wire;
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes, then closes every connection.
 pub async fn serve_plc(
     listener: TcpListener,
     plc: Arc<SimPlc>,
@@ -22,18 +22,23 @@ pub async fn serve_plc(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut sessions = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::info!("PLC simulator: client {peer}");
-                    tokio::spawn(session(stream, plc.clone(), clock));
+                    sessions.spawn(session(stream, plc.clone(), clock));
                 }
                 Err(e) => tracing::warn!("PLC simulator: accept failed: {e}"),
             },
+            // Reap finished sessions so the set does not grow.
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }
     }
+    sessions.abort_all();
+    while sessions.join_next().await.is_some() {}
 }
 
 async fn session(mut stream: TcpStream, plc: Arc<SimPlc>, clock: Clock) {

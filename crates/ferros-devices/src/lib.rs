@@ -14,6 +14,7 @@ use ferros_clock::Clock;
 use serde::{Deserialize, Serialize};
 
 mod camera;
+pub mod conformance;
 mod dome;
 mod error;
 mod filter_wheel;

@@ -401,3 +401,90 @@ mod camera {
         assert!(cam.set_cooler(Some(-500.0)).await.is_err());
     }
 }
+
+/// The conformance suite on the simulators.
+mod conformance {
+    use super::*;
+    use async_trait::async_trait;
+    use ferros_devices::conformance::{self, Link};
+    use ferros_devices::{Camera, Mount, WeatherSource};
+    use ferros_devices_sim::{CameraConfig, Faults, SimCamera, SimPlc};
+
+    struct SimLink(Faults);
+
+    #[async_trait]
+    impl Link for SimLink {
+        async fn cut(&self) {
+            self.0.set(Fault::Hang);
+        }
+        async fn restore(&self) {
+            self.0.clear();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn mount() {
+        let c = clock();
+        let m = SimMount::new("mount", spm(), c, MountConfig::default());
+        conformance::mount_story(&m, &c).await.unwrap();
+        let link = SimLink(m.faults.clone());
+        conformance::link_story(&link, Duration::from_secs(5), || async { m.state().await.map(|_| ()) })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dome() {
+        let c = clock();
+        let d = SimDome::new("dome", c, DomeConfig::default(), None);
+        conformance::dome_story(&d, &c).await.unwrap();
+        let link = SimLink(d.faults.clone());
+        conformance::link_story(&link, Duration::from_secs(5), || async { d.state().await.map(|_| ()) })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn filter_wheel() {
+        let c = clock();
+        let w = SimFilterWheel::new("wheel", c, ["g", "r", "i"].map(String::from).to_vec(), 2.0);
+        conformance::filter_wheel_story(&w, &c).await.unwrap();
+        let link = SimLink(w.faults.clone());
+        conformance::link_story(&link, Duration::from_secs(5), || async { w.state().await.map(|_| ()) })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn camera() {
+        let c = clock();
+        let cam = SimCamera::new(
+            "vis",
+            c,
+            CameraConfig { width: 128, height: 96, ..CameraConfig::default() },
+            None,
+        );
+        conformance::camera_story(&cam, &c).await.unwrap();
+        let link = SimLink(cam.faults.clone());
+        conformance::link_story(&link, Duration::from_secs(5), || async { cam.state().await.map(|_| ()) })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn weather() {
+        let c = clock();
+        let plc = SimPlc::new(
+            "plc",
+            c,
+            Duration::from_secs(1),
+            ferros_devices_sim::Scenario { iterations: 0, changes: vec![] },
+        )
+        .unwrap();
+        conformance::weather_story(&plc).await.unwrap();
+        let link = SimLink(plc.faults.clone());
+        conformance::link_story(&link, Duration::from_secs(5), || async { plc.status().await.map(|_| ()) })
+            .await
+            .unwrap();
+    }
+}
