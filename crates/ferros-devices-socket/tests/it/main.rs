@@ -14,7 +14,7 @@ use ferros_devices_socket::{Backoff, SocketPlc, serve_plc, wire};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-const SPEED: f64 = 50.0;
+const SPEED: f64 = 10.0;
 
 fn clock() -> Clock {
     Clock::simulated(Utc::now(), SPEED).unwrap()
@@ -154,8 +154,8 @@ async fn misbehaving_peers_give_clear_errors() {
 
 #[tokio::test]
 async fn the_simulator_goes_silent_and_sends_garbage_when_told() {
-    // Two iterations a (real) second, to leave room for the client's timeouts.
-    let c = Clock::simulated(Utc::now(), 2.0).unwrap();
+    // One iteration a (real) second, to leave room for the client's timeouts.
+    let c = Clock::simulated(Utc::now(), 1.0).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let scenario = Scenario::parse(
