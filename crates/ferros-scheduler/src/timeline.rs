@@ -176,7 +176,9 @@ impl Timeline {
         let (mut cur, mut new_start) = (id, self.blocks[id].start - by);
         while let Some(p) = self.prev(cur) {
             let d = self.blocks[p].end - new_start;
-            if d <= 0.0 {
+            // Rounding may leave a touch of overlap: never a reason to move a
+            // block, and frozen blocks never move at all.
+            if d <= EPS || !self.blocks[p].movable {
                 break;
             }
             run.push((p, d));
@@ -194,7 +196,7 @@ impl Timeline {
         let (mut cur, mut new_end) = (id, self.blocks[id].end + by);
         while let Some(n) = self.next(cur) {
             let d = new_end - self.blocks[n].start;
-            if d <= 0.0 {
+            if d <= EPS || !self.blocks[n].movable {
                 break;
             }
             run.push((n, d));
