@@ -160,7 +160,7 @@ pub enum SimCmd {
         /// A scenario in the seeds' format (see docs/devices.md).
         #[arg(long, value_name = "FILE.json")]
         scenario: Option<PathBuf>,
-        /// Address to listen on (default: devices.plc of the configuration, 127.0.0.1:5003).
+        /// Address to listen on (default: the [PLC] of devices.socket_config, else devices.plc: 127.0.0.1:5003).
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
         /// Seconds of the Ferros clock per iteration of the PLC loop.

@@ -94,6 +94,9 @@ pub struct Devices {
     pub dome: String,
     pub indi: String,
     pub alpaca: String,
+    /// A `socket_config.ini` (the seeds' format) giving the socket devices' addresses;
+    /// it wins over the addresses above.
+    pub socket_config: Option<PathBuf>,
 }
 
 impl Default for Devices {
@@ -107,6 +110,7 @@ impl Default for Devices {
             dome: "127.0.0.1:5004".to_owned(),
             indi: "127.0.0.1:7624".to_owned(),
             alpaca: "http://127.0.0.1:11111".to_owned(),
+            socket_config: None,
         }
     }
 }

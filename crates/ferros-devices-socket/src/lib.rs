@@ -3,9 +3,11 @@
 //! `WeatherSource`) and the simulator server ([`serve_plc`]) behind `ferros sim plc`.
 
 mod client;
+pub mod ports;
 mod server;
 pub mod stream;
 pub mod wire;
 
 pub use client::{Backoff, SocketPlc};
+pub use ports::SocketConfig;
 pub use server::serve_plc;

@@ -28,7 +28,10 @@ pub async fn run(ctx: &Context, cmd: SimCmd) -> CliResult {
                 format!("{} iteration(s), {} change(s)", scenario.iterations, scenario.changes.len());
             let plc = SimPlc::new("PLC simulator", ctx.clock, Duration::from_secs_f64(period), scenario)
                 .map_err(|e| CliError::input(format!("--scenario: {e}")))?;
-            let addr = bind.unwrap_or_else(|| ctx.settings.devices.plc.clone());
+            let addr = match bind {
+                Some(a) => a,
+                None => plc_address(ctx)?,
+            };
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -40,6 +43,19 @@ pub async fn run(ctx: &Context, cmd: SimCmd) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// The PLC's address: `devices.socket_config`'s [PLC] section, else `devices.plc`.
+fn plc_address(ctx: &Context) -> CliResult<String> {
+    let Some(path) = &ctx.settings.devices.socket_config else {
+        return Ok(ctx.settings.devices.plc.clone());
+    };
+    let shown = path.display();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
+    let ports = ferros_devices_socket::SocketConfig::parse(&text)
+        .map_err(|e| CliError::input(format!("{shown}: {e}")))?;
+    Ok(ports.address("PLC").unwrap_or(&ctx.settings.devices.plc).to_owned())
 }
 
 fn read_scenario(path: &Path) -> CliResult<Scenario> {

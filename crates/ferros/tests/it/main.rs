@@ -741,4 +741,16 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
     assert!(err.contains("--scenario: change 1: no sensor WXT999"), "{err}");
     let err = f.fails(&["sim", "plc", "--scenario", "nope.json"], 2);
     assert!(err.contains("nope.json: cannot read"), "{err}");
+
+    // The address may come from a socket_config.ini, as in the seeds.
+    f.write("ferros.toml", "[devices]\nsocket_config = \"ports.ini\"\n");
+    f.write("ports.ini", "[PLC]\nip=127.0.0.1\nport=0\n");
+    let mut child = f.command(&["sim", "plc"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("PLC simulator on 127.0.0.1:") && !line.contains(":5003"), "{line}");
+    assert!(stop(&mut child, "-INT").success());
+    f.write("ports.ini", "[PLC]\nport=http\n");
+    let err = f.fails(&["sim", "plc"], 2);
+    assert!(err.contains("ports.ini: line 2: port \"http\" is not a port number"), "{err}");
 }
