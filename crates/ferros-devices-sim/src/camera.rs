@@ -16,6 +16,7 @@ use ferros_devices::{
 };
 
 use crate::fault::Faults;
+use crate::motion::seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CameraConfig {
@@ -108,10 +109,6 @@ impl std::fmt::Debug for SimCamera {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn seconds(d: chrono::Duration) -> f64 {
-    d.num_microseconds().map_or(f64::MAX, |us| us as f64 * 1e-6)
 }
 
 /// A small deterministic generator (SplitMix64).

@@ -10,6 +10,7 @@ use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, Dome, DomeCapabilities, DomeState, Mount, Shutter, Stamped};
 
 use crate::fault::Faults;
+use crate::motion::seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DomeConfig {
@@ -63,10 +64,6 @@ impl std::fmt::Debug for SimDome {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn seconds(d: chrono::Duration) -> f64 {
-    d.num_microseconds().map_or(f64::MAX, |us| us as f64 * 1e-6)
 }
 
 impl SimDome {

@@ -8,6 +8,7 @@ use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, FilterWheel, FilterWheelState, Stamped};
 
 use crate::fault::Faults;
+use crate::motion::seconds;
 
 #[derive(Debug)]
 struct Inner {
@@ -44,7 +45,7 @@ impl SimFilterWheel {
 
     fn settle(&self, inner: &mut Inner, now: DateTime<Utc>) {
         if let Some((to, since, secs, _)) = inner.moving
-            && (now - since).num_microseconds().unwrap_or(i64::MAX) as f64 * 1e-6 >= secs
+            && seconds(now - since) >= secs
         {
             inner.position = to;
             inner.moving = None;

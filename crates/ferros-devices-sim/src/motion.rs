@@ -1,5 +1,10 @@
 //! Moves with a trapezoidal speed profile: accelerate, cruise, decelerate.
 
+/// A clock interval in seconds (very long ones saturate).
+pub(crate) fn seconds(d: chrono::Duration) -> f64 {
+    d.num_microseconds().map_or(f64::MAX, |us| us as f64 * 1e-6)
+}
+
 /// A move of `distance` (degrees) at most `rate` (deg/s) with `accel` (deg/s²).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Profile {

@@ -13,6 +13,7 @@ use ferros_domain::JulianDate;
 
 use crate::fault::Faults;
 use crate::motion::Profile;
+use crate::motion::seconds;
 
 /// How the simulated mount moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,10 +154,6 @@ impl SimMount {
     fn park_position(&self) -> Pointing {
         Pointing::Fixed { ha: 0.0, dec: self.site.latitude() }
     }
-}
-
-fn seconds(d: chrono::Duration) -> f64 {
-    d.num_microseconds().map_or(f64::MAX, |us| us as f64 * 1e-6)
 }
 
 /// An angle in -180..180 degrees.
