@@ -1,11 +1,13 @@
-//! The PLC driver: asks `STATUS` over TCP, reconnects with backoff, and turns
-//! every failure of the peer into a `DeviceError` (the caller keeps running).
+//! The client side: one connection per device that reconnects with backoff
+//! and turns every failure of the peer into a `DeviceError` (the caller keeps
+//! running), and the PLC driver on it.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, Stamped, WeatherSource, WeatherStatus};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -34,30 +36,53 @@ struct Link {
     delay: Duration,
 }
 
+/// A device's connection: one exchange at a time, each bounded by `timeout`
+/// (real time). A failed exchange drops the connection; the next call after
+/// the backoff delay connects again, so either side may start first.
 #[derive(Debug)]
-pub struct SocketPlc {
+pub struct Connection {
     name: String,
     addr: String,
-    clock: Clock,
     timeout: Duration,
     backoff: Backoff,
+    max_message: usize,
     link: Mutex<Link>,
 }
 
-impl SocketPlc {
-    /// A PLC at `addr` (`host:port`); each exchange is bounded by `timeout` (real time).
-    pub fn new(name: &str, addr: &str, clock: Clock, timeout: Duration, backoff: Backoff) -> Self {
+impl Connection {
+    pub fn new(name: &str, addr: &str, timeout: Duration, backoff: Backoff) -> Self {
         Self {
             name: name.to_owned(),
             addr: addr.to_owned(),
-            clock,
             timeout,
             backoff,
+            max_message: crate::stream::MAX_MESSAGE,
             link: Mutex::new(Link { stream: None, next_attempt: None, delay: backoff.first }),
         }
     }
 
-    async fn exchange(&self, link: &mut Link) -> DeviceResult<WeatherStatus> {
+    /// Accepts answers up to `bytes` long (camera images).
+    pub fn with_max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `request` and reads the answer (`what` names it in errors).
+    pub async fn exchange(&self, what: &str, request: &Value) -> DeviceResult<Value> {
+        self.exchange_within(what, request, self.timeout).await
+    }
+
+    /// Like [`Connection::exchange`], with its own time limit.
+    pub async fn exchange_within(&self, what: &str, request: &Value, limit: Duration) -> DeviceResult<Value> {
+        let mut link = self.link.lock().await;
         if link.stream.is_none() {
             if let Some(at) = link.next_attempt
                 && Instant::now() < at
@@ -70,45 +95,50 @@ impl SocketPlc {
             }
             match tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr)).await {
                 Ok(Ok(s)) => {
-                    link.stream = Some((s, JsonReader::default()));
+                    link.stream = Some((s, JsonReader::with_limit(self.max_message)));
                     tracing::info!("{}: connected to {}", self.name, self.addr);
                 }
-                Ok(Err(e)) => return Err(self.failed(link, format!("cannot connect to {}: {e}", self.addr))),
+                Ok(Err(e)) => {
+                    return Err(self.failed(&mut link, format!("cannot connect to {}: {e}", self.addr)));
+                }
                 Err(_) => {
-                    return Err(self.failed(link, format!("cannot connect to {}: timed out", self.addr)));
+                    return Err(self.failed(&mut link, format!("cannot connect to {}: timed out", self.addr)));
                 }
             }
         }
         let Some((stream, reader)) = link.stream.as_mut() else {
             return Err(DeviceError::comm(&self.name, "not connected"));
         };
-        let mut request = wire::status_request().to_string();
-        request.push('\n');
-        let answer = tokio::time::timeout(self.timeout, async {
-            stream.write_all(request.as_bytes()).await.map_err(|e| ReadError::Io(e.to_string()))?;
+        let mut text = request.to_string();
+        text.push('\n');
+        let answer = tokio::time::timeout(limit, async {
+            stream.write_all(text.as_bytes()).await.map_err(|e| ReadError::Io(e.to_string()))?;
             reader.next(stream).await
         })
         .await;
-        let value = match answer {
+        match answer {
             Err(_) => {
+                // A late answer must not be taken for the next one: start afresh.
                 link.stream = None;
-                return Err(DeviceError::Timeout {
+                Err(DeviceError::Timeout {
                     device: self.name.clone(),
-                    what: "STATUS".into(),
-                    seconds: self.timeout.as_secs_f64(),
-                });
+                    what: what.to_owned(),
+                    seconds: limit.as_secs_f64(),
+                })
             }
-            Ok(Err(e)) => return Err(self.failed(link, e.to_string())),
-            Ok(Ok(v)) => v,
-        };
-        match wire::decode_status(&value) {
-            Ok(s) => {
+            Ok(Err(e)) => Err(self.failed(&mut link, format!("{what}: {e}"))),
+            Ok(Ok(v)) => {
                 link.delay = self.backoff.first;
                 link.next_attempt = None;
-                Ok(s)
+                Ok(v)
             }
-            Err(e) => Err(self.failed(link, format!("bad STATUS: {e}"))),
         }
+    }
+
+    /// Drops the connection because the peer sent something unusable.
+    pub async fn drop_link(&self, reason: &str) -> DeviceError {
+        let mut link = self.link.lock().await;
+        self.failed(&mut link, reason.to_owned())
     }
 
     /// Drops the connection and schedules the next attempt.
@@ -121,15 +151,31 @@ impl SocketPlc {
     }
 }
 
+/// The PLC driver: asks `STATUS`, reads the seeds' answer.
+#[derive(Debug)]
+pub struct SocketPlc {
+    conn: Connection,
+    clock: Clock,
+}
+
+impl SocketPlc {
+    /// A PLC at `addr` (`host:port`); each exchange is bounded by `timeout` (real time).
+    pub fn new(name: &str, addr: &str, clock: Clock, timeout: Duration, backoff: Backoff) -> Self {
+        Self { conn: Connection::new(name, addr, timeout, backoff), clock }
+    }
+}
+
 #[async_trait]
 impl WeatherSource for SocketPlc {
     fn name(&self) -> &str {
-        &self.name
+        self.conn.name()
     }
 
     async fn status(&self) -> DeviceResult<Stamped<WeatherStatus>> {
-        let mut link = self.link.lock().await;
-        let value = self.exchange(&mut link).await?;
-        Ok(Stamped { at: self.clock.now(), value })
+        let value = self.conn.exchange("STATUS", &wire::status_request()).await?;
+        match wire::decode_status(&value) {
+            Ok(value) => Ok(Stamped { at: self.clock.now(), value }),
+            Err(e) => Err(self.conn.drop_link(&format!("bad STATUS: {e}")).await),
+        }
     }
 }

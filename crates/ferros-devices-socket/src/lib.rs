@@ -1,13 +1,21 @@
-//! The PyROS socket protocol: JSON over TCP, one port per device (PLC 5003 by
-//! default). For now the PLC: the client driver ([`SocketPlc`], a
-//! `WeatherSource`) and the simulator server ([`serve_plc`]) behind `ferros sim plc`.
+//! The PyROS socket protocol: JSON over TCP, one port per device (Telescope
+//! 5000, CameraVIS 5001, CameraNIR 5002, PLC 5003, Dome 5004 by default). The
+//! client drivers ([`SocketPlc`], [`SocketMount`], [`SocketDome`],
+//! [`SocketCamera`], [`SocketFilterWheel`]) and the simulator servers
+//! ([`serve`] with a [`Handler`]) behind `ferros sim`.
 
 mod client;
+mod devices;
 pub mod ports;
+pub mod protocol;
 mod server;
 pub mod stream;
 pub mod wire;
 
-pub use client::{Backoff, SocketPlc};
+pub use client::{Backoff, Connection, SocketPlc};
+pub use devices::{
+    IMAGE_ENCODING, MAX_IMAGE_MESSAGE, SocketCamera, SocketDome, SocketFilterWheel, SocketMount,
+    encode_pixels,
+};
 pub use ports::SocketConfig;
-pub use server::serve_plc;
+pub use server::{CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler, Reply, serve, serve_plc};

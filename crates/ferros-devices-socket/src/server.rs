@@ -1,26 +1,43 @@
-//! The PLC simulator server: answers `STATUS` with the simulated PLC's state,
-//! stays silent or sends garbage when its scenario says so.
+//! The simulator servers: one listener per device, answering the socket
+//! protocol with an in-process device (a simulator, or any driver).
 
 use std::future::Future;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use ferros_clock::Clock;
-use ferros_devices::WeatherStatus;
+use ferros_devices::{Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, WeatherStatus};
 use ferros_devices_sim::SimPlc;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::devices::{IMAGE_ENCODING, encode_pixels};
+use crate::protocol::{self, boolean, number};
 use crate::stream::{JsonReader, ReadError};
 use crate::wire;
 
-/// Serves until `shutdown` completes, then closes every connection.
-pub async fn serve_plc(
-    listener: TcpListener,
-    plc: Arc<SimPlc>,
-    clock: Clock,
-    shutdown: impl Future<Output = ()>,
-) {
+/// What a device sends back for one request.
+#[derive(Debug)]
+pub enum Reply {
+    Json(Value),
+    /// Nothing (a PLC that went silent).
+    Silent,
+    /// These bytes as they are (a PLC sending garbage).
+    Raw(Vec<u8>),
+}
+
+/// A device behind a server: answers one request at a time.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// For the logs: "PLC simulator", "telescope simulator"...
+    fn label(&self) -> &str;
+    async fn answer(&self, request: &Value) -> Reply;
+}
+
+/// Serves `handler` until `shutdown` completes, then closes every connection.
+pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
@@ -28,10 +45,10 @@ pub async fn serve_plc(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tracing::info!("PLC simulator: client {peer}");
-                    sessions.spawn(session(stream, plc.clone(), clock));
+                    tracing::info!("{}: client {peer}", handler.label());
+                    sessions.spawn(session(stream, handler.clone()));
                 }
-                Err(e) => tracing::warn!("PLC simulator: accept failed: {e}"),
+                Err(e) => tracing::warn!("{}: accept failed: {e}", handler.label()),
             },
             // Reap finished sessions so the set does not grow.
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -41,28 +58,67 @@ pub async fn serve_plc(
     while sessions.join_next().await.is_some() {}
 }
 
-async fn session(mut stream: TcpStream, plc: Arc<SimPlc>, clock: Clock) {
+async fn session(mut stream: TcpStream, handler: Arc<dyn Handler>) {
     let mut reader = JsonReader::default();
     loop {
         let request = match reader.next(&mut stream).await {
             Ok(v) => v,
             Err(ReadError::Closed { .. }) => return,
             Err(e) => {
-                let _ = send(&mut stream, &json!([{"name": "ERROR", "message": e.to_string()}])).await;
+                let _ = send(&mut stream, &protocol::bad_request(e.to_string())).await;
                 return;
             }
         };
-        let answer = match wire::command_names(&request) {
-            Err(e) => json!([{"name": "ERROR", "message": e}]),
+        let written = match handler.answer(&request).await {
+            Reply::Silent => continue,
+            Reply::Raw(bytes) => stream.write_all(&bytes).await,
+            Reply::Json(v) => send(&mut stream, &v).await,
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send(stream: &mut TcpStream, v: &Value) -> std::io::Result<()> {
+    let mut text = v.to_string();
+    text.push('\n');
+    stream.write_all(text.as_bytes()).await
+}
+
+/// Serves the PLC simulator (the seeds' STATUS, scenario silences and garbage).
+pub async fn serve_plc(
+    listener: TcpListener,
+    plc: Arc<SimPlc>,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve(listener, Arc::new(PlcHandler { plc, clock }), shutdown).await
+}
+
+#[derive(Debug)]
+pub struct PlcHandler {
+    pub plc: Arc<SimPlc>,
+    pub clock: Clock,
+}
+
+#[async_trait]
+impl Handler for PlcHandler {
+    fn label(&self) -> &str {
+        "PLC simulator"
+    }
+
+    async fn answer(&self, request: &Value) -> Reply {
+        match wire::command_names(request) {
+            Err(e) => Reply::Json(protocol::bad_request(e)),
             Ok(names) if names.iter().any(|n| n == "STATUS") => {
-                let now = clock.now();
-                let m = plc.model(now);
+                let now = self.clock.now();
+                let m = self.plc.model(now);
                 if m.silent {
-                    continue;
+                    return Reply::Silent;
                 }
                 if m.garbage {
-                    let _ = stream.write_all(b"{\"name\": STATUS, garbage\n").await;
-                    continue;
+                    return Reply::Raw(b"{\"name\": STATUS, garbage\n".to_vec());
                 }
                 let status = WeatherStatus {
                     mode: m.mode,
@@ -70,20 +126,212 @@ async fn session(mut stream: TcpStream, plc: Arc<SimPlc>, clock: Clock) {
                     sensors: m.sensors,
                     alarms: m.alarms,
                 };
-                wire::encode_status(&status, now)
+                Reply::Json(wire::encode_status(&status, now))
             }
-            Ok(names) => {
-                json!([{"name": "ERROR", "message": format!("unknown command {}", names.join(", "))}])
-            }
-        };
-        if send(&mut stream, &answer).await.is_err() {
-            return;
+            Ok(names) => Reply::Json(protocol::error(&DeviceError::not_supported(
+                "PLC",
+                format!("unknown command {}", names.join(", ")),
+            ))),
         }
     }
 }
 
-async fn send(stream: &mut TcpStream, v: &serde_json::Value) -> std::io::Result<()> {
-    let mut text = v.to_string();
-    text.push('\n');
-    stream.write_all(text.as_bytes()).await
+/// The answer for a command's outcome.
+fn done(name: &str, r: DeviceResult<()>) -> Value {
+    match r {
+        Ok(()) => protocol::ok(name),
+        Err(e) => protocol::error(&e),
+    }
+}
+
+/// `STATUS`: the state's fields, when it was read and the capabilities.
+fn status<S: Serialize, C: Serialize>(r: DeviceResult<ferros_devices::Stamped<S>>, caps: C) -> Value {
+    match r {
+        Err(e) => protocol::error(&e),
+        Ok(s) => {
+            let mut o = match serde_json::to_value(&s.value) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            o.insert("at".into(), json!(s.at));
+            o.insert("capabilities".into(), serde_json::to_value(caps).unwrap_or(Value::Null));
+            protocol::answer("STATUS", Value::Object(o))
+        }
+    }
+}
+
+fn unknown(name: &str) -> Value {
+    protocol::error(&DeviceError::not_supported("device", format!("unknown command {name}")))
+}
+
+/// Reads the command out of a request, or answers why it cannot.
+fn parse(request: &Value) -> Result<(String, Map<String, Value>), Value> {
+    protocol::command(request).map_err(protocol::bad_request)
+}
+
+/// Runs `f` on the parameters, or answers that they are wrong.
+fn params<T>(name: &str, r: Result<T, String>) -> Result<T, Value> {
+    r.map_err(|e| protocol::bad_request(format!("{name}: {e}")))
+}
+
+/// A mount behind the socket protocol (port 5000).
+pub struct MountHandler(pub Arc<dyn Mount>);
+
+impl std::fmt::Debug for MountHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MountHandler({})", self.0.name())
+    }
+}
+
+#[async_trait]
+impl Handler for MountHandler {
+    fn label(&self) -> &str {
+        "telescope simulator"
+    }
+    async fn answer(&self, request: &Value) -> Reply {
+        Reply::Json(self.run(request).await.unwrap_or_else(|v| v))
+    }
+}
+
+impl MountHandler {
+    async fn run(&self, request: &Value) -> Result<Value, Value> {
+        let m = &self.0;
+        let (name, c) = parse(request)?;
+        let n = name.as_str();
+        Ok(match n {
+            "STATUS" => status(m.state().await, m.capabilities()),
+            "SLEW_RADEC" => {
+                let (ra, dec) = params(n, number(&c, "ra").and_then(|ra| Ok((ra, number(&c, "dec")?))))?;
+                done(n, m.slew_radec(ra, dec).await)
+            }
+            "SLEW_ALTAZ" => {
+                let (alt, az) = params(n, number(&c, "alt").and_then(|a| Ok((a, number(&c, "az")?))))?;
+                done(n, m.slew_altaz(alt, az).await)
+            }
+            "TRACKING" => done(n, m.set_tracking(params(n, boolean(&c, "on"))?).await),
+            "STOP" => done(n, m.stop().await),
+            "ABORT" => done(n, m.abort().await),
+            "PARK" => done(n, m.park().await),
+            "UNPARK" => done(n, m.unpark().await),
+            "HOME" => done(n, m.home().await),
+            _ => unknown(n),
+        })
+    }
+}
+
+/// A dome behind the socket protocol (port 5004).
+pub struct DomeHandler(pub Arc<dyn Dome>);
+
+impl std::fmt::Debug for DomeHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DomeHandler({})", self.0.name())
+    }
+}
+
+#[async_trait]
+impl Handler for DomeHandler {
+    fn label(&self) -> &str {
+        "dome simulator"
+    }
+    async fn answer(&self, request: &Value) -> Reply {
+        Reply::Json(self.run(request).await.unwrap_or_else(|v| v))
+    }
+}
+
+impl DomeHandler {
+    async fn run(&self, request: &Value) -> Result<Value, Value> {
+        let d = &self.0;
+        let (name, c) = parse(request)?;
+        let n = name.as_str();
+        Ok(match n {
+            "STATUS" => status(d.state().await, d.capabilities()),
+            "OPEN" => done(n, d.open().await),
+            "CLOSE" => done(n, d.close().await),
+            "SLEW_AZIMUTH" => done(n, d.slew_azimuth(params(n, number(&c, "azimuth"))?).await),
+            "SLAVE" => done(n, d.set_slaved(params(n, boolean(&c, "on"))?).await),
+            "ABORT" => done(n, d.abort().await),
+            "HOME" => done(n, d.home().await),
+            _ => unknown(n),
+        })
+    }
+}
+
+/// A camera and its filter wheel behind the socket protocol (ports 5001, 5002).
+pub struct CameraHandler {
+    pub camera: Arc<dyn Camera>,
+    pub wheel: Option<Arc<dyn FilterWheel>>,
+}
+
+impl std::fmt::Debug for CameraHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CameraHandler({})", self.camera.name())
+    }
+}
+
+#[async_trait]
+impl Handler for CameraHandler {
+    fn label(&self) -> &str {
+        "camera simulator"
+    }
+    async fn answer(&self, request: &Value) -> Reply {
+        Reply::Json(self.run(request).await.unwrap_or_else(|v| v))
+    }
+}
+
+impl CameraHandler {
+    fn wheel(&self) -> Result<&Arc<dyn FilterWheel>, Value> {
+        self.wheel.as_ref().ok_or_else(|| {
+            protocol::error(&DeviceError::not_supported(self.camera.name(), "change filters (no wheel)"))
+        })
+    }
+
+    async fn run(&self, request: &Value) -> Result<Value, Value> {
+        let cam = &self.camera;
+        let (name, c) = parse(request)?;
+        let n = name.as_str();
+        Ok(match n {
+            "STATUS" => status(cam.state().await, cam.capabilities()),
+            "EXPOSE" => {
+                let e: Exposure =
+                    params(n, serde_json::from_value(Value::Object(c)).map_err(|e| e.to_string()))?;
+                done(n, cam.expose(&e).await)
+            }
+            "ABORT" => done(n, cam.abort().await),
+            "COOLER" => {
+                let setpoint = match c.get("setpoint") {
+                    None | Some(Value::Null) => None,
+                    Some(_) => Some(params(n, number(&c, "setpoint"))?),
+                };
+                done(n, cam.set_cooler(setpoint).await)
+            }
+            "IMAGE" => match cam.image().await {
+                Err(e) => protocol::error(&e),
+                Ok(f) => protocol::answer(
+                    "IMAGE",
+                    json!({
+                        "width": f.width, "height": f.height, "started": f.started,
+                        "exposure": f.exposure, "encoding": IMAGE_ENCODING,
+                        "pixels": encode_pixels(&f.pixels),
+                    }),
+                ),
+            },
+            "FILTER_STATUS" => match self.wheel()?.state().await {
+                Ok(s) => protocol::answer("FILTER_STATUS", serde_json::to_value(s.value).unwrap_or_default()),
+                Err(e) => protocol::error(&e),
+            },
+            "SELECT_FILTER" => {
+                let w = self.wheel()?;
+                let r = match (c.get("position"), c.get("filter")) {
+                    (Some(Value::Number(p)), _) if p.as_u64().is_some() => {
+                        w.select(p.as_u64().unwrap_or_default() as usize).await
+                    }
+                    (_, Some(Value::String(f))) => w.select_filter(f).await,
+                    _ => return Err(protocol::bad_request("SELECT_FILTER: give \"position\" or \"filter\"")),
+                };
+                done(n, r)
+            }
+            "FILTER_HOME" => done(n, self.wheel()?.home().await),
+            _ => unknown(n),
+        })
+    }
 }

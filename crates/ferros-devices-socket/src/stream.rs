@@ -6,9 +6,16 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Messages larger than this are refused.
 pub const MAX_MESSAGE: usize = 1 << 20;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JsonReader {
     buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for JsonReader {
+    fn default() -> Self {
+        Self::with_limit(MAX_MESSAGE)
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -19,7 +26,7 @@ pub enum ReadError {
     },
     /// Bytes that are not JSON.
     Garbage(String),
-    TooLarge,
+    TooLarge(usize),
     Io(String),
 }
 
@@ -31,28 +38,38 @@ impl std::fmt::Display for ReadError {
             }
             ReadError::Closed { partial: false } => f.write_str("connection closed"),
             ReadError::Garbage(e) => write!(f, "unreadable answer: {e}"),
-            ReadError::TooLarge => write!(f, "message larger than {MAX_MESSAGE} bytes"),
+            ReadError::TooLarge(n) => write!(f, "message larger than {n} bytes"),
             ReadError::Io(e) => f.write_str(e),
         }
     }
 }
 
 impl JsonReader {
+    /// A reader refusing messages longer than `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self { buf: Vec::new(), limit }
+    }
+
     /// The next JSON value of the stream.
     pub async fn next(&mut self, r: &mut (impl AsyncRead + Unpin)) -> Result<Value, ReadError> {
+        // What is left of the last read may already hold a whole value.
+        let mut may_end = true;
+        let mut chunk = vec![0u8; 65536];
         loop {
-            if let Some(v) = self.take()? {
+            if may_end && let Some(v) = self.take()? {
                 return Ok(v);
             }
-            if self.buf.len() > MAX_MESSAGE {
-                return Err(ReadError::TooLarge);
+            if self.buf.len() > self.limit {
+                return Err(ReadError::TooLarge(self.limit));
             }
-            let mut chunk = [0u8; 8192];
             let n = r.read(&mut chunk).await.map_err(|e| ReadError::Io(e.to_string()))?;
             if n == 0 {
                 let partial = self.buf.iter().any(|b| !b.is_ascii_whitespace());
                 return Err(ReadError::Closed { partial });
             }
+            // A value can only end with a read holding one of these: parsing
+            // again on every piece of a long image would take quadratic time.
+            may_end = chunk[..n].iter().any(|b| matches!(b, b'}' | b']' | b'\n' | b'"'));
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }

@@ -153,6 +153,11 @@ pub async fn filter_wheel_story(w: &dyn FilterWheel, clock: &Clock) -> Story {
 
 /// A bias frame read out; an exposure aborted.
 pub async fn camera_story(c: &dyn Camera, clock: &Clock) -> Story {
+    // Drivers learn the capabilities from the device: connect first.
+    let s = c.state().await.map_err(|e| fail("state", e))?.value;
+    if !s.connected {
+        return Err("state: not connected".into());
+    }
     let caps = c.capabilities();
     let bias = Exposure { duration: 0.0, frame: FrameType::Bias, binning: 1, window: None };
     c.expose(&bias).await.map_err(|e| fail("expose", e))?;

@@ -14,6 +14,8 @@ use ferros_devices_socket::{Backoff, SocketPlc, serve_plc, wire};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+mod devices;
+
 const SPEED: f64 = 10.0;
 
 fn clock() -> Clock {
@@ -139,9 +141,12 @@ async fn error_from(reply: &'static [u8], close: bool) -> DeviceError {
 #[tokio::test]
 async fn misbehaving_peers_give_clear_errors() {
     let e = error_from(b"this is not json\n", false).await;
-    assert!(e.to_string().starts_with("plc: communication failed: unreadable answer"), "{e}");
+    assert!(e.to_string().starts_with("plc: communication failed: STATUS: unreadable answer"), "{e}");
     let e = error_from(b"[{\"name\": \"STATUS\", \"device\": [", true).await;
-    assert_eq!(e.to_string(), "plc: communication failed: connection closed in the middle of a message");
+    assert_eq!(
+        e.to_string(),
+        "plc: communication failed: STATUS: connection closed in the middle of a message"
+    );
     let e = error_from(b"", false).await;
     assert!(matches!(e, DeviceError::Timeout { .. }), "a peer that hangs: {e}");
     let e = error_from(b"{\"name\": \"STATUS\"}\n", false).await;
