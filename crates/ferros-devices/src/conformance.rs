@@ -225,3 +225,53 @@ where
     }
     Err("no answer after the link came back".into())
 }
+
+/// A TCP relay between a driver and its device, for the link story against
+/// real peers (INDI servers, Alpaca servers): `cut` drops every connection
+/// and refuses new ones, `restore` listens again on the same port.
+#[derive(Debug)]
+pub struct Relay {
+    /// Where the driver connects (`127.0.0.1:port`).
+    pub addr: String,
+    target: String,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Relay {
+    /// A relay to `target` (`host:port`) on a free local port.
+    pub async fn start(target: &str) -> std::io::Result<Relay> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let relay = Relay { addr, target: target.to_owned(), task: tokio::sync::Mutex::new(None) };
+        *relay.task.lock().await = Some(tokio::spawn(relay_loop(listener, relay.target.clone())));
+        Ok(relay)
+    }
+}
+
+async fn relay_loop(listener: tokio::net::TcpListener, target: String) {
+    let mut pipes = tokio::task::JoinSet::new();
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = target.clone();
+        pipes.spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+    // Dropping the set aborts every pipe.
+}
+
+#[async_trait]
+impl Link for Relay {
+    async fn cut(&self) {
+        if let Some(task) = self.task.lock().await.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+    async fn restore(&self) {
+        if let Ok(listener) = tokio::net::TcpListener::bind(&self.addr).await {
+            *self.task.lock().await = Some(tokio::spawn(relay_loop(listener, self.target.clone())));
+        }
+    }
+}

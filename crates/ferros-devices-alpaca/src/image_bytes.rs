@@ -1,0 +1,123 @@
+//! The Alpaca ImageBytes format: a 44-byte little-endian header (metadata
+//! version, error number, transaction ids, data start, element types, rank,
+//! dimensions) then the pixels, first index (x) slowest. Also the JSON form
+//! (`"Value": [[...]]`, indexed `[x][y]`) that servers without ImageBytes send.
+
+use serde_json::Value;
+
+/// A monochrome image, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u16>,
+}
+
+const HEADER: usize = 44;
+
+fn int(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Reads an ImageBytes body; errors say which header field is wrong.
+pub fn parse(b: &[u8]) -> Result<Image, String> {
+    if b.len() < HEADER {
+        return Err(format!("ImageBytes: {} bytes, shorter than the 44-byte header", b.len()));
+    }
+    let version = int(b, 0);
+    if version != 1 {
+        return Err(format!("ImageBytes: metadata version {version} (expected 1)"));
+    }
+    let error = int(b, 4);
+    let start = usize::try_from(int(b, 16)).map_err(|_| "ImageBytes: negative data start".to_owned())?;
+    if error != 0 {
+        let text = b.get(start.min(b.len())..).map(String::from_utf8_lossy).unwrap_or_default();
+        return Err(format!("Alpaca error 0x{error:X}: {text}"));
+    }
+    let transmission = int(b, 24);
+    let rank = int(b, 28);
+    if rank != 2 {
+        return Err(format!("ImageBytes: rank {rank} (only monochrome, rank 2, images are read)"));
+    }
+    let (w, h) = (int(b, 32), int(b, 36));
+    let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
+        return Err(format!("ImageBytes: dimensions {w}x{h}"));
+    };
+    let size: usize = match transmission {
+        1 | 8 => 2,
+        2 => 4,
+        6 => 1,
+        other => {
+            return Err(format!("ImageBytes: transmission element type {other} not read (1, 2, 6, 8 are)"));
+        }
+    };
+    let n = width as usize * height as usize;
+    let data = b
+        .get(start..)
+        .ok_or_else(|| format!("ImageBytes: data start {start} beyond the {} bytes", b.len()))?;
+    if data.len() != n * size {
+        return Err(format!(
+            "ImageBytes: {} bytes of pixels for {width}x{height} of {size} byte(s) (expected {})",
+            data.len(),
+            n * size
+        ));
+    }
+    let value = |i: usize| -> u16 {
+        let p = &data[i * size..(i + 1) * size];
+        match transmission {
+            1 => i16::from_le_bytes([p[0], p[1]]).max(0) as u16,
+            8 => u16::from_le_bytes([p[0], p[1]]),
+            2 => i32::from_le_bytes([p[0], p[1], p[2], p[3]]).clamp(0, i32::from(u16::MAX)) as u16,
+            _ => u16::from(p[0]),
+        }
+    };
+    Ok(Image { width, height, pixels: transpose(width, height, value) })
+}
+
+/// Row-major pixels from x-major elements.
+fn transpose(width: u32, height: u32, value: impl Fn(usize) -> u16) -> Vec<u16> {
+    let (w, h) = (width as usize, height as usize);
+    let mut pixels = vec![0u16; w * h];
+    for x in 0..w {
+        for y in 0..h {
+            pixels[y * w + x] = value(x * h + y);
+        }
+    }
+    pixels
+}
+
+/// Reads the JSON form of an image (`Value` indexed `[x][y]`).
+pub fn from_json(value: &Value) -> Result<Image, String> {
+    let columns = value.as_array().ok_or("imagearray: Value is not a list")?;
+    let width = columns.len();
+    let height = columns.first().and_then(Value::as_array).map_or(0, Vec::len);
+    let mut flat = Vec::with_capacity(width * height);
+    for (x, col) in columns.iter().enumerate() {
+        let col = col.as_array().ok_or(format!("imagearray: Value[{x}] is not a list"))?;
+        if col.len() != height {
+            return Err(format!("imagearray: Value[{x}] has {} pixels, Value[0] {height}", col.len()));
+        }
+        for (y, p) in col.iter().enumerate() {
+            let v = p.as_f64().ok_or(format!("imagearray: Value[{x}][{y}] is not a number"))?;
+            flat.push(v.clamp(0.0, f64::from(u16::MAX)) as u16);
+        }
+    }
+    let (w, h) =
+        (u32::try_from(width).map_err(|e| e.to_string())?, u32::try_from(height).map_err(|e| e.to_string())?);
+    Ok(Image { width: w, height: h, pixels: transpose(w, h, |i| flat[i]) })
+}
+
+/// An ImageBytes body for these pixels (unsigned 16-bit), for tests and fakes.
+pub fn encode(image: &Image) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HEADER + image.pixels.len() * 2);
+    for v in [1, 0, 0, 0, HEADER as i32, 2, 8, 2, image.width as i32, image.height as i32, 0] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let (w, h) = (image.width as usize, image.height as usize);
+    for x in 0..w {
+        for y in 0..h {
+            b.extend_from_slice(&image.pixels[y * w + x].to_le_bytes());
+        }
+    }
+    b
+}
