@@ -9,6 +9,7 @@
 //! is at the horizon altitude (0 by default); UT1 - UTC is taken as 0.
 
 mod bodies;
+pub mod equinox;
 mod frame;
 pub mod search;
 mod sky;

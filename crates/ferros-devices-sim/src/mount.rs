@@ -162,21 +162,7 @@ fn wrap(a: f64) -> f64 {
     if r == -180.0 { 180.0 } else { r }
 }
 
-/// Hour angle and declination (degrees) to altitude and azimuth (north through east).
-pub fn altaz(ha: f64, dec: f64, lat: f64) -> (f64, f64) {
-    let (h, d, p) = (ha.to_radians(), dec.to_radians(), lat.to_radians());
-    let alt = (p.sin() * d.sin() + p.cos() * d.cos() * h.cos()).clamp(-1.0, 1.0).asin();
-    let az = (-d.cos() * h.sin()).atan2(d.sin() * p.cos() - d.cos() * p.sin() * h.cos());
-    (alt.to_degrees(), az.to_degrees().rem_euclid(360.0))
-}
-
-/// Altitude and azimuth (degrees) to hour angle and declination.
-pub fn hadec(alt: f64, az: f64, lat: f64) -> (f64, f64) {
-    let (a, z, p) = (alt.to_radians(), az.to_radians(), lat.to_radians());
-    let dec = (p.sin() * a.sin() + p.cos() * a.cos() * z.cos()).clamp(-1.0, 1.0).asin();
-    let ha = (-a.cos() * z.sin()).atan2(a.sin() * p.cos() - a.cos() * p.sin() * z.cos());
-    (ha.to_degrees(), dec.to_degrees())
-}
+pub use ferros_astro::equinox::{altaz, hadec};
 
 #[async_trait]
 impl Mount for SimMount {

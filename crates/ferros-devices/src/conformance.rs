@@ -268,6 +268,8 @@ impl Link for Relay {
             task.abort();
             let _ = task.await;
         }
+        // Let the closed connections reach the driver, as they would on a real network.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     async fn restore(&self) {
         if let Ok(listener) = tokio::net::TcpListener::bind(&self.addr).await {

@@ -1,0 +1,345 @@
+//! Reading the INDI stream: top-level elements one after the other (no root),
+//! turned into [`Message`]s. Anything that is not well-formed INDI XML is an
+//! error naming the element and what is wrong with it.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use tokio::io::AsyncBufRead;
+
+/// A property's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropState {
+    Idle,
+    Ok,
+    Busy,
+    Alert,
+}
+
+impl PropState {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "Idle" => Ok(PropState::Idle),
+            "Ok" => Ok(PropState::Ok),
+            "Busy" => Ok(PropState::Busy),
+            "Alert" => Ok(PropState::Alert),
+            other => Err(format!("state \"{other}\" is not Idle, Ok, Busy or Alert")),
+        }
+    }
+}
+
+/// The kind of a property vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Number,
+    Text,
+    Switch,
+    Light,
+    Blob,
+}
+
+impl Kind {
+    fn of(tag: &str) -> Option<Kind> {
+        Some(match tag {
+            "Number" => Kind::Number,
+            "Text" => Kind::Text,
+            "Switch" => Kind::Switch,
+            "Light" => Kind::Light,
+            "BLOB" => Kind::Blob,
+            _ => return None,
+        })
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Kind::Number => "Number",
+            Kind::Text => "Text",
+            Kind::Switch => "Switch",
+            Kind::Light => "Light",
+            Kind::Blob => "BLOB",
+        }
+    }
+}
+
+/// One element's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Text(String),
+    Switch(bool),
+    Light(PropState),
+    Blob { format: String, data: Vec<u8> },
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// `def*Vector` (defines) or `set*Vector` (updates).
+    Vector {
+        define: bool,
+        kind: Kind,
+        device: String,
+        name: String,
+        state: Option<PropState>,
+        message: Option<String>,
+        elements: BTreeMap<String, Value>,
+    },
+    Delete {
+        device: String,
+        name: Option<String>,
+    },
+    Note {
+        device: Option<String>,
+        message: String,
+    },
+    /// Something Ferros does not use (`new*Vector` echoes, pings...).
+    Other(String),
+}
+
+/// Reads messages off a stream.
+#[derive(Debug)]
+pub struct MessageReader<R> {
+    reader: Reader<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: AsyncBufRead + Unpin> MessageReader<R> {
+    pub fn new(inner: R) -> Self {
+        let mut reader = Reader::from_reader(inner);
+        reader.config_mut().trim_text(true);
+        Self { reader, buf: Vec::new() }
+    }
+
+    /// The next message; `Ok(None)` when the peer closed the stream between messages.
+    pub async fn next(&mut self) -> Result<Option<Message>, String> {
+        let mut top: Option<Top> = None;
+        loop {
+            self.buf.clear();
+            let event = match self.reader.read_event_into_async(&mut self.buf).await {
+                Ok(e) => e,
+                Err(quick_xml::Error::Io(e)) => {
+                    return Err(match &top {
+                        Some(t) => format!("connection lost in the middle of <{}>: {e}", t.tag),
+                        None => format!("connection lost: {e}"),
+                    });
+                }
+                Err(e) => {
+                    return Err(format!("malformed XML at byte {}: {e}", self.reader.buffer_position()));
+                }
+            };
+            match event {
+                Event::Eof => {
+                    return match top {
+                        None => Ok(None),
+                        Some(t) => Err(format!("connection closed in the middle of <{}>", t.tag)),
+                    };
+                }
+                Event::Start(e) => match &mut top {
+                    None => top = Some(Top::open(&e)?),
+                    Some(t) => t.child_start(&e)?,
+                },
+                Event::Empty(e) => match &mut top {
+                    None => return Top::open(&e)?.finish().map(Some),
+                    Some(t) => {
+                        t.child_start(&e)?;
+                        t.child_end()?;
+                    }
+                },
+                Event::Text(e) => {
+                    let text = e.xml_content().map_err(|e| e.to_string())?;
+                    match &mut top {
+                        Some(t) => t.text(&text),
+                        None => {
+                            let shown: String = text.chars().take(40).collect();
+                            return Err(format!("text outside any element: \"{shown}\""));
+                        }
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    let c = match r.resolve_char_ref().map_err(|e| e.to_string())? {
+                        Some(c) => c.to_string(),
+                        None => match r.decode().map_err(|e| e.to_string())?.as_ref() {
+                            "amp" => "&".into(),
+                            "lt" => "<".into(),
+                            "gt" => ">".into(),
+                            "quot" => "\"".into(),
+                            "apos" => "'".into(),
+                            other => return Err(format!("unknown entity &{other};")),
+                        },
+                    };
+                    if let Some(t) = &mut top {
+                        t.text(&c);
+                    }
+                }
+                Event::End(_) => match &mut top {
+                    Some(t) if t.child.is_some() => t.child_end()?,
+                    Some(_) => return top.take().map(Top::finish).transpose(),
+                    None => return Err("a closing tag without its opening".into()),
+                },
+                // Declarations, comments, processing instructions: nothing to read.
+                _ => {}
+            }
+        }
+    }
+}
+
+fn attributes(e: &BytesStart<'_>) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for a in e.attributes() {
+        let a = a.map_err(|e| e.to_string())?;
+        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+/// A top-level element being read.
+#[derive(Debug)]
+struct Top {
+    tag: String,
+    attrs: BTreeMap<String, String>,
+    /// (tag, attributes, text) of the child element open now.
+    child: Option<(String, BTreeMap<String, String>, String)>,
+    children: Vec<(String, BTreeMap<String, String>, String)>,
+}
+
+impl Top {
+    fn open(e: &BytesStart<'_>) -> Result<Top, String> {
+        let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        Ok(Top { attrs: attributes(e)?, tag, child: None, children: Vec::new() })
+    }
+
+    fn child_start(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
+        let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        if let Some((open, _, _)) = &self.child {
+            return Err(format!("<{tag}> inside <{open}> in <{}>", self.tag));
+        }
+        self.child = Some((tag, attributes(e)?, String::new()));
+        Ok(())
+    }
+
+    fn child_end(&mut self) -> Result<(), String> {
+        let child = self.child.take().ok_or_else(|| format!("unbalanced tags in <{}>", self.tag))?;
+        self.children.push(child);
+        Ok(())
+    }
+
+    fn text(&mut self, t: &str) {
+        if let Some((_, _, text)) = &mut self.child {
+            text.push_str(t);
+        }
+    }
+
+    fn attr(&self, k: &str) -> Result<String, String> {
+        self.attrs.get(k).cloned().ok_or_else(|| format!("<{}> without {k}=", self.tag))
+    }
+
+    fn finish(self) -> Result<Message, String> {
+        let tag = self.tag.as_str();
+        if tag == "delProperty" {
+            return Ok(Message::Delete {
+                device: self.attr("device")?,
+                name: self.attrs.get("name").cloned(),
+            });
+        }
+        if tag == "message" {
+            return Ok(Message::Note {
+                device: self.attrs.get("device").cloned(),
+                message: self.attrs.get("message").cloned().unwrap_or_default(),
+            });
+        }
+        let (define, rest) = if let Some(r) = tag.strip_prefix("def") {
+            (true, r)
+        } else if let Some(r) = tag.strip_prefix("set") {
+            (false, r)
+        } else {
+            return Ok(Message::Other(self.tag));
+        };
+        let Some(kind) = rest.strip_suffix("Vector").and_then(Kind::of) else {
+            return Ok(Message::Other(self.tag));
+        };
+        let device = self.attr("device")?;
+        let name = self.attr("name")?;
+        let at = format!("<{tag} device=\"{device}\" name=\"{name}\">");
+        let state = self
+            .attrs
+            .get("state")
+            .map(|s| PropState::parse(s))
+            .transpose()
+            .map_err(|e| format!("{at}: {e}"))?;
+        let mut elements = BTreeMap::new();
+        for (ctag, cattrs, text) in self.children {
+            let ename = cattrs.get("name").cloned().ok_or_else(|| format!("{at}: <{ctag}> without name="))?;
+            let value = element(kind, &cattrs, &text).map_err(|e| format!("{at}: {ename}: {e}"))?;
+            elements.insert(ename, value);
+        }
+        Ok(Message::Vector {
+            define,
+            kind,
+            device,
+            name,
+            state,
+            message: self.attrs.get("message").cloned(),
+            elements,
+        })
+    }
+}
+
+fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<Value, String> {
+    let text = text.trim();
+    Ok(match kind {
+        Kind::Number => Value::Number(number(text)?),
+        Kind::Text => Value::Text(text.to_owned()),
+        Kind::Switch => Value::Switch(match text {
+            "On" => true,
+            "Off" => false,
+            other => return Err(format!("switch value \"{other}\" is not On or Off")),
+        }),
+        Kind::Light => Value::Light(PropState::parse(text)?),
+        Kind::Blob => {
+            let format = attrs.get("format").cloned().unwrap_or_default();
+            let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|e| format!("BLOB is not base64: {e}"))?;
+            if let Some(size) = attrs.get("size").and_then(|s| s.parse::<usize>().ok())
+                && size != data.len()
+                && !format.ends_with(".z")
+            {
+                return Err(format!("BLOB of {} bytes, announced {size}", data.len()));
+            }
+            Value::Blob { format, data }
+        }
+    })
+}
+
+/// An INDI number: decimal, or sexagesimal (`-12:30:15.5`, `12 30`).
+pub fn number(s: &str) -> Result<f64, String> {
+    let bad = || format!("\"{}\" is not a number", s.chars().take(40).collect::<String>());
+    if let Ok(v) = s.parse::<f64>() {
+        return if v.is_finite() { Ok(v) } else { Err(bad()) };
+    }
+    let negative = s.starts_with('-');
+    let parts: Vec<&str> =
+        s.trim_start_matches(['-', '+']).split([':', ' ']).filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return Err(bad());
+    }
+    let mut value = 0.0;
+    for (i, p) in parts.iter().enumerate() {
+        let v: f64 = p.parse().map_err(|_| bad())?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(bad());
+        }
+        value += v / 60f64.powi(i as i32);
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// Escapes text for an attribute or element.
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
