@@ -53,8 +53,10 @@ pub enum Command {
     #[command(subcommand)]
     Astro(AstroCmd),
     /// Device simulators speaking the PyROS socket protocol.
+    Sim(SimArgs),
+    /// The configured devices: their drivers and live state.
     #[command(subcommand)]
-    Sim(SimCmd),
+    Device(DeviceCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -153,19 +155,44 @@ pub enum ScheduleCmd {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum SimCmd {
+/// Which simulator server to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimDevice {
     /// The PLC: answers {"command": [{"name": "STATUS"}]} with the seeds' STATUS JSON.
-    Plc {
-        /// A scenario in the seeds' format (see docs/devices.md).
-        #[arg(long, value_name = "FILE.json")]
-        scenario: Option<PathBuf>,
-        /// Address to listen on (default: the [PLC] of devices.socket_config, else devices.plc: 127.0.0.1:5003).
-        #[arg(long, value_name = "ADDR")]
-        bind: Option<String>,
-        /// Seconds of the Ferros clock per iteration of the PLC loop.
-        #[arg(long, default_value_t = 1.0)]
-        period: f64,
+    Plc,
+    /// The mount (port 5000).
+    Telescope,
+    /// The dome (port 5004).
+    Dome,
+    /// The visible camera and its filter wheel (port 5001).
+    CameraVis,
+    /// The infrared camera and its filter wheel (port 5002).
+    CameraNir,
+    /// All five, sharing one simulated sky: the dome follows the mount, the cameras see where it points.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    pub device: SimDevice,
+    /// A PLC scenario in the seeds' format (see docs/devices.md).
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: Option<PathBuf>,
+    /// Address to listen on, for one device (default: its section of devices.socket_config, else its
+    /// default port: Telescope 5000, CameraVIS 5001, CameraNIR 5002, PLC 5003, Dome 5004).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Seconds of the Ferros clock per iteration of the PLC loop.
+    #[arg(long, default_value_t = 1.0)]
+    pub period: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Reads every configured device once and prints its driver, address and state.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -45,7 +45,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::User(cmd) => commands::user::run(&ctx, cmd).await,
         cli::Command::Schedule(cmd) => commands::schedule::run(&ctx, cmd).await,
         cli::Command::Astro(cmd) => commands::astro::run(&ctx, cmd),
-        cli::Command::Sim(cmd) => commands::sim::run(&ctx, cmd).await,
+        cli::Command::Sim(args) => commands::sim::run(&ctx, args).await,
+        cli::Command::Device(cmd) => commands::device::run(&ctx, cmd).await,
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     }
 }

@@ -85,34 +85,100 @@ impl Default for Site {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Devices {
-    /// `sim` (in-process simulators), `socket` (PyROS JSON over TCP), `indi`, `alpaca`.
+    /// Every device's driver unless it names its own: `sim` (in-process
+    /// simulators), `socket` (PyROS JSON over TCP), `indi`, `alpaca`.
     pub driver: String,
-    pub telescope: String,
-    pub camera_vis: String,
-    pub camera_nir: String,
-    pub plc: String,
-    pub dome: String,
+    /// Longest a device call may take, seconds.
+    pub timeout_s: f64,
+    /// The INDI server of the devices on `indi` that give no address.
     pub indi: String,
+    /// The Alpaca server of the devices on `alpaca` that give no address.
     pub alpaca: String,
-    /// A `socket_config.ini` (the seeds' format) giving the socket devices' addresses;
-    /// it wins over the addresses above.
+    /// A `socket_config.ini` (the seeds' format) giving the socket devices'
+    /// addresses; a device's own `address` wins over it.
     pub socket_config: Option<PathBuf>,
+    pub telescope: Device,
+    pub dome: Device,
+    pub camera_vis: Device,
+    pub camera_nir: Device,
+    pub filter_vis: Device,
+    pub filter_nir: Device,
+    /// The weather and site source (the PLC; INDI weather; Alpaca
+    /// ObservingConditions with the SafetyMonitor of the same number).
+    pub plc: Device,
 }
 
 impl Default for Devices {
     fn default() -> Self {
         Self {
             driver: "sim".to_owned(),
-            telescope: "127.0.0.1:5000".to_owned(),
-            camera_vis: "127.0.0.1:5001".to_owned(),
-            camera_nir: "127.0.0.1:5002".to_owned(),
-            plc: "127.0.0.1:5003".to_owned(),
-            dome: "127.0.0.1:5004".to_owned(),
+            timeout_s: 5.0,
             indi: "127.0.0.1:7624".to_owned(),
             alpaca: "http://127.0.0.1:11111".to_owned(),
             socket_config: None,
+            telescope: Device::default(),
+            dome: Device::default(),
+            camera_vis: Device::default(),
+            camera_nir: Device::default(),
+            filter_vis: Device::default(),
+            filter_nir: Device::default(),
+            plc: Device::default(),
         }
     }
+}
+
+/// The device roles of an observatory, as named in `[devices.<role>]`.
+pub const DEVICE_ROLES: [&str; 7] =
+    ["telescope", "dome", "camera_vis", "camera_nir", "filter_vis", "filter_nir", "plc"];
+
+/// The drivers a device may name; `none` for a device the observatory does not have.
+pub const DRIVERS: [&str; 5] = ["sim", "socket", "indi", "alpaca", "none"];
+
+impl Devices {
+    pub fn role(&self, role: &str) -> Option<&Device> {
+        Some(match role {
+            "telescope" => &self.telescope,
+            "dome" => &self.dome,
+            "camera_vis" => &self.camera_vis,
+            "camera_nir" => &self.camera_nir,
+            "filter_vis" => &self.filter_vis,
+            "filter_nir" => &self.filter_nir,
+            "plc" => &self.plc,
+            _ => return None,
+        })
+    }
+
+    /// The driver a device uses: its own, else `devices.driver`.
+    pub fn driver_of(&self, role: &str) -> &str {
+        self.role(role).and_then(|d| d.driver.as_deref()).unwrap_or(&self.driver)
+    }
+}
+
+/// One device's driver and address; what is not given comes from `[devices]`
+/// and the driver's defaults (docs/configuration.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Device {
+    pub driver: Option<String>,
+    /// `host:port` (socket, indi) or a URL (alpaca).
+    pub address: Option<String>,
+    /// The INDI device name, or the Alpaca device number.
+    #[serde(deserialize_with = "name_or_number")]
+    pub device: Option<String>,
+}
+
+/// A device is named by text (INDI) or by number (Alpaca, `device = 1`).
+fn name_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NameOrNumber {
+        Name(String),
+        Number(u64),
+    }
+    Ok(Option::<NameOrNumber>::deserialize(d)?.map(|v| match v {
+        NameOrNumber::Name(s) => s,
+        NameOrNumber::Number(n) => n.to_string(),
+    }))
 }
 
 /// How often each agent works, seconds.
@@ -217,11 +283,33 @@ impl Settings {
                 &format!("{} is outside -90..0 degrees", s.night_sun_altitude),
             );
         }
-        if !["sim", "socket", "indi", "alpaca"].contains(&self.devices.driver.as_str()) {
+        if !DRIVERS[..4].contains(&self.devices.driver.as_str()) {
             return bad(
                 "devices.driver",
                 &format!("\"{}\" is not one of sim, socket, indi, alpaca", self.devices.driver),
             );
+        }
+        for role in DEVICE_ROLES {
+            let driver = self.devices.driver_of(role);
+            if !DRIVERS.contains(&driver) {
+                return bad(
+                    &format!("devices.{role}.driver"),
+                    &format!("\"{driver}\" is not one of sim, socket, indi, alpaca, none"),
+                );
+            }
+            let d = self.devices.role(role).cloned().unwrap_or_default();
+            if driver == "alpaca"
+                && let Some(n) = &d.device
+                && n.parse::<u32>().is_err()
+            {
+                return bad(
+                    &format!("devices.{role}.device"),
+                    &format!("\"{n}\" is not an Alpaca device number"),
+                );
+            }
+        }
+        if !(self.devices.timeout_s.is_finite() && self.devices.timeout_s > 0.0) {
+            return bad("devices.timeout_s", &format!("{} must be > 0 seconds", self.devices.timeout_s));
         }
         let a = &self.agents;
         for (key, v) in [
@@ -304,6 +392,36 @@ mod tests {
             jail.set_env("FERROS_AGENTS__ENV_PERIOD_S", "0");
             let e = Settings::load(None).unwrap_err().to_string();
             assert!(e.contains("agents.env_period_s"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn each_device_names_its_driver_address_and_device() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "d.toml",
+                "[devices]\ndriver = \"indi\"\n[devices.camera_vis]\ndriver = \"alpaca\"\ndevice = 2\n\
+                 [devices.telescope]\naddress = \"10.0.0.5:7624\"\ndevice = \"LX200\"\n",
+            )?;
+            jail.set_env("FERROS_DEVICES__PLC__DRIVER", "socket");
+            jail.set_env("FERROS_DEVICES__PLC__DEVICE", "7");
+            let s = Settings::load(Some(Path::new("d.toml"))).map_err(|e| e.to_string())?;
+            let d = &s.devices;
+            assert_eq!(
+                (d.driver_of("telescope"), d.driver_of("camera_vis"), d.driver_of("plc")),
+                ("indi", "alpaca", "socket")
+            );
+            assert_eq!(d.camera_vis.device.as_deref(), Some("2"));
+            assert_eq!(d.plc.device.as_deref(), Some("7"));
+            assert_eq!(d.telescope.address.as_deref(), Some("10.0.0.5:7624"));
+            assert_eq!(d.driver_of("dome"), "indi");
+            jail.create_file("e.toml", "[devices.dome]\nspeed = 3\n")?;
+            let e = Settings::load(Some(Path::new("e.toml"))).unwrap_err().to_string();
+            assert!(e.contains("speed"), "{e}");
+            jail.create_file("f.toml", "[devices]\ntimeout_s = 0\n")?;
+            let e = Settings::load(Some(Path::new("f.toml"))).unwrap_err().to_string();
+            assert!(e.contains("devices.timeout_s"), "{e}");
             Ok(())
         });
     }

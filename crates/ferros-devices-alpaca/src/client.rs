@@ -60,7 +60,13 @@ impl Endpoint {
         if self.connected.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.put_raw("connected", &[("Connected", "true".into())]).await?;
+        self.put_raw("connected", &[("Connected", "true".into())]).await.map_err(|e| match e {
+            // A server without this device answers "not implemented" to everything.
+            DeviceError::NotSupported { what, .. } => {
+                DeviceError::comm(&self.name, format!("cannot connect {}/{}: {what}", self.kind, self.number))
+            }
+            other => other,
+        })?;
         self.connected.store(true, Ordering::Release);
         tracing::info!("{}: connected to {}", self.name, self.url(""));
         Ok(())

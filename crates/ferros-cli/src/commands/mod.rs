@@ -2,6 +2,7 @@
 
 pub mod astro;
 pub mod bench;
+pub mod device;
 pub mod program;
 pub mod request;
 pub mod schedule;

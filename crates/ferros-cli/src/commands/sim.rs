@@ -1,61 +1,91 @@
-//! `ferros sim plc`: the PLC simulator server, playing a scenario on the
-//! Ferros clock until Ctrl-C.
+//! `ferros sim plc|telescope|dome|camera-vis|camera-nir|all`: the simulator
+//! servers of the PyROS socket protocol, on the Ferros clock, until Ctrl-C.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ferros_devices_sim::{Scenario, SimPlc};
+use ferros_devices::{Camera, Dome, FilterWheel, Mount};
+use ferros_devices_sim::Scenario;
+use ferros_devices_socket::{CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler};
 
 use super::start::shutdown_signal;
-use crate::cli::SimCmd;
+use crate::cli::{SimArgs, SimDevice};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::output::say;
 
-pub async fn run(ctx: &Context, cmd: SimCmd) -> CliResult {
-    match cmd {
-        SimCmd::Plc { scenario, bind, period } => {
-            if !(period.is_finite() && period > 0.0) {
-                return Err(CliError::input(format!("--period: {period} must be > 0 seconds")));
-            }
-            let scenario = match &scenario {
-                Some(path) => read_scenario(path)?,
-                None => Scenario { iterations: 0, changes: Vec::new() },
-            };
-            let summary =
-                format!("{} iteration(s), {} change(s)", scenario.iterations, scenario.changes.len());
-            let plc = SimPlc::new("PLC simulator", ctx.clock, Duration::from_secs_f64(period), scenario)
-                .map_err(|e| CliError::input(format!("--scenario: {e}")))?;
-            let addr = match bind {
-                Some(a) => a,
-                None => plc_address(ctx)?,
-            };
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            let local = listener.local_addr().map_err(anyhow::Error::from)?;
-            say!(
-                "PLC simulator on {local}: scenario of {summary}, one iteration every {period} s. Ctrl-C to stop."
-            );
-            ferros_devices_socket::serve_plc(listener, Arc::new(plc), ctx.clock, shutdown_signal()).await;
-            Ok(())
-        }
+pub async fn run(ctx: &Context, a: SimArgs) -> CliResult {
+    if !(a.period.is_finite() && a.period > 0.0) {
+        return Err(CliError::input(format!("--period: {} must be > 0 seconds", a.period)));
     }
-}
-
-/// The PLC's address: `devices.socket_config`'s [PLC] section, else `devices.plc`.
-fn plc_address(ctx: &Context) -> CliResult<String> {
-    let Some(path) = &ctx.settings.devices.socket_config else {
-        return Ok(ctx.settings.devices.plc.clone());
+    if a.device == SimDevice::All && a.bind.is_some() {
+        return Err(CliError::input(
+            "--bind gives one device's address; `sim all` listens on the ports of devices.socket_config",
+        ));
+    }
+    let scenario = match &a.scenario {
+        Some(path) => read_scenario(path)?,
+        None => Scenario { iterations: 0, changes: Vec::new() },
     };
-    let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
-    let ports = ferros_devices_socket::SocketConfig::parse(&text)
-        .map_err(|e| CliError::input(format!("{shown}: {e}")))?;
-    Ok(ports.address("PLC").unwrap_or(&ctx.settings.devices.plc).to_owned())
+    let summary =
+        format!("scenario of {} iteration(s), {} change(s)", scenario.iterations, scenario.changes.len());
+    let sims =
+        ferros_observatory::simulators(&ctx.settings, ctx.clock, scenario, Duration::from_secs_f64(a.period))
+            .map_err(|e| CliError::input(format!("--scenario: {e}")))?;
+    let ports = ferros_observatory::socket_ports(&ctx.settings).map_err(CliError::input)?;
+    let (Some(mount), Some(dome), Some(vis), Some(nir), Some(fvis), Some(fnir), Some(plc)) =
+        (sims.mount, sims.dome, sims.camera_vis, sims.camera_nir, sims.filter_vis, sims.filter_nir, sims.plc)
+    else {
+        return Err(CliError::Failure(anyhow::anyhow!("the simulators were not all built")));
+    };
+    let mount: Arc<dyn Mount> = mount;
+    let dome: Arc<dyn Dome> = dome;
+    let (vis, nir): (Arc<dyn Camera>, Arc<dyn Camera>) = (vis, nir);
+    let (fvis, fnir): (Arc<dyn FilterWheel>, Arc<dyn FilterWheel>) = (fvis, fnir);
+    let every = |d: SimDevice| a.device == d || a.device == SimDevice::All;
+    // (label, socket_config section, what it serves)
+    let mut servers: Vec<(String, &str, Arc<dyn Handler>)> = Vec::new();
+    if every(SimDevice::Plc) {
+        let label = format!("PLC simulator on {{}}: {summary}, one iteration every {} s.", a.period);
+        servers.push((label, "PLC", Arc::new(PlcHandler { plc, clock: ctx.clock })));
+    }
+    if every(SimDevice::Telescope) {
+        servers.push(("Telescope simulator on {}.".into(), "Telescope", Arc::new(MountHandler(mount))));
+    }
+    if every(SimDevice::Dome) {
+        servers.push(("Dome simulator on {}.".into(), "Dome", Arc::new(DomeHandler(dome))));
+    }
+    if every(SimDevice::CameraVis) {
+        let h = CameraHandler { camera: vis, wheel: Some(fvis) };
+        servers.push(("CameraVIS simulator (with its filter wheel) on {}.".into(), "CameraVIS", Arc::new(h)));
+    }
+    if every(SimDevice::CameraNir) {
+        let h = CameraHandler { camera: nir, wheel: Some(fnir) };
+        servers.push(("CameraNIR simulator (with its filter wheel) on {}.".into(), "CameraNIR", Arc::new(h)));
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (label, section, handler) in servers {
+        let addr = match &a.bind {
+            Some(b) => b.clone(),
+            None => ports.address(section).unwrap_or_default().to_owned(),
+        };
+        let listener =
+            tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr().map_err(anyhow::Error::from)?;
+        say!("{}", label.replace("{}", &local.to_string()));
+        let mut stopped = stopped.clone();
+        tasks.spawn(ferros_devices_socket::serve(listener, handler, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+    }
+    say!("Ctrl-C to stop.");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
 }
 
 fn read_scenario(path: &Path) -> CliResult<Scenario> {

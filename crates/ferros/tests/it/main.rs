@@ -754,3 +754,98 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
     let err = f.fails(&["sim", "plc"], 2);
     assert!(err.contains("ports.ini: line 2: port \"http\" is not a port number"), "{err}");
 }
+
+#[test]
+fn device_status_reads_every_configured_device() {
+    let f = Ferros::new();
+    // The default: in-process simulators.
+    let v = f.json(&["device", "status", "--json"]);
+    let devices = v["devices"].as_array().unwrap();
+    let roles: Vec<&str> = devices.iter().map(|d| d["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["telescope", "dome", "camera_vis", "camera_nir", "filter_vis", "filter_nir", "plc"]);
+    assert!(devices.iter().all(|d| d["ok"] == true && d["driver"] == "sim"), "{v}");
+    assert_eq!(devices[0]["state"]["parked"], true);
+    assert_eq!(devices[1]["state"]["shutter"], "closed");
+    assert_eq!(devices[4]["state"]["names"][0], "g");
+    assert_eq!(devices[6]["state"]["sensors"].as_array().unwrap().len(), 5);
+    let text = f.ok(&["device", "status"]);
+    assert!(text.contains("dome        sim     in-process simulator"), "{text}");
+
+    // Bad configuration is refused naming the key.
+    f.write("ferros.toml", "[devices.dome]\ndriver = \"carrier-pigeon\"\n");
+    let err = f.fails(&["device", "status"], 2);
+    assert!(err.contains("devices.dome.driver: \"carrier-pigeon\" is not one of"), "{err}");
+    f.write("ferros.toml", "[devices.camera_vis]\ndriver = \"alpaca\"\ndevice = \"first\"\n");
+    let err = f.fails(&["device", "status"], 2);
+    assert!(err.contains("devices.camera_vis.device: \"first\" is not an Alpaca device number"), "{err}");
+
+    // Socket devices with nobody listening: each says so, the command fails (exit 1).
+    f.write(
+        "ferros.toml",
+        "[devices]\ndriver = \"socket\"\ntimeout_s = 0.5\n[devices.camera_nir]\ndriver = \"none\"\n[devices.filter_nir]\ndriver = \"none\"\n[devices.telescope]\naddress = \"127.0.0.1:9\"\n",
+    );
+    let out = f.run(&["device", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let telescope = &v["devices"][0];
+    assert_eq!(
+        (telescope["ok"].as_bool(), telescope["address"].as_str()),
+        (Some(false), Some("127.0.0.1:9"))
+    );
+    assert!(telescope["error"].as_str().unwrap().contains("cannot connect to 127.0.0.1:9"), "{v}");
+    assert_eq!(v["devices"][3]["driver"], "none");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no answer from: telescope, dome, camera_vis, filter_vis, plc")
+    );
+}
+
+#[test]
+fn sim_all_serves_every_device_to_the_socket_drivers() {
+    let f = Ferros::new();
+    f.write("ferros.toml", "[devices]\nsocket_config = \"ports.ini\"\n");
+    f.write(
+        "ports.ini",
+        "[Telescope]\nport=0\n[CameraVIS]\nport=0\n[CameraNIR]\nport=0\n[PLC]\nport=0\n[Dome]\nport=0\n",
+    );
+    let mut child = f
+        .command(&["sim", "all", "--period", "0.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut addresses = std::collections::BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("Ctrl-C") || line.is_empty() {
+            break;
+        }
+        let name = line.split_whitespace().next().unwrap().to_owned();
+        let addr = line.split(" on ").nth(1).unwrap().split([':', '.']).take(5).collect::<Vec<_>>();
+        addresses.insert(name, format!("{}.{}.{}.{}:{}", addr[0], addr[1], addr[2], addr[3], addr[4]));
+    }
+    assert_eq!(addresses.len(), 5, "{addresses:?}");
+    let toml = format!(
+        "[devices]\ndriver = \"socket\"\n[devices.telescope]\naddress = \"{}\"\n[devices.dome]\naddress = \"{}\"\n\
+         [devices.camera_vis]\naddress = \"{}\"\n[devices.filter_vis]\naddress = \"{}\"\n[devices.camera_nir]\naddress = \"{}\"\n\
+         [devices.filter_nir]\naddress = \"{}\"\n[devices.plc]\naddress = \"{}\"\n",
+        addresses["Telescope"],
+        addresses["Dome"],
+        addresses["CameraVIS"],
+        addresses["CameraVIS"],
+        addresses["CameraNIR"],
+        addresses["CameraNIR"],
+        addresses["PLC"],
+    );
+    f.write("ferros.toml", &toml);
+    let v = f.json(&["device", "status", "--json"]);
+    let devices = v["devices"].as_array().unwrap();
+    assert!(devices.iter().all(|d| d["ok"] == true && d["driver"] == "socket"), "{v}");
+    assert_eq!(devices[5]["state"]["names"], serde_json::json!(["Y", "J", "H"]));
+    assert_eq!(devices[6]["state"]["sensors"][0]["name"], "WXT520");
+    assert!(stop(&mut child, "-INT").success());
+    let err = f.fails(&["sim", "all", "--bind", "127.0.0.1:0"], 2);
+    assert!(err.contains("--bind gives one device's address"), "{err}");
+}
