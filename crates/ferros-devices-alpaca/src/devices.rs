@@ -241,9 +241,7 @@ impl FilterWheel for AlpacaFilterWheel {
     }
     async fn select_filter(&self, name: &str) -> DeviceResult<()> {
         let names = self.ep.get_strings("names").await?;
-        let slot = names.iter().position(|n| n == name).ok_or_else(|| {
-            DeviceError::limit(self.ep.name(), format!("no filter named {name} (has {})", names.join(", ")))
-        })?;
+        let slot = ferros_devices::slot_of(self.ep.name(), &names, name)?;
         self.select(slot).await
     }
     async fn home(&self) -> DeviceResult<()> {

@@ -15,18 +15,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::xml::{Kind, Message, MessageReader, PropState, Value, escape};
 
-/// Backoff between connection attempts: from `first`, doubling, at most `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { first: Duration::from_millis(500), max: Duration::from_secs(30) }
-    }
-}
+pub use ferros_devices::Backoff;
 
 /// A property as last defined and updated.
 #[derive(Debug, Clone, PartialEq)]

@@ -516,9 +516,7 @@ impl FilterWheel for IndiFilterWheel {
     }
     async fn select_filter(&self, name: &str) -> DeviceResult<()> {
         let names = self.names().await?;
-        let slot = names.iter().position(|n| n == name).ok_or_else(|| {
-            DeviceError::limit(&self.name, format!("no filter named {name} (has {})", names.join(", ")))
-        })?;
+        let slot = ferros_devices::slot_of(&self.name, &names, name)?;
         self.select(slot).await
     }
     async fn home(&self) -> DeviceResult<()> {

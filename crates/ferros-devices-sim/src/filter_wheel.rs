@@ -103,9 +103,7 @@ impl FilterWheel for SimFilterWheel {
 
     async fn select_filter(&self, name: &str) -> DeviceResult<()> {
         self.faults.check(&self.name).await?;
-        let slot = self.names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            DeviceError::limit(&self.name, format!("no filter \"{name}\" (has: {})", self.names.join(", ")))
-        })?;
+        let slot = ferros_devices::slot_of(&self.name, &self.names, name)?;
         self.go(slot, false)
     }
 

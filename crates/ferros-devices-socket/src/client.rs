@@ -16,18 +16,7 @@ use tokio::time::Instant;
 use crate::stream::{JsonReader, ReadError};
 use crate::wire;
 
-/// Backoff between connection attempts: from `first`, doubling, at most `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { first: Duration::from_millis(500), max: Duration::from_secs(30) }
-    }
-}
+pub use ferros_devices::Backoff;
 
 #[derive(Debug)]
 struct Link {

@@ -22,6 +22,23 @@ impl FilterWheelState {
     }
 }
 
+/// The slot holding filter `name` (exactly, else ignoring case when only one
+/// matches so: "r" and "R" may be different filters), or a `Limit` error
+/// listing the filters there are.
+pub fn slot_of(device: &str, names: &[String], name: &str) -> DeviceResult<usize> {
+    if let Some(i) = names.iter().position(|n| n == name) {
+        return Ok(i);
+    }
+    let loose: Vec<usize> = (0..names.len()).filter(|&i| names[i].eq_ignore_ascii_case(name)).collect();
+    match loose[..] {
+        [i] => Ok(i),
+        _ => Err(crate::DeviceError::limit(
+            device,
+            format!("no filter \"{name}\" (has: {})", names.join(", ")),
+        )),
+    }
+}
+
 #[async_trait]
 pub trait FilterWheel: Send + Sync {
     fn name(&self) -> &str;

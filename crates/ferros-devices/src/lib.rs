@@ -24,9 +24,22 @@ mod weather;
 pub use camera::{Camera, CameraActivity, CameraCapabilities, CameraState, Exposure, Frame, FrameType};
 pub use dome::{Dome, DomeCapabilities, DomeState, Shutter};
 pub use error::{DeviceError, DeviceResult};
-pub use filter_wheel::{FilterWheel, FilterWheelState};
+pub use filter_wheel::{FilterWheel, FilterWheelState, slot_of};
 pub use mount::{Mount, MountCapabilities, MountState};
 pub use weather::{PlcMode, Reading, Sensor, SensorValue, WeatherSource, WeatherStatus};
+
+/// Backoff between a driver's connection attempts: from `first`, doubling, at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { first: Duration::from_millis(500), max: Duration::from_secs(30) }
+    }
+}
 
 /// A state and the (Ferros clock) time it was read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

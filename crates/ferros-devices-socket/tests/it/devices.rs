@@ -34,14 +34,14 @@ fn connection(name: &str, addr: &str) -> Connection {
 }
 
 /// A server on a fixed port that the test stops and starts again.
-struct Server {
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) addr: String,
     handler: Arc<dyn Handler>,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Server {
-    async fn start(handler: Arc<dyn Handler>) -> Server {
+    pub(crate) async fn start(handler: Arc<dyn Handler>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let s = Server { addr, handler, stop: Mutex::new(None) };

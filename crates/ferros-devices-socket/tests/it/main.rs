@@ -205,50 +205,28 @@ fn status_round_trips_through_the_wire_format() {
     assert_eq!(d.mode, ferros_devices::PlcMode::Auto);
 }
 
-/// The conformance suite on the socket driver and its simulator server.
+/// The conformance suite on the socket PLC and its simulator server.
 mod conformance {
     use super::*;
-    use async_trait::async_trait;
-    use ferros_devices::conformance::{self, Link};
-    use tokio::sync::Mutex;
-
-    /// Cuts the link by stopping the server, restores it by starting a new one on the same port.
-    struct ServerLink {
-        addr: String,
-        clock: Clock,
-        stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    }
-
-    #[async_trait]
-    impl Link for ServerLink {
-        async fn cut(&self) {
-            if let Some(stop) = self.stop.lock().await.take() {
-                let _ = stop.send(());
-            }
-            // Existing sessions end when their task sees the listener gone and
-            // the client's connection is dropped on its next failure.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        async fn restore(&self) {
-            let listener = TcpListener::bind(&self.addr).await.unwrap();
-            *self.stop.lock().await =
-                Some(start_server(listener, self.clock, Scenario { iterations: 0, changes: vec![] }).await);
-        }
-    }
+    use ferros_devices::conformance;
+    use ferros_devices_socket::PlcHandler;
 
     #[tokio::test]
     async fn weather() {
         let c = clock();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let stop = start_server(listener, c, Scenario { iterations: 0, changes: vec![] }).await;
-        let plc = SocketPlc::new("plc", &addr, c, Duration::from_millis(300), backoff());
-        conformance::weather_story(&plc).await.unwrap();
-        let link = ServerLink { addr, clock: c, stop: Mutex::new(Some(stop)) };
+        let plc = Arc::new(
+            SimPlc::new("plc-sim", c, Duration::from_secs(1), Scenario { iterations: 0, changes: vec![] })
+                .unwrap(),
+        );
+        let server = devices::Server::start(Arc::new(PlcHandler { plc, clock: c })).await;
+        let client = SocketPlc::new("plc", &server.addr, c, Duration::from_millis(300), backoff());
+        conformance::weather_story(&client).await.unwrap();
         // A fresh client for the link story, so the cut is seen on connecting.
-        let plc = SocketPlc::new("plc", &link.addr, c, Duration::from_millis(300), backoff());
-        conformance::link_story(&link, Duration::from_secs(2), || async { plc.status().await.map(|_| ()) })
-            .await
-            .unwrap();
+        let client = SocketPlc::new("plc", &server.addr, c, Duration::from_millis(300), backoff());
+        conformance::link_story(&server, Duration::from_secs(2), || async {
+            client.status().await.map(|_| ())
+        })
+        .await
+        .unwrap();
     }
 }
