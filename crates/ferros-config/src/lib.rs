@@ -213,6 +213,13 @@ pub struct Weather {
     pub stale_after_s: f64,
     /// Time conditions must stay good before SAFE again (hysteresis), seconds.
     pub safe_delay_s: f64,
+    /// Cloud cover above which it is cloudy (sources giving a cover), %.
+    pub max_cloud_cover: f64,
+    /// Sun altitude above which it is daylight (unsafe to open), degrees.
+    pub max_sun_altitude: f64,
+    /// Sensors in order of trust: for each quantity the first valid and fresh
+    /// one gives the value; sensors not listed come after, in the PLC's order.
+    pub sensors: Vec<String>,
 }
 
 impl Default for Weather {
@@ -224,6 +231,9 @@ impl Default for Weather {
             max_sky_minus_ambient: -20.0,
             stale_after_s: 30.0,
             safe_delay_s: 300.0,
+            max_cloud_cover: 50.0,
+            max_sun_altitude: 0.0,
+            sensors: ["WXT520", "VantagePro", "DRD11", "MLX90614-1"].map(String::from).to_vec(),
         }
     }
 }
