@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use ferros_domain::{
-    JulianDate, LogEntry, NewProgram, NewRequest, NewSchedule, Profile, Request, RequestId, RequestKind,
-    Schedule, ScheduleId, ScientificProgram, SequenceId, SequenceStatus, Strategy, User,
+    GlobalStatus, JulianDate, LogEntry, NewProgram, NewRequest, NewSchedule, Profile, Request, RequestId,
+    RequestKind, Schedule, ScheduleId, ScientificProgram, SequenceId, SequenceStatus, Strategy, User,
 };
 use serde::Serialize;
 
@@ -72,6 +72,68 @@ pub struct RequestSummary {
     pub strategy: Strategy,
     pub created_at: DateTime<Utc>,
     pub sequence_statuses: Vec<SequenceStatus>,
+}
+
+/// An agent as the supervisor last recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    pub name: String,
+    /// `running`, `restarting`, `stopped`, `failed`.
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    pub restarts: i64,
+    pub last_error: String,
+}
+
+/// One watch to store: its status, reasons and the whole synthesis as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchWrite {
+    /// `env`, `weather` or `site`.
+    pub kind: String,
+    pub global_status: GlobalStatus,
+    pub reasons: Vec<String>,
+    pub updated: DateTime<Utc>,
+    pub body: String,
+}
+
+/// What the ENV agent stores after a reading.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvWrite {
+    pub watches: Vec<WatchWrite>,
+    /// (quantity, Unix milliseconds, value)
+    pub samples: Vec<(String, i64, f64)>,
+}
+
+/// A stored watch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredWatch {
+    pub kind: String,
+    pub global_status: GlobalStatus,
+    pub reasons: Vec<String>,
+    pub updated: DateTime<Utc>,
+    /// The synthesis, JSON.
+    pub body: String,
+}
+
+/// A change of a watch's status or reasons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchChange {
+    pub at: DateTime<Utc>,
+    pub global_status: GlobalStatus,
+    pub reasons: Vec<String>,
+}
+
+/// A point of an environment series: a reading (n = 1) or a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesRow {
+    pub quantity: String,
+    /// Unix milliseconds: the reading, or the start of the bucket.
+    pub t: i64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: i64,
 }
 
 /// One line of `ferros schedule history`.
@@ -294,6 +356,64 @@ impl Db {
     /// The latest log entries, newest first.
     pub async fn recent_logs(&self, limit: i64) -> DbResult<Vec<LogEntry>> {
         on_backend!(self, recent_logs(limit))
+    }
+
+    /// Records an agent's state (the supervisor's view).
+    pub async fn upsert_agent(&self, a: &AgentRecord) -> DbResult<()> {
+        on_backend!(self, upsert_agent(a))
+    }
+
+    pub async fn agent_heartbeat(&self, name: &str, at: DateTime<Utc>) -> DbResult<()> {
+        on_backend!(self, agent_heartbeat(name, at))
+    }
+
+    pub async fn list_agents(&self) -> DbResult<Vec<AgentRecord>> {
+        on_backend!(self, list_agents())
+    }
+
+    /// Stores watches and samples in one transaction; returns the kinds whose
+    /// status or reasons changed (each got a history row).
+    pub async fn store_env(&self, w: &EnvWrite) -> DbResult<Vec<String>> {
+        on_backend!(self, store_env(w))
+    }
+
+    /// Writes series points of one step (0 raw, or a bucket length in ms).
+    pub async fn insert_series(&self, step: i64, rows: &[SeriesRow]) -> DbResult<()> {
+        on_backend!(self, insert_series(step, rows))
+    }
+
+    /// Folds the points of step `from` in `start..end` (ms) into buckets of `to` ms.
+    pub async fn aggregate_series(&self, from: i64, to: i64, start: i64, end: i64) -> DbResult<u64> {
+        on_backend!(self, aggregate_series(from, to, start, end))
+    }
+
+    /// Deletes the points of step `step` older than `before` (ms).
+    pub async fn prune_series(&self, step: i64, before: i64) -> DbResult<u64> {
+        on_backend!(self, prune_series(step, before))
+    }
+
+    /// One quantity's points of step `step` in `start..end` (ms), in time order.
+    pub async fn series(&self, quantity: &str, step: i64, start: i64, end: i64) -> DbResult<Vec<SeriesRow>> {
+        on_backend!(self, series(quantity, step, start, end))
+    }
+
+    /// The quantities that have series.
+    pub async fn series_quantities(&self) -> DbResult<Vec<String>> {
+        on_backend!(self, series_quantities())
+    }
+
+    pub async fn latest_watch(&self, kind: &str) -> DbResult<Option<StoredWatch>> {
+        on_backend!(self, latest_watch(kind))
+    }
+
+    /// Changes of a watch since an instant, oldest first.
+    pub async fn watch_history(
+        &self,
+        kind: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> DbResult<Vec<WatchChange>> {
+        on_backend!(self, watch_history(kind, since, limit))
     }
 }
 

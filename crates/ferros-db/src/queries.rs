@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use ferros_domain::{
-    Album, AlbumId, AlbumSpec, Constraints, Coordinates, Detector, DomainError, EntryStatus, JulianDate,
-    LogEntry, LogLevel, NewRequest, NewSchedule, Period, Plan, PlanId, PlanSpec, Priority,
+    Album, AlbumId, AlbumSpec, Constraints, Coordinates, Detector, DomainError, EntryStatus, GlobalStatus,
+    JulianDate, LogEntry, LogLevel, NewRequest, NewSchedule, Period, Plan, PlanId, PlanSpec, Priority,
     PriorityModulation, Profile, ProgramId, Request, RequestId, RequestKind, Schedule, ScheduleEntry,
     ScheduleId, ScientificProgram, Seconds, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy,
     User, UserId, Window,
@@ -16,7 +16,10 @@ use ferros_domain::{
 use sqlx::{FromRow, Pool, Transaction};
 
 use super::Db;
-use crate::{DbError, DbResult, NewUser, PlanningCandidate, RequestSummary, ScheduleSummary, StatusUpdate};
+use crate::{
+    AgentRecord, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, RequestSummary, ScheduleSummary,
+    SeriesRow, StatusUpdate, StoredWatch, WatchChange,
+};
 
 type Tx<'c> = Transaction<'c, Db>;
 
@@ -896,6 +899,269 @@ pub(crate) async fn recent_logs(pool: &Pool<Db>, limit: i64) -> DbResult<Vec<Log
                 source,
                 level: level.parse::<LogLevel>().map_err(corrupt("logs", id))?,
                 message,
+            })
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ agents
+
+pub(crate) async fn upsert_agent(pool: &Pool<Db>, a: &AgentRecord) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO agents (name, state, started_at, heartbeat_at, restarts, last_error) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (name) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, \
+         heartbeat_at = excluded.heartbeat_at, restarts = excluded.restarts, last_error = excluded.last_error",
+    )
+    .bind(&a.name)
+    .bind(&a.state)
+    .bind(a.started_at)
+    .bind(a.heartbeat_at)
+    .bind(a.restarts)
+    .bind(&a.last_error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn agent_heartbeat(pool: &Pool<Db>, name: &str, at: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("UPDATE agents SET heartbeat_at = $2 WHERE name = $1")
+        .bind(name)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn list_agents(pool: &Pool<Db>) -> DbResult<Vec<AgentRecord>> {
+    let rows: Vec<(String, String, DateTime<Utc>, DateTime<Utc>, i64, String)> = sqlx::query_as(
+        "SELECT name, state, started_at, heartbeat_at, restarts, last_error FROM agents ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, state, started_at, heartbeat_at, restarts, last_error)| AgentRecord {
+            name,
+            state,
+            started_at,
+            heartbeat_at,
+            restarts,
+            last_error,
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------- environment
+
+fn status_code(s: GlobalStatus) -> &'static str {
+    match s {
+        GlobalStatus::Safe => "SAFE",
+        GlobalStatus::Unsafe => "UNSAFE",
+    }
+}
+
+fn reasons_of(table: &'static str, json: &str) -> DbResult<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| DbError::Corrupt {
+        table,
+        id: 0,
+        message: format!("reasons: {e}"),
+    })
+}
+
+fn parse_status(table: &'static str, s: &str) -> DbResult<GlobalStatus> {
+    match s {
+        "SAFE" => Ok(GlobalStatus::Safe),
+        "UNSAFE" => Ok(GlobalStatus::Unsafe),
+        other => Err(DbError::Corrupt { table, id: 0, message: format!("status {other}") }),
+    }
+}
+
+/// Stores the latest watches, a history row for each whose status or reasons
+/// changed, and the raw samples: one transaction. Returns the kinds that changed.
+pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<String>> {
+    let mut tx = pool.begin().await?;
+    let mut changed = Vec::new();
+    for watch in &w.watches {
+        let reasons = serde_json::to_string(&watch.reasons).map_err(|e| DbError::Corrupt {
+            table: "watches",
+            id: 0,
+            message: e.to_string(),
+        })?;
+        let before: Option<(String, String)> =
+            sqlx::query_as("SELECT global_status, reasons FROM watches WHERE kind = $1")
+                .bind(&watch.kind)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let status = status_code(watch.global_status);
+        if before.as_ref().is_none_or(|(s, r)| s != status || *r != reasons) {
+            sqlx::query(
+                "INSERT INTO watch_history (kind, at, global_status, reasons) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&watch.kind)
+            .bind(watch.updated)
+            .bind(status)
+            .bind(&reasons)
+            .execute(&mut *tx)
+            .await?;
+            changed.push(watch.kind.clone());
+        }
+        sqlx::query(
+            "INSERT INTO watches (kind, global_status, reasons, updated, body) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind) DO UPDATE SET global_status = excluded.global_status, \
+             reasons = excluded.reasons, updated = excluded.updated, body = excluded.body",
+        )
+        .bind(&watch.kind)
+        .bind(status)
+        .bind(&reasons)
+        .bind(watch.updated)
+        .bind(&watch.body)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let points: Vec<SeriesRow> = w
+        .samples
+        .iter()
+        .map(|(q, t, v)| SeriesRow { quantity: q.clone(), t: *t, mean: *v, min: *v, max: *v, n: 1 })
+        .collect();
+    insert_series_in(&mut tx, 0, &points).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+async fn insert_series_in(tx: &mut Tx<'_>, step: i64, rows: &[SeriesRow]) -> DbResult<()> {
+    // 7 values a row; SQLite takes up to 32766 bound values a statement.
+    for chunk in rows.chunks(1000) {
+        let mut b =
+            sqlx::QueryBuilder::<Db>::new("INSERT INTO env_series (quantity, step, t, mean, min, max, n) ");
+        b.push_values(chunk, |mut r, p| {
+            r.push_bind(&p.quantity)
+                .push_bind(step)
+                .push_bind(p.t)
+                .push_bind(p.mean)
+                .push_bind(p.min)
+                .push_bind(p.max)
+                .push_bind(p.n);
+        });
+        b.push(
+            " ON CONFLICT (quantity, step, t) DO UPDATE SET mean = excluded.mean, min = excluded.min, \
+             max = excluded.max, n = excluded.n",
+        );
+        b.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_series(pool: &Pool<Db>, step: i64, rows: &[SeriesRow]) -> DbResult<()> {
+    let mut tx = pool.begin().await?;
+    insert_series_in(&mut tx, step, rows).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Folds the `from` series of `start..end` (ms) into buckets of `to` ms.
+pub(crate) async fn aggregate_series(
+    pool: &Pool<Db>,
+    from: i64,
+    to: i64,
+    start: i64,
+    end: i64,
+) -> DbResult<u64> {
+    let done = sqlx::query(
+        "INSERT INTO env_series (quantity, step, t, mean, min, max, n) \
+         SELECT quantity, $1, (t / $1) * $1, SUM(mean * n) / SUM(n), MIN(min), MAX(max), SUM(n) \
+         FROM env_series WHERE step = $2 AND t >= $3 AND t < $4 GROUP BY 1, 3 \
+         ON CONFLICT (quantity, step, t) DO UPDATE SET mean = excluded.mean, min = excluded.min, \
+         max = excluded.max, n = excluded.n",
+    )
+    .bind(to)
+    .bind(from)
+    .bind(start)
+    .bind(end)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn prune_series(pool: &Pool<Db>, step: i64, before: i64) -> DbResult<u64> {
+    let done = sqlx::query("DELETE FROM env_series WHERE step = $1 AND t < $2")
+        .bind(step)
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn series(
+    pool: &Pool<Db>,
+    quantity: &str,
+    step: i64,
+    start: i64,
+    end: i64,
+) -> DbResult<Vec<SeriesRow>> {
+    let rows: Vec<(String, i64, f64, f64, f64, i64)> = sqlx::query_as(
+        "SELECT quantity, t, mean, min, max, n FROM env_series \
+         WHERE quantity = $1 AND step = $2 AND t >= $3 AND t < $4 ORDER BY t",
+    )
+    .bind(quantity)
+    .bind(step)
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(quantity, t, mean, min, max, n)| SeriesRow { quantity, t, mean, min, max, n })
+        .collect())
+}
+
+pub(crate) async fn series_quantities(pool: &Pool<Db>) -> DbResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT quantity FROM env_series WHERE step = 600 OR step = 0 ORDER BY quantity",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(q,)| q).collect())
+}
+
+pub(crate) async fn latest_watch(pool: &Pool<Db>, kind: &str) -> DbResult<Option<StoredWatch>> {
+    let row: Option<(String, String, DateTime<Utc>, String)> =
+        sqlx::query_as("SELECT global_status, reasons, updated, body FROM watches WHERE kind = $1")
+            .bind(kind)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(status, reasons, updated, body)| {
+        Ok(StoredWatch {
+            kind: kind.to_owned(),
+            global_status: parse_status("watches", &status)?,
+            reasons: reasons_of("watches", &reasons)?,
+            updated,
+            body,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn watch_history(
+    pool: &Pool<Db>,
+    kind: &str,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<WatchChange>> {
+    let rows: Vec<(DateTime<Utc>, String, String)> = sqlx::query_as(
+        "SELECT at, global_status, reasons FROM watch_history WHERE kind = $1 AND at >= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(kind)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(at, status, reasons)| {
+            Ok(WatchChange {
+                at,
+                global_status: parse_status("watch_history", &status)?,
+                reasons: reasons_of("watch_history", &reasons)?,
             })
         })
         .collect()

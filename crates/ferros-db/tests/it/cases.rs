@@ -283,3 +283,75 @@ pub async fn logs_come_back_newest_first(db: &Db) {
     assert_eq!(logs[0].level, LogLevel::Error);
     assert_eq!(logs[1].at, now() + chrono::Duration::seconds(1));
 }
+
+pub async fn agents_are_recorded_and_beat(db: &Db) {
+    let mut a = ferros_db::AgentRecord {
+        name: "env".into(),
+        state: "running".into(),
+        started_at: now(),
+        heartbeat_at: now(),
+        restarts: 0,
+        last_error: String::new(),
+    };
+    db.upsert_agent(&a).await.unwrap();
+    db.agent_heartbeat("env", now() + chrono::TimeDelta::seconds(2)).await.unwrap();
+    a.state = "restarting".into();
+    a.restarts = 1;
+    a.last_error = "no heartbeat for 30 s".into();
+    a.heartbeat_at = now() + chrono::TimeDelta::seconds(40);
+    db.upsert_agent(&a).await.unwrap();
+    let all = db.list_agents().await.unwrap();
+    assert_eq!(all, vec![a]);
+}
+
+fn watch(kind: &str, status: ferros_domain::GlobalStatus, reasons: &[&str], s: i64) -> ferros_db::WatchWrite {
+    ferros_db::WatchWrite {
+        kind: kind.into(),
+        global_status: status,
+        reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+        updated: now() + chrono::TimeDelta::seconds(s),
+        body: format!("{{\"at\": {s}}}"),
+    }
+}
+
+pub async fn watches_keep_the_latest_and_their_changes(db: &Db) {
+    use ferros_domain::GlobalStatus::{Safe, Unsafe};
+    let store = async |w: ferros_db::WatchWrite| {
+        db.store_env(&ferros_db::EnvWrite { watches: vec![w], samples: vec![] }).await.unwrap()
+    };
+    assert_eq!(store(watch("weather", Unsafe, &["rain: it rains"], 0)).await, ["weather"]);
+    assert!(store(watch("weather", Unsafe, &["rain: it rains"], 2)).await.is_empty(), "no change");
+    assert_eq!(store(watch("weather", Unsafe, &["rain: it rains", "wind: too windy"], 4)).await, ["weather"]);
+    assert_eq!(store(watch("weather", Safe, &[], 6)).await, ["weather"]);
+    let latest = db.latest_watch("weather").await.unwrap().unwrap();
+    assert_eq!((latest.global_status, latest.body.as_str()), (Safe, "{\"at\": 6}"));
+    assert!(db.latest_watch("site").await.unwrap().is_none());
+    let changes = db.watch_history("weather", now(), 10).await.unwrap();
+    assert_eq!(changes.len(), 3);
+    assert_eq!(changes[1].reasons, ["rain: it rains", "wind: too windy"]);
+    assert_eq!(changes[2].global_status, Safe);
+}
+
+pub async fn series_fold_into_buckets_and_are_pruned(db: &Db) {
+    // Two quantities every 2 s for 20 minutes, stored as the agent does.
+    let t0 = 1_800_000_000_000_i64; // a whole 10 minutes
+    for i in 0..600 {
+        let t = t0 + i * 2000;
+        let samples = vec![("wind".to_owned(), t, (i % 30) as f64), ("rain".to_owned(), t, 1.0)];
+        db.store_env(&ferros_db::EnvWrite { watches: vec![], samples }).await.unwrap();
+    }
+    db.aggregate_series(0, 60_000, t0, t0 + 1_200_000).await.unwrap();
+    db.aggregate_series(60_000, 600_000, t0, t0 + 1_200_000).await.unwrap();
+    let minutes = db.series("wind", 60_000, t0, t0 + 1_200_000).await.unwrap();
+    assert_eq!(minutes.len(), 20);
+    assert_eq!((minutes[0].n, minutes[0].min, minutes[0].max), (30, 0.0, 29.0));
+    assert!((minutes[0].mean - 14.5).abs() < 1e-9);
+    let tens = db.series("wind", 600_000, t0, t0 + 1_200_000).await.unwrap();
+    assert_eq!(tens.iter().map(|r| (r.t, r.n)).collect::<Vec<_>>(), [(t0, 300), (t0 + 600_000, 300)]);
+    // Folding again changes nothing.
+    db.aggregate_series(0, 60_000, t0, t0 + 1_200_000).await.unwrap();
+    assert_eq!(db.series("wind", 60_000, t0, t0 + 1_200_000).await.unwrap(), minutes);
+    assert_eq!(db.prune_series(0, t0 + 600_000).await.unwrap(), 600);
+    assert_eq!(db.series("rain", 0, t0, t0 + 1_200_000).await.unwrap().len(), 300);
+    assert_eq!(db.series_quantities().await.unwrap(), ["rain", "wind"]);
+}

@@ -44,6 +44,9 @@ on_both_backends!(
     schedules_are_stored_with_history,
     a_schedule_naming_an_unknown_sequence_stores_nothing,
     logs_come_back_newest_first,
+    agents_are_recorded_and_beat,
+    watches_keep_the_latest_and_their_changes,
+    series_fold_into_buckets_and_are_pruned,
 );
 
 #[tokio::test]
