@@ -75,7 +75,7 @@ pub struct RequestSummary {
 }
 
 /// An agent as the supervisor last recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct AgentRecord {
     pub name: String,
     /// `running`, `restarting`, `stopped`, `failed`.

@@ -934,22 +934,11 @@ pub(crate) async fn agent_heartbeat(pool: &Pool<Db>, name: &str, at: DateTime<Ut
 }
 
 pub(crate) async fn list_agents(pool: &Pool<Db>) -> DbResult<Vec<AgentRecord>> {
-    let rows: Vec<(String, String, DateTime<Utc>, DateTime<Utc>, i64, String)> = sqlx::query_as(
+    Ok(sqlx::query_as::<_, AgentRecord>(
         "SELECT name, state, started_at, heartbeat_at, restarts, last_error FROM agents ORDER BY name",
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, state, started_at, heartbeat_at, restarts, last_error)| AgentRecord {
-            name,
-            state,
-            started_at,
-            heartbeat_at,
-            restarts,
-            last_error,
-        })
-        .collect())
+    .await?)
 }
 
 // ------------------------------------------------------------- environment
