@@ -27,8 +27,29 @@ fn astro(device: &str, e: ferros_astro::AstroError) -> DeviceError {
     DeviceError::comm(device, e.to_string())
 }
 
+/// Whether the device is connected; the client asks for it as soon as it sees
+/// it disconnected, so this waits (up to the timeout) for that to happen.
 async fn connected(c: &IndiClient, device: &str) -> DeviceResult<bool> {
-    Ok(c.property(device, "CONNECTION").await?.switch("CONNECT").unwrap_or(false))
+    let on = |p: &Property| p.switch("CONNECT") == Some(true);
+    if on(&c.property(device, "CONNECTION").await?) {
+        return Ok(true);
+    }
+    match c.wait(device, "CONNECTION", c.timeout(), on).await {
+        Ok(_) => {
+            // A device defines most of its properties, and sets them (park,
+            // sensor size), in a burst just after connecting: let it arrive.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Ok(true)
+        }
+        Err(DeviceError::Timeout { .. }) => Err(DeviceError::comm(
+            device,
+            format!(
+                "the INDI device did not connect within {} s (CONNECTION is Off)",
+                c.timeout().as_secs_f64()
+            ),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// An INDI telescope ("Telescope Simulator"). It speaks RA/Dec of date; Ferros
@@ -72,6 +93,38 @@ impl IndiMount {
             }
         }
         Ok((lat, lon))
+    }
+
+    /// Slews to RA/Dec of date (degrees), tracking there or not, and returns
+    /// once the mount has taken the order: slewing, or already there (the
+    /// device's periodic updates may answer before it has read the order).
+    async fn goto(&self, mode: &str, ra: f64, dec: f64) -> DeviceResult<()> {
+        // A parked INDI mount ignores gotos with only a log message.
+        if self.client.get(&self.device, "TELESCOPE_PARK")?.is_some_and(|p| p.switch("PARK") == Some(true)) {
+            return Err(DeviceError::busy(&self.name, "parked: unpark first"));
+        }
+        self.client.switch(&self.device, "ON_COORD_SET", mode).await?;
+        let ra_h = ra / 15.0;
+        let values = [("RA", ra_h.to_string()), ("DEC", dec.to_string())];
+        self.client.send(&self.device, "EQUATORIAL_EOD_COORD", Kind::Number, &values).await?;
+        let there = |p: &Property| {
+            let dra = (p.number("RA").unwrap_or(f64::NAN) - ra_h + 36.0).rem_euclid(24.0) - 12.0;
+            let ddec = p.number("DEC").unwrap_or(f64::NAN) - dec;
+            // Not tracking, RA runs with the sky: a minute of it is 0.017 h.
+            dra.abs() < 0.05 && ddec.abs() < 0.1
+        };
+        self.client
+            .wait(&self.device, "EQUATORIAL_EOD_COORD", self.client.timeout(), |p| {
+                p.state == PropState::Busy || p.state == PropState::Alert || there(p)
+            })
+            .await
+            .and_then(|p| match p.state {
+                PropState::Alert => Err(DeviceError::comm(
+                    &self.name,
+                    format!("slew refused: {}", p.message.unwrap_or_default()),
+                )),
+                _ => Ok(()),
+            })
     }
 
     async fn wait_still(&self) -> DeviceResult<()> {
@@ -136,18 +189,14 @@ impl Mount for IndiMount {
     async fn slew_radec(&self, ra: f64, dec: f64) -> DeviceResult<()> {
         let jd = jd_now(&self.device)?;
         let (ra, dec) = j2000_to_jnow(ra, dec, jd).map_err(|e| astro(&self.device, e))?;
-        self.client.switch(&self.device, "ON_COORD_SET", "TRACK").await?;
-        let values = [("RA", (ra / 15.0).to_string()), ("DEC", dec.to_string())];
-        self.client.send(&self.device, "EQUATORIAL_EOD_COORD", Kind::Number, &values).await.map(|_| ())
+        self.goto("TRACK", ra, dec).await
     }
     async fn slew_altaz(&self, alt: f64, az: f64) -> DeviceResult<()> {
         let (lat, lon) = self.location().await?;
         let (ha, dec) = hadec(alt, az, lat);
         let lst = local_sidereal_time(jd_now(&self.device)?, lon).map_err(|e| astro(&self.device, e))?;
         let ra = (lst - ha).rem_euclid(360.0);
-        self.client.switch(&self.device, "ON_COORD_SET", "SLEW").await?;
-        let values = [("RA", (ra / 15.0).to_string()), ("DEC", dec.to_string())];
-        self.client.send(&self.device, "EQUATORIAL_EOD_COORD", Kind::Number, &values).await.map(|_| ())
+        self.goto("SLEW", ra, dec).await
     }
     async fn set_tracking(&self, on: bool) -> DeviceResult<()> {
         let which = if on { "TRACK_ON" } else { "TRACK_OFF" };
@@ -315,7 +364,8 @@ impl Camera for IndiCamera {
         let c = &self.client;
         let connected = connected(c, &self.device).await?;
         let exposure = c.property(&self.device, "CCD_EXPOSURE").await?;
-        c.property(&self.device, "CCD_INFO").await?;
+        // CCD_INFO is defined with zeros, then set to the sensor's size.
+        c.wait(&self.device, "CCD_INFO", c.timeout(), |p| p.number("CCD_MAX_X").unwrap_or(0.0) > 0.0).await?;
         let temperature = c.get(&self.device, "CCD_TEMPERATURE")?;
         let cooler_on =
             c.get(&self.device, "CCD_COOLER")?.is_some_and(|p| p.switch("COOLER_ON") == Some(true));

@@ -269,15 +269,17 @@ mod simulators {
     async fn weather() {
         let Some(addr) = server() else { return };
         let w = IndiWeather::new(connect(&addr), "Weather Simulator", "weather", Clock::Real);
-        let mut status = None;
-        for _ in 0..50 {
-            if let Ok(s) = w.status().await {
-                status = Some(s.value);
-                break;
+        // The simulator publishes its parameters a moment after connecting.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let s = loop {
+            match w.status().await {
+                Ok(s) if !s.value.sensors[0].values.is_empty() => break s.value,
+                Ok(_) | Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => panic!("no weather from the simulator: {other:?}"),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let s = status.unwrap();
+        };
         let names: Vec<&str> = s.sensors[0].values.iter().map(|v| v.name.as_str()).collect();
         assert!(names.contains(&"RainRate") && names.contains(&"WindSpeed"), "{names:?}");
         conformance::weather_story(&w).await.unwrap();
