@@ -35,6 +35,7 @@ pub struct Settings {
     pub devices: Devices,
     pub agents: Agents,
     pub weather: Weather,
+    pub history: History,
 }
 
 impl Default for Settings {
@@ -47,6 +48,7 @@ impl Default for Settings {
             devices: Devices::default(),
             agents: Agents::default(),
             weather: Weather::default(),
+            history: History::default(),
         }
     }
 }
@@ -181,6 +183,22 @@ fn name_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     }))
 }
 
+/// How long the environment's series are kept, days: raw readings, 1-minute
+/// and 10-minute buckets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    pub raw_days: f64,
+    pub minute_days: f64,
+    pub ten_minute_days: f64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self { raw_days: 2.0, minute_days: 90.0, ten_minute_days: 3650.0 }
+    }
+}
+
 /// How often each agent works, seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -257,8 +275,8 @@ impl Settings {
         }
         // Only the variables that name a setting: FERROS_CONFIG, FERROS_LOG and
         // test switches are read elsewhere.
-        const SECTIONS: [&str; 7] =
-            ["data_dir", "database_url", "bind", "site", "devices", "agents", "weather"];
+        const SECTIONS: [&str; 8] =
+            ["data_dir", "database_url", "bind", "site", "devices", "agents", "weather", "history"];
         let env = env
             .filter(|k| {
                 let first = k.as_str().split("__").next().unwrap_or_default();
@@ -331,6 +349,16 @@ impl Settings {
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(key, &format!("{v} must be > 0 seconds"));
+            }
+        }
+        let h = &self.history;
+        for (key, v) in [
+            ("history.raw_days", h.raw_days),
+            ("history.minute_days", h.minute_days),
+            ("history.ten_minute_days", h.ten_minute_days),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, &format!("{v} must be > 0 days"));
             }
         }
         if !(self.weather.safe_delay_s.is_finite() && self.weather.safe_delay_s >= 0.0) {

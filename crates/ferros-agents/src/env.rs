@@ -1,0 +1,229 @@
+//! ENV: environment monitoring. Every period it reads the weather/site
+//! source, makes the synthesis (`ferros-env`), stores the watches, their
+//! changes and the readings, folds the readings into 1- and 10-minute series,
+//! prunes them, and announces changes on the bus at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ferros_astro::{Frame, Site};
+use ferros_config::Settings;
+use ferros_db::{EnvWrite, WatchWrite};
+use ferros_devices::{Dome, DomeState, Stamped, WeatherSource, WeatherStatus, bounded};
+use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
+use ferros_env::{Inputs, Synthesis, Synthesizer, Thresholds};
+
+use crate::runtime::{Agent, AgentContext, Event};
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const TEN_MINUTES_MS: i64 = 600_000;
+const DAY_MS: f64 = 86_400_000.0;
+
+/// The ENV agent.
+pub struct EnvAgent {
+    source: Arc<dyn WeatherSource>,
+    dome: Option<Arc<dyn Dome>>,
+    site: Option<Site>,
+    period: Duration,
+    timeout: Duration,
+    synth: Synthesizer,
+    last: Option<Stamped<WeatherStatus>>,
+    failure: Option<String>,
+    status: Option<(GlobalStatus, Vec<String>)>,
+    /// Start (ms) of the first minute not folded yet.
+    folded_to: Option<i64>,
+    pruned_at: Option<DateTime<Utc>>,
+    retention_days: [f64; 3],
+}
+
+impl std::fmt::Debug for EnvAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvAgent").field("source", &self.source.name()).finish_non_exhaustive()
+    }
+}
+
+impl EnvAgent {
+    pub fn new(settings: &Settings, source: Arc<dyn WeatherSource>, dome: Option<Arc<dyn Dome>>) -> Self {
+        let w = &settings.weather;
+        let thresholds = Thresholds {
+            max_rain_rate: w.max_rain_rate,
+            max_wind_speed: w.max_wind_speed,
+            max_humidity: w.max_humidity,
+            max_sky_minus_ambient: w.max_sky_minus_ambient,
+            max_cloud_cover: w.max_cloud_cover,
+            max_sun_altitude: w.max_sun_altitude,
+            stale_after: w.stale_after_s,
+            safe_delay: w.safe_delay_s,
+        };
+        let s = &settings.site;
+        let h = &settings.history;
+        Self {
+            source,
+            dome,
+            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
+            period: Duration::from_secs_f64(settings.agents.env_period_s),
+            timeout: Duration::from_secs_f64(settings.devices.timeout_s),
+            synth: Synthesizer::new(thresholds, w.sensors.clone()),
+            last: None,
+            failure: None,
+            status: None,
+            folded_to: None,
+            pruned_at: None,
+            retention_days: [h.raw_days, h.minute_days, h.ten_minute_days],
+        }
+    }
+
+    fn sun_altitude(&self, now: DateTime<Utc>) -> Option<f64> {
+        let jd = JulianDate::from_datetime(now).ok()?;
+        Some(Frame::new(self.site.as_ref()?, jd).ok()?.sun().horizontal.alt)
+    }
+
+    async fn fold_and_prune(&mut self, ctx: &AgentContext, now: DateTime<Utc>) -> Result<(), String> {
+        let now_ms = now.timestamp_millis();
+        let minute = now_ms - now_ms.rem_euclid(MINUTE_MS);
+        // After a restart, fold the last hour again: folding is idempotent.
+        let from = self.folded_to.unwrap_or(minute - 60 * MINUTE_MS);
+        if minute > from {
+            let db = &ctx.db;
+            db.aggregate_series(0, MINUTE_MS, from, minute).await.map_err(|e| e.to_string())?;
+            let ten_from = from - from.rem_euclid(TEN_MINUTES_MS);
+            let ten_to = minute - minute.rem_euclid(TEN_MINUTES_MS);
+            if ten_to > ten_from {
+                db.aggregate_series(MINUTE_MS, TEN_MINUTES_MS, ten_from, ten_to)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            self.folded_to = Some(minute);
+        }
+        if self.pruned_at.is_none_or(|t| (now - t).num_minutes() >= 60) {
+            for (step, days) in [0, MINUTE_MS, TEN_MINUTES_MS].into_iter().zip(self.retention_days) {
+                let before = now_ms - (days * DAY_MS) as i64;
+                ctx.db.prune_series(step, before).await.map_err(|e| e.to_string())?;
+            }
+            self.pruned_at = Some(now);
+        }
+        Ok(())
+    }
+}
+
+/// The watches to store for a synthesis.
+fn watches(s: &Synthesis) -> Result<Vec<WatchWrite>, String> {
+    Ok(vec![
+        WatchWrite {
+            kind: "env".into(),
+            global_status: s.global_status,
+            reasons: s.reasons.clone(),
+            updated: s.updated,
+            body: json(s)?,
+        },
+        WatchWrite {
+            kind: "weather".into(),
+            global_status: s.weather.global_status,
+            reasons: s.weather.reasons.clone(),
+            updated: s.updated,
+            body: json(&s.weather)?,
+        },
+        WatchWrite {
+            kind: "site".into(),
+            global_status: s.site.global_status,
+            reasons: s.site.reasons.clone(),
+            updated: s.updated,
+            body: json(&s.site)?,
+        },
+    ])
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_json::to_string(v).map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl Agent for EnvAgent {
+    fn name(&self) -> &str {
+        "env"
+    }
+
+    fn period(&self) -> Duration {
+        self.period
+    }
+
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        let read = bounded(self.source.name(), "status", self.timeout, self.source.status()).await;
+        let fresh = match read {
+            Ok(s) => {
+                if let Some(f) = self.failure.take() {
+                    ctx.log("env", LogLevel::Info, format!("the weather source answers again (after: {f})"))
+                        .await;
+                }
+                self.last = Some(s);
+                true
+            }
+            Err(e) => {
+                if self.failure.is_none() {
+                    ctx.log("env", LogLevel::Warn, format!("cannot read the weather source: {e}")).await;
+                }
+                self.failure = Some(e.to_string());
+                false
+            }
+        };
+        let now = ctx.clock.now();
+        let dome: Option<Stamped<DomeState>> = match &self.dome {
+            Some(d) => bounded(d.name(), "state", self.timeout, d.state()).await.ok(),
+            None => None,
+        };
+        let sun = self.sun_altitude(now);
+        let synthesis = self.synth.step(&Inputs {
+            now,
+            status: self.last.as_ref(),
+            failure: self.failure.as_deref(),
+            sun_altitude: sun,
+            dome: dome.as_ref(),
+        });
+        let mut samples = Vec::new();
+        if fresh && let Some(last) = &self.last {
+            let t = last.at.timestamp_millis();
+            for q in synthesis.quantities() {
+                if let Some(v) = q.value
+                    && v.is_finite()
+                    && q.name != "plc_link"
+                    && q.name != "daylight"
+                {
+                    samples.push((q.name.clone(), t, v));
+                }
+            }
+        }
+        if let Some(alt) = sun {
+            samples.push(("daylight".to_owned(), now.timestamp_millis(), alt));
+        }
+        let write = EnvWrite { watches: watches(&synthesis)?, samples };
+        ctx.db.store_env(&write).await.map_err(|e| format!("cannot store the synthesis: {e}"))?;
+        let current = (synthesis.global_status, synthesis.reasons.clone());
+        // The countdown to SAFE changes the reasons every step: announce the
+        // status, and the reasons when conditions change.
+        let announce = match &self.status {
+            None => true,
+            Some((status, reasons)) => {
+                *status != current.0
+                    || (current.0 == GlobalStatus::Unsafe && strip(reasons) != strip(&current.1))
+            }
+        };
+        if announce {
+            let level = if current.0 == GlobalStatus::Safe { LogLevel::Info } else { LogLevel::Warn };
+            let text = match current.0 {
+                GlobalStatus::Safe => "SAFE".to_owned(),
+                GlobalStatus::Unsafe => format!("UNSAFE ({})", current.1.join("; ")),
+            };
+            ctx.log("env", level, text).await;
+            ctx.bus.publish(Event::Environment { at: now, status: current.0, reasons: current.1.clone() });
+        }
+        self.status = Some(current);
+        self.fold_and_prune(ctx, now).await
+    }
+}
+
+/// Reasons without the countdown to SAFE.
+fn strip(reasons: &[String]) -> Vec<&String> {
+    reasons.iter().filter(|r| !r.starts_with("conditions good for")).collect()
+}

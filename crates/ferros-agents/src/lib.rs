@@ -1,0 +1,12 @@
+//! Ferros's agents and the runtime that hosts them.
+//!
+//! An agent is a loop of steps on the Ferros clock. The [`Supervisor`] (the
+//! seeds' "super agent") runs each as a task, records its state and heartbeat
+//! in the database, and restarts it, with a backoff, when it dies or stops
+//! beating; it logs why. Agents tell each other what changed on the [`Bus`].
+
+mod env;
+mod runtime;
+
+pub use env::EnvAgent;
+pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};

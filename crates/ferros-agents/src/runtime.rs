@@ -1,0 +1,325 @@
+//! Supervised agents: tasks, heartbeats, restarts, the bus.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ferros_clock::Clock;
+use ferros_db::{AgentRecord, Db};
+use ferros_domain::{GlobalStatus, LogEntry, LogLevel};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+/// What agents tell each other and the console.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The environment's status or reasons changed.
+    Environment { at: DateTime<Utc>, status: GlobalStatus, reasons: Vec<String> },
+    /// The supervisor restarted an agent.
+    Restarted { agent: String, reason: String, restarts: i64 },
+}
+
+/// A broadcast channel: every subscriber gets every event sent after it subscribed.
+#[derive(Debug, Clone)]
+pub struct Bus(broadcast::Sender<Event>);
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self(broadcast::channel(1024).0)
+    }
+}
+
+impl Bus {
+    pub fn publish(&self, e: Event) {
+        // No subscriber is not an error.
+        let _ = self.0.send(e);
+    }
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.subscribe()
+    }
+}
+
+/// What every agent works with.
+#[derive(Debug, Clone)]
+pub struct AgentContext {
+    pub db: Db,
+    pub clock: Clock,
+    pub bus: Bus,
+}
+
+impl AgentContext {
+    /// Logs to the database (the System page) and to standard error.
+    pub async fn log(&self, source: &str, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Error => tracing::error!("{source}: {message}"),
+            LogLevel::Warn => tracing::warn!("{source}: {message}"),
+            _ => tracing::info!("{source}: {message}"),
+        }
+        let entry = LogEntry { at: self.clock.now(), source: source.to_owned(), level, message };
+        if let Err(e) = self.db.log(&entry).await {
+            tracing::warn!("{source}: cannot store a log entry: {e}");
+        }
+    }
+}
+
+#[async_trait]
+pub trait Agent: Send + 'static {
+    fn name(&self) -> &str;
+    /// Time between steps, on the Ferros clock.
+    fn period(&self) -> Duration;
+    /// One iteration. An error is logged and the agent goes on; a panic ends
+    /// it (and the supervisor starts a new one).
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String>;
+}
+
+/// Makes a fresh agent (at start and at each restart).
+pub type Factory = Arc<dyn Fn() -> Box<dyn Agent> + Send + Sync>;
+
+enum Control {
+    /// Ends an agent's task as a crash would (tests, operators).
+    Kill(String),
+}
+
+/// Talks to a running supervisor.
+#[derive(Debug, Clone)]
+pub struct SupervisorHandle(mpsc::Sender<Control>);
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Control::Kill(n) => write!(f, "Kill({n})"),
+        }
+    }
+}
+
+impl SupervisorHandle {
+    /// Kills an agent's task; the supervisor restarts it.
+    pub async fn kill(&self, agent: &str) {
+        let _ = self.0.send(Control::Kill(agent.to_owned())).await;
+    }
+}
+
+struct Running {
+    factory: Factory,
+    task: Option<JoinHandle<()>>,
+    /// Clock time of the last beat.
+    beat_at: Arc<std::sync::Mutex<DateTime<Utc>>>,
+    started_at: DateTime<Utc>,
+    restarts: i64,
+    /// Real time before which it is not restarted.
+    restart_at: Option<tokio::time::Instant>,
+    delay: Duration,
+    last_error: String,
+    healthy_since: tokio::time::Instant,
+}
+
+/// Runs agents and keeps them alive.
+pub struct Supervisor {
+    ctx: AgentContext,
+    agents: Vec<Factory>,
+    /// Clock time without a beat after which an agent is restarted.
+    heartbeat_timeout: Duration,
+    first_delay: Duration,
+    max_delay: Duration,
+    control: (mpsc::Sender<Control>, mpsc::Receiver<Control>),
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor").field("agents", &self.agents.len()).finish_non_exhaustive()
+    }
+}
+
+impl Supervisor {
+    pub fn new(ctx: AgentContext, heartbeat_timeout: Duration) -> Self {
+        Self {
+            ctx,
+            agents: Vec::new(),
+            heartbeat_timeout,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            control: mpsc::channel(16),
+        }
+    }
+
+    /// Restart delays: from `first`, doubling, at most `max` (real time).
+    pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.first_delay = first;
+        self.max_delay = max;
+        self
+    }
+
+    pub fn add(&mut self, factory: Factory) {
+        self.agents.push(factory);
+    }
+
+    pub fn handle(&self) -> SupervisorHandle {
+        SupervisorHandle(self.control.0.clone())
+    }
+
+    fn spawn(&self, r: &mut Running) {
+        let mut agent = (r.factory)();
+        let ctx = self.ctx.clone();
+        let beat_at = r.beat_at.clone();
+        *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = ctx.clock.now();
+        r.task = Some(tokio::spawn(async move {
+            let mut last_db_beat = None::<DateTime<Utc>>;
+            loop {
+                if let Err(e) = agent.step(&ctx).await {
+                    ctx.log(agent.name(), LogLevel::Warn, e).await;
+                }
+                let now = ctx.clock.now();
+                *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = now;
+                // The database hears of the heartbeat every few seconds of clock time.
+                if last_db_beat.is_none_or(|t| (now - t).num_seconds() >= 5) {
+                    if let Err(e) = ctx.db.agent_heartbeat(agent.name(), now).await {
+                        tracing::warn!("{}: cannot record the heartbeat: {e}", agent.name());
+                    }
+                    last_db_beat = Some(now);
+                }
+                ctx.clock.sleep(agent.period()).await;
+            }
+        }));
+        r.started_at = self.ctx.clock.now();
+        r.healthy_since = tokio::time::Instant::now();
+    }
+
+    async fn record(&self, name: &str, r: &Running, state: &str) {
+        let beat_at = *r.beat_at.lock().unwrap_or_else(|e| e.into_inner());
+        let rec = AgentRecord {
+            name: name.to_owned(),
+            state: state.to_owned(),
+            started_at: r.started_at,
+            heartbeat_at: beat_at,
+            restarts: r.restarts,
+            last_error: r.last_error.clone(),
+        };
+        if let Err(e) = self.ctx.db.upsert_agent(&rec).await {
+            tracing::warn!("supervisor: cannot record agent {name}: {e}");
+        }
+    }
+
+    /// Runs the agents until `shutdown` completes, then stops them all.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut running: BTreeMap<String, Running> = BTreeMap::new();
+        for factory in &self.agents {
+            let name = factory().name().to_owned();
+            let now = self.ctx.clock.now();
+            let mut r = Running {
+                factory: factory.clone(),
+                task: None,
+                beat_at: Arc::new(std::sync::Mutex::new(now)),
+                started_at: now,
+                restarts: 0,
+                restart_at: None,
+                delay: self.first_delay,
+                last_error: String::new(),
+                healthy_since: tokio::time::Instant::now(),
+            };
+            self.spawn(&mut r);
+            self.record(&name, &r, "running").await;
+            self.ctx.log("supervisor", LogLevel::Info, format!("started agent {name}")).await;
+            running.insert(name, r);
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut killed = None;
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(Control::Kill(name)) = self.control.1.recv() => killed = Some(name),
+                _ = tick.tick() => {}
+            }
+            let clock_now = self.ctx.clock.now();
+            let real_now = tokio::time::Instant::now();
+            let names: Vec<String> = running.keys().cloned().collect();
+            for name in names {
+                let Some(mut r) = running.remove(&name) else { continue };
+                // Why the agent must be restarted, if it must.
+                let mut why = None;
+                if killed.as_deref() == Some(name.as_str())
+                    && let Some(t) = r.task.take()
+                {
+                    t.abort();
+                    why = Some("killed".to_owned());
+                }
+                if let Some(t) = &r.task
+                    && t.is_finished()
+                {
+                    let t = r.task.take();
+                    why = Some(match t {
+                        Some(t) => match t.await {
+                            Err(e) if e.is_panic() => format!("crashed: {}", panic_text(e.into_panic())),
+                            Err(_) => "stopped".to_owned(),
+                            Ok(()) => "ended".to_owned(),
+                        },
+                        None => "ended".to_owned(),
+                    });
+                }
+                let beat_at = *r.beat_at.lock().unwrap_or_else(|e| e.into_inner());
+                let silent = (clock_now - beat_at).to_std().unwrap_or_default();
+                if why.is_none() && r.task.is_some() && silent > self.heartbeat_timeout {
+                    if let Some(t) = r.task.take() {
+                        t.abort();
+                    }
+                    why = Some(format!("no heartbeat for {:.0} s", silent.as_secs_f64()));
+                }
+                if let Some(why) = why {
+                    if real_now.duration_since(r.healthy_since) > Duration::from_secs(60) {
+                        r.delay = self.first_delay;
+                    }
+                    r.restart_at = Some(real_now + r.delay);
+                    r.last_error = why.clone();
+                    self.ctx
+                        .log(
+                            "supervisor",
+                            LogLevel::Error,
+                            format!("agent {name} {why}; restarting in {:.1} s", r.delay.as_secs_f64()),
+                        )
+                        .await;
+                    r.delay = (r.delay * 2).min(self.max_delay);
+                    self.record(&name, &r, "restarting").await;
+                }
+                if r.task.is_none()
+                    && let Some(at) = r.restart_at
+                    && real_now >= at
+                {
+                    r.restart_at = None;
+                    r.restarts += 1;
+                    self.spawn(&mut r);
+                    self.record(&name, &r, "running").await;
+                    self.ctx.bus.publish(Event::Restarted {
+                        agent: name.clone(),
+                        reason: r.last_error.clone(),
+                        restarts: r.restarts,
+                    });
+                    self.ctx.log("supervisor", LogLevel::Info, format!("restarted agent {name}")).await;
+                }
+                running.insert(name, r);
+            }
+        }
+        for (name, mut r) in running {
+            if let Some(t) = r.task.take() {
+                t.abort();
+                let _ = t.await;
+            }
+            self.record(&name, &r, "stopped").await;
+        }
+        self.ctx.log("supervisor", LogLevel::Info, "agents stopped").await;
+    }
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
