@@ -227,3 +227,25 @@ impl Agent for EnvAgent {
 fn strip(reasons: &[String]) -> Vec<&String> {
     reasons.iter().filter(|r| !r.starts_with("conditions good for")).collect()
 }
+
+/// The series that draws `start..end` (ms) best: the finest kept that far
+/// back (`retention_days`: raw, minute, ten minutes) with at most `max_points`.
+pub fn series_step(
+    start: i64,
+    end: i64,
+    now: i64,
+    period_s: f64,
+    retention_days: [f64; 3],
+    max_points: f64,
+) -> i64 {
+    let span = (end - start).max(0) as f64;
+    let steps =
+        [(0, period_s * 1000.0), (MINUTE_MS, MINUTE_MS as f64), (TEN_MINUTES_MS, TEN_MINUTES_MS as f64)];
+    for ((step, every), days) in steps.into_iter().zip(retention_days) {
+        let kept_from = now - (days * DAY_MS) as i64;
+        if start >= kept_from && span / every <= max_points {
+            return step;
+        }
+    }
+    TEN_MINUTES_MS
+}

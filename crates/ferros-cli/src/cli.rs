@@ -57,6 +57,11 @@ pub enum Command {
     /// The configured devices: their drivers and live state.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Run one agent alone (ferros start runs them all).
+    Agent(AgentArgs),
+    /// Environment monitoring: the latest synthesis and the history of a quantity.
+    #[command(subcommand)]
+    Env(EnvCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -198,6 +203,19 @@ pub enum DeviceCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
+    /// The environment history: a year of generated readings in SQLite, then
+    /// the queries of the plots (a night, a month, a year).
+    History {
+        /// Days of history.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Quantities recorded every reading.
+        #[arg(long, default_value_t = 12)]
+        quantities: u32,
+        /// Seconds between readings.
+        #[arg(long, default_value_t = 2.0)]
+        period: f64,
+    },
     /// Visibility windows of many targets for one night, on one core.
     Astro {
         #[arg(long, default_value_t = 10_000)]
@@ -220,6 +238,46 @@ pub struct StartArgs {
     /// Address of the web server (default 127.0.0.1:8000).
     #[arg(long, env = "FERROS_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
+    /// A scenario for the simulated PLC (seed format, docs/devices.md).
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: Option<PathBuf>,
+}
+
+/// The agents that can run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentName {
+    /// Environment monitoring.
+    Env,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    pub name: AgentName,
+    /// A scenario for the simulated PLC.
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// The latest synthesis: SAFE or UNSAFE, why, and every quantity.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A quantity's readings over a period (raw, 1-minute or 10-minute points, by length).
+    History {
+        /// rain, wind, humidity, temperature, clouds, daylight...
+        quantity: String,
+        /// Start (ISO 8601, UTC).
+        #[arg(long)]
+        since: String,
+        /// End (ISO 8601, UTC; default now).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

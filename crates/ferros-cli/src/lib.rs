@@ -18,7 +18,10 @@ pub use error::CliError;
 /// Entry point of the `ferros` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, cli::Command::Start(_) | cli::Command::Sim(_)));
+    init_tracing(matches!(
+        cli.command,
+        cli::Command::Start(_) | cli::Command::Sim(_) | cli::Command::Agent(_)
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -47,7 +50,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::Astro(cmd) => commands::astro::run(&ctx, cmd),
         cli::Command::Sim(args) => commands::sim::run(&ctx, args).await,
         cli::Command::Device(cmd) => commands::device::run(&ctx, cmd).await,
-        cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
+        cli::Command::Agent(args) => commands::agents::run_alone(&ctx, args).await,
+        cli::Command::Env(cmd) => commands::env::run(&ctx, cmd).await,
+        cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd).await,
     }
 }
 

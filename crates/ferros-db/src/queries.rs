@@ -977,22 +977,20 @@ pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<Str
             id: 0,
             message: e.to_string(),
         })?;
-        let before: Option<(String, String)> =
-            sqlx::query_as("SELECT global_status, reasons FROM watches WHERE kind = $1")
-                .bind(&watch.kind)
-                .fetch_optional(&mut *tx)
-                .await?;
         let status = status_code(watch.global_status);
-        if before.as_ref().is_none_or(|(s, r)| s != status || *r != reasons) {
-            sqlx::query(
-                "INSERT INTO watch_history (kind, at, global_status, reasons) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&watch.kind)
-            .bind(watch.updated)
-            .bind(status)
-            .bind(&reasons)
-            .execute(&mut *tx)
-            .await?;
+        // One statement that writes from the start: with SQLite a read then a
+        // write in one transaction may fail when another connection wrote between.
+        let added = sqlx::query(
+            "INSERT INTO watch_history (kind, at, global_status, reasons) SELECT $1, $2, $3, $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM watches WHERE kind = $1 AND global_status = $3 AND reasons = $4)",
+        )
+        .bind(&watch.kind)
+        .bind(watch.updated)
+        .bind(status)
+        .bind(&reasons)
+        .execute(&mut *tx)
+        .await?;
+        if added.rows_affected() > 0 {
             changed.push(watch.kind.clone());
         }
         sqlx::query(

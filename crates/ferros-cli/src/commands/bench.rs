@@ -1,5 +1,6 @@
 //! `ferros bench astro`: how long the visibility windows of many targets take
-//! for one night, on one core. Prints figures; asserts nothing.
+//! for one night, on one core; `bench scheduler`; `bench history` (its own
+//! module). Print figures; assert nothing.
 
 use crate::output::say;
 use std::time::Instant;
@@ -14,8 +15,11 @@ use crate::cli::{BenchCmd, SiteArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 
-pub fn run(ctx: &Context, cmd: BenchCmd) -> CliResult {
+pub async fn run(ctx: &Context, cmd: BenchCmd) -> CliResult {
     match cmd {
+        BenchCmd::History { days, quantities, period } => {
+            super::bench_history::run(ctx, days, quantities, period).await
+        }
         BenchCmd::Astro { targets } => astro(ctx, targets),
         BenchCmd::Scheduler { sequences, seed, export } => scheduler(ctx, sequences, seed, export.as_deref()),
     }

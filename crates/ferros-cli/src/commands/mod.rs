@@ -1,8 +1,11 @@
 //! One module per command group.
 
+pub mod agents;
 pub mod astro;
 pub mod bench;
+pub mod bench_history;
 pub mod device;
+pub mod env;
 pub mod program;
 pub mod request;
 pub mod schedule;

@@ -65,6 +65,7 @@ pub async fn run(ctx: &Context, a: SimArgs) -> CliResult {
         let h = CameraHandler { camera: nir, wheel: Some(fnir) };
         servers.push(("CameraNIR simulator (with its filter wheel) on {}.".into(), "CameraNIR", Arc::new(h)));
     }
+    let signal = shutdown_signal();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for (label, section, handler) in servers {
@@ -82,13 +83,13 @@ pub async fn run(ctx: &Context, a: SimArgs) -> CliResult {
         }));
     }
     say!("Ctrl-C to stop.");
-    shutdown_signal().await;
+    signal.await;
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
 
-fn read_scenario(path: &Path) -> CliResult<Scenario> {
+pub(crate) fn read_scenario(path: &Path) -> CliResult<Scenario> {
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;

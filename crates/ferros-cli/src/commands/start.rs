@@ -15,10 +15,12 @@ use crate::error::{CliError, CliResult};
 use crate::password;
 
 pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
+    let signal = shutdown_signal();
     let settings = &ctx.settings;
     let bind = args.bind.unwrap_or(settings.bind);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    let obs = super::agents::observatory(ctx, args.scenario.as_deref())?;
     let db = ctx.open_db().await?;
     ensure_admin(ctx, &db).await?;
     let listener =
@@ -42,11 +44,28 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         say!("  clock      real time (UTC)");
     }
     say!("  web        http://{addr}/  (health: http://{addr}/healthz)");
+    let drivers: Vec<String> = obs.slots.iter().map(|s| format!("{} {}", s.role, s.driver)).collect();
+    say!("  devices    {}", drivers.join(", "));
+    say!("  agents     env (every {} s)", settings.agents.env_period_s);
     say!("Press Ctrl-C to stop.");
 
     log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;
     let state = AppState::new(db.clone(), ctx.clock, settings.site.name.clone());
-    ferros_web::serve(listener, state, shutdown_signal()).await.context("the web server failed")?;
+    // One Ctrl-C stops both the web server and the agents.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let agents = {
+        let mut stopped = stopped.clone();
+        super::agents::run_agents(ctx, &db, &obs, None, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+    };
+    let web = ferros_web::serve(listener, state, async move {
+        signal.await;
+        let _ = stop.send(true);
+    });
+    let (web, agents) = tokio::join!(web, agents);
+    web.context("the web server failed")?;
+    agents?;
     log(&db, ctx, LogLevel::Info, "Ferros stopped".to_owned()).await;
     db.close().await;
     say!("Ferros stopped.");
@@ -85,30 +104,33 @@ async fn log(db: &Db, ctx: &Context, level: LogLevel, message: String) {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when first awaited: a signal in between is not lost.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!("cannot listen for Ctrl-C and SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        say!("Stopping...");
     }
-    say!("Stopping...");
 }

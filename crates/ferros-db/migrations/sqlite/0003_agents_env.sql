@@ -41,3 +41,5 @@ CREATE TABLE env_series (
     n        BIGINT NOT NULL,
     PRIMARY KEY (quantity, step, t)
 ) WITHOUT ROWID;
+-- Folding and pruning work on one step and a time range, over all quantities.
+CREATE INDEX env_series_step_t ON env_series(step, t);

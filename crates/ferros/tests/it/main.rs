@@ -849,3 +849,102 @@ fn sim_all_serves_every_device_to_the_socket_drivers() {
     let err = f.fails(&["sim", "all", "--bind", "127.0.0.1:0"], 2);
     assert!(err.contains("--bind gives one device's address"), "{err}");
 }
+
+#[test]
+fn start_shows_the_rain_scenario_live_and_env_reads_the_database() {
+    let f = Ferros::new();
+    let err = f.fails(&["env", "status"], 1);
+    assert!(err.contains("no environment synthesis yet"), "{err}");
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/rain.json");
+    let mut child = f
+        .command(&[
+            "--time",
+            "2026-11-23T06:00:00Z",
+            "--speed",
+            "10",
+            "start",
+            "--bind",
+            "127.0.0.1:0",
+            "--scenario",
+            s(&scenario),
+        ])
+        .env("FERROS_WEATHER__SAFE_DELAY_S", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "ferros start ended: {lines:?}");
+        let done =
+            line.contains("ENV  SAFE") && lines.iter().any(|l: &String| l.contains("ENV  UNSAFE: rain"));
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("agents     env")), "{lines:?}");
+    let rain_line = lines.iter().find(|l| l.contains("UNSAFE: rain")).unwrap();
+    assert!(rain_line.contains("it rains hard (12.0 mm/h)"), "{rain_line}");
+    // While it runs, the CLI reads the synthesis from the database.
+    let v = f.json(&["env", "status", "--json"]);
+    assert_eq!(v["global_status"], "SAFE", "{v}");
+    let rain = v["quantities"].as_array().unwrap().iter().find(|q| q["name"] == "rain").unwrap().clone();
+    assert_eq!(
+        (rain["value"].as_f64(), rain["decision"].as_str(), rain["sensor"].as_str()),
+        (Some(0.0), Some("safe"), Some("WXT520"))
+    );
+    assert!(rain["age_s"].as_f64().is_some());
+    assert!(stop(&mut child, "-INT").success());
+    let v = f.json(&[
+        "env",
+        "history",
+        "rain",
+        "--since",
+        "2026-11-23T05:59:00Z",
+        "--until",
+        "2026-11-23T07:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(v["resolution"], "raw");
+    let means: Vec<f64> =
+        v["points"].as_array().unwrap().iter().map(|p| p["mean"].as_f64().unwrap()).collect();
+    assert!(means.contains(&12.0) && means.contains(&0.0), "{means:?}");
+    let text = f.ok(&["env", "status"]);
+    assert!(text.starts_with("SAFE"), "{text}");
+    let err = f.fails(
+        &["env", "history", "snow", "--since", "2026-11-23T05:00:00Z", "--until", "2026-11-23T08:00:00Z"],
+        2,
+    );
+    assert!(err.contains("no history of \"snow\" (there is: ") && err.contains("rain"), "{err}");
+    let err = f.fails(
+        &["env", "history", "rain", "--since", "2026-11-23T07:00:00Z", "--until", "2026-11-23T06:00:00Z"],
+        2,
+    );
+    assert!(err.contains("--until must be after --since"), "{err}");
+    let err = f.fails(&["env", "history", "rain", "--since", "yesterday"], 2);
+    assert!(err.contains("--since"), "{err}");
+}
+
+#[test]
+fn one_agent_runs_alone() {
+    let f = Ferros::new();
+    let mut child = f
+        .command(&["--time", "2026-11-23T06:00:00Z", "--speed", "10", "agent", "env"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Agent Env on sqlite://"), "{line}");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("ENV  UNSAFE: conditions good for 0 s"), "{line}");
+    assert!(stop(&mut child, "-INT").success());
+    let v = f.json(&["env", "status", "--json"]);
+    assert_eq!(v["global_status"], "UNSAFE");
+}

@@ -1,0 +1,94 @@
+//! Running the agents: all of them under `ferros start`, or one alone with
+//! `ferros agent NAME`. Environment changes are printed as they happen.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferros_agents::{Agent, AgentContext, Bus, EnvAgent, Event, Factory, Supervisor};
+use ferros_db::Db;
+use ferros_devices_sim::Scenario;
+use ferros_domain::GlobalStatus;
+use ferros_observatory::Observatory;
+
+use super::sim::read_scenario;
+use super::start::shutdown_signal;
+use crate::cli::{AgentArgs, AgentName};
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::output::say;
+
+/// The observatory of the settings, its simulated PLC playing `scenario`.
+pub fn observatory(ctx: &Context, scenario: Option<&Path>) -> CliResult<Observatory> {
+    let scenario = match scenario {
+        Some(p) => read_scenario(p)?,
+        None => Scenario { iterations: 0, changes: Vec::new() },
+    };
+    Observatory::build(&ctx.settings, ctx.clock, scenario).map_err(CliError::input)
+}
+
+/// The agents to run: `only` one, or all.
+fn factories(ctx: &Context, obs: &Observatory, only: Option<AgentName>) -> CliResult<Vec<Factory>> {
+    let mut out: Vec<Factory> = Vec::new();
+    if only.is_none() || only == Some(AgentName::Env) {
+        let Some(source) = obs.weather.clone() else {
+            return Err(CliError::input(
+                "no weather source: devices.plc has driver \"none\", ENV has nothing to read",
+            ));
+        };
+        let settings = ctx.settings.clone();
+        let dome = obs.dome.clone();
+        out.push(Arc::new(move || {
+            Box::new(EnvAgent::new(&settings, source.clone(), dome.clone())) as Box<dyn Agent>
+        }));
+    }
+    Ok(out)
+}
+
+/// Runs the agents until `shutdown`, printing the environment's changes.
+pub async fn run_agents(
+    ctx: &Context,
+    db: &Db,
+    obs: &Observatory,
+    only: Option<AgentName>,
+    shutdown: impl Future<Output = ()>,
+) -> CliResult {
+    let bus = Bus::default();
+    let actx = AgentContext { db: db.clone(), clock: ctx.clock, bus: bus.clone() };
+    let timeout = Duration::from_secs_f64(ctx.settings.agents.heartbeat_timeout_s);
+    let mut supervisor = Supervisor::new(actx, timeout);
+    for f in factories(ctx, obs, only)? {
+        supervisor.add(f);
+    }
+    let mut events = bus.subscribe();
+    let printer = tokio::spawn(async move {
+        while let Ok(e) = events.recv().await {
+            match e {
+                Event::Environment { at, status, reasons } => {
+                    let when = at.format("%Y-%m-%d %H:%M:%S");
+                    match status {
+                        GlobalStatus::Safe => say!("{when}  ENV  SAFE"),
+                        GlobalStatus::Unsafe => say!("{when}  ENV  UNSAFE: {}", reasons.join("; ")),
+                    }
+                }
+                Event::Restarted { agent, reason, restarts } => {
+                    say!("agent {agent} restarted ({reason}; {restarts} restart(s) so far)");
+                }
+            }
+        }
+    });
+    supervisor.run(shutdown).await;
+    printer.abort();
+    Ok(())
+}
+
+/// `ferros agent NAME`.
+pub async fn run_alone(ctx: &Context, args: AgentArgs) -> CliResult {
+    let obs = observatory(ctx, args.scenario.as_deref())?;
+    let db = ctx.open_db().await?;
+    say!("Agent {:?} on {}; Ctrl-C to stop.", args.name, ferros_db::redact_url(&ctx.settings.database_url()));
+    run_agents(ctx, &db, &obs, Some(args.name), shutdown_signal()).await?;
+    db.close().await;
+    Ok(())
+}

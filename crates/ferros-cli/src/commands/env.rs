@@ -1,0 +1,150 @@
+//! `ferros env status` and `ferros env history`: what the ENV agent stored
+//! (they read the database, so they work while `ferros start` runs).
+
+use chrono::{DateTime, TimeZone, Utc};
+use ferros_agents::series_step;
+use ferros_domain::GlobalStatus;
+use serde_json::{Value, json};
+
+use super::print_json;
+use crate::cli::EnvCmd;
+use crate::context::{Context, parse_time};
+use crate::error::{CliError, CliResult};
+use crate::output::say;
+
+pub async fn run(ctx: &Context, cmd: EnvCmd) -> CliResult {
+    match cmd {
+        EnvCmd::Status { json } => status(ctx, json).await,
+        EnvCmd::History { quantity, since, until, json } => {
+            history(ctx, &quantity, &since, until.as_deref(), json).await
+        }
+    }
+}
+
+fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_milliseconds() as f64 / 1000.0
+}
+
+async fn status(ctx: &Context, as_json: bool) -> CliResult {
+    let db = ctx.open_db().await?;
+    let Some(w) = db.latest_watch("env").await? else {
+        return Err(CliError::Failure(anyhow::anyhow!(
+            "no environment synthesis yet: the ENV agent has not run (ferros start, or ferros agent env)"
+        )));
+    };
+    let body: Value = serde_json::from_str(&w.body).map_err(|e| anyhow::anyhow!("stored synthesis: {e}"))?;
+    let now = ctx.clock.now();
+    let quantities: Vec<Value> = ["weather", "site"]
+        .iter()
+        .flat_map(|g| body[*g]["quantities"].as_array().cloned().unwrap_or_default())
+        .map(|q| {
+            let age = q["measured_at"]
+                .as_str()
+                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                .map(|t| (secs_between(t, now) * 10.0).round() / 10.0);
+            json!({
+                "name": q["name"], "value": q["value"], "unit": q["unit"],
+                "interpretation": q["interpretation"], "decision": q["decision"],
+                "sensor": q["sensor"], "suspects": q["suspects"], "age_s": age,
+            })
+        })
+        .collect();
+    let age = secs_between(w.updated, now);
+    let status = match w.global_status {
+        GlobalStatus::Safe => "SAFE",
+        GlobalStatus::Unsafe => "UNSAFE",
+    };
+    if as_json {
+        let out = json!({
+            "global_status": status, "reasons": w.reasons,
+            "updated": w.updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "age_s": (age * 10.0).round() / 10.0, "quantities": quantities,
+        });
+        print_json(&out)?;
+    } else {
+        say!("{status}  (updated {}, {age:.0} s ago)", w.updated.format("%Y-%m-%d %H:%M:%S UTC"));
+        if age > ctx.settings.weather.stale_after_s * 3.0 {
+            say!("warning: this synthesis is old: is the ENV agent running?");
+        }
+        for r in &w.reasons {
+            say!("  - {r}");
+        }
+        for q in &quantities {
+            let value = match q["value"].as_f64() {
+                Some(v) => format!("{v:.2} {}", q["unit"].as_str().unwrap_or_default()),
+                None => "-".to_owned(),
+            };
+            say!(
+                "{:<16} {:<8} {:<14} {:<14} {}",
+                q["name"].as_str().unwrap_or_default(),
+                q["decision"].as_str().unwrap_or_default(),
+                value,
+                q["sensor"].as_str().unwrap_or("-"),
+                q["interpretation"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn history(
+    ctx: &Context,
+    quantity: &str,
+    since: &str,
+    until: Option<&str>,
+    as_json: bool,
+) -> CliResult {
+    let start = parse_time(since).map_err(|e| CliError::input(format!("--since: {e}")))?;
+    let end = match until {
+        Some(u) => parse_time(u).map_err(|e| CliError::input(format!("--until: {e}")))?,
+        None => ctx.clock.now(),
+    };
+    if end <= start {
+        return Err(CliError::input("--until must be after --since"));
+    }
+    let db = ctx.open_db().await?;
+    let known = db.series_quantities().await?;
+    if !known.iter().any(|q| q == quantity) {
+        return Err(CliError::input(format!(
+            "no history of \"{quantity}\" (there is: {})",
+            if known.is_empty() { "nothing yet".to_owned() } else { known.join(", ") }
+        )));
+    }
+    let h = &ctx.settings.history;
+    let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
+    let step = series_step(
+        s,
+        e,
+        ctx.clock.now().timestamp_millis(),
+        ctx.settings.agents.env_period_s,
+        [h.raw_days, h.minute_days, h.ten_minute_days],
+        5000.0,
+    );
+    let rows = db.series(quantity, step, s, e).await?;
+    let resolution = match step {
+        0 => "raw",
+        60_000 => "1 minute",
+        _ => "10 minutes",
+    };
+    let time = |t: i64| {
+        Utc.timestamp_millis_opt(t).single().map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    if as_json {
+        let points: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({"t": time(r.t), "mean": r.mean, "min": r.min, "max": r.max, "n": r.n}))
+            .collect();
+        print_json(&json!({"quantity": quantity, "resolution": resolution, "points": points}))?;
+    } else {
+        say!("{quantity}: {} point(s), {resolution} resolution", rows.len());
+        for r in &rows {
+            let t = time(r.t).unwrap_or_default();
+            if r.n == 1 {
+                say!("{t}  {:.3}", r.mean);
+            } else {
+                say!("{t}  mean {:.3}  min {:.3}  max {:.3}  ({} readings)", r.mean, r.min, r.max, r.n);
+            }
+        }
+    }
+    Ok(())
+}
