@@ -228,6 +228,21 @@ fn strip(reasons: &[String]) -> Vec<&String> {
     reasons.iter().filter(|r| !r.starts_with("conditions good for")).collect()
 }
 
+/// The bucket (ms) that brings `start..end` at `step` down to `max_points`,
+/// if it needs one: whole hours or days.
+pub fn series_bin(start: i64, end: i64, step: i64, period_s: f64, max_points: f64) -> Option<i64> {
+    let every = if step == 0 { period_s * 1000.0 } else { step as f64 };
+    let points = (end - start).max(0) as f64 / every;
+    if points <= max_points {
+        return None;
+    }
+    let want = (end - start) as f64 / max_points;
+    [3_600_000_i64, 6 * 3_600_000, 86_400_000, 7 * 86_400_000]
+        .into_iter()
+        .find(|b| *b as f64 >= want)
+        .or(Some(30 * 86_400_000))
+}
+
 /// The series that draws `start..end` (ms) best: the finest kept that far
 /// back (`retention_days`: raw, minute, ten minutes) with at most `max_points`.
 pub fn series_step(

@@ -8,5 +8,5 @@
 mod env;
 mod runtime;
 
-pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_step};
+pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};

@@ -397,6 +397,18 @@ impl Db {
         on_backend!(self, series(quantity, step, start, end))
     }
 
+    /// Like [`Db::series`], folded into buckets of `bin` ms (for long spans).
+    pub async fn series_binned(
+        &self,
+        quantity: &str,
+        step: i64,
+        start: i64,
+        end: i64,
+        bin: i64,
+    ) -> DbResult<Vec<SeriesRow>> {
+        on_backend!(self, series_binned(quantity, step, start, end, bin))
+    }
+
     /// The quantities that have series.
     pub async fn series_quantities(&self) -> DbResult<Vec<String>> {
         on_backend!(self, series_quantities())

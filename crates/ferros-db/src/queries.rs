@@ -1102,6 +1102,31 @@ pub(crate) async fn series(
         .collect())
 }
 
+pub(crate) async fn series_binned(
+    pool: &Pool<Db>,
+    quantity: &str,
+    step: i64,
+    start: i64,
+    end: i64,
+    bin: i64,
+) -> DbResult<Vec<SeriesRow>> {
+    let rows: Vec<(i64, f64, f64, f64, i64)> = sqlx::query_as(
+        "SELECT (t / $5) * $5, SUM(mean * n) / SUM(n), MIN(min), MAX(max), CAST(SUM(n) AS BIGINT) FROM env_series \
+         WHERE quantity = $1 AND step = $2 AND t >= $3 AND t < $4 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(quantity)
+    .bind(step)
+    .bind(start)
+    .bind(end)
+    .bind(bin)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, mean, min, max, n)| SeriesRow { quantity: quantity.to_owned(), t, mean, min, max, n })
+        .collect())
+}
+
 pub(crate) async fn series_quantities(pool: &Pool<Db>) -> DbResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT DISTINCT quantity FROM env_series WHERE step = 600 OR step = 0 ORDER BY quantity",

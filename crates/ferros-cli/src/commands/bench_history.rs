@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use ferros_agents::{MINUTE_MS, TEN_MINUTES_MS, series_step};
+use ferros_agents::{MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
 use ferros_db::{Db, EnvWrite, SeriesRow};
 
 use crate::context::Context;
@@ -140,15 +140,21 @@ pub async fn run(ctx: &Context, days: u32, quantities: u32, period: f64) -> CliR
         let step = series_step(s, end_ms, end_ms, period, retention, 5000.0);
         let mut times = Vec::new();
         let mut points = 0;
+        let bin = series_bin(s, end_ms, step, period, 5000.0);
         for _ in 0..20 {
             let t = Instant::now();
-            points = db.series("quantity_03", step, s, end_ms).await?.len();
+            points = match bin {
+                Some(b) => db.series_binned("quantity_03", step, s, end_ms, b).await?.len(),
+                None => db.series("quantity_03", step, s, end_ms).await?.len(),
+            };
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let worst = times.iter().copied().fold(0.0, f64::max);
-        let resolution = match step {
-            0 => "raw",
-            60_000 => "1-minute",
+        let resolution = match (bin, step) {
+            (Some(3_600_000), _) => "hourly",
+            (Some(_), _) => "binned",
+            (None, 0) => "raw",
+            (None, 60_000) => "1-minute",
             _ => "10-minute",
         };
         say!(

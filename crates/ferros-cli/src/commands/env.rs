@@ -2,7 +2,7 @@
 //! (they read the database, so they work while `ferros start` runs).
 
 use chrono::{DateTime, TimeZone, Utc};
-use ferros_agents::series_step;
+use ferros_agents::{series_bin, series_step};
 use ferros_domain::GlobalStatus;
 use serde_json::{Value, json};
 
@@ -120,11 +120,17 @@ async fn history(
         [h.raw_days, h.minute_days, h.ten_minute_days],
         5000.0,
     );
-    let rows = db.series(quantity, step, s, e).await?;
-    let resolution = match step {
-        0 => "raw",
-        60_000 => "1 minute",
-        _ => "10 minutes",
+    let period = ctx.settings.agents.env_period_s;
+    let (rows, resolution) = match series_bin(s, e, step, period, 5000.0) {
+        Some(bin) => (db.series_binned(quantity, step, s, e, bin).await?, bucket_name(bin)),
+        None => (
+            db.series(quantity, step, s, e).await?,
+            match step {
+                0 => "raw".to_owned(),
+                60_000 => "1 minute".to_owned(),
+                _ => "10 minutes".to_owned(),
+            },
+        ),
     };
     let time = |t: i64| {
         Utc.timestamp_millis_opt(t).single().map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -147,4 +153,13 @@ async fn history(
         }
     }
     Ok(())
+}
+
+fn bucket_name(ms: i64) -> String {
+    match ms {
+        3_600_000 => "1 hour".into(),
+        86_400_000 => "1 day".into(),
+        _ if ms % 86_400_000 == 0 => format!("{} days", ms / 86_400_000),
+        _ => format!("{} hours", ms / 3_600_000),
+    }
 }

@@ -354,4 +354,7 @@ pub async fn series_fold_into_buckets_and_are_pruned(db: &Db) {
     assert_eq!(db.prune_series(0, t0 + 600_000).await.unwrap(), 600);
     assert_eq!(db.series("rain", 0, t0, t0 + 1_200_000).await.unwrap().len(), 300);
     assert_eq!(db.series_quantities().await.unwrap(), ["rain", "wind"]);
+    let hourly = db.series_binned("wind", 60_000, t0, t0 + 1_200_000, 3_600_000).await.unwrap();
+    assert_eq!(hourly.len(), 1 + usize::from(t0 % 3_600_000 + 1_200_000 > 3_600_000));
+    assert_eq!(hourly.iter().map(|r| r.n).sum::<i64>(), 600);
 }
