@@ -56,6 +56,7 @@ impl EnvAgent {
             max_sun_altitude: w.max_sun_altitude,
             stale_after: w.stale_after_s,
             safe_delay: w.safe_delay_s,
+            required: w.required.clone(),
         };
         let s = &settings.site;
         let h = &settings.history;

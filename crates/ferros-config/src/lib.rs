@@ -235,6 +235,9 @@ pub struct Weather {
     pub max_cloud_cover: f64,
     /// Sun altitude above which it is daylight (unsafe to open), degrees.
     pub max_sun_altitude: f64,
+    /// Quantities that must be measured: one no sensor gives is unsafe. The
+    /// others, when no sensor gives them, are "not measured here".
+    pub required: Vec<String>,
     /// Sensors in order of trust: for each quantity the first valid and fresh
     /// one gives the value; sensors not listed come after, in the PLC's order.
     pub sensors: Vec<String>,
@@ -251,6 +254,7 @@ impl Default for Weather {
             safe_delay_s: 300.0,
             max_cloud_cover: 50.0,
             max_sun_altitude: 0.0,
+            required: ["rain", "wind", "humidity", "clouds"].map(String::from).to_vec(),
             sensors: ["WXT520", "VantagePro", "DRD11", "MLX90614-1"].map(String::from).to_vec(),
         }
     }

@@ -30,6 +30,9 @@ pub struct Thresholds {
     pub stale_after: f64,
     /// Seconds conditions must stay good before SAFE again.
     pub safe_delay: f64,
+    /// Quantities that must be measured: without a sensor giving one, it is
+    /// unsafe. Others no sensor gives are "not measured here".
+    pub required: Vec<String>,
 }
 
 /// What the synthesis is made from, at `now`.
@@ -222,7 +225,10 @@ impl Synthesizer {
             let sources = self.sources(&status.value, names);
             let Some(primary) = sources.first() else {
                 out.interpretation = missing(name);
-                if safety.is_none() {
+                if safety.is_some() && !self.required(name) && !self.any_sensor_gives(&status.value, names) {
+                    out.decision = Decision::Safe;
+                    out.interpretation = "not measured here".into();
+                } else if safety.is_none() {
                     out.decision = Decision::Safe;
                     out.interpretation = format!("unknown ({})", out.interpretation);
                 }
@@ -497,7 +503,22 @@ impl Synthesizer {
             return out;
         }
         out.interpretation = missing("clouds");
+        if !self.required("clouds")
+            && !self.any_sensor_gives(&status.value, &["SkyTemperature", "CloudCover"])
+        {
+            out.decision = Decision::Safe;
+            out.interpretation = "not measured here".into();
+        }
         out
+    }
+
+    fn required(&self, quantity: &str) -> bool {
+        self.thresholds.required.iter().any(|r| r == quantity)
+    }
+
+    /// Whether any sensor, valid or not, reports one of these values.
+    fn any_sensor_gives(&self, status: &WeatherStatus, names: &[&str]) -> bool {
+        status.sensors.iter().any(|s| names.iter().any(|n| s.value(n).is_some()))
     }
 }
 

@@ -19,6 +19,7 @@ fn thresholds() -> Thresholds {
         max_sun_altitude: 0.0,
         stale_after: 30.0,
         safe_delay: 60.0,
+        required: ["rain", "wind", "humidity", "clouds"].map(String::from).to_vec(),
     }
 }
 
@@ -169,4 +170,30 @@ fn mode_alarms_daylight_and_clouds() {
     assert_eq!(day.weather.global_status, GlobalStatus::Unsafe);
     assert_eq!(day.site.global_status, GlobalStatus::Safe);
     assert_eq!(cardinal(359.0), "N");
+}
+
+#[test]
+fn a_quantity_no_sensor_gives_is_unsafe_only_when_required() {
+    let mut s = good();
+    s.sensors.retain(|x| x.name != "MLX90614-1");
+    for x in &mut s.sensors {
+        x.values.retain(|v| v.name != "OutsideHumidity");
+    }
+    let mut sy = synth();
+    let out = step(&mut sy, &s, t0(), t0());
+    assert_eq!(out.quantity("clouds").unwrap().decision, Decision::Unknown);
+    assert_eq!(out.quantity("humidity").unwrap().decision, Decision::Unknown);
+    let mut th = thresholds();
+    th.required = vec!["rain".into(), "wind".into()];
+    let mut sy = Synthesizer::new(th, vec![]);
+    let out = step(&mut sy, &s, t0(), t0());
+    let clouds = out.quantity("clouds").unwrap();
+    assert_eq!((clouds.decision, clouds.interpretation.as_str()), (Decision::Safe, "not measured here"));
+    assert_eq!(out.quantity("humidity").unwrap().decision, Decision::Safe);
+    // A sensor that gives it but says it is broken still counts.
+    let mut broken = good();
+    broken.sensors.retain(|x| x.name != "VantagePro");
+    broken.sensors.iter_mut().find(|x| x.name == "WXT520").unwrap().valid = false;
+    let out = step(&mut sy, &broken, t0(), t0());
+    assert_eq!(out.quantity("humidity").unwrap().decision, Decision::Unknown);
 }
