@@ -1,6 +1,7 @@
 //! FITS (the astronomers' image format): 2880-byte blocks, a header of
 //! 80-character cards, then big-endian pixels. This reads the primary image
-//! of a file, as INDI cameras send it, into 16-bit pixels.
+//! of a file, as INDI cameras send it, into 16-bit pixels, and writes 16-bit
+//! images with a header of typed cards ([`Header`], [`write`]).
 
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
@@ -122,26 +123,166 @@ fn value_of(field: &str) -> String {
     t.split('/').next().unwrap_or_default().trim().to_owned()
 }
 
-/// A minimal 16-bit FITS file (BZERO 32768), for tests and fakes.
+/// A 16-bit FITS file with no other card than the structural ones.
 pub fn write_u16(width: u32, height: u32, pixels: &[u16]) -> Vec<u8> {
-    let cards = [
-        "SIMPLE  =                    T".to_owned(),
-        "BITPIX  =                   16".to_owned(),
-        "NAXIS   =                    2".to_owned(),
-        format!("NAXIS1  = {width:>20}"),
-        format!("NAXIS2  = {height:>20}"),
-        "BZERO   =                32768".to_owned(),
-        "BSCALE  =                    1".to_owned(),
-        "END".to_owned(),
+    write(width, height, pixels, &Header::default()).unwrap_or_default()
+}
+
+/// A card's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+/// The cards of a header after the structural ones (SIMPLE, BITPIX, NAXIS...,
+/// BZERO, BSCALE), in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Header {
+    cards: Vec<(String, Value, String)>,
+}
+
+impl Header {
+    /// Adds (or replaces) a card.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>, comment: &str) -> &mut Self {
+        let key = key.to_ascii_uppercase();
+        let value = value.into();
+        match self.cards.iter_mut().find(|c| c.0 == key) {
+            Some(c) => {
+                c.1 = value;
+                c.2 = comment.to_owned();
+            }
+            None => self.cards.push((key, value, comment.to_owned())),
+        }
+        self
+    }
+
+    pub fn cards(&self) -> &[(String, Value, String)] {
+        &self.cards
+    }
+
+    /// Keyword and value as text, as [`read`] gives them back.
+    pub fn as_text(&self) -> Vec<(String, String)> {
+        self.cards
+            .iter()
+            .map(|(k, v, _)| {
+                let text = match v {
+                    Value::Text(s) => s.clone(),
+                    other => value_text(other).trim().to_owned(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
+}
+
+const STRUCTURAL: [&str; 8] = ["SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "BZERO", "BSCALE", "END"];
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Text(s) => {
+            let quoted = s.replace('\'', "''");
+            format!("'{quoted:<8}'")
+        }
+        Value::Int(i) => format!("{i:>20}"),
+        Value::Float(f) => {
+            let t = if f.fract() == 0.0 && f.abs() < 1e15 { format!("{f:.1}") } else { format!("{f:.10E}") };
+            format!("{t:>20}")
+        }
+        Value::Bool(b) => format!("{:>20}", if *b { "T" } else { "F" }),
+    }
+}
+
+/// One 80-character card, or why it cannot be written.
+fn card(key: &str, value: &Value, comment: &str) -> Result<String, String> {
+    if key.is_empty()
+        || key.len() > 8
+        || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(format!("keyword \"{key}\": 1 to 8 of A-Z, 0-9, - and _"));
+    }
+    if let Value::Float(f) = value
+        && !f.is_finite()
+    {
+        return Err(format!("{key}: {f} is not a FITS number"));
+    }
+    let text = value_text(value);
+    if let Value::Text(s) = value
+        && (!s.is_ascii() || s.chars().any(|c| c.is_ascii_control()))
+    {
+        return Err(format!("{key}: text must be printable ASCII"));
+    }
+    let mut c = format!("{key:<8}= {text}");
+    if c.len() > 80 {
+        return Err(format!("{key}: value too long for one card ({} characters)", text.len()));
+    }
+    if !comment.is_empty() && c.len() + 3 < 80 {
+        c.push_str(" / ");
+        let room = 80 - c.len();
+        c.extend(comment.chars().filter(|ch| ch.is_ascii() && !ch.is_ascii_control()).take(room));
+    }
+    Ok(format!("{c:<80}"))
+}
+
+/// A FITS file of 16-bit pixels (row-major, first row first) with `header`;
+/// an error names the card that cannot be written.
+pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result<Vec<u8>, String> {
+    if pixels.len() != width as usize * height as usize {
+        return Err(format!("{} pixels for a {width}x{height} image", pixels.len()));
+    }
+    let mut cards = vec![
+        card("SIMPLE", &Value::Bool(true), "conforms to FITS")?,
+        card("BITPIX", &Value::Int(16), "16-bit integers")?,
+        card("NAXIS", &Value::Int(2), "")?,
+        card("NAXIS1", &Value::Int(i64::from(width)), "columns")?,
+        card("NAXIS2", &Value::Int(i64::from(height)), "rows")?,
+        card("BZERO", &Value::Int(32768), "unsigned 16-bit pixels")?,
+        card("BSCALE", &Value::Int(1), "")?,
     ];
-    let mut out: Vec<u8> = cards.iter().flat_map(|c| format!("{c:<80}").into_bytes()).collect();
+    for (k, v, c) in &header.cards {
+        if STRUCTURAL.contains(&k.as_str()) {
+            return Err(format!("{k} is written by Ferros itself"));
+        }
+        cards.push(card(k, v, c)?);
+    }
+    cards.push(format!("{:<80}", "END"));
+    let mut out: Vec<u8> = cards.concat().into_bytes();
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+    out.reserve(pixels.len() * 2 + BLOCK);
     for &p in pixels {
         let v = (i32::from(p) - 32768) as i16;
         out.extend_from_slice(&v.to_be_bytes());
     }
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -157,6 +298,44 @@ mod tests {
         let img = read(&f).unwrap();
         assert_eq!((img.width, img.height, &img.pixels), (4, 3, &pixels));
         assert_eq!(img.keyword("BZERO"), Some("32768"));
+    }
+
+    #[test]
+    fn headers_are_written_and_read_back() {
+        let mut h = Header::default();
+        h.set("DATE-OBS", "2026-11-23T06:00:00.000", "start of the exposure (UTC)")
+            .set("EXPTIME", 30.0, "seconds")
+            .set("OBJECT", "GRB 261123A's field", "")
+            .set("AIRMASS", 1.2345678901, "")
+            .set("SEQ_ID", 42_i64, "Ferros sequence")
+            .set("FLAT", false, "");
+        let f = write(3, 2, &[0, 1, 2, 65533, 65534, 65535], &h).unwrap();
+        let img = read(&f).unwrap();
+        assert_eq!(img.pixels, [0, 1, 2, 65533, 65534, 65535]);
+        assert_eq!(img.keyword("DATE-OBS"), Some("2026-11-23T06:00:00.000"));
+        assert_eq!(img.keyword("OBJECT"), Some("GRB 261123A's field"));
+        assert_eq!(img.keyword("EXPTIME"), Some("30.0"));
+        assert_eq!(img.keyword("SEQ_ID"), Some("42"));
+        assert_eq!(img.keyword("FLAT"), Some("F"));
+        assert!((img.keyword("AIRMASS").unwrap().parse::<f64>().unwrap() - 1.2345678901).abs() < 1e-9);
+        let text = std::str::from_utf8(&f[..2880]).unwrap();
+        assert!(text.contains("EXPTIME =                 30.0 / seconds"), "{text}");
+        assert_eq!(h.as_text()[2], ("OBJECT".to_owned(), "GRB 261123A's field".to_owned()));
+    }
+
+    #[test]
+    fn unwritable_cards_are_named() {
+        let bad = |k: &str, v: Value| {
+            let mut h = Header::default();
+            h.set(k, v, "");
+            write(1, 1, &[0], &h).unwrap_err()
+        };
+        assert!(bad("TOOLONGKEY", Value::Int(1)).contains("TOOLONGKEY"));
+        assert!(bad("EXPTIME", Value::Float(f64::NAN)).contains("EXPTIME: NaN is not a FITS number"));
+        assert!(bad("OBJECT", Value::Text("x".repeat(80))).contains("OBJECT: value too long"));
+        assert!(bad("OBJECT", Value::Text("é".into())).contains("printable ASCII"));
+        assert!(bad("NAXIS1", Value::Int(3)).contains("written by Ferros itself"));
+        assert!(write(2, 2, &[0], &Header::default()).unwrap_err().contains("1 pixels for a 2x2 image"));
     }
 
     #[test]
