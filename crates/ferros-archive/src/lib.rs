@@ -1,0 +1,319 @@
+//! The archive on disk (seed 003, DESIGN.md section 9):
+//!
+//! ```text
+//! <root>/produced/<kind>_<request>_active/sequence_<id>/<image>.fits   while the request runs
+//! <root>/produced/<kind>_<request>/...                                  once it is over
+//! <root>/exchange/GIC/TO, GIC/FROM, FSC/TO                              for the partners
+//! ```
+//!
+//! A file is written as `<name>.tmp`, synced, then renamed: a reader never
+//! sees half an image, and a crash leaves only `*.tmp` files, which
+//! [`Archive::recover`] removes. Files for the FSC are links to the images,
+//! not copies.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use ferros_devices::{Frame, FrameType};
+use ferros_fits::Header;
+
+/// The archive under one root directory.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    root: PathBuf,
+}
+
+/// What goes into an image's header besides the frame itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    pub object: String,
+    pub telescope: String,
+    /// The camera: DDRAGO (VIS), CAGIRE (NIR)...
+    pub instrument: String,
+    pub observer: String,
+    pub filter: String,
+    /// J2000 pointing, degrees, when known.
+    pub ra: Option<f64>,
+    pub dec: Option<f64>,
+    pub airmass: Option<f64>,
+    pub ccd_temperature: Option<f64>,
+    pub request_id: Option<i64>,
+    pub sequence_id: Option<i64>,
+    pub album_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub site_name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub elevation: f64,
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+impl Archive {
+    /// Opens (creating its folders) the archive at `root`.
+    pub fn open(root: &Path) -> Result<Archive, String> {
+        let a = Archive { root: root.to_owned() };
+        for d in [a.produced(), a.exchange("GIC", "TO"), a.exchange("GIC", "FROM"), a.exchange("FSC", "TO")] {
+            fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+        }
+        Ok(a)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn produced(&self) -> PathBuf {
+        self.root.join("produced")
+    }
+
+    /// `exchange/<partner>/<direction>`.
+    pub fn exchange(&self, partner: &str, direction: &str) -> PathBuf {
+        self.root.join("exchange").join(partner).join(direction)
+    }
+
+    fn request_name(kind: &str, request: i64) -> String {
+        format!("{kind}_{request}")
+    }
+
+    /// The folder of a request being filled (`<kind>_<id>_active`), created,
+    /// or moved back from its finished name if the request runs again.
+    pub fn begin_request(&self, kind: &str, request: i64) -> Result<PathBuf, String> {
+        let name = Self::request_name(kind, request);
+        let active = self.produced().join(format!("{name}_active"));
+        let done = self.produced().join(&name);
+        if !active.exists() {
+            if done.exists() {
+                fs::rename(&done, &active).map_err(|e| io("cannot reopen", &done, e))?;
+            } else {
+                fs::create_dir_all(&active).map_err(|e| io("cannot create", &active, e))?;
+            }
+        }
+        Ok(active)
+    }
+
+    /// A sequence's folder inside its request's (created).
+    pub fn sequence_dir(&self, request_dir: &Path, sequence: i64) -> Result<PathBuf, String> {
+        let d = request_dir.join(format!("sequence_{sequence}"));
+        fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+        Ok(d)
+    }
+
+    /// Drops `_active`: the request's folder is complete.
+    pub fn finish_request(&self, kind: &str, request: i64) -> Result<PathBuf, String> {
+        let name = Self::request_name(kind, request);
+        let active = self.produced().join(format!("{name}_active"));
+        let done = self.produced().join(&name);
+        if active.exists() {
+            fs::rename(&active, &done).map_err(|e| io("cannot finish", &active, e))?;
+        }
+        Ok(done)
+    }
+
+    /// Writes `bytes` to `path` through `path.tmp`; refuses to replace a file.
+    pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), String> {
+        self.write(path, bytes, false)
+    }
+
+    fn write(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), String> {
+        if !replace && path.exists() {
+            return Err(format!("{} exists already: not overwritten", path.display()));
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut f = fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+        let written = f.write_all(bytes).and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io("cannot write", &tmp, e));
+        }
+        fs::rename(&tmp, path).map_err(|e| io("cannot rename", &tmp, e))
+    }
+
+    /// Writes a frame as FITS with its full header into `dir`; returns the path.
+    pub fn write_image(
+        &self,
+        dir: &Path,
+        name: &str,
+        frame: &Frame,
+        info: &ImageInfo,
+    ) -> Result<PathBuf, String> {
+        let header = image_header(frame, info);
+        let bytes = ferros_fits::write(frame.width, frame.height, &frame.pixels, &header)?;
+        let path = dir.join(format!("{name}.fits"));
+        self.write(&path, &bytes, false)?;
+        Ok(path)
+    }
+
+    /// Replaces `exchange/GIC/TO/<name>` at once (the device status list, every few seconds).
+    pub fn publish_gic(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+        let path = self.exchange("GIC", "TO").join(name);
+        self.write(&path, bytes, true)?;
+        Ok(path)
+    }
+
+    /// Links an image into `exchange/FSC/TO` (a symbolic link, not a copy).
+    pub fn link_fsc(&self, image: &Path) -> Result<PathBuf, String> {
+        let target = fs::canonicalize(image).map_err(|e| io("cannot find", image, e))?;
+        let name = target.file_name().ok_or_else(|| format!("{} has no file name", image.display()))?;
+        let link = self.exchange("FSC", "TO").join(name);
+        if link.symlink_metadata().is_ok() {
+            fs::remove_file(&link).map_err(|e| io("cannot replace", &link, e))?;
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, &link).map_err(|e| io("cannot link", &link, e))?;
+        #[cfg(not(unix))]
+        fs::copy(&target, &link).map(|_| ()).map_err(|e| io("cannot copy", &link, e))?;
+        Ok(link)
+    }
+
+    /// Removes the `*.tmp` files a crash left behind; returns them.
+    pub fn recover(&self) -> Result<Vec<PathBuf>, String> {
+        let mut removed = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = fs::read_dir(&dir).map_err(|e| io("cannot read", &dir, e))?;
+            for entry in entries.flatten() {
+                let p = entry.path();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if is_dir {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "tmp") {
+                    fs::remove_file(&p).map_err(|e| io("cannot remove", &p, e))?;
+                    removed.push(p);
+                }
+            }
+        }
+        removed.sort();
+        Ok(removed)
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true).trim_end_matches('Z').to_owned()
+}
+
+/// The header of an archived image (DESIGN.md section 9).
+pub fn image_header(frame: &Frame, info: &ImageInfo) -> Header {
+    let mut h = Header::default();
+    let e = &frame.exposure;
+    let kind = match e.frame {
+        FrameType::Light => "LIGHT",
+        FrameType::Dark => "DARK",
+        FrameType::Bias => "BIAS",
+        FrameType::Flat => "FLAT",
+    };
+    h.set("DATE-OBS", iso(frame.started), "start of the exposure (UTC)")
+        .set("EXPTIME", e.duration, "exposure time (s)")
+        .set("IMAGETYP", kind, "")
+        .set("FILTER", info.filter.as_str(), "")
+        .set("XBINNING", i64::from(e.binning), "")
+        .set("YBINNING", i64::from(e.binning), "")
+        .set("OBJECT", info.object.as_str(), "")
+        .set("TELESCOP", info.telescope.as_str(), "")
+        .set("INSTRUME", info.instrument.as_str(), "")
+        .set("OBSERVER", info.observer.as_str(), "")
+        .set("ORIGIN", "Ferros", "observatory control system");
+    if let Some((x, y, _, _)) = e.window {
+        h.set("XORGSUBF", i64::from(x), "sub-frame origin").set("YORGSUBF", i64::from(y), "");
+    }
+    let mut opt = |k: &str, v: Option<f64>, c: &str| {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            h.set(k, v, c);
+        }
+    };
+    opt("RA", info.ra, "J2000 pointing (deg)");
+    opt("DEC", info.dec, "J2000 pointing (deg)");
+    opt("AIRMASS", info.airmass, "at the start");
+    opt("CCD-TEMP", info.ccd_temperature, "C");
+    for (k, v, c) in [
+        ("REQ_ID", info.request_id, "Ferros request"),
+        ("SEQ_ID", info.sequence_id, "Ferros sequence"),
+        ("ALB_ID", info.album_id, "Ferros album"),
+        ("PLAN_ID", info.plan_id, "Ferros plan"),
+    ] {
+        if let Some(v) = v {
+            h.set(k, v, c);
+        }
+    }
+    h.set("SITENAME", info.site_name.as_str(), "")
+        .set("SITELAT", info.latitude, "deg N")
+        .set("SITELONG", info.longitude, "deg E")
+        .set("SITEELEV", info.elevation, "m");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use super::*;
+    use ferros_devices::Exposure;
+
+    fn frame() -> Frame {
+        Frame {
+            width: 4,
+            height: 2,
+            pixels: vec![1000; 8],
+            exposure: Exposure { duration: 30.0, frame: FrameType::Light, binning: 1, window: None },
+            started: DateTime::parse_from_rfc3339("2026-11-23T06:00:00Z").unwrap().with_timezone(&Utc),
+        }
+    }
+
+    fn info() -> ImageInfo {
+        ImageInfo {
+            object: "GRB 261123A".into(),
+            telescope: "COLIBRI".into(),
+            instrument: "DDRAGO".into(),
+            observer: "Ferros".into(),
+            filter: "r".into(),
+            ra: Some(30.0),
+            dec: Some(20.0),
+            airmass: Some(1.1),
+            ccd_temperature: Some(-60.0),
+            request_id: Some(7),
+            sequence_id: Some(12),
+            album_id: Some(3),
+            plan_id: Some(4),
+            site_name: "San Pedro Martir".into(),
+            latitude: 31.04,
+            longitude: -115.46,
+            elevation: 2790.0,
+        }
+    }
+
+    #[test]
+    fn the_seeds_layout_with_atomic_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::open(dir.path()).unwrap();
+        let req = a.begin_request("alert", 7).unwrap();
+        assert!(req.ends_with("produced/alert_7_active"));
+        let seq = a.sequence_dir(&req, 12).unwrap();
+        let path = a.write_image(&seq, "r_0001", &frame(), &info()).unwrap();
+        let img = ferros_fits::read(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(img.keyword("DATE-OBS"), Some("2026-11-23T06:00:00.000"));
+        assert_eq!(img.keyword("OBJECT"), Some("GRB 261123A"));
+        assert_eq!(img.keyword("SEQ_ID"), Some("12"));
+        assert_eq!(img.keyword("FILTER"), Some("r"));
+        assert!(a.write_image(&seq, "r_0001", &frame(), &info()).unwrap_err().contains("exists already"));
+        let link = a.link_fsc(&path).unwrap();
+        assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
+        let done = a.finish_request("alert", 7).unwrap();
+        assert!(done.join("sequence_12/r_0001.fits").is_file());
+        assert!(!req.exists());
+        // Runs again another night: back to _active, nothing lost.
+        let again = a.begin_request("alert", 7).unwrap();
+        assert!(again.join("sequence_12/r_0001.fits").is_file());
+        let gic = a.publish_gic("device_status.json", b"{}").unwrap();
+        a.publish_gic("device_status.json", b"{\"a\": 1}").unwrap();
+        assert_eq!(std::fs::read_to_string(gic).unwrap(), "{\"a\": 1}");
+        std::fs::write(again.join("sequence_12/r_0002.fits.tmp"), b"half").unwrap();
+        let removed = a.recover().unwrap();
+        assert_eq!(removed.len(), 1);
+        assert!(removed[0].ends_with("r_0002.fits.tmp"));
+    }
+}
