@@ -1,0 +1,425 @@
+//! The majordome's decisions (DESIGN.md section 6, seed 000's observatory
+//! control page), pure: given what the observatory reports now, the mode it
+//! is in, the flags (LOCKED, BYPASS, night ACK) and the actions to take; and
+//! the control commands, accepted or refused with the reason.
+//!
+//! Safety first: whatever the mode, when the environment is UNSAFE (and the
+//! PLC is not bypassed) every tick asks to abort exposures, close the dome and
+//! park the mount until that is done. Observing resumes by itself once safe
+//! again, unless the observatory is locked.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use ferros_domain::{GlobalStatus, Profile, Right};
+use serde::Serialize;
+
+/// What the observatory does (the states users see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Mode {
+    Starting,
+    /// No answer from the PLC: Ferros commands nothing but safety.
+    PassiveNoPlc,
+    /// The PLC is in MANUAL: people command the observatory by hand.
+    Passive,
+    /// Locked by an operator: closed, waiting to be unlocked.
+    Standby,
+    /// Engineers command the devices by hand.
+    Remote,
+    SchedulerStandby,
+    SchedulerReady,
+    SchedulerObserving,
+    /// Securing (dome closing, mount parking) before the next mode.
+    Closing,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Starting => "STARTING",
+            Mode::PassiveNoPlc => "PASSIVE_NO_PLC",
+            Mode::Passive => "PASSIVE",
+            Mode::Standby => "STANDBY",
+            Mode::Remote => "REMOTE",
+            Mode::SchedulerStandby => "SCHEDULER (standby)",
+            Mode::SchedulerReady => "SCHEDULER (ready)",
+            Mode::SchedulerObserving => "SCHEDULER (observing)",
+            Mode::Closing => "CLOSING",
+        }
+    }
+}
+
+/// Something the devices must do (the executor carries it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    AbortExposures,
+    CloseDome,
+    ParkMount,
+    OpenDome,
+    UnparkMount,
+    /// Run the schedule.
+    Observe,
+    /// Stop running the schedule (the current sequence is given back).
+    StopObserving,
+    /// Ask the PLC to bypass (true) or not (false) its safety status.
+    PlcBypass(bool),
+}
+
+/// What the majordome sees at one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    pub now: DateTime<Utc>,
+    /// The PLC answered recently.
+    pub plc_fresh: bool,
+    /// The PLC is in AUTO (Ferros may command).
+    pub plc_auto: bool,
+    /// The PLC says its bypass is on.
+    pub plc_bypass: bool,
+    pub env: GlobalStatus,
+    /// The Sun is below the night altitude.
+    pub night: bool,
+    /// The night's date (for the night ACK).
+    pub night_of: NaiveDate,
+    /// The schedule has something to do now.
+    pub work: bool,
+    /// Blocking devices answer: mount, VIS camera.
+    pub mount_ok: bool,
+    pub vis_ok: bool,
+    /// A non-blocking device.
+    pub nir_ok: bool,
+    /// Dome closed, mount parked, no exposure running.
+    pub secured: bool,
+}
+
+/// Settings of the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// An operator must acknowledge each night before observing.
+    pub require_night_ack: bool,
+    /// Time the PLC has to confirm a bypass before it is undone.
+    pub bypass_timeout: TimeDelta,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self { require_night_ack: false, bypass_timeout: TimeDelta::seconds(30) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bypass {
+    Off,
+    /// Asked of the PLC at this instant; not confirmed yet.
+    Pending(DateTime<Utc>),
+    On,
+}
+
+/// Operator commands (seed 000's control page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    PlcBypass,
+    StopPlcBypass,
+    Lock,
+    Unlock,
+    GoRemote,
+    GoScheduler,
+    StopObserving,
+    NightAck,
+}
+
+/// The outcome of a tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tick {
+    pub mode: Mode,
+    pub safe: bool,
+    pub actions: Vec<Action>,
+    /// What changed and why, for the log.
+    pub notes: Vec<String>,
+}
+
+/// The majordome's memory between ticks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Majordome {
+    pub mode: Mode,
+    /// The mode wanted once secured or allowed: REMOTE or the scheduler's.
+    remote: bool,
+    pub locked: bool,
+    pub bypass: Bypass,
+    pub night_ack: Option<NaiveDate>,
+    /// An operator asked to stop observing: the scheduler stays in standby
+    /// until the next GO SCHEDULER or night.
+    stopped: bool,
+    #[serde(skip)]
+    rules: Rules,
+}
+
+impl Majordome {
+    pub fn new(rules: Rules) -> Self {
+        Self {
+            mode: Mode::Starting,
+            remote: false,
+            locked: false,
+            bypass: Bypass::Off,
+            night_ack: None,
+            stopped: false,
+            rules,
+        }
+    }
+
+    /// Safe as far as the majordome is concerned: the environment, or a confirmed bypass.
+    pub fn safe(&self, inp: &Inputs) -> bool {
+        inp.env == GlobalStatus::Safe || self.bypass == Bypass::On
+    }
+
+    /// Where the observatory goes once secured.
+    fn resting(&self) -> Mode {
+        if self.locked {
+            Mode::Standby
+        } else if self.remote {
+            Mode::Remote
+        } else {
+            Mode::SchedulerStandby
+        }
+    }
+
+    pub fn tick(&mut self, inp: &Inputs) -> Tick {
+        let mut notes = Vec::new();
+        let mut actions = Vec::new();
+        let before = self.mode;
+        // The bypass: confirmed by the PLC, or undone after the timeout.
+        match self.bypass {
+            Bypass::Pending(since) if inp.plc_bypass => {
+                self.bypass = Bypass::On;
+                notes.push(format!(
+                    "the PLC confirmed the bypass after {} s",
+                    (inp.now - since).num_seconds()
+                ));
+            }
+            Bypass::Pending(since) if inp.now - since > self.rules.bypass_timeout => {
+                self.bypass = Bypass::Off;
+                actions.push(Action::PlcBypass(false));
+                notes.push(format!(
+                    "PLC KO: the bypass was not confirmed within {} s; undone",
+                    self.rules.bypass_timeout.num_seconds()
+                ));
+            }
+            Bypass::On if !inp.plc_bypass && inp.plc_fresh => {
+                self.bypass = Bypass::Off;
+                notes.push("the PLC ended the bypass".into());
+            }
+            _ => {}
+        }
+        let safe = self.safe(inp);
+        let secure = [Action::AbortExposures, Action::CloseDome, Action::ParkMount];
+        if !safe && !inp.secured {
+            actions.extend(secure);
+        }
+        if !inp.nir_ok && self.mode == Mode::SchedulerObserving {
+            notes.push("the NIR camera does not answer: observing without it".into());
+        }
+        self.mode = match self.mode {
+            _ if !inp.plc_fresh => Mode::PassiveNoPlc,
+            _ if !inp.plc_auto => Mode::Passive,
+            Mode::Starting | Mode::PassiveNoPlc | Mode::Passive => {
+                if inp.secured {
+                    self.resting()
+                } else {
+                    Mode::Closing
+                }
+            }
+            Mode::Closing => {
+                if inp.secured {
+                    self.resting()
+                } else {
+                    actions.extend(secure);
+                    Mode::Closing
+                }
+            }
+            Mode::Standby => {
+                if self.locked {
+                    Mode::Standby
+                } else {
+                    self.resting()
+                }
+            }
+            Mode::Remote => Mode::Remote,
+            Mode::SchedulerStandby | Mode::SchedulerReady | Mode::SchedulerObserving => {
+                self.scheduler(inp, safe, &mut actions, &mut notes)
+            }
+        };
+        if self.mode == Mode::Closing && before != Mode::Closing {
+            actions.extend(secure);
+        }
+        if before == Mode::SchedulerObserving && self.mode != Mode::SchedulerObserving {
+            actions.insert(0, Action::StopObserving);
+        }
+        if self.mode != before {
+            notes.push(format!("{} -> {}", before.label(), self.mode.label()));
+        }
+        dedup(&mut actions);
+        Tick { mode: self.mode, safe, actions, notes }
+    }
+
+    fn scheduler(
+        &mut self,
+        inp: &Inputs,
+        safe: bool,
+        actions: &mut Vec<Action>,
+        notes: &mut Vec<String>,
+    ) -> Mode {
+        if self.locked {
+            return if inp.secured { Mode::Standby } else { Mode::Closing };
+        }
+        let blocked = !inp.mount_ok || !inp.vis_ok;
+        let acked = !self.rules.require_night_ack || self.night_ack == Some(inp.night_of);
+        let may_observe = safe && inp.night && !blocked && acked && !self.stopped;
+        match self.mode {
+            Mode::SchedulerObserving if !may_observe => {
+                if !safe {
+                    notes.push("UNSAFE: closing".into());
+                } else if !inp.night {
+                    notes.push("night over: closing".into());
+                } else if blocked {
+                    notes.push(format!(
+                        "a blocking device does not answer ({}): pausing",
+                        if inp.mount_ok { "VIS camera" } else { "mount" }
+                    ));
+                    return Mode::SchedulerReady;
+                }
+                if inp.secured { Mode::SchedulerStandby } else { Mode::Closing }
+            }
+            Mode::SchedulerObserving => {
+                if inp.work {
+                    actions.extend([Action::OpenDome, Action::UnparkMount, Action::Observe]);
+                }
+                Mode::SchedulerObserving
+            }
+            _ if may_observe && inp.work => {
+                actions.extend([Action::OpenDome, Action::UnparkMount, Action::Observe]);
+                Mode::SchedulerObserving
+            }
+            _ if may_observe || (safe && inp.night && acked && !self.stopped) => Mode::SchedulerReady,
+            _ => {
+                if !inp.night && self.stopped {
+                    // A new day: an operator's STOP OBSERVING holds for one night.
+                    self.stopped = false;
+                }
+                Mode::SchedulerStandby
+            }
+        }
+    }
+
+    /// A control command by someone with `profiles`; `Err` says why not.
+    pub fn command(
+        &mut self,
+        cmd: Command,
+        profiles: &[Profile],
+        inp: &Inputs,
+    ) -> Result<Vec<Action>, String> {
+        let may = |r: Right| profiles.iter().any(|p| p.allows(r));
+        let need = |r: Right, who: &str| if may(r) { Ok(()) } else { Err(format!("only {who} may do this")) };
+        let safe = self.safe(inp);
+        let scheduler =
+            matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady | Mode::SchedulerObserving);
+        match cmd {
+            Command::PlcBypass => {
+                need(Right::PlcBypass, "an operator")?;
+                if inp.env == GlobalStatus::Safe {
+                    return Err("the environment is SAFE: nothing to bypass".into());
+                }
+                if self.bypass != Bypass::Off {
+                    return Err("the bypass is already asked for or on".into());
+                }
+                self.bypass = Bypass::Pending(inp.now);
+                Ok(vec![Action::PlcBypass(true)])
+            }
+            Command::StopPlcBypass => {
+                need(Right::PlcBypass, "an operator")?;
+                if self.bypass == Bypass::Off {
+                    return Err("there is no bypass to stop".into());
+                }
+                self.bypass = Bypass::Off;
+                Ok(vec![Action::PlcBypass(false)])
+            }
+            Command::Lock => {
+                need(Right::ObservatoryControl, "operators and engineers")?;
+                if self.locked {
+                    return Err("the observatory is locked already".into());
+                }
+                if !(scheduler || self.mode == Mode::Remote) {
+                    return Err(format!("cannot lock in {}", self.mode.label()));
+                }
+                self.locked = true;
+                self.mode = Mode::Closing;
+                Ok(vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount])
+            }
+            Command::Unlock => {
+                need(Right::ObservatoryControl, "operators and engineers")?;
+                if !self.locked {
+                    return Err("the observatory is not locked".into());
+                }
+                self.locked = false;
+                Ok(Vec::new())
+            }
+            Command::GoRemote => {
+                need(Right::ChangeMode, "engineers and operators")?;
+                if self.locked {
+                    return Err("the observatory is locked: unlock it first".into());
+                }
+                if !matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady) {
+                    return Err(format!(
+                        "REMOTE only from the scheduler's standby or ready, not {}",
+                        self.mode.label()
+                    ));
+                }
+                self.remote = true;
+                self.mode = Mode::Remote;
+                Ok(Vec::new())
+            }
+            Command::GoScheduler => {
+                need(Right::ChangeMode, "engineers and operators")?;
+                if self.locked {
+                    return Err("the observatory is locked: unlock it first".into());
+                }
+                if self.mode != Mode::Remote {
+                    return Err(format!("GO SCHEDULER only from REMOTE, not {}", self.mode.label()));
+                }
+                if !safe {
+                    return Err("the environment is UNSAFE".into());
+                }
+                self.remote = false;
+                self.stopped = false;
+                self.mode = Mode::SchedulerStandby;
+                Ok(Vec::new())
+            }
+            Command::StopObserving => {
+                need(Right::ObservatoryControl, "operators and engineers")?;
+                if !(scheduler || self.mode == Mode::Remote) {
+                    return Err(format!("nothing to stop in {}", self.mode.label()));
+                }
+                self.stopped = !self.remote;
+                self.mode = Mode::Closing;
+                Ok(vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount])
+            }
+            Command::NightAck => {
+                need(Right::NightAck, "an operator")?;
+                self.night_ack = Some(inp.night_of);
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+fn dedup(actions: &mut Vec<Action>) {
+    let mut seen = Vec::new();
+    actions.retain(|a| {
+        if seen.contains(a) {
+            false
+        } else {
+            seen.push(*a);
+            true
+        }
+    });
+}

@@ -1,0 +1,242 @@
+//! The majordome's rules, night by night.
+
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
+use ferros_domain::{GlobalStatus, Profile};
+use ferros_majordome::{Action, Bypass, Command, Inputs, Majordome, Mode, Rules};
+
+fn night() -> Inputs {
+    Inputs {
+        now: Utc.with_ymd_and_hms(2026, 11, 23, 4, 0, 0).unwrap(),
+        plc_fresh: true,
+        plc_auto: true,
+        plc_bypass: false,
+        env: GlobalStatus::Safe,
+        night: true,
+        night_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+        work: true,
+        mount_ok: true,
+        vis_ok: true,
+        nir_ok: true,
+        secured: true,
+    }
+}
+
+const OPERATOR: &[Profile] = &[Profile::Operator];
+const ENGINEER: &[Profile] = &[Profile::Engineer];
+const OBSERVER: &[Profile] = &[Profile::Observer];
+
+fn observing() -> Majordome {
+    let mut m = Majordome::new(Rules::default());
+    m.tick(&night());
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
+    m
+}
+
+#[test]
+fn a_night_starts_by_securing_then_observes() {
+    let mut m = Majordome::new(Rules::default());
+    let open = Inputs { secured: false, ..night() };
+    let t = m.tick(&open);
+    assert_eq!(t.mode, Mode::Closing);
+    assert_eq!(t.actions, [Action::AbortExposures, Action::CloseDome, Action::ParkMount]);
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    let t = m.tick(&night());
+    assert_eq!(t.mode, Mode::SchedulerObserving);
+    assert_eq!(t.actions, [Action::OpenDome, Action::UnparkMount, Action::Observe]);
+    // Nothing to do: ready, waiting.
+    let mut m = Majordome::new(Rules::default());
+    m.tick(&night());
+    assert_eq!(m.tick(&Inputs { work: false, ..night() }).mode, Mode::SchedulerReady);
+}
+
+#[test]
+fn unsafe_closes_from_any_mode_and_observing_resumes_when_safe() {
+    let mut m = observing();
+    let rain = Inputs { env: GlobalStatus::Unsafe, secured: false, ..night() };
+    let t = m.tick(&rain);
+    assert_eq!(t.mode, Mode::Closing);
+    assert_eq!(
+        t.actions,
+        [Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount]
+    );
+    assert!(!t.safe);
+    let t = m.tick(&Inputs { secured: true, ..rain.clone() });
+    assert_eq!((t.mode, t.actions.len()), (Mode::SchedulerStandby, 0), "secured: nothing more to do");
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving, "resumes by itself");
+    // In REMOTE and when the PLC is lost or in MANUAL too.
+    let mut m = Majordome::new(Rules::default());
+    m.tick(&night());
+    assert_eq!(m.tick(&Inputs { work: false, ..night() }).mode, Mode::SchedulerReady);
+    m.command(Command::GoRemote, ENGINEER, &night()).unwrap();
+    for inputs in [
+        rain.clone(),
+        Inputs { plc_fresh: false, ..rain.clone() },
+        Inputs { plc_auto: false, ..rain.clone() },
+    ] {
+        let t = m.tick(&inputs);
+        assert!(t.actions.contains(&Action::CloseDome) && t.actions.contains(&Action::ParkMount), "{t:?}");
+    }
+}
+
+/// Whatever happens, an UNSAFE tick that is not secured asks to close, park and abort.
+#[test]
+fn safety_holds_on_random_nights() {
+    let mut seed = 12345_u64;
+    let mut next = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    let commands = [
+        Command::PlcBypass,
+        Command::StopPlcBypass,
+        Command::Lock,
+        Command::Unlock,
+        Command::GoRemote,
+        Command::GoScheduler,
+        Command::StopObserving,
+        Command::NightAck,
+    ];
+    let mut m = Majordome::new(Rules { require_night_ack: true, ..Rules::default() });
+    let mut now = night().now;
+    for _ in 0..20_000 {
+        now += TimeDelta::seconds(5);
+        let r = next();
+        let inp = Inputs {
+            now,
+            plc_fresh: r % 17 != 0,
+            plc_auto: r % 13 != 0,
+            plc_bypass: r % 7 == 0,
+            env: if r % 3 == 0 { GlobalStatus::Unsafe } else { GlobalStatus::Safe },
+            night: r % 11 != 0,
+            work: r % 2 == 0,
+            mount_ok: r % 19 != 0,
+            vis_ok: r % 23 != 0,
+            nir_ok: r % 5 != 0,
+            secured: r % 4 == 0,
+            ..night()
+        };
+        if next() % 4 == 0 {
+            let _ = m.command(commands[next() as usize % commands.len()], OPERATOR, &inp);
+        }
+        let t = m.tick(&inp);
+        if !t.safe && !inp.secured {
+            for a in [Action::AbortExposures, Action::CloseDome, Action::ParkMount] {
+                assert!(t.actions.contains(&a), "{inp:?} {t:?}");
+            }
+        }
+        if !t.safe || !inp.night || m.locked {
+            assert!(
+                !t.actions.contains(&Action::OpenDome) && !t.actions.contains(&Action::Observe),
+                "{inp:?} {t:?}"
+            );
+        }
+        if t.mode == Mode::SchedulerObserving {
+            assert!(t.safe && inp.night && inp.plc_fresh && inp.plc_auto);
+        }
+    }
+}
+
+#[test]
+fn lock_and_unlock() {
+    let mut m = observing();
+    assert!(
+        m.command(Command::Lock, OBSERVER, &night()).unwrap_err().contains("only operators and engineers")
+    );
+    let actions = m.command(Command::Lock, OPERATOR, &night()).unwrap();
+    assert!(actions.contains(&Action::CloseDome));
+    assert_eq!(m.tick(&Inputs { secured: false, ..night() }).mode, Mode::Closing);
+    assert_eq!(m.tick(&night()).mode, Mode::Standby);
+    assert_eq!(m.tick(&night()).mode, Mode::Standby, "stays locked even when all is fine");
+    assert!(m.command(Command::GoRemote, ENGINEER, &night()).unwrap_err().contains("locked"));
+    m.command(Command::Unlock, OPERATOR, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
+    assert!(m.command(Command::Unlock, OPERATOR, &night()).unwrap_err().contains("not locked"));
+}
+
+#[test]
+fn the_plc_bypass_needs_an_operator_an_unsafe_status_and_the_plcs_confirmation() {
+    let mut m = observing();
+    let rain = Inputs { env: GlobalStatus::Unsafe, ..night() };
+    assert!(
+        m.command(Command::PlcBypass, OPERATOR, &night()).unwrap_err().contains("SAFE: nothing to bypass")
+    );
+    assert!(m.command(Command::PlcBypass, ENGINEER, &rain).unwrap_err().contains("only an operator"));
+    assert_eq!(m.command(Command::PlcBypass, OPERATOR, &rain).unwrap(), [Action::PlcBypass(true)]);
+    assert!(!m.tick(&rain).safe, "not before the PLC confirms");
+    let t = m.tick(&Inputs { plc_bypass: true, ..rain.clone() });
+    assert!(t.safe && t.notes.iter().any(|n| n.contains("confirmed")), "{t:?}");
+    assert_eq!(m.bypass, Bypass::On);
+    m.command(Command::StopPlcBypass, OPERATOR, &rain).unwrap();
+    assert!(!m.tick(&rain).safe);
+    // Not confirmed in time: undone.
+    m.command(Command::PlcBypass, OPERATOR, &rain).unwrap();
+    let late = Inputs { now: rain.now + TimeDelta::seconds(31), ..rain.clone() };
+    let t = m.tick(&late);
+    assert!(
+        t.actions.contains(&Action::PlcBypass(false)) && t.notes.iter().any(|n| n.starts_with("PLC KO")),
+        "{t:?}"
+    );
+    assert_eq!(m.bypass, Bypass::Off);
+}
+
+#[test]
+fn remote_and_back() {
+    let mut m = observing();
+    assert!(
+        m.command(Command::GoRemote, ENGINEER, &night()).unwrap_err().contains("not SCHEDULER (observing)")
+    );
+    assert!(
+        m.command(Command::GoRemote, OBSERVER, &night())
+            .unwrap_err()
+            .contains("only engineers and operators")
+    );
+    m.tick(&Inputs { work: false, ..night() });
+    m.command(Command::StopObserving, OPERATOR, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby, "stopped by an operator: stays in standby");
+    m.command(Command::GoRemote, ENGINEER, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::Remote);
+    // STOP OBSERVING is allowed in REMOTE too.
+    m.command(Command::StopObserving, ENGINEER, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::Remote);
+    let rain = Inputs { env: GlobalStatus::Unsafe, ..night() };
+    assert!(m.command(Command::GoScheduler, ENGINEER, &rain).unwrap_err().contains("UNSAFE"));
+    m.command(Command::GoScheduler, ENGINEER, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
+}
+
+#[test]
+fn devices_plc_and_the_night() {
+    let mut m = observing();
+    let t = m.tick(&Inputs { mount_ok: false, ..night() });
+    assert_eq!(t.mode, Mode::SchedulerReady);
+    assert!(t.notes.iter().any(|n| n.contains("blocking device does not answer (mount)")));
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving, "re-integrated when back");
+    let t = m.tick(&Inputs { nir_ok: false, ..night() });
+    assert_eq!(t.mode, Mode::SchedulerObserving, "the NIR camera does not block");
+    assert!(t.notes.iter().any(|n| n.contains("NIR")));
+    assert_eq!(m.tick(&Inputs { plc_auto: false, ..night() }).mode, Mode::Passive);
+    assert_eq!(m.tick(&Inputs { plc_fresh: false, ..night() }).mode, Mode::PassiveNoPlc);
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
+    let dawn = Inputs { night: false, secured: false, ..night() };
+    let t = m.tick(&dawn);
+    assert_eq!(t.mode, Mode::Closing);
+    assert!(t.notes.iter().any(|n| n == "night over: closing"));
+    assert_eq!(m.tick(&Inputs { secured: true, ..dawn }).mode, Mode::SchedulerStandby);
+}
+
+#[test]
+fn the_night_ack_when_required() {
+    let mut m = Majordome::new(Rules { require_night_ack: true, ..Rules::default() });
+    m.tick(&night());
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    assert!(m.command(Command::NightAck, ENGINEER, &night()).unwrap_err().contains("only an operator"));
+    m.command(Command::NightAck, OPERATOR, &night()).unwrap();
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
+    let next = Inputs { night_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), ..night() };
+    assert_ne!(m.tick(&next).mode, Mode::SchedulerObserving, "each night is acknowledged");
+}
