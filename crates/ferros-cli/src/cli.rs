@@ -248,6 +248,8 @@ pub struct StartArgs {
 pub enum AgentName {
     /// Environment monitoring.
     Env,
+    /// The conductor: modes, safety actions on the devices.
+    Majordome,
 }
 
 #[derive(Debug, Args)]

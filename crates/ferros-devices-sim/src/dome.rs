@@ -130,9 +130,21 @@ impl SimDome {
         let mut inner = self.lock();
         let (shutter, _) = self.settle(&mut inner, now);
         let target = if opening { Shutter::Opened } else { Shutter::Closed };
-        if shutter != target {
-            inner.shutter = ShutterMotion::Moving { opening, since: now };
+        if shutter == target {
+            return Ok(());
         }
+        let full = self.config.shutter_seconds;
+        let since = match inner.shutter {
+            // Already on its way: asking again changes nothing.
+            ShutterMotion::Moving { opening: o, .. } if o == opening => return Ok(()),
+            // Turning back: as long as it has come.
+            ShutterMotion::Moving { since, .. } => {
+                let done = seconds(now - since).clamp(0.0, full);
+                now - chrono::TimeDelta::milliseconds(((full - done) * 1000.0) as i64)
+            }
+            ShutterMotion::Still(_) => now,
+        };
+        inner.shutter = ShutterMotion::Moving { opening, since };
         Ok(())
     }
 }

@@ -272,14 +272,16 @@ impl Majordome {
         if self.locked {
             return if inp.secured { Mode::Standby } else { Mode::Closing };
         }
+        if !safe && !inp.secured {
+            notes.push("UNSAFE: closing".into());
+            return Mode::Closing;
+        }
         let blocked = !inp.mount_ok || !inp.vis_ok;
         let acked = !self.rules.require_night_ack || self.night_ack == Some(inp.night_of);
         let may_observe = safe && inp.night && !blocked && acked && !self.stopped;
         match self.mode {
             Mode::SchedulerObserving if !may_observe => {
-                if !safe {
-                    notes.push("UNSAFE: closing".into());
-                } else if !inp.night {
+                if !inp.night {
                     notes.push("night over: closing".into());
                 } else if blocked {
                     notes.push(format!(

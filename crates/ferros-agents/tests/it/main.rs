@@ -20,14 +20,16 @@ use ferros_devices_socket::{Backoff, SocketPlc, serve_plc};
 use ferros_domain::GlobalStatus;
 use tokio::net::TcpListener;
 
+mod majordome;
+
 /// Ten simulated seconds a real second; night at San Pedro Martir.
 const SPEED: f64 = 10.0;
 
-fn start_time() -> DateTime<Utc> {
+pub(crate) fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()
 }
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     let mut s = Settings::default();
     s.agents.env_period_s = 2.0;
     s.agents.heartbeat_timeout_s = 20.0;
@@ -37,8 +39,8 @@ fn settings() -> Settings {
     s
 }
 
-struct Harness {
-    db: Db,
+pub(crate) struct Harness {
+    pub(crate) db: Db,
     bus: Bus,
     handle: SupervisorHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -47,7 +49,7 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start(factories: Vec<Factory>, clock: Clock) -> Harness {
+    pub(crate) async fn start(factories: Vec<Factory>, clock: Clock) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}", dir.path().join("f.db").display())).await.unwrap();
         let bus = Bus::default();
@@ -71,7 +73,12 @@ impl Harness {
     }
 
     /// Waits (real seconds) for the env watch to satisfy `ok`; returns it.
-    async fn until(&self, real_secs: f64, what: &str, ok: impl Fn(&StoredWatch) -> bool) -> StoredWatch {
+    pub(crate) async fn until(
+        &self,
+        real_secs: f64,
+        what: &str,
+        ok: impl Fn(&StoredWatch) -> bool,
+    ) -> StoredWatch {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(real_secs);
         loop {
             if let Some(w) = self.env().await
@@ -89,7 +96,7 @@ impl Harness {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -97,7 +104,7 @@ impl Harness {
     }
 }
 
-fn safe(w: &StoredWatch) -> bool {
+pub(crate) fn safe(w: &StoredWatch) -> bool {
     w.global_status == GlobalStatus::Safe
 }
 

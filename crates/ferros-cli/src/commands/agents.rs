@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferros_agents::{Agent, AgentContext, Bus, EnvAgent, Event, Factory, Supervisor};
+use ferros_agents::{Agent, AgentContext, Bus, EnvAgent, Event, Factory, MajordomeAgent, Supervisor};
 use ferros_db::Db;
 use ferros_devices_sim::Scenario;
 use ferros_domain::GlobalStatus;
@@ -42,6 +42,11 @@ fn factories(ctx: &Context, obs: &Observatory, only: Option<AgentName>) -> CliRe
         out.push(Arc::new(move || {
             Box::new(EnvAgent::new(&settings, source.clone(), dome.clone())) as Box<dyn Agent>
         }));
+    }
+    if only.is_none() || only == Some(AgentName::Majordome) {
+        let settings = ctx.settings.clone();
+        let obs = obs.clone();
+        out.push(Arc::new(move || Box::new(MajordomeAgent::new(&settings, obs.clone())) as Box<dyn Agent>));
     }
     Ok(out)
 }

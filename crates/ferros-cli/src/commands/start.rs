@@ -46,7 +46,11 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     say!("  web        http://{addr}/  (health: http://{addr}/healthz)");
     let drivers: Vec<String> = obs.slots.iter().map(|s| format!("{} {}", s.role, s.driver)).collect();
     say!("  devices    {}", drivers.join(", "));
-    say!("  agents     env (every {} s)", settings.agents.env_period_s);
+    say!(
+        "  agents     env (every {} s), majordome (every {} s)",
+        settings.agents.env_period_s,
+        settings.agents.majordome_period_s
+    );
     say!("Press Ctrl-C to stop.");
 
     log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;

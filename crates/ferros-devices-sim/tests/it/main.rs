@@ -153,6 +153,25 @@ async fn the_dome_shutter_takes_a_minute_and_the_slit_turns() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn asking_the_shutter_again_keeps_its_progress_and_turning_back_takes_what_it_came() {
+    let d = SimDome::new("dome", clock(), DomeConfig::default(), None);
+    d.open().await.unwrap();
+    for _ in 0..5 {
+        advance(10.0).await;
+        d.open().await.unwrap();
+    }
+    advance(10.5).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Opened, "60 s whatever the repeats");
+    d.close().await.unwrap();
+    advance(20.0).await;
+    d.open().await.unwrap();
+    advance(19.0).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Intermediate);
+    advance(1.5).await;
+    assert_eq!(d.state().await.unwrap().value.shutter, Shutter::Opened, "back in the 20 s it had closed");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_slaved_dome_follows_the_mount() {
     let c = clock();
     let m: Arc<SimMount> = Arc::new(SimMount::new("mount", spm(), c, MountConfig::default()));

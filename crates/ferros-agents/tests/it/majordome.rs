@@ -1,0 +1,77 @@
+//! The majordome on the simulated observatory: rain while the dome is open
+//! closes it and parks the mount within the reaction time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferros_agents::{Agent, EnvAgent, Factory, MajordomeAgent};
+use ferros_clock::Clock;
+use ferros_devices::Shutter;
+use ferros_devices_sim::Scenario;
+use ferros_observatory::Observatory;
+
+use super::{Harness, safe, settings, start_time};
+
+#[tokio::test]
+async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
+    let speed = 20.0;
+    let c = Clock::simulated(start_time(), speed).unwrap();
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    s.weather.safe_delay_s = 4.0;
+    // Rain from the PLC's 100th second.
+    let scenario = Scenario::parse(
+        r#"[200, {"time": 100, "plcSimulator": {"device_name": "WXT520", "value_name": "RainRate", "value": 8.0}}]"#,
+    )
+    .unwrap();
+    let obs = Observatory::build(&s, c, scenario).unwrap();
+    let (dome, mount) = (obs.dome.clone().unwrap(), obs.mount.clone().unwrap());
+    let env: Factory = {
+        let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
+        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+    };
+    let majordome: Factory = {
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+    };
+    let h = Harness::start(vec![env, majordome], c).await;
+    h.until(3.0, "safe", safe).await;
+    // An observer opens and points, as the executor will.
+    dome.open().await.unwrap();
+    mount.unpark().await.unwrap();
+    mount.slew_altaz(60.0, 150.0).await.unwrap();
+    let rain_at = start_time() + chrono::TimeDelta::seconds(100);
+    // Until the rain the dome opens (a minute) and stays open.
+    let mut opened = false;
+    while c.now() < rain_at {
+        let shutter = dome.state().await.unwrap().value.shutter;
+        assert_ne!(shutter, Shutter::Closed, "closed before the rain");
+        opened |= shutter == Shutter::Opened;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(opened, "the dome had opened before the rain");
+    // The dome starts closing within an ENV period, a majordome period and a little.
+    let mut closing_at = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = dome.state().await.unwrap().value;
+        let m = mount.state().await.unwrap().value;
+        if closing_at.is_none() && d.shutter != Shutter::Opened {
+            closing_at = Some(c.now());
+        }
+        if d.shutter == Shutter::Closed && m.parked && !m.slewing {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not secured: {d:?} {m:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reaction = (closing_at.unwrap() - rain_at).num_milliseconds() as f64 / 1000.0;
+    println!("reaction to rain: {reaction:.1} s of clock (ENV period 2 s, majordome period 2 s)");
+    assert!(reaction <= 2.0 + 2.0 + 1.5, "the dome started closing {reaction} s after the rain");
+    let logs = h.db.recent_logs(100).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.source == "majordome" && l.message == "SCHEDULER (ready) -> CLOSING"),
+        "{logs:?}"
+    );
+    h.stop().await;
+}
