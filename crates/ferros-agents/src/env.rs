@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ferros_astro::{Frame, Site};
+use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_db::{EnvWrite, WatchWrite};
 use ferros_devices::{Dome, DomeState, Stamped, WeatherSource, WeatherStatus, bounded};
-use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
+use ferros_domain::{GlobalStatus, LogLevel};
 use ferros_env::{Inputs, Synthesis, Synthesizer, Thresholds};
 
 use crate::runtime::{Agent, AgentContext, Event};
@@ -74,11 +74,6 @@ impl EnvAgent {
             pruned_at: None,
             retention_days: [h.raw_days, h.minute_days, h.ten_minute_days],
         }
-    }
-
-    fn sun_altitude(&self, now: DateTime<Utc>) -> Option<f64> {
-        let jd = JulianDate::from_datetime(now).ok()?;
-        Some(Frame::new(self.site.as_ref()?, jd).ok()?.sun().horizontal.alt)
     }
 
     async fn fold_and_prune(&mut self, ctx: &AgentContext, now: DateTime<Utc>) -> Result<(), String> {
@@ -174,7 +169,7 @@ impl Agent for EnvAgent {
             Some(d) => bounded(d.name(), "state", self.timeout, d.state()).await.ok(),
             None => None,
         };
-        let sun = self.sun_altitude(now);
+        let sun = crate::sun_altitude(self.site.as_ref(), now);
         let synthesis = self.synth.step(&Inputs {
             now,
             status: self.last.as_ref(),

@@ -12,3 +12,12 @@ mod runtime;
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
 pub use majordome::MajordomeAgent;
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};
+
+/// The Sun's altitude at `site` at `now`, degrees.
+pub(crate) fn sun_altitude(
+    site: Option<&ferros_astro::Site>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<f64> {
+    let jd = ferros_domain::JulianDate::from_datetime(now).ok()?;
+    Some(ferros_astro::Frame::new(site?, jd).ok()?.sun().horizontal.alt)
+}

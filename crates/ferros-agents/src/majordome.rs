@@ -8,11 +8,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use ferros_astro::{Frame, Site};
+use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_devices::{CameraActivity, Shutter, bounded};
-use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
+use ferros_domain::{GlobalStatus, LogLevel};
 use ferros_majordome::{Action, Inputs, Majordome, Rules};
 use ferros_observatory::Observatory;
 
@@ -46,11 +45,6 @@ impl MajordomeAgent {
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
             majordome: Majordome::new(Rules::default()),
         }
-    }
-
-    fn sun_altitude(&self, now: DateTime<Utc>) -> Option<f64> {
-        let jd = JulianDate::from_datetime(now).ok()?;
-        Some(Frame::new(self.site.as_ref()?, jd).ok()?.sun().horizontal.alt)
     }
 
     /// What the majordome sees now.
@@ -95,7 +89,7 @@ impl MajordomeAgent {
         let secured = dome.as_ref().is_none_or(|d| d.shutter == Shutter::Closed)
             && mount.as_ref().is_none_or(|m| m.parked && !m.slewing)
             && !exposing;
-        let sun = self.sun_altitude(now);
+        let sun = crate::sun_altitude(self.site.as_ref(), now);
         Ok(Inputs {
             now,
             plc_fresh,
