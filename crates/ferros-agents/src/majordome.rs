@@ -12,7 +12,7 @@ use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_devices::{CameraActivity, Shutter, bounded};
 use ferros_domain::{GlobalStatus, LogLevel};
-use ferros_majordome::{Action, Inputs, Majordome, Rules};
+use ferros_majordome::{Action, Command, Inputs, Majordome, Rules};
 use ferros_observatory::Observatory;
 
 use crate::runtime::{Agent, AgentContext};
@@ -159,6 +159,46 @@ impl MajordomeAgent {
     }
 }
 
+impl MajordomeAgent {
+    /// Answers the pending control commands, oldest first, with the rules of
+    /// who may and when; carries out what an accepted one asks.
+    async fn commands(&mut self, ctx: &AgentContext, inputs: &Inputs) -> Result<(), String> {
+        let pending = ctx.db.pending_commands().await.map_err(|e| e.to_string())?;
+        for c in pending {
+            let outcome = match Command::parse(&c.command) {
+                None => Err(format!("unknown command \"{}\"", c.command)),
+                Some(cmd) => match ctx.db.user_by_name(&c.actor).await.map_err(|e| e.to_string())? {
+                    None => Err(format!("no user named {}", c.actor)),
+                    Some(u) if !u.active => Err(format!("{} is not an active user", c.actor)),
+                    Some(u) => {
+                        let profiles: Vec<_> = u.profiles.into_iter().collect();
+                        self.majordome.command(cmd, &profiles, inputs)
+                    }
+                },
+            };
+            let now = ctx.clock.now();
+            match outcome {
+                Ok(actions) => {
+                    ctx.db.finish_command(c.id, true, "", now).await.map_err(|e| e.to_string())?;
+                    ctx.log("majordome", LogLevel::Info, format!("{}: {} accepted", c.actor, c.command))
+                        .await;
+                    self.act(ctx, &actions).await;
+                }
+                Err(why) => {
+                    ctx.db.finish_command(c.id, false, &why, now).await.map_err(|e| e.to_string())?;
+                    ctx.log(
+                        "majordome",
+                        LogLevel::Warn,
+                        format!("{}: {} refused: {why}", c.actor, c.command),
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Agent for MajordomeAgent {
     fn name(&self) -> &str {
@@ -171,11 +211,23 @@ impl Agent for MajordomeAgent {
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
         let inputs = self.inputs(ctx).await?;
+        self.commands(ctx, &inputs).await?;
         let tick = self.majordome.tick(&inputs);
         for n in &tick.notes {
             ctx.log("majordome", LogLevel::Info, n.clone()).await;
         }
         self.act(ctx, &tick.actions).await;
-        Ok(())
+        let state = serde_json::json!({
+            "mode": tick.mode.label(),
+            "safe": tick.safe,
+            "locked": self.majordome.locked,
+            "bypass": self.majordome.bypass,
+            "night_ack": self.majordome.night_ack,
+            "night": inputs.night,
+            "plc": if !inputs.plc_fresh { "no answer" } else if inputs.plc_auto { "AUTO" } else { "MANUAL" },
+            "env": inputs.env,
+            "secured": inputs.secured,
+        });
+        ctx.db.store_majordome(inputs.now, &state.to_string()).await.map_err(|e| e.to_string())
     }
 }

@@ -59,6 +59,8 @@ pub enum Command {
     Device(DeviceCmd),
     /// Run one agent alone (ferros start runs them all).
     Agent(AgentArgs),
+    /// Observatory control: the majordome's state (`status`), or a command given to it.
+    Control(ControlArgs),
     /// Environment monitoring: the latest synthesis and the history of a quantity.
     #[command(subcommand)]
     Env(EnvCmd),
@@ -241,6 +243,20 @@ pub struct StartArgs {
     /// A scenario for the simulated PLC (seed format, docs/devices.md).
     #[arg(long, value_name = "FILE.json")]
     pub scenario: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// status, lock, unlock, go-remote, go-scheduler, stop-observing, plc-bypass, stop-plc-bypass, night-ack
+    pub what: String,
+    /// The user giving the command (their profiles decide whether they may).
+    #[arg(long = "as", value_name = "USER")]
+    pub actor: Option<String>,
+    /// Seconds to wait for the majordome's answer.
+    #[arg(long, default_value_t = 15.0)]
+    pub wait: f64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The agents that can run alone.

@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::Device(cmd) => commands::device::run(&ctx, cmd).await,
         cli::Command::Agent(args) => commands::agents::run_alone(&ctx, args).await,
         cli::Command::Env(cmd) => commands::env::run(&ctx, cmd).await,
+        cli::Command::Control(args) => commands::control::run(&ctx, args).await,
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd).await,
     }
 }

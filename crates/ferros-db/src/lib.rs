@@ -136,6 +136,20 @@ pub struct SeriesRow {
     pub n: i64,
 }
 
+/// A control command and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlCommand {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The user who gave it.
+    pub actor: String,
+    pub command: String,
+    /// `pending`, `accepted` or `refused`.
+    pub state: String,
+    pub reason: String,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
 /// One line of `ferros schedule history`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScheduleSummary {
@@ -416,6 +430,40 @@ impl Db {
 
     pub async fn latest_watch(&self, kind: &str) -> DbResult<Option<StoredWatch>> {
         on_backend!(self, latest_watch(kind))
+    }
+
+    /// Adds a pending control command; returns its id.
+    pub async fn submit_command(&self, actor: &str, command: &str, at: DateTime<Utc>) -> DbResult<i64> {
+        on_backend!(self, submit_command(actor, command, at))
+    }
+
+    /// The commands waiting for the majordome, oldest first.
+    pub async fn pending_commands(&self) -> DbResult<Vec<ControlCommand>> {
+        on_backend!(self, pending_commands())
+    }
+
+    pub async fn control_command(&self, id: i64) -> DbResult<Option<ControlCommand>> {
+        on_backend!(self, control_command_by_id(id))
+    }
+
+    /// Accepts or refuses a pending command, with the reason.
+    pub async fn finish_command(
+        &self,
+        id: i64,
+        accepted: bool,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        on_backend!(self, finish_command(id, accepted, reason, at))
+    }
+
+    /// The majordome's state (JSON), replaced.
+    pub async fn store_majordome(&self, updated: DateTime<Utc>, body: &str) -> DbResult<()> {
+        on_backend!(self, store_majordome(updated, body))
+    }
+
+    pub async fn majordome_state(&self) -> DbResult<Option<(DateTime<Utc>, String)>> {
+        on_backend!(self, majordome_state())
     }
 
     /// Changes of a watch since an instant, oldest first.

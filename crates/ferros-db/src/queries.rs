@@ -17,8 +17,8 @@ use sqlx::{FromRow, Pool, Transaction};
 
 use super::Db;
 use crate::{
-    AgentRecord, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, RequestSummary, ScheduleSummary,
-    SeriesRow, StatusUpdate, StoredWatch, WatchChange,
+    AgentRecord, ControlCommand, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, RequestSummary,
+    ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
 };
 
 type Tx<'c> = Transaction<'c, Db>;
@@ -1177,4 +1177,86 @@ pub(crate) async fn watch_history(
             })
         })
         .collect()
+}
+
+// ----------------------------------------------------------------- control
+
+pub(crate) async fn submit_command(
+    pool: &Pool<Db>,
+    actor: &str,
+    command: &str,
+    at: DateTime<Utc>,
+) -> DbResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO control_commands (at, actor, command, state) VALUES ($1, $2, $3, 'pending') RETURNING id",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(command)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
+type CommandRow = (i64, DateTime<Utc>, String, String, String, String, Option<DateTime<Utc>>);
+
+fn control_command(r: CommandRow) -> ControlCommand {
+    let (id, at, actor, command, state, reason, done_at) = r;
+    ControlCommand { id, at, actor, command, state, reason, done_at }
+}
+
+pub(crate) async fn pending_commands(pool: &Pool<Db>) -> DbResult<Vec<ControlCommand>> {
+    let rows: Vec<CommandRow> = sqlx::query_as(
+        "SELECT id, at, actor, command, state, reason, done_at FROM control_commands \
+         WHERE state = 'pending' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(control_command).collect())
+}
+
+pub(crate) async fn control_command_by_id(pool: &Pool<Db>, id: i64) -> DbResult<Option<ControlCommand>> {
+    let row: Option<CommandRow> = sqlx::query_as(
+        "SELECT id, at, actor, command, state, reason, done_at FROM control_commands WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(control_command))
+}
+
+/// Answers a pending command; a command answered already is left as it is.
+pub(crate) async fn finish_command(
+    pool: &Pool<Db>,
+    id: i64,
+    accepted: bool,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE control_commands SET state = $2, reason = $3, done_at = $4 WHERE id = $1 AND state = 'pending'",
+    )
+    .bind(id)
+    .bind(if accepted { "accepted" } else { "refused" })
+    .bind(reason)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn store_majordome(pool: &Pool<Db>, updated: DateTime<Utc>, body: &str) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO majordome_state (id, updated, body) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET updated = excluded.updated, body = excluded.body",
+    )
+    .bind(updated)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn majordome_state(pool: &Pool<Db>) -> DbResult<Option<(DateTime<Utc>, String)>> {
+    Ok(sqlx::query_as("SELECT updated, body FROM majordome_state WHERE id = 1").fetch_optional(pool).await?)
 }

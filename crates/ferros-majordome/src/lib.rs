@@ -129,6 +129,38 @@ pub enum Command {
     NightAck,
 }
 
+impl Command {
+    pub const ALL: [Command; 8] = [
+        Command::PlcBypass,
+        Command::StopPlcBypass,
+        Command::Lock,
+        Command::Unlock,
+        Command::GoRemote,
+        Command::GoScheduler,
+        Command::StopObserving,
+        Command::NightAck,
+    ];
+
+    /// The command's name: `lock`, `go_remote`...
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::PlcBypass => "plc_bypass",
+            Command::StopPlcBypass => "stop_plc_bypass",
+            Command::Lock => "lock",
+            Command::Unlock => "unlock",
+            Command::GoRemote => "go_remote",
+            Command::GoScheduler => "go_scheduler",
+            Command::StopObserving => "stop_observing",
+            Command::NightAck => "night_ack",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Command> {
+        let name = name.replace('-', "_");
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 /// The outcome of a tick.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tick {

@@ -358,3 +358,23 @@ pub async fn series_fold_into_buckets_and_are_pruned(db: &Db) {
     assert_eq!(hourly.len(), 1 + usize::from(t0 % 3_600_000 + 1_200_000 > 3_600_000));
     assert_eq!(hourly.iter().map(|r| r.n).sum::<i64>(), 600);
 }
+
+pub async fn control_commands_are_answered_once(db: &Db) {
+    let a = db.submit_command("alice", "lock", now()).await.unwrap();
+    let b = db.submit_command("bob", "go_remote", now()).await.unwrap();
+    let pending = db.pending_commands().await.unwrap();
+    assert_eq!(pending.iter().map(|c| c.id).collect::<Vec<_>>(), [a, b]);
+    db.finish_command(a, true, "", now()).await.unwrap();
+    db.finish_command(b, false, "the observatory is locked: unlock it first", now()).await.unwrap();
+    db.finish_command(b, true, "", now()).await.unwrap();
+    let b = db.control_command(b).await.unwrap().unwrap();
+    assert_eq!(
+        (b.state.as_str(), b.reason.as_str()),
+        ("refused", "the observatory is locked: unlock it first")
+    );
+    assert!(db.pending_commands().await.unwrap().is_empty());
+    assert!(db.majordome_state().await.unwrap().is_none());
+    db.store_majordome(now(), "{\"mode\": \"STANDBY\"}").await.unwrap();
+    db.store_majordome(now(), "{\"mode\": \"REMOTE\"}").await.unwrap();
+    assert_eq!(db.majordome_state().await.unwrap().unwrap().1, "{\"mode\": \"REMOTE\"}");
+}

@@ -47,6 +47,7 @@ on_both_backends!(
     agents_are_recorded_and_beat,
     watches_keep_the_latest_and_their_changes,
     series_fold_into_buckets_and_are_pruned,
+    control_commands_are_answered_once,
 );
 
 #[tokio::test]

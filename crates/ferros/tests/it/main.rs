@@ -948,3 +948,61 @@ fn one_agent_runs_alone() {
     let v = f.json(&["env", "status", "--json"]);
     assert_eq!(v["global_status"], "UNSAFE");
 }
+
+#[test]
+fn control_commands_go_through_the_majordome() {
+    let f = Ferros::new();
+    f.ok(&["user", "add", "olga", "--profile", "operator"]);
+    f.ok(&["user", "add", "vic", "--profile", "visitor"]);
+    let err = f.fails(&["control", "dance", "--as", "olga"], 2);
+    assert!(
+        err.contains("unknown control command \"dance\" (status, plc-bypass, stop-plc-bypass, lock"),
+        "{err}"
+    );
+    let err = f.fails(&["control", "lock"], 2);
+    assert!(err.contains("--as USER"), "{err}");
+    let err = f.fails(&["control", "lock", "--as", "nobody"], 2);
+    assert!(err.contains("no user named nobody"), "{err}");
+    // Nobody running: the command says so instead of waiting for ever.
+    let err = f.fails(&["control", "lock", "--as", "olga", "--wait", "0.3"], 1);
+    assert!(err.contains("no answer from the majordome within 0.3 s"), "{err}");
+    let err = f.fails(&["control", "status"], 1);
+    assert!(err.contains("no majordome state yet"), "{err}");
+
+    let mut child = f
+        .command(&["--time", "2026-11-23T06:00:00Z", "--speed", "10", "start", "--bind", "127.0.0.1:0"])
+        .env("FERROS_WEATHER__SAFE_DELAY_S", "2")
+        .env("FERROS_AGENTS__MAJORDOME_PERIOD_S", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+        if line.contains("ENV  SAFE") {
+            break;
+        }
+    }
+    let err = f.fails(&["control", "go-remote", "--as", "vic"], 2);
+    assert!(err.contains("go remote refused: only engineers and operators may do this"), "{err}");
+    let err = f.fails(&["control", "plc-bypass", "--as", "olga"], 2);
+    assert!(err.contains("the environment is SAFE: nothing to bypass"), "{err}");
+    assert!(f.ok(&["control", "lock", "--as", "olga"]).contains("lock accepted"));
+    let mut locked = false;
+    for _ in 0..50 {
+        let v = f.json(&["control", "status", "--json"]);
+        if v["mode"] == "STANDBY" && v["locked"] == true {
+            locked = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(locked, "STANDBY and locked");
+    let err = f.fails(&["control", "go-remote", "--as", "olga"], 2);
+    assert!(err.contains("locked: unlock it first"), "{err}");
+    assert!(f.ok(&["control", "unlock", "--as", "olga"]).contains("unlock accepted"));
+    assert!(stop(&mut child, "-INT").success());
+    assert!(f.ok(&["control", "status"]).contains("environment SAFE"));
+}

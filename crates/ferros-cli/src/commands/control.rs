@@ -1,0 +1,95 @@
+//! `ferros control`: the majordome's state, and the control commands of the
+//! observatory control page. A command is stored as pending; the majordome
+//! (running in `ferros start`) accepts or refuses it with the reason.
+
+use std::time::Duration;
+
+use ferros_majordome::Command;
+
+use super::print_json;
+use crate::cli::ControlArgs;
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::output::say;
+
+pub async fn run(ctx: &Context, a: ControlArgs) -> CliResult {
+    if a.what == "status" {
+        return status(ctx, a.json).await;
+    }
+    let Some(cmd) = Command::parse(&a.what) else {
+        let names: Vec<String> = Command::ALL.iter().map(|c| c.name().replace('_', "-")).collect();
+        return Err(CliError::input(format!(
+            "unknown control command \"{}\" (status, {})",
+            a.what,
+            names.join(", ")
+        )));
+    };
+    let Some(actor) = a.actor else {
+        return Err(CliError::input("give the user commanding with --as USER"));
+    };
+    if !(a.wait.is_finite() && a.wait > 0.0) {
+        return Err(CliError::input(format!("--wait: {} must be > 0 seconds", a.wait)));
+    }
+    let db = ctx.open_db().await?;
+    if db.user_by_name(&actor).await?.is_none() {
+        return Err(CliError::input(format!("no user named {actor}")));
+    }
+    let id = db.submit_command(&actor, cmd.name(), ctx.clock.now()).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.wait);
+    loop {
+        let c = db.control_command(id).await?.ok_or_else(|| anyhow::anyhow!("command {id} vanished"))?;
+        match c.state.as_str() {
+            "accepted" => {
+                say!("{} accepted", cmd.name().replace('_', " "));
+                return Ok(());
+            }
+            "refused" => {
+                return Err(CliError::input(format!(
+                    "{} refused: {}",
+                    cmd.name().replace('_', " "),
+                    c.reason
+                )));
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            db.finish_command(id, false, "no majordome answered", ctx.clock.now()).await?;
+            return Err(CliError::Failure(anyhow::anyhow!(
+                "no answer from the majordome within {} s: is ferros start (or ferros agent majordome) running?",
+                a.wait
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status(ctx: &Context, json: bool) -> CliResult {
+    let db = ctx.open_db().await?;
+    let Some((updated, body)) = db.majordome_state().await? else {
+        return Err(CliError::Failure(anyhow::anyhow!(
+            "no majordome state yet: the majordome has not run (ferros start)"
+        )));
+    };
+    let mut v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("stored state: {e}"))?;
+    v["updated"] = serde_json::json!(updated);
+    if json {
+        return print_json(&v);
+    }
+    let age = (ctx.clock.now() - updated).num_seconds();
+    say!(
+        "{}  (updated {}, {age} s ago)",
+        v["mode"].as_str().unwrap_or("?"),
+        updated.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    say!(
+        "  environment {}  locked {}  bypass {}  night {}  PLC {}  secured {}",
+        v["env"].as_str().unwrap_or("?"),
+        v["locked"],
+        v["bypass"],
+        v["night"],
+        v["plc"].as_str().unwrap_or("?"),
+        v["secured"]
+    );
+    Ok(())
+}
