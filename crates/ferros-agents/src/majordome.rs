@@ -25,6 +25,8 @@ pub struct MajordomeAgent {
     period: Duration,
     timeout: Duration,
     majordome: Majordome,
+    /// The flags were read back from the database (after a restart).
+    restored: bool,
 }
 
 impl std::fmt::Debug for MajordomeAgent {
@@ -44,6 +46,7 @@ impl MajordomeAgent {
             period: Duration::from_secs_f64(settings.agents.majordome_period_s),
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
             majordome: Majordome::new(Rules::default()),
+            restored: false,
         }
     }
 
@@ -210,6 +213,19 @@ impl Agent for MajordomeAgent {
     }
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        if !self.restored {
+            // A lock and the night's ACK outlive a restart; a bypass does not
+            // (an operator asks for it again, and the PLC confirms it again).
+            if let Some((_, body)) = ctx.db.majordome_state().await.map_err(|e| e.to_string())? {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                self.majordome.locked = v["locked"].as_bool().unwrap_or(false);
+                self.majordome.night_ack = v["night_ack"].as_str().and_then(|d| d.parse().ok());
+                if self.majordome.locked {
+                    ctx.log("majordome", LogLevel::Info, "the observatory was locked: it stays locked").await;
+                }
+            }
+            self.restored = true;
+        }
         let inputs = self.inputs(ctx).await?;
         self.commands(ctx, &inputs).await?;
         let tick = self.majordome.tick(&inputs);

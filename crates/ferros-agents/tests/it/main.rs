@@ -42,7 +42,7 @@ pub(crate) fn settings() -> Settings {
 pub(crate) struct Harness {
     pub(crate) db: Db,
     bus: Bus,
-    handle: SupervisorHandle,
+    pub(crate) handle: SupervisorHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,

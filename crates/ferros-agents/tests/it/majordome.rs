@@ -75,3 +75,59 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_lock_outlives_a_restart_of_the_majordome() {
+    let c = Clock::simulated(start_time(), 20.0).unwrap();
+    let s = settings();
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let majordome: Factory = {
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+    };
+    let env: Factory = {
+        let (s, w) = (s.clone(), obs.weather.clone().unwrap());
+        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), None)) as Box<dyn Agent>)
+    };
+    let h = Harness::start(vec![env, majordome], c).await;
+    let state = async || {
+        let (_, body) = h.db.majordome_state().await.unwrap().unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()
+    };
+    // Secured, in the scheduler's standby or ready; lock it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !state().await["mode"].as_str().unwrap_or_default().starts_with("SCHEDULER") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", state().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let u = ferros_db::NewUser {
+        username: "olga".into(),
+        email: String::new(),
+        password_hash: "x".into(),
+        profiles: [ferros_domain::Profile::Operator].into(),
+        programs: vec![],
+    };
+    h.db.create_user(&u, c.now()).await.unwrap();
+    let id = h.db.submit_command("olga", "lock", c.now()).await.unwrap();
+    while h.db.control_command(id).await.unwrap().unwrap().state == "pending" {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while state().await["mode"] != "STANDBY" {
+        assert!(tokio::time::Instant::now() < deadline, "{}", state().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.handle.kill("majordome").await;
+    let logs_deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let logs = h.db.recent_logs(50).await.unwrap();
+        if logs.iter().any(|l| l.message == "the observatory was locked: it stays locked") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < logs_deadline, "{logs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let v = state().await;
+    assert_eq!((v["mode"].as_str(), v["locked"].as_bool()), (Some("STANDBY"), Some(true)), "{v}");
+    h.stop().await;
+}
