@@ -6,10 +6,12 @@
 //! beating; it logs why. Agents tell each other what changed on the [`Bus`].
 
 mod env;
+mod gic;
 mod majordome;
 mod runtime;
 
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
+pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
 pub use majordome::MajordomeAgent;
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};
 

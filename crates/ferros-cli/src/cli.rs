@@ -266,6 +266,8 @@ pub enum AgentName {
     Env,
     /// The conductor: modes, safety actions on the devices.
     Majordome,
+    /// The device status list for the GIC (exchange/GIC/TO), every 6 s.
+    Gic,
 }
 
 #[derive(Debug, Args)]

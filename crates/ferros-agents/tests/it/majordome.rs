@@ -131,3 +131,35 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
     assert_eq!((v["mode"].as_str(), v["locked"].as_bool()), (Some("STANDBY"), Some(true)), "{v}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_device_status_list_is_published_for_the_gic() {
+    let c = Clock::simulated(start_time(), 20.0).unwrap();
+    let s = settings();
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = ferros_archive::Archive::open(dir.path()).unwrap();
+    let gic: Factory = {
+        let (o, a) = (obs.clone(), archive.clone());
+        Arc::new(move || {
+            Box::new(ferros_agents::GicPublisher::new(o.clone(), a.clone(), Duration::from_secs(6)))
+                as Box<dyn Agent>
+        })
+    };
+    let h = Harness::start(vec![gic], c).await;
+    let file = archive.exchange("GIC", "TO").join(ferros_agents::DEVICE_STATUS_FILE);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut dates = std::collections::BTreeSet::new();
+    while dates.len() < 2 {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["devices"].as_array().unwrap().len(), 7);
+            assert_eq!(v["devices"][1]["state"]["shutter"], "closed");
+            dates.insert(v["date"].as_str().unwrap().to_owned());
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not replaced every 6 s: {dates:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!archive.exchange("GIC", "TO").join("device_status.json.tmp").exists());
+    h.stop().await;
+}

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferros_agents::{Agent, AgentContext, Bus, EnvAgent, Event, Factory, MajordomeAgent, Supervisor};
+use ferros_agents::{
+    Agent, AgentContext, Bus, EnvAgent, Event, Factory, GicPublisher, MajordomeAgent, Supervisor,
+};
 use ferros_db::Db;
 use ferros_devices_sim::Scenario;
 use ferros_domain::GlobalStatus;
@@ -47,6 +49,16 @@ fn factories(ctx: &Context, obs: &Observatory, only: Option<AgentName>) -> CliRe
         let settings = ctx.settings.clone();
         let obs = obs.clone();
         out.push(Arc::new(move || Box::new(MajordomeAgent::new(&settings, obs.clone())) as Box<dyn Agent>));
+    }
+    if only.is_none() || only == Some(AgentName::Gic) {
+        let root = ctx.settings.data_dir.join("archive");
+        let archive =
+            ferros_archive::Archive::open(&root).map_err(|e| CliError::Failure(anyhow::anyhow!(e)))?;
+        let obs = obs.clone();
+        out.push(Arc::new(move || {
+            Box::new(GicPublisher::new(obs.clone(), archive.clone(), Duration::from_secs(6)))
+                as Box<dyn Agent>
+        }));
     }
     Ok(out)
 }

@@ -33,6 +33,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         None => say!("  config     built-in defaults (no ferros.toml)"),
     }
     say!("  data       {}", settings.data_dir.display());
+    say!("  archive    {}", settings.data_dir.join("archive").display());
     say!("  database   {}", ferros_db::redact_url(&settings.database_url()));
     if ctx.clock.is_simulated() {
         say!(
@@ -47,7 +48,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     let drivers: Vec<String> = obs.slots.iter().map(|s| format!("{} {}", s.role, s.driver)).collect();
     say!("  devices    {}", drivers.join(", "));
     say!(
-        "  agents     env (every {} s), majordome (every {} s)",
+        "  agents     env (every {} s), majordome (every {} s), gic (every 6 s)",
         settings.agents.env_period_s,
         settings.agents.majordome_period_s
     );

@@ -1003,6 +1003,10 @@ fn control_commands_go_through_the_majordome() {
     let err = f.fails(&["control", "go-remote", "--as", "olga"], 2);
     assert!(err.contains("locked: unlock it first"), "{err}");
     assert!(f.ok(&["control", "unlock", "--as", "olga"]).contains("unlock accepted"));
+    // The device status list for the GIC is there too.
+    let gic = f.dir.path().join("var/archive/exchange/GIC/TO/device_status.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&gic).unwrap()).unwrap();
+    assert_eq!(v["devices"][0]["role"], "telescope");
     assert!(stop(&mut child, "-INT").success());
     assert!(f.ok(&["control", "status"]).contains("environment SAFE"));
 }

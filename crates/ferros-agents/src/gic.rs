@@ -1,0 +1,50 @@
+//! Publishes the device status list (seed 000's "DEVICES STATUS LIST") for the
+//! GIC: `exchange/GIC/TO/device_status.json`, replaced at once every period.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferros_archive::Archive;
+use ferros_observatory::Observatory;
+
+use crate::runtime::{Agent, AgentContext};
+
+pub struct GicPublisher {
+    obs: Observatory,
+    archive: Archive,
+    period: Duration,
+}
+
+impl std::fmt::Debug for GicPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GicPublisher").field("archive", &self.archive.root()).finish_non_exhaustive()
+    }
+}
+
+/// The file's name in `exchange/GIC/TO`.
+pub const DEVICE_STATUS_FILE: &str = "device_status.json";
+
+impl GicPublisher {
+    /// Every `period` (the seeds say about 6 s).
+    pub fn new(obs: Observatory, archive: Archive, period: Duration) -> Self {
+        Self { obs, archive, period }
+    }
+}
+
+#[async_trait]
+impl Agent for GicPublisher {
+    fn name(&self) -> &str {
+        "gic"
+    }
+
+    fn period(&self) -> Duration {
+        self.period
+    }
+
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        let reports = self.obs.status().await;
+        let body = serde_json::json!({ "date": ctx.clock.now(), "devices": reports });
+        let text = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
+        self.archive.publish_gic(DEVICE_STATUS_FILE, &text).map(|_| ())
+    }
+}
