@@ -51,15 +51,17 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
             return Err(format!("ImageBytes: transmission element type {other} not read (1, 2, 6, 8 are)"));
         }
     };
-    let n = width as usize * height as usize;
+    let n = (width as usize).checked_mul(height as usize);
+    let Some(expected) = n.and_then(|n| n.checked_mul(size)) else {
+        return Err(format!("ImageBytes: dimensions {width}x{height} too large"));
+    };
     let data = b
         .get(start..)
         .ok_or_else(|| format!("ImageBytes: data start {start} beyond the {} bytes", b.len()))?;
-    if data.len() != n * size {
+    if data.len() != expected {
         return Err(format!(
-            "ImageBytes: {} bytes of pixels for {width}x{height} of {size} byte(s) (expected {})",
-            data.len(),
-            n * size
+            "ImageBytes: {} bytes of pixels for {width}x{height} of {size} byte(s) (expected {expected})",
+            data.len()
         ));
     }
     let value = |i: usize| -> u16 {

@@ -206,7 +206,10 @@ fn decode_image(a: ImageAnswer) -> Result<Frame, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(a.pixels.as_bytes())
         .map_err(|e| format!("IMAGE.pixels: {e}"))?;
-    let expected = a.width as usize * a.height as usize * 2;
+    let Some(expected) = (a.width as usize).checked_mul(a.height as usize).and_then(|n| n.checked_mul(2))
+    else {
+        return Err(format!("IMAGE: dimensions {}x{} too large", a.width, a.height));
+    };
     if bytes.len() != expected {
         return Err(format!(
             "IMAGE.pixels: {} bytes for a {}x{} image (expected {expected})",

@@ -30,6 +30,9 @@ pub fn read(bytes: &[u8]) -> Result<Image, String> {
         if card.len() < CARD {
             break;
         }
+        if !card.is_ascii() {
+            return Err(format!("card {} is not ASCII", i + 1));
+        }
         let text = std::str::from_utf8(card).map_err(|_| format!("card {} is not ASCII", i + 1))?;
         let key = text[..8].trim_end().to_owned();
         if key == "END" {
@@ -74,8 +77,9 @@ pub fn read(bytes: &[u8]) -> Result<Image, String> {
         other => return Err(format!("BITPIX = {other} is not a FITS pixel type")),
     };
     let start = (end * CARD).div_ceil(BLOCK) * BLOCK;
-    let n = width as usize * height as usize;
-    let data = bytes.get(start..start + n * size).ok_or_else(|| {
+    let n = (width as usize).saturating_mul(height as usize);
+    let end = n.saturating_mul(size).saturating_add(start);
+    let data = bytes.get(start..end).ok_or_else(|| {
         format!(
             "{} bytes of pixels for {width}x{height} of {size} byte(s)",
             bytes.len().saturating_sub(start)
@@ -336,6 +340,17 @@ mod tests {
         assert!(bad("OBJECT", Value::Text("é".into())).contains("printable ASCII"));
         assert!(bad("NAXIS1", Value::Int(3)).contains("written by Ferros itself"));
         assert!(write(2, 2, &[0], &Header::default()).unwrap_err().contains("1 pixels for a 2x2 image"));
+    }
+
+    #[test]
+    fn hostile_headers_do_not_panic() {
+        let mut f = write_u16(4, 3, &[0; 12]);
+        f[3 * 80 + 10..3 * 80 + 30].copy_from_slice(b"          4294967295");
+        f[4 * 80 + 10..4 * 80 + 30].copy_from_slice(b"          4294967295");
+        assert!(read(&f).unwrap_err().contains("bytes of pixels for 4294967295x4294967295"));
+        let mut g = write_u16(1, 1, &[0]);
+        g[5..9].copy_from_slice("é\u{e9}".as_bytes());
+        assert!(read(&g).unwrap_err().contains("card 1 is not ASCII"));
     }
 
     #[test]

@@ -34,6 +34,12 @@ fn image_bytes_round_trip_and_errors() {
     failed[5] = 0x04;
     failed.extend_from_slice(b"not connected");
     assert_eq!(image_bytes::parse(&failed).unwrap_err(), "Alpaca error 0x407: not connected");
+    let mut huge = b[..44].to_vec();
+    huge[32..36].copy_from_slice(&i32::MAX.to_le_bytes());
+    huge[36..40].copy_from_slice(&i32::MAX.to_le_bytes());
+    huge[24] = 2;
+    let e = image_bytes::parse(&huge).unwrap_err();
+    assert!(e.contains("2147483647x2147483647"), "{e}");
     let json = serde_json::json!([[1, 4], [2, 5], [3, 65535]]);
     assert_eq!(image_bytes::from_json(&json).unwrap(), image);
     assert!(
