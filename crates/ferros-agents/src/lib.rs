@@ -6,13 +6,17 @@
 //! beating; it logs why. Agents tell each other what changed on the [`Bus`].
 
 mod env;
+mod executor;
 mod gic;
 mod majordome;
+pub mod planning;
 mod runtime;
 
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
+pub use executor::{ExecutorAgent, OBSERVING, Twilight, dither_offset, flats_due};
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
 pub use majordome::MajordomeAgent;
+pub use planning::PlannerAgent;
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};
 
 /// The Sun's altitude at `site` at `now`, degrees.

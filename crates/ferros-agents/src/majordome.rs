@@ -2,8 +2,10 @@
 //! so ENV may run elsewhere), the Sun and the devices, runs the majordome's
 //! rules (`ferros-majordome`) and carries out the safety actions on the
 //! devices: abort exposures, close the dome, park the mount. Every change of
-//! mode is logged. Observing itself needs the executor, which is not here yet:
-//! `Observe` is noted, not run.
+//! mode is logged and published on the bus. Observing is the executor's
+//! (`executor.rs`): it runs the schedule while the mode is SCHEDULER
+//! (observing), which the majordome enters when it is night, safe, and
+//! there is work (a sequence due, an alert waiting, the evening's flats).
 
 use std::time::Duration;
 
@@ -11,11 +13,11 @@ use async_trait::async_trait;
 use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_devices::{CameraActivity, Shutter, bounded};
-use ferros_domain::{GlobalStatus, LogLevel};
+use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
 use ferros_majordome::{Action, Command, Inputs, Majordome, Rules};
 use ferros_observatory::Observatory;
 
-use crate::runtime::{Agent, AgentContext};
+use crate::runtime::{Agent, AgentContext, Event};
 
 pub struct MajordomeAgent {
     obs: Observatory,
@@ -25,6 +27,11 @@ pub struct MajordomeAgent {
     period: Duration,
     timeout: Duration,
     majordome: Majordome,
+    settings: Settings,
+    /// How early a planned sequence counts as work, days.
+    lead_days: f64,
+    /// The first mode was published on the bus.
+    announced: bool,
     /// The flags were read back from the database (after a restart).
     restored: bool,
 }
@@ -46,7 +53,11 @@ impl MajordomeAgent {
             period: Duration::from_secs_f64(settings.agents.majordome_period_s),
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
             majordome: Majordome::new(Rules::default()),
+            settings: settings.clone(),
+            // The dome takes about a minute: open a little before the first sequence.
+            lead_days: (settings.executor.lead_s + 300.0) / 86_400.0,
             restored: false,
+            announced: false,
         }
     }
 
@@ -70,22 +81,25 @@ impl MajordomeAgent {
         let plc_fresh = decision_of("plc_link").as_deref() == Some("safe");
         let plc_auto = decision_of("plc_mode").as_deref() == Some("safe");
         let t = self.timeout;
-        let mount = match &self.obs.mount {
-            Some(m) => bounded(m.name(), "state", t, m.state()).await.ok().map(|s| s.value),
-            None => None,
-        };
-        let dome = match &self.obs.dome {
-            Some(d) => bounded(d.name(), "state", t, d.state()).await.ok().map(|s| s.value),
-            None => None,
-        };
-        let vis = match &self.obs.camera_vis {
-            Some(c) => bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value),
-            None => None,
-        };
-        let nir = match &self.obs.camera_nir {
-            Some(c) => bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value),
-            None => None,
-        };
+        // Read together: a device that hangs delays the tick by one time limit, not several.
+        let (mount, dome, vis, nir) = tokio::join!(
+            async {
+                let m = self.obs.mount.as_ref()?;
+                bounded(m.name(), "state", t, m.state()).await.ok().map(|s| s.value)
+            },
+            async {
+                let d = self.obs.dome.as_ref()?;
+                bounded(d.name(), "state", t, d.state()).await.ok().map(|s| s.value)
+            },
+            async {
+                let c = self.obs.camera_vis.as_ref()?;
+                bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value)
+            },
+            async {
+                let c = self.obs.camera_nir.as_ref()?;
+                bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value)
+            },
+        );
         let exposing = [&vis, &nir]
             .iter()
             .any(|c| c.as_ref().is_some_and(|c| matches!(c.activity, CameraActivity::Exposing)));
@@ -93,16 +107,23 @@ impl MajordomeAgent {
             && mount.as_ref().is_none_or(|m| m.parked && !m.slewing)
             && !exposing;
         let sun = crate::sun_altitude(self.site.as_ref(), now);
+        // Work: a sequence due (or running), an alert waiting, or the evening's flats.
+        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?.days();
+        let flats = crate::flats_due(&ctx.db, &self.settings, self.site.as_ref(), now).await;
+        let work = flats
+            || ctx.db.next_planned(jd + self.lead_days).await.map_err(|e| e.to_string())?.is_some()
+            || !ctx.db.executing_sequences().await.map_err(|e| e.to_string())?.is_empty()
+            || !ctx.db.alerts_waiting(jd).await.map_err(|e| e.to_string())?.is_empty();
         Ok(Inputs {
             now,
             plc_fresh,
             plc_auto,
             plc_bypass: false,
             env,
-            night: sun.is_some_and(|a| a < self.night_altitude),
+            // Twilight flats are taken in the evening, before the night proper.
+            night: sun.is_some_and(|a| a < self.night_altitude) || flats,
             night_of: (now - chrono::TimeDelta::hours(12)).date_naive(),
-            // The executor that runs the schedule is not built yet.
-            work: false,
+            work,
             mount_ok: self.obs.mount.is_none() || mount.is_some(),
             vis_ok: self.obs.camera_vis.is_none() || vis.is_some(),
             nir_ok: self.obs.camera_nir.is_none() || nir.is_some(),
@@ -110,52 +131,69 @@ impl MajordomeAgent {
         })
     }
 
-    /// Carries out the actions; a device that fails is logged, the others go on.
+    /// Carries out the actions, each device at the same time (one that hangs
+    /// does not hold the others back); a device that fails is logged.
     async fn act(&self, ctx: &AgentContext, actions: &[Action]) {
         let t = self.timeout;
-        for a in actions {
-            let result = match a {
-                Action::AbortExposures => {
-                    let mut r = Ok(());
-                    for c in [&self.obs.camera_vis, &self.obs.camera_nir].into_iter().flatten() {
-                        if let Ok(s) = bounded(c.name(), "state", t, c.state()).await
-                            && s.value.activity == CameraActivity::Exposing
-                        {
-                            r = r.and(bounded(c.name(), "abort", t, c.abort()).await);
-                        }
-                    }
-                    r
+        let has = |a: Action| actions.contains(&a);
+        let cameras = async {
+            if !has(Action::AbortExposures) {
+                return Vec::new();
+            }
+            let mut out = Vec::new();
+            for c in [&self.obs.camera_vis, &self.obs.camera_nir].into_iter().flatten() {
+                if let Ok(s) = bounded(c.name(), "state", t, c.state()).await
+                    && s.value.activity == CameraActivity::Exposing
+                {
+                    out.push((Action::AbortExposures, bounded(c.name(), "abort", t, c.abort()).await));
                 }
-                Action::CloseDome => match &self.obs.dome {
-                    Some(d) => match bounded(d.name(), "state", t, d.state()).await {
-                        Ok(s) if s.value.shutter == Shutter::Closed => Ok(()),
-                        _ => bounded(d.name(), "close", t, d.close()).await,
-                    },
-                    None => Ok(()),
-                },
-                Action::ParkMount => match &self.obs.mount {
-                    Some(m) => match bounded(m.name(), "state", t, m.state()).await {
-                        Ok(s) if s.value.parked => Ok(()),
-                        Ok(s) if s.value.slewing => {
-                            // Stop wherever it was going, then park.
-                            let _ = bounded(m.name(), "abort", t, m.abort()).await;
-                            bounded(m.name(), "park", t, m.park()).await
-                        }
-                        _ => bounded(m.name(), "park", t, m.park()).await,
-                    },
-                    None => Ok(()),
-                },
-                Action::OpenDome => match &self.obs.dome {
-                    Some(d) => bounded(d.name(), "open", t, d.open()).await,
-                    None => Ok(()),
-                },
-                Action::UnparkMount => match &self.obs.mount {
-                    Some(m) => bounded(m.name(), "unpark", t, m.unpark()).await,
-                    None => Ok(()),
-                },
-                Action::Observe | Action::StopObserving | Action::PlcBypass(_) => Ok(()),
-            };
-            if let Err(e) = result {
+            }
+            out
+        };
+        let dome = async {
+            let Some(d) = &self.obs.dome else { return Vec::new() };
+            if has(Action::CloseDome) {
+                let r = match bounded(d.name(), "state", t, d.state()).await {
+                    Ok(s) if s.value.shutter == Shutter::Closed => Ok(()),
+                    _ => bounded(d.name(), "close", t, d.close()).await,
+                };
+                vec![(Action::CloseDome, r)]
+            } else if has(Action::OpenDome) {
+                let r = match bounded(d.name(), "state", t, d.state()).await {
+                    Ok(s) if s.value.shutter == Shutter::Opened => Ok(()),
+                    _ => bounded(d.name(), "open", t, d.open()).await,
+                };
+                vec![(Action::OpenDome, r)]
+            } else {
+                Vec::new()
+            }
+        };
+        let mount = async {
+            let Some(m) = &self.obs.mount else { return Vec::new() };
+            if has(Action::ParkMount) {
+                let r = match bounded(m.name(), "state", t, m.state()).await {
+                    Ok(s) if s.value.parked => Ok(()),
+                    Ok(s) if s.value.slewing => {
+                        // Stop wherever it was going, then park.
+                        let _ = bounded(m.name(), "abort", t, m.abort()).await;
+                        bounded(m.name(), "park", t, m.park()).await
+                    }
+                    _ => bounded(m.name(), "park", t, m.park()).await,
+                };
+                vec![(Action::ParkMount, r)]
+            } else if has(Action::UnparkMount) {
+                let r = match bounded(m.name(), "state", t, m.state()).await {
+                    Ok(s) if !s.value.parked => Ok(()),
+                    _ => bounded(m.name(), "unpark", t, m.unpark()).await,
+                };
+                vec![(Action::UnparkMount, r)]
+            } else {
+                Vec::new()
+            }
+        };
+        let (c, d, m) = tokio::join!(cameras, dome, mount);
+        for (a, r) in c.into_iter().chain(d).chain(m) {
+            if let Err(e) = r {
                 ctx.log("majordome", LogLevel::Error, format!("{a:?}: {e}")).await;
             }
         }
@@ -228,7 +266,12 @@ impl Agent for MajordomeAgent {
         }
         let inputs = self.inputs(ctx).await?;
         self.commands(ctx, &inputs).await?;
+        let before = self.majordome.mode;
         let tick = self.majordome.tick(&inputs);
+        if tick.mode != before || !self.announced {
+            ctx.bus.publish(Event::Mode { at: inputs.now, mode: tick.mode.label().to_owned() });
+            self.announced = true;
+        }
         for n in &tick.notes {
             ctx.log("majordome", LogLevel::Info, n.clone()).await;
         }

@@ -20,6 +20,12 @@ pub enum Event {
     Environment { at: DateTime<Utc>, status: GlobalStatus, reasons: Vec<String> },
     /// The supervisor restarted an agent.
     Restarted { agent: String, reason: String, restarts: i64 },
+    /// The majordome changed mode.
+    Mode { at: DateTime<Utc>, mode: String },
+    /// An exposure ended (completed, or aborted); `sky`: a light or flat frame.
+    Exposure { camera: String, start: DateTime<Utc>, end: DateTime<Utc>, sky: bool, completed: bool },
+    /// A sequence started or ended (EXECUTING, EXECUTED, given back...).
+    Sequence { at: DateTime<Utc>, id: i64, state: String },
 }
 
 /// A broadcast channel: every subscriber gets every event sent after it subscribed.
@@ -167,19 +173,23 @@ impl Supervisor {
         let beat_at = r.beat_at.clone();
         *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = ctx.clock.now();
         r.task = Some(tokio::spawn(async move {
-            let mut last_db_beat = None::<DateTime<Utc>>;
+            let mut last_db_beat = None::<(DateTime<Utc>, tokio::time::Instant)>;
             loop {
                 if let Err(e) = agent.step(&ctx).await {
                     ctx.log(agent.name(), LogLevel::Warn, e).await;
                 }
                 let now = ctx.clock.now();
                 *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = now;
-                // The database hears of the heartbeat every few seconds of clock time.
-                if last_db_beat.is_none_or(|t| (now - t).num_seconds() >= 5) {
+                // The database hears of the heartbeat every few seconds of clock
+                // time, and not more than once a real second (accelerated clocks).
+                let real = tokio::time::Instant::now();
+                if last_db_beat.is_none_or(|(t, r)| {
+                    (now - t).num_seconds() >= 5 && real - r >= std::time::Duration::from_secs(1)
+                }) {
                     if let Err(e) = ctx.db.agent_heartbeat(agent.name(), now).await {
                         tracing::warn!("{}: cannot record the heartbeat: {e}", agent.name());
                     }
-                    last_db_beat = Some(now);
+                    last_db_beat = Some((now, real));
                 }
                 ctx.clock.sleep(agent.period()).await;
             }

@@ -67,6 +67,36 @@ pub enum Command {
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// A whole night of the whole system on the simulated clock, with a report.
+    SimulateNight(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The date the night starts (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: String,
+    /// A folder of request files (*.xml), submitted at the start (alerts included).
+    #[arg(long, value_name = "DIR")]
+    pub requests: Option<PathBuf>,
+    /// A PLC scenario (docs/devices.md); its iterations are spread over the night.
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: Option<PathBuf>,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 600.0)]
+    pub speed: f64,
+    /// Where to write the report (JSON); default: standard output.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// The folder of the night's database and archive (new or empty; default: a new temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Add random faults (device hangs, agents killed) drawn from this seed.
+    #[arg(long, value_name = "SEED")]
+    pub faults: Option<u64>,
+    /// Print only the summary, not each event.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// The site, when not the configured one.
@@ -268,6 +298,10 @@ pub enum AgentName {
     Majordome,
     /// The device status list for the GIC (exchange/GIC/TO), every 6 s.
     Gic,
+    /// Replans the night whenever something changes.
+    Planner,
+    /// Runs the schedule and the calibrations on the devices.
+    Executor,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub struct Settings {
     pub agents: Agents,
     pub weather: Weather,
     pub history: History,
+    pub executor: Executor,
 }
 
 impl Default for Settings {
@@ -49,6 +50,7 @@ impl Default for Settings {
             agents: Agents::default(),
             weather: Weather::default(),
             history: History::default(),
+            executor: Executor::default(),
         }
     }
 }
@@ -207,11 +209,75 @@ pub struct Agents {
     pub majordome_period_s: f64,
     pub alerts_period_s: f64,
     pub heartbeat_timeout_s: f64,
+    /// Time allowed from UNSAFE to exposures stopped and the dome closing, seconds.
+    pub reaction_s: f64,
 }
 
 impl Default for Agents {
     fn default() -> Self {
-        Self { env_period_s: 2.0, majordome_period_s: 5.0, alerts_period_s: 1.0, heartbeat_timeout_s: 30.0 }
+        Self {
+            env_period_s: 2.0,
+            majordome_period_s: 5.0,
+            alerts_period_s: 1.0,
+            heartbeat_timeout_s: 30.0,
+            reaction_s: 30.0,
+        }
+    }
+}
+
+/// What an alert does to the sequence being executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preemption {
+    /// Abort the exposures at once.
+    Abort,
+    /// Let the current exposures end (and be archived), then stop.
+    EndOfExposure,
+}
+
+/// How sequences are executed and the night is run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Executor {
+    /// How often the executor looks at the schedule, seconds.
+    pub period_s: f64,
+    /// A planned sequence may start this early, seconds.
+    pub lead_s: f64,
+    pub preemption: Preemption,
+    /// Time allowed for a slew, the dome or a filter change, seconds (clock time).
+    pub motion_timeout_s: f64,
+    /// Time allowed beyond an exposure for its readout, seconds.
+    pub readout_timeout_s: f64,
+    /// Twilight flats per filter each evening (0: none).
+    pub flats_per_filter: u32,
+    /// Flat exposure, seconds; taken with the Sun between `flats_sun_altitude` and the night altitude.
+    pub flat_exposure_s: f64,
+    pub flats_sun_altitude: f64,
+    /// Filters of the flats (VIS wheel, then NIR wheel); empty: none.
+    pub flat_filters_vis: Vec<String>,
+    pub flat_filters_nir: Vec<String>,
+    /// Bias frames per camera each morning.
+    pub biases: u32,
+    /// Dark exposures per camera each morning, seconds.
+    pub darks_s: Vec<f64>,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self {
+            period_s: 1.0,
+            lead_s: 120.0,
+            preemption: Preemption::Abort,
+            motion_timeout_s: 300.0,
+            readout_timeout_s: 120.0,
+            flats_per_filter: 3,
+            flat_exposure_s: 5.0,
+            flats_sun_altitude: -3.0,
+            flat_filters_vis: ["g", "r", "i"].map(String::from).to_vec(),
+            flat_filters_nir: ["J", "H"].map(String::from).to_vec(),
+            biases: 5,
+            darks_s: vec![60.0, 300.0],
+        }
     }
 }
 
@@ -279,8 +345,17 @@ impl Settings {
         }
         // Only the variables that name a setting: FERROS_CONFIG, FERROS_LOG and
         // test switches are read elsewhere.
-        const SECTIONS: [&str; 8] =
-            ["data_dir", "database_url", "bind", "site", "devices", "agents", "weather", "history"];
+        const SECTIONS: [&str; 9] = [
+            "data_dir",
+            "database_url",
+            "bind",
+            "site",
+            "devices",
+            "agents",
+            "weather",
+            "history",
+            "executor",
+        ];
         let env = env
             .filter(|k| {
                 let first = k.as_str().split("__").next().unwrap_or_default();
@@ -349,7 +424,11 @@ impl Settings {
             ("agents.majordome_period_s", a.majordome_period_s),
             ("agents.alerts_period_s", a.alerts_period_s),
             ("agents.heartbeat_timeout_s", a.heartbeat_timeout_s),
+            ("agents.reaction_s", a.reaction_s),
             ("weather.stale_after_s", self.weather.stale_after_s),
+            ("executor.period_s", self.executor.period_s),
+            ("executor.motion_timeout_s", self.executor.motion_timeout_s),
+            ("executor.readout_timeout_s", self.executor.readout_timeout_s),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(key, &format!("{v} must be > 0 seconds"));
@@ -364,6 +443,18 @@ impl Settings {
             if !(v.is_finite() && v > 0.0) {
                 return bad(key, &format!("{v} must be > 0 days"));
             }
+        }
+        let x = &self.executor;
+        for (key, v) in [("executor.lead_s", x.lead_s), ("executor.flat_exposure_s", x.flat_exposure_s)]
+            .into_iter()
+            .chain(x.darks_s.iter().map(|d| ("executor.darks_s", *d)))
+        {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(key, &format!("{v} must be >= 0 seconds"));
+            }
+        }
+        if !(-18.0..=0.0).contains(&x.flats_sun_altitude) {
+            return bad("executor.flats_sun_altitude", "must be between -18 and 0 degrees");
         }
         if !(self.weather.safe_delay_s.is_finite() && self.weather.safe_delay_s >= 0.0) {
             return bad("weather.safe_delay_s", "must be >= 0 seconds");

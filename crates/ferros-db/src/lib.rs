@@ -4,7 +4,8 @@
 //! together (a request and its sequences, albums and plans; a schedule and its
 //! entries; a batch of status changes) are one transaction.
 //!
-//! The queries are written once, in `queries.rs`, and compiled for each backend.
+//! The queries are written once, in `queries.rs` (and the executor's in
+//! `execution.rs`), and compiled for each backend.
 
 use std::collections::BTreeSet;
 
@@ -48,6 +49,24 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SequenceEnd {
+    /// Done: the block really ended at `tep`; `charge_s` goes to the program's quota.
+    Executed { tep: JulianDate, charge_s: f64 },
+    /// Interrupted (weather, pre-emption, a device): back to the planner, nothing charged.
+    GivenBack { reason: String },
+}
+
+/// An alert sequence whose window is open and which is not executed yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertWaiting {
+    pub id: SequenceId,
+    /// J2000 RA and Dec (degrees) when the alert has a position.
+    pub radec: Option<(f64, f64)>,
+    pub min_alt: Option<f64>,
 }
 
 /// A user to create; the password is already hashed.
@@ -191,7 +210,15 @@ macro_rules! on_backend {
             Pool::Postgres(p) => postgres::queries::$f(p $(, $arg)*).await,
         }
     };
+    ($self:ident, $m:ident :: $f:ident ( $($arg:expr),* )) => {
+        match &$self.pool {
+            Pool::Sqlite(p) => sqlite::$m::$f(p $(, $arg)*).await,
+            Pool::Postgres(p) => postgres::$m::$f(p $(, $arg)*).await,
+        }
+    };
 }
+
+mod execution_api;
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`:

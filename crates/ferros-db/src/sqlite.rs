@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{DbError, DbResult};
 
@@ -17,12 +17,19 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[path = "queries.rs"]
 pub(crate) mod queries;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "execution.rs"]
+pub(crate) mod execution;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
     let connect_err = |source| DbError::Connect { url: url.to_owned(), source };
     let options = SqliteConnectOptions::from_str(url)
         .map_err(connect_err)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL syncs at checkpoints: a power cut may lose the
+        // last transactions, never the database's consistency.
+        .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     let file = options.get_filename();

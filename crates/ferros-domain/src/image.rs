@@ -5,6 +5,61 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AlbumId, Detector, PlanId, RequestId, SequenceId};
 
+/// What an image is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageKind {
+    /// The sky, for a sequence.
+    Light,
+    Dark,
+    Bias,
+    /// The twilight sky, for flat fields.
+    Flat,
+}
+
+impl ImageKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ImageKind::Light => "light",
+            ImageKind::Dark => "dark",
+            ImageKind::Bias => "bias",
+            ImageKind::Flat => "flat",
+        }
+    }
+}
+
+impl std::str::FromStr for ImageKind {
+    type Err = crate::DomainError;
+    fn from_str(s: &str) -> Result<Self, crate::DomainError> {
+        [ImageKind::Light, ImageKind::Dark, ImageKind::Bias, ImageKind::Flat]
+            .into_iter()
+            .find(|k| k.code().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| crate::DomainError::unknown("image kind", s, &["light", "dark", "bias", "flat"]))
+    }
+}
+
+impl CalibrationLevel {
+    pub fn code(self) -> &'static str {
+        match self {
+            CalibrationLevel::Raw => "raw",
+            CalibrationLevel::Calibrated => "calibrated",
+            CalibrationLevel::Analysed => "analysed",
+        }
+    }
+}
+
+impl std::str::FromStr for CalibrationLevel {
+    type Err = crate::DomainError;
+    fn from_str(s: &str) -> Result<Self, crate::DomainError> {
+        [CalibrationLevel::Raw, CalibrationLevel::Calibrated, CalibrationLevel::Analysed]
+            .into_iter()
+            .find(|k| k.code().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                crate::DomainError::unknown("calibration level", s, &["raw", "calibrated", "analysed"])
+            })
+    }
+}
+
 /// How far an image went through the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +76,7 @@ pub enum CalibrationLevel {
 pub struct Image {
     /// Path relative to the archive root.
     pub path: String,
+    pub kind: ImageKind,
     pub request_id: Option<RequestId>,
     pub sequence_id: Option<SequenceId>,
     pub album_id: Option<AlbumId>,

@@ -16,13 +16,13 @@ mod watch;
 pub use alert::{Alert, AlertOutcome, AlertRole};
 pub use device::{Availability, Criticality, DeviceKind, DeviceStatus};
 pub use error::DomainError;
-pub use image::{CalibrationLevel, Image};
+pub use image::{CalibrationLevel, Image, ImageKind};
 pub use log::{LogEntry, LogLevel};
 pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
 pub use request::{
     Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,
-    PlanSpec, Request, RequestId, RequestKind, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy,
-    Window, album_duration, summarize_statuses,
+    PlanSpec, Request, RequestId, RequestKind, RequestStatus, Sequence, SequenceId, SequenceSpec,
+    SequenceStatus, Strategy, Window, album_duration, summarize_statuses,
 };
 pub use schedule::{EntryStatus, NewSchedule, Schedule, ScheduleEntry, ScheduleId};
 pub use units::{Coordinates, Dec, JulianDate, Priority, PriorityModulation, Ra, Seconds};

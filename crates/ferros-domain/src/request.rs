@@ -515,6 +515,83 @@ pub struct Plan {
     pub spec: PlanSpec,
 }
 
+/// A request's state, derived from its sequences' and its strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RequestStatus {
+    /// Not submitted yet (or nothing in it).
+    Draft,
+    /// Submitted; some sequence still waits for the planner or its turn.
+    Pending,
+    /// A sequence is being executed.
+    Running,
+    /// Every sequence executed.
+    Done,
+    /// Best effort: some sequences executed, the others ended otherwise.
+    Partial,
+    /// Nothing executed (best effort), or not everything (all or nothing).
+    Failed,
+    /// Every sequence cancelled.
+    Cancelled,
+}
+
+impl RequestStatus {
+    /// From the statuses of the request's sequences.
+    pub fn derive(strategy: Strategy, statuses: &[SequenceStatus]) -> RequestStatus {
+        use SequenceStatus as S;
+        if statuses.is_empty() || statuses.iter().all(|s| matches!(s, S::Incomplete | S::Complete)) {
+            return RequestStatus::Draft;
+        }
+        if statuses.contains(&S::Executing) {
+            return RequestStatus::Running;
+        }
+        let executed = statuses.iter().filter(|s| **s == S::Executed).count();
+        let ended = statuses.iter().filter(|s| s.is_final()).count();
+        let failed = ended - executed;
+        if strategy == Strategy::AllOrNothing && failed > 0 && executed == 0 {
+            // All or nothing: once one sequence cannot be, the request cannot be.
+            return if statuses.iter().all(|s| *s == S::Cancelled) {
+                RequestStatus::Cancelled
+            } else {
+                RequestStatus::Failed
+            };
+        }
+        if ended < statuses.len() {
+            return RequestStatus::Pending;
+        }
+        match (executed, failed) {
+            (e, 0) if e > 0 => RequestStatus::Done,
+            (0, _) if statuses.iter().all(|s| *s == S::Cancelled) => RequestStatus::Cancelled,
+            (0, _) => RequestStatus::Failed,
+            _ if strategy == Strategy::AllOrNothing => RequestStatus::Failed,
+            _ => RequestStatus::Partial,
+        }
+    }
+
+    /// Whether nothing more will happen to the request.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Partial | Self::Failed | Self::Cancelled)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Pending => "PENDING",
+            Self::Running => "RUNNING",
+            Self::Done => "DONE",
+            Self::Partial => "PARTIAL",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// A one-line summary of a request's state, derived from its sequences.
 pub fn summarize_statuses<'a>(statuses: impl IntoIterator<Item = &'a SequenceStatus>) -> String {
     let mut counts: Vec<(SequenceStatus, usize)> = Vec::new();
@@ -617,5 +694,24 @@ mod tests {
     fn status_summary_counts_in_order() {
         assert_eq!(summarize_statuses(&[Planned, Planned, Rejected]), "2 PLANNED, 1 REJECTED");
         assert_eq!(summarize_statuses(&[]), "empty");
+    }
+
+    #[test]
+    fn request_status_follows_its_sequences_and_strategy() {
+        use RequestStatus as R;
+        let be = |st: &[SequenceStatus]| RequestStatus::derive(Strategy::BestEffort, st);
+        let an = |st: &[SequenceStatus]| RequestStatus::derive(Strategy::AllOrNothing, st);
+        assert_eq!(be(&[Complete, Complete]), R::Draft);
+        assert_eq!(be(&[Planned, Tobeplanned]), R::Pending);
+        assert_eq!(be(&[Executed, Executing]), R::Running);
+        assert_eq!(be(&[Executed, Executed]), R::Done);
+        assert_eq!(be(&[Executed, Unplannable]), R::Partial);
+        assert_eq!(an(&[Executed, Unplannable]), R::Failed);
+        assert_eq!(be(&[Executed, Planned]), R::Pending);
+        assert_eq!(be(&[Unplannable, Cancelled]), R::Failed);
+        assert_eq!(be(&[Cancelled, Cancelled]), R::Cancelled);
+        // All or nothing: one sequence that cannot be fails the request at once.
+        assert_eq!(an(&[Unplannable, Planned]), R::Failed);
+        assert!(R::Partial.is_final() && !R::Running.is_final());
     }
 }

@@ -345,7 +345,8 @@ impl Synthesizer {
                 daylight.sensor = Some("ephemeris".into());
                 daylight.measured_at = Some(inp.now);
                 if alt > t.max_sun_altitude {
-                    daylight.interpretation = format!("daylight: the Sun is {alt:.1} deg high");
+                    // The altitude is the value; the reason stays the same all day.
+                    daylight.interpretation = format!("the Sun is above {} deg", t.max_sun_altitude);
                     daylight.decision = Decision::Unsafe;
                 } else {
                     daylight.interpretation =

@@ -28,8 +28,8 @@ use ferros_devices_socket::{
 use serde::Serialize;
 
 /// Filters of the simulated cameras' wheels.
-pub const VIS_FILTERS: [&str; 5] = ["g", "r", "i", "z", "y"];
-pub const NIR_FILTERS: [&str; 3] = ["Y", "J", "H"];
+pub const VIS_FILTERS: [&str; 10] = ["g", "r", "i", "z", "y", "B", "V", "R", "I", "Ha"];
+pub const NIR_FILTERS: [&str; 4] = ["Y", "J", "H", "Ks"];
 
 /// Where one role's device is and how Ferros talks to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,12 +210,22 @@ impl Observatory {
     /// Builds every configured device; the PLC simulator (if used) plays
     /// `scenario`. Must run inside the Tokio runtime (INDI keeps a task per server).
     pub fn build(settings: &Settings, clock: Clock, scenario: Scenario) -> Result<Observatory, String> {
+        Self::build_with(settings, clock, scenario, Duration::from_secs(1))
+    }
+
+    /// [`Observatory::build`], the simulated PLC taking `plc_period` (clock time) per scenario iteration.
+    pub fn build_with(
+        settings: &Settings,
+        clock: Clock,
+        scenario: Scenario,
+        plc_period: Duration,
+    ) -> Result<Observatory, String> {
         let slots = slots(settings)?;
         let timeout = Duration::from_secs_f64(settings.devices.timeout_s);
         let s = &settings.site;
         let site = Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| format!("site: {e}"))?;
         let sim = if slots.iter().any(|x| x.driver == "sim") {
-            simulators(settings, clock, scenario, Duration::from_secs(1))?
+            simulators(settings, clock, scenario, plc_period)?
         } else {
             Simulators::default()
         };

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferros_agents::{
-    Agent, AgentContext, Bus, EnvAgent, Event, Factory, GicPublisher, MajordomeAgent, Supervisor,
+    Agent, AgentContext, Bus, EnvAgent, Event, ExecutorAgent, Factory, GicPublisher, MajordomeAgent,
+    PlannerAgent, Supervisor,
 };
 use ferros_db::Db;
 use ferros_devices_sim::Scenario;
@@ -31,7 +32,12 @@ pub fn observatory(ctx: &Context, scenario: Option<&Path>) -> CliResult<Observat
 }
 
 /// The agents to run: `only` one, or all.
-fn factories(ctx: &Context, obs: &Observatory, only: Option<AgentName>) -> CliResult<Vec<Factory>> {
+pub(crate) fn factories(
+    ctx: &Context,
+    actx: &AgentContext,
+    obs: &Observatory,
+    only: Option<AgentName>,
+) -> CliResult<Vec<Factory>> {
     let mut out: Vec<Factory> = Vec::new();
     if only.is_none() || only == Some(AgentName::Env) {
         let Some(source) = obs.weather.clone() else {
@@ -50,13 +56,26 @@ fn factories(ctx: &Context, obs: &Observatory, only: Option<AgentName>) -> CliRe
         let obs = obs.clone();
         out.push(Arc::new(move || Box::new(MajordomeAgent::new(&settings, obs.clone())) as Box<dyn Agent>));
     }
+    let root = ctx.settings.data_dir.join("archive");
+    let archive = ferros_archive::Archive::open(&root).map_err(|e| CliError::Failure(anyhow::anyhow!(e)))?;
     if only.is_none() || only == Some(AgentName::Gic) {
-        let root = ctx.settings.data_dir.join("archive");
-        let archive =
-            ferros_archive::Archive::open(&root).map_err(|e| CliError::Failure(anyhow::anyhow!(e)))?;
         let obs = obs.clone();
+        let archive = archive.clone();
         out.push(Arc::new(move || {
             Box::new(GicPublisher::new(obs.clone(), archive.clone(), Duration::from_secs(6)))
+                as Box<dyn Agent>
+        }));
+    }
+    if only.is_none() || only == Some(AgentName::Planner) {
+        let settings = ctx.settings.clone();
+        out.push(Arc::new(move || Box::new(PlannerAgent::new(&settings)) as Box<dyn Agent>));
+    }
+    if only.is_none() || only == Some(AgentName::Executor) {
+        let settings = ctx.settings.clone();
+        let obs = obs.clone();
+        let actx = actx.clone();
+        out.push(Arc::new(move || {
+            Box::new(ExecutorAgent::new(&settings, obs.clone(), archive.clone(), actx.clone()))
                 as Box<dyn Agent>
         }));
     }
@@ -74,8 +93,8 @@ pub async fn run_agents(
     let bus = Bus::default();
     let actx = AgentContext { db: db.clone(), clock: ctx.clock, bus: bus.clone() };
     let timeout = Duration::from_secs_f64(ctx.settings.agents.heartbeat_timeout_s);
-    let mut supervisor = Supervisor::new(actx, timeout);
-    for f in factories(ctx, obs, only)? {
+    let mut supervisor = Supervisor::new(actx.clone(), timeout);
+    for f in factories(ctx, &actx, obs, only)? {
         supervisor.add(f);
     }
     let mut events = bus.subscribe();
@@ -92,6 +111,11 @@ pub async fn run_agents(
                 Event::Restarted { agent, reason, restarts } => {
                     say!("agent {agent} restarted ({reason}; {restarts} restart(s) so far)");
                 }
+                Event::Mode { at, mode } => say!("{}  MODE {mode}", at.format("%Y-%m-%d %H:%M:%S")),
+                Event::Sequence { at, id, state } => {
+                    say!("{}  SEQUENCE {id} {state}", at.format("%Y-%m-%d %H:%M:%S"));
+                }
+                Event::Exposure { .. } => {}
             }
         }
     });

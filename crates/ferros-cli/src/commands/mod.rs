@@ -11,6 +11,7 @@ pub mod program;
 pub mod request;
 pub mod schedule;
 pub mod sim;
+pub mod simulate;
 pub mod start;
 pub mod user;
 

@@ -4,13 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{Duration, NaiveDate, SecondsFormat};
-use ferros_astro::{Limits, NightSky, local_noon};
-use ferros_db::{Db, PlanningCandidate, StatusUpdate};
-use ferros_domain::{
-    EntryStatus, JulianDate, NewSchedule, Priority, RequestKind, ScheduleEntry, Seconds, SequenceId,
-    SequenceStatus, Strategy,
-};
+use chrono::{NaiveDate, SecondsFormat};
+use ferros_agents::planning::{PlanningError, plan_night};
+use ferros_db::Db;
+use ferros_domain::JulianDate;
 use ferros_scheduler::{Frozen, Input, Plan, Status, Task};
 use serde::{Deserialize, Serialize};
 
@@ -285,109 +282,24 @@ fn plan_file(path: &Path) -> CliResult<Plan> {
 
 // -------------------------------------------------------- from the database
 
-/// The date of the night `jd` belongs to: nights start at local mean noon.
-fn night_of(jd: JulianDate, longitude: f64) -> NaiveDate {
-    let date = jd.to_datetime().date_naive();
-    if jd.days() < local_noon(date, longitude) { date - Duration::days(1) } else { date }
-}
-
 async fn plan_database(ctx: &Context, db: &Db, night: Option<&str>) -> CliResult<PlanOutput> {
     let site = site_of(ctx, &SiteArgs { lat: None, lon: None, elev: None })?;
-    let now =
-        JulianDate::from_datetime(ctx.clock.now()).map_err(|e| CliError::input(format!("clock: {e}")))?;
-    let date = match night {
-        Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
-            .map_err(|e| CliError::input(format!("--night: \"{d}\" is not a date like 2026-11-22 ({e})")))?,
-        None => night_of(now, site.longitude()),
-    };
-    let night_altitude = ctx.settings.site.night_sun_altitude;
-    let sky =
-        NightSky::new(site, date, night_altitude).map_err(|e| CliError::input(format!("--night: {e}")))?;
-    let dark = sky.dark();
-    let (Some(first), Some(last)) = (dark.first(), dark.last()) else {
-        return Err(CliError::input(format!(
-            "no night on {date} at {}: the Sun stays above {night_altitude} degrees",
-            ctx.settings.site.name
-        )));
-    };
-    let (start, end) = (first.start.days(), last.end.days());
-
-    let candidates = db.planning_candidates(start, end).await?;
-    let remaining: HashMap<i64, f64> =
-        db.list_programs().await?.into_iter().map(|p| (p.id.0, p.remaining_quota().get() / DAY)).collect();
-    let mut tasks = Vec::with_capacity(candidates.len());
-    let mut expired = Vec::new();
-    for c in &candidates {
-        let s = &c.sequence;
-        if let Some(first_night) = c.first_night
-            && !matches!(s.status, SequenceStatus::Executing | SequenceStatus::Executed)
-            && (date - first_night).num_days() > i64::from(s.spec.reportable_nights)
-        {
-            expired.push(c);
-            continue;
-        }
-        tasks.push(task_of(c, &sky));
-    }
-    let input = Input {
-        night_start: start,
-        night_end: end,
-        now: (now.days() > start).then_some(now.days()),
-        tasks,
-        quotas: remaining,
-    };
-    let plan =
-        ferros_scheduler::plan(&input).map_err(|e| CliError::Failure(anyhow::anyhow!("planner: {e}")))?;
-
-    let by_id: HashMap<i64, &PlanningCandidate> = candidates.iter().map(|c| (c.sequence.id.0, c)).collect();
-    let mut entries = Vec::with_capacity(plan.entries.len() + expired.len());
-    let mut updates = Vec::new();
-    let jd = |v: Option<f64>| v.and_then(|d| JulianDate::new(d).ok());
-    for e in &plan.entries {
-        let c = by_id[&e.id];
-        entries.push(ScheduleEntry {
-            sequence_id: SequenceId(e.id),
-            status: e.status,
-            tsp: jd(e.tsp),
-            tep: jd(e.tep),
-            slack_left: Seconds::new("slack", e.slack_left * DAY).unwrap_or_default(),
-            slack_right: Seconds::new("slack", e.slack_right * DAY).unwrap_or_default(),
-            reason: e.reason.clone(),
-        });
-        let to = match e.status {
-            Status::Planned => SequenceStatus::Planned,
-            Status::Rejected => SequenceStatus::Rejected,
-            Status::Unplannable => SequenceStatus::Unplannable,
-            Status::Executing | Status::Executed => continue,
+    let date =
+        match night {
+            Some(d) => Some(NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|e| {
+                CliError::input(format!("--night: \"{d}\" is not a date like 2026-11-22 ({e})"))
+            })?),
+            None => None,
         };
-        push_update(&mut updates, c.sequence.status, to, SequenceId(e.id), jd(e.tsp), jd(e.tep));
-    }
-    for c in expired {
-        let n = c.sequence.spec.reportable_nights;
-        entries.push(ScheduleEntry {
-            sequence_id: c.sequence.id,
-            status: EntryStatus::Unplannable,
-            tsp: None,
-            tep: None,
-            slack_left: Seconds::ZERO,
-            slack_right: Seconds::ZERO,
-            reason: format!("not done within its {n} reportable night(s)"),
-        });
-        push_update(&mut updates, c.sequence.status, SequenceStatus::Unplannable, c.sequence.id, None, None);
-    }
-    let schedule = NewSchedule {
-        night_start: JulianDate::new(start).map_err(|e| CliError::input(e.to_string()))?,
-        night_end: JulianDate::new(end).map_err(|e| CliError::input(e.to_string()))?,
-        plan_start: JulianDate::new(plan.plan_start).map_err(|e| CliError::input(e.to_string()))?,
-        entries,
-    };
-    let id = db.apply_schedule(&schedule, &updates, date, ctx.clock.now()).await?;
-    let mut out = PlanOutput::from_plan(&plan, Some(id.0));
-    out.night = Some(date.to_string());
-    for e in schedule
-        .entries
-        .iter()
-        .filter(|e| e.status == EntryStatus::Unplannable && e.reason.contains("reportable"))
-    {
+    let night_altitude = ctx.settings.site.night_sun_altitude;
+    let planned = plan_night(db, site, night_altitude, ctx.clock.now(), date).await.map_err(|e| match e {
+        PlanningError::NoNight(m) => CliError::input(format!("{m} at {}", ctx.settings.site.name)),
+        PlanningError::Db(e) => e.into(),
+        other => CliError::Failure(anyhow::anyhow!(other)),
+    })?;
+    let mut out = PlanOutput::from_plan(&planned.plan, Some(planned.schedule_id.0));
+    out.night = Some(planned.night.to_string());
+    for e in &planned.expired {
         out.entries.push(OutEntry {
             sequence_id: e.sequence_id.0,
             status: e.status.code().to_owned(),
@@ -399,55 +311,4 @@ async fn plan_database(ctx: &Context, db: &Db, night: Option<&str>) -> CliResult
         });
     }
     Ok(out)
-}
-
-fn push_update(
-    updates: &mut Vec<StatusUpdate>,
-    from: SequenceStatus,
-    to: SequenceStatus,
-    id: SequenceId,
-    tsp: Option<JulianDate>,
-    tep: Option<JulianDate>,
-) {
-    if from == to || from.can_become(to) {
-        updates.push(StatusUpdate { id, from, to, tsp, tep });
-    }
-}
-
-/// What the planner needs of a stored sequence, with its visibility tonight.
-fn task_of(c: &PlanningCandidate, sky: &NightSky) -> Task {
-    let s = &c.sequence;
-    let spec = &s.spec;
-    let priority = match c.kind {
-        RequestKind::Alert => Priority::ALERT,
-        RequestKind::Routine => spec.priority.apply(c.program_priority),
-    };
-    let frozen = match (s.status, s.tsp, s.tep) {
-        (SequenceStatus::Executing, Some(a), Some(b)) => {
-            Some(Frozen { status: Status::Executing, tsp: a.days(), tep: b.days() })
-        }
-        (SequenceStatus::Executed, Some(a), Some(b)) => {
-            Some(Frozen { status: Status::Executed, tsp: a.days(), tep: b.days() })
-        }
-        _ => None,
-    };
-    let visibility = spec.coordinates.map(|coords| {
-        let mut limits = Limits::from(&spec.constraints);
-        limits.between = Some((spec.jd1.days(), spec.jd2.days()));
-        sky.windows(coords, &limits).into_iter().map(|w| (w.start.days(), w.end.days())).collect()
-    });
-    Task {
-        id: s.id.0,
-        priority: priority.get(),
-        jd1: spec.jd1.days(),
-        jd2: spec.jd2.days(),
-        block: spec.block().get() / DAY,
-        t_prefered: spec.t_prefered.map(JulianDate::days),
-        visibility,
-        program: Some(c.program_id.0),
-        request: Some(s.request_id.0),
-        all_or_nothing: c.strategy == Strategy::AllOrNothing,
-        mandatory: spec.mandatory,
-        frozen,
-    }
 }

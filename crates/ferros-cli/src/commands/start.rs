@@ -48,9 +48,10 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     let drivers: Vec<String> = obs.slots.iter().map(|s| format!("{} {}", s.role, s.driver)).collect();
     say!("  devices    {}", drivers.join(", "));
     say!(
-        "  agents     env (every {} s), majordome (every {} s), gic (every 6 s)",
+        "  agents     env (every {} s), majordome (every {} s), planner and executor (every {} s), gic (every 6 s)",
         settings.agents.env_period_s,
-        settings.agents.majordome_period_s
+        settings.agents.majordome_period_s,
+        settings.executor.period_s
     );
     say!("Press Ctrl-C to stop.");
 

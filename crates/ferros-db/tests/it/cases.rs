@@ -378,3 +378,59 @@ pub async fn control_commands_are_answered_once(db: &Db) {
     db.store_majordome(now(), "{\"mode\": \"REMOTE\"}").await.unwrap();
     assert_eq!(db.majordome_state().await.unwrap().unwrap().1, "{\"mode\": \"REMOTE\"}");
 }
+
+pub async fn executions_charge_quota_and_record_images(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let r = db.request(id).await.unwrap().unwrap();
+    let (a, b) = (r.sequences[0].clone(), r.sequences[1].clone());
+    let used_before = db.program_by_name(&r.program).await.unwrap().unwrap().used.get();
+    for s in [&a, &b] {
+        db.set_sequence_status(s.id, SequenceStatus::Planned, now()).await.unwrap();
+    }
+    assert_eq!(db.next_planned(2_461_367.0).await.unwrap(), None, "no tsp yet: nothing due");
+    let (t0, t1) = (JulianDate::new(2_461_367.2).unwrap(), JulianDate::new(2_461_367.21).unwrap());
+    db.start_sequence(a.id, t0, t1, now()).await.unwrap();
+    let e = db.start_sequence(a.id, t0, t1, now()).await.unwrap_err();
+    assert!(e.to_string().contains("no longer PLANNED"), "{e}");
+    assert_eq!(db.executing_sequences().await.unwrap(), [a.id]);
+    let plan = a.albums[0].plans[0].id;
+    db.record_progress(a.id, plan, 2, 0.5).await.unwrap();
+    let image = ferros_domain::Image {
+        path: "produced/routine_1_active/sequence_1/x.fits".into(),
+        kind: ferros_domain::ImageKind::Light,
+        request_id: Some(id),
+        sequence_id: Some(a.id),
+        album_id: Some(a.albums[0].id),
+        plan_id: Some(plan),
+        detector: a.albums[0].spec.detector,
+        date_obs: now(),
+        exposure_s: 30.0,
+        filter: "r".into(),
+        headers: vec![("EXPTIME".into(), "30".into())],
+        calibration: ferros_domain::CalibrationLevel::Raw,
+        analysis: None,
+    };
+    db.insert_image(&image).await.unwrap();
+    let e = db.insert_image(&image).await.unwrap_err();
+    assert!(e.to_string().contains("recorded already"), "{e}");
+    assert_eq!(db.images(Some(a.id), 10).await.unwrap(), [image.clone()]);
+    assert_eq!(db.images_since(ferros_domain::ImageKind::Light, now()).await.unwrap(), 1);
+    assert_eq!(db.images_since(ferros_domain::ImageKind::Flat, now()).await.unwrap(), 0);
+    // Executed: the real time is charged; given back: nothing.
+    let end = ferros_db::SequenceEnd::Executed { tep: t1, charge_s: 900.0 };
+    assert!(db.finish_sequence(a.id, &end, now()).await.unwrap());
+    assert!(!db.finish_sequence(a.id, &end, now()).await.unwrap(), "ends once");
+    db.start_sequence(b.id, t0, t1, now()).await.unwrap();
+    let back = ferros_db::SequenceEnd::GivenBack { reason: "UNSAFE: rain".into() };
+    assert!(db.finish_sequence(b.id, &back, now()).await.unwrap());
+    assert_eq!(db.sequence_status(b.id).await.unwrap(), Some(SequenceStatus::Tobeplanned));
+    assert_eq!(db.sequence_reason(b.id).await.unwrap().as_deref(), Some("UNSAFE: rain"));
+    let used = db.program_by_name(&r.program).await.unwrap().unwrap().used.get();
+    assert!((used - used_before - 900.0).abs() < 1e-6, "{used_before} -> {used}");
+    let counts = db.sequence_counts().await.unwrap();
+    assert!(counts.contains(&("EXECUTED".into(), 1)), "{counts:?}");
+    assert_eq!(db.image_counts().await.unwrap(), [("light".into(), 1)]);
+    assert_eq!(db.planning_mark().await.unwrap().0, 3);
+}

@@ -48,6 +48,7 @@ on_both_backends!(
     watches_keep_the_latest_and_their_changes,
     series_fold_into_buckets_and_are_pruned,
     control_commands_are_answered_once,
+    executions_charge_quota_and_record_images,
 );
 
 #[tokio::test]

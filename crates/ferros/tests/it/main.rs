@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod night;
+
 struct Ferros {
     dir: tempfile::TempDir,
     db: Option<String>,
@@ -843,7 +845,7 @@ fn sim_all_serves_every_device_to_the_socket_drivers() {
     let v = f.json(&["device", "status", "--json"]);
     let devices = v["devices"].as_array().unwrap();
     assert!(devices.iter().all(|d| d["ok"] == true && d["driver"] == "socket"), "{v}");
-    assert_eq!(devices[5]["state"]["names"], serde_json::json!(["Y", "J", "H"]));
+    assert_eq!(devices[5]["state"]["names"], serde_json::json!(["Y", "J", "H", "Ks"]));
     assert_eq!(devices[6]["state"]["sensors"][0]["name"], "WXT520");
     assert!(stop(&mut child, "-INT").success());
     let err = f.fails(&["sim", "all", "--bind", "127.0.0.1:0"], 2);

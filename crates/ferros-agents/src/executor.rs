@@ -1,0 +1,1066 @@
+//! The executor: runs the schedule on the devices while the majordome says
+//! SCHEDULER (observing), and the night's calibrations.
+//!
+//! One job at a time, in a task of its own that the executor's steps watch:
+//! - a sequence: slew, the dome follows, then its albums in parallel, one per
+//!   camera, each plan in turn (filter, then its exposures, dithering between
+//!   them); every image archived as FITS with its full header and recorded in
+//!   the database, progress stored as it goes; at the end the sequence is
+//!   EXECUTED and its real time charged to its program. Stopped (UNSAFE, the
+//!   majordome stops observing, an operator cancels, an alert pre-empts it, a
+//!   device fails) it goes back to the planner and nothing is charged;
+//! - twilight flats in the evening, bias and darks in the morning with the
+//!   dome closed.
+//!
+//! The job's task is aborted with the executor: a restarted executor finds
+//! the sequences left EXECUTING and gives them back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use ferros_archive::{Archive, ImageInfo, image_header};
+use ferros_astro::Site;
+use ferros_clock::Clock;
+use ferros_config::{Preemption, Settings};
+use ferros_db::{Db, SequenceEnd};
+use ferros_devices::{
+    Camera, CameraActivity, DeviceError, DeviceResult, Exposure, FilterWheel, FrameType, Shutter, Stamped,
+    bounded,
+};
+use ferros_domain::{
+    CalibrationLevel, Detector, GlobalStatus, Image, ImageKind, JulianDate, LogLevel, Request, RequestId,
+    RequestStatus, SequenceId, SequenceStatus,
+};
+use ferros_observatory::Observatory;
+use tokio::sync::{RwLock, watch};
+use tokio::task::JoinHandle;
+
+use crate::runtime::{Agent, AgentContext, Event};
+
+/// Polling interval of device states, clock time.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The mode label of the majordome when the schedule runs.
+pub const OBSERVING: &str = "SCHEDULER (observing)";
+
+/// Why a job must stop, and how.
+#[derive(Debug, Clone, PartialEq)]
+enum Stop {
+    Go,
+    /// Abort the exposures now.
+    Now(String),
+    /// Let the running exposures end and be archived.
+    AfterExposure(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Job {
+    Sequence { id: SequenceId, alert: bool },
+    Flats,
+    Calibrations,
+}
+
+struct Running {
+    job: Job,
+    stop: Arc<watch::Sender<Stop>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Everything a job needs, shared with its task.
+#[derive(Clone)]
+struct Kit {
+    obs: Observatory,
+    archive: Archive,
+    db: Db,
+    clock: Clock,
+    ctx: AgentContext,
+    settings: Arc<Settings>,
+    site: Option<Site>,
+    /// Device call time limit (real time).
+    timeout: Duration,
+}
+
+pub struct ExecutorAgent {
+    kit: Kit,
+    period: Duration,
+    running: Option<Running>,
+    recovered: bool,
+}
+
+impl std::fmt::Debug for ExecutorAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorAgent").field("job", &self.running.as_ref().map(|r| &r.job)).finish()
+    }
+}
+
+/// What the majordome last said: its mode and whether it is safe.
+async fn majordome_mode(db: &Db) -> Result<(String, bool), String> {
+    let Some((_, body)) = db.majordome_state().await.map_err(|e| e.to_string())? else {
+        return Ok((String::new(), false));
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    Ok((v["mode"].as_str().unwrap_or_default().to_owned(), v["safe"].as_bool().unwrap_or(false)))
+}
+
+/// When calibrations are due, from the Sun and the clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Twilight {
+    /// The Sun's altitude now and in ten minutes, degrees.
+    pub sun: f64,
+    pub sun_later: f64,
+}
+
+impl Twilight {
+    pub fn at(site: Option<&Site>, now: DateTime<Utc>) -> Option<Twilight> {
+        let sun = crate::sun_altitude(site, now)?;
+        let sun_later = crate::sun_altitude(site, now + TimeDelta::minutes(10))?;
+        Some(Twilight { sun, sun_later })
+    }
+
+    /// Evening twilight, the Sun between `top` and `bottom` and setting.
+    pub fn evening(&self, top: f64, bottom: f64) -> bool {
+        self.sun_later < self.sun && self.sun <= top && self.sun > bottom
+    }
+
+    /// Morning, the Sun above `night` (the night is over) and below the horizon + 10 degrees.
+    pub fn morning(&self, night: f64) -> bool {
+        self.sun_later > self.sun && self.sun > night && self.sun < 10.0
+    }
+}
+
+/// Whether twilight flats are due now: evening, and none taken in the last 3 hours.
+pub async fn flats_due(db: &Db, settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+    let x = &settings.executor;
+    if x.flats_per_filter == 0 || (x.flat_filters_vis.is_empty() && x.flat_filters_nir.is_empty()) {
+        return false;
+    }
+    let Some(t) = Twilight::at(site, now) else { return false };
+    if !t.evening(x.flats_sun_altitude, settings.site.night_sun_altitude) {
+        return false;
+    }
+    matches!(db.images_since(ImageKind::Flat, now - TimeDelta::hours(3)).await, Ok(0))
+}
+
+/// Whether the morning's bias and darks are due: morning, none taken in the last 6 hours.
+async fn calibrations_due(db: &Db, settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+    let x = &settings.executor;
+    if x.biases == 0 && x.darks_s.is_empty() {
+        return false;
+    }
+    let Some(t) = Twilight::at(site, now) else { return false };
+    if !t.morning(settings.site.night_sun_altitude) {
+        return false;
+    }
+    let since = now - TimeDelta::hours(6);
+    matches!(db.images_since(ImageKind::Bias, since).await, Ok(0))
+        && matches!(db.images_since(ImageKind::Dark, since).await, Ok(0))
+}
+
+impl ExecutorAgent {
+    pub fn new(settings: &Settings, obs: Observatory, archive: Archive, ctx: AgentContext) -> Self {
+        let s = &settings.site;
+        let kit = Kit {
+            timeout: Duration::from_secs_f64(settings.devices.timeout_s),
+            obs,
+            archive,
+            db: ctx.db.clone(),
+            clock: ctx.clock,
+            ctx,
+            settings: Arc::new(settings.clone()),
+            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
+        };
+        Self {
+            kit,
+            period: Duration::from_secs_f64(settings.executor.period_s),
+            running: None,
+            recovered: false,
+        }
+    }
+
+    fn start(&mut self, job: Job, ctx: &AgentContext) {
+        let (stop, stopped) = watch::channel(Stop::Go);
+        let stop = Arc::new(stop);
+        let kit = self.kit.clone();
+        let j = job.clone();
+        let ctx = ctx.clone();
+        // The environment turning UNSAFE stops a sky job at once, before the
+        // majordome's next tick.
+        let mut events = ctx.bus.subscribe();
+        let unsafe_stop = stop.clone();
+        let sky = !matches!(job, Job::Calibrations);
+        let task = tokio::spawn(async move {
+            let run = async {
+                match &j {
+                    Job::Sequence { id, .. } => kit.run_sequence(*id, stopped).await,
+                    Job::Flats => kit.run_flats(stopped).await,
+                    Job::Calibrations => kit.run_calibrations(stopped).await,
+                }
+            };
+            tokio::pin!(run);
+            let r = loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    e = events.recv() => {
+                        if sky && let Ok(Event::Environment { status: GlobalStatus::Unsafe, reasons, .. }) = e {
+                            unsafe_stop.send_if_modified(|s| {
+                                if matches!(s, Stop::Now(_)) {
+                                    return false;
+                                }
+                                *s = Stop::Now(format!("UNSAFE: {}", reasons.join("; ")));
+                                true
+                            });
+                        }
+                    }
+                }
+            };
+            if let Err(e) = r {
+                ctx.log("executor", LogLevel::Warn, format!("{j:?}: {e}")).await;
+            }
+        });
+        self.running = Some(Running { job, stop, task });
+    }
+
+    fn stop(&self, how: Stop) {
+        if let Some(r) = &self.running
+            && *r.stop.borrow() == Stop::Go
+        {
+            let _ = r.stop.send(how);
+        }
+    }
+
+    /// After a restart: nothing runs, so what is marked EXECUTING goes back to the planner.
+    async fn recover(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        let now = ctx.clock.now();
+        for id in ctx.db.executing_sequences().await.map_err(|e| e.to_string())? {
+            let end = SequenceEnd::GivenBack { reason: "interrupted: the executor restarted".into() };
+            if ctx.db.finish_sequence(id, &end, now).await.map_err(|e| e.to_string())? {
+                ctx.log("executor", LogLevel::Warn, format!("sequence {id} was interrupted: given back"))
+                    .await;
+            }
+        }
+        for c in [&self.kit.obs.camera_vis, &self.kit.obs.camera_nir].into_iter().flatten() {
+            if let Ok(s) = bounded(c.name(), "state", self.kit.timeout, c.state()).await
+                && s.value.activity == CameraActivity::Exposing
+            {
+                let _ = bounded(c.name(), "abort", self.kit.timeout, c.abort()).await;
+            }
+        }
+        match self.kit.archive.recover() {
+            Ok(removed) if !removed.is_empty() => {
+                ctx.log(
+                    "executor",
+                    LogLevel::Warn,
+                    format!("removed {} half-written file(s)", removed.len()),
+                )
+                .await;
+            }
+            Ok(_) => {}
+            Err(e) => ctx.log("executor", LogLevel::Error, format!("archive: {e}")).await,
+        }
+        Ok(())
+    }
+
+    /// An alert sequence waiting, its window open and its target up: pre-empts routine work.
+    async fn alert_ready(&self, now: DateTime<Utc>) -> Result<Option<SequenceId>, String> {
+        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+        let waiting = self.kit.db.alerts_waiting(jd.days()).await.map_err(|e| e.to_string())?;
+        let horizon = self.kit.settings.site.horizon;
+        for a in waiting {
+            let up = match (a.radec, self.kit.site.as_ref()) {
+                (Some((ra, dec)), Some(site)) => {
+                    let c = ferros_domain::Coordinates::new(ra, dec).map_err(|e| e.to_string())?;
+                    let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
+                    frame.star(c).alt > a.min_alt.unwrap_or(horizon).max(horizon)
+                }
+                _ => true,
+            };
+            if up {
+                return Ok(Some(a.id));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Agent for ExecutorAgent {
+    fn name(&self) -> &str {
+        "executor"
+    }
+
+    fn period(&self) -> Duration {
+        self.period
+    }
+
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        if !self.recovered {
+            self.recover(ctx).await?;
+            self.recovered = true;
+        }
+        let now = ctx.clock.now();
+        let (mode, safe) = majordome_mode(&ctx.db).await?;
+        // The majordome's last word, and ENV's latest: UNSAFE stops at once.
+        let env_safe = ctx
+            .db
+            .latest_watch("env")
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some_and(|w| w.global_status == GlobalStatus::Safe);
+        let observing = mode == OBSERVING && safe && env_safe;
+        if self.running.as_ref().is_some_and(|r| r.task.is_finished()) {
+            self.running = None;
+        }
+        if let Some(r) = &self.running {
+            match &r.job {
+                Job::Sequence { id, alert } => {
+                    let status = ctx.db.sequence_status(*id).await.map_err(|e| e.to_string())?;
+                    if status == Some(SequenceStatus::Cancelled) {
+                        self.stop(Stop::Now("cancelled".into()));
+                    } else if !observing {
+                        self.stop(Stop::Now(format!("observing stopped ({mode}, {})", safety(safe))));
+                    } else if !alert && let Some(a) = self.alert_ready(now).await? {
+                        let why = format!("pre-empted by alert sequence {a}");
+                        self.stop(match self.kit.settings.executor.preemption {
+                            Preemption::Abort => Stop::Now(why),
+                            Preemption::EndOfExposure => Stop::AfterExposure(why),
+                        });
+                    }
+                }
+                Job::Flats if !observing => self.stop(Stop::Now(format!("observing stopped ({mode})"))),
+                Job::Flats => {}
+                // Bias and darks need no sky: only the night's start stops them.
+                Job::Calibrations if observing => self.stop(Stop::Now("observing again".into())),
+                Job::Calibrations => {}
+            }
+            return Ok(());
+        }
+        let site = self.kit.site;
+        if observing {
+            if flats_due(&ctx.db, &self.kit.settings, site.as_ref(), now).await {
+                self.start(Job::Flats, ctx);
+                return Ok(());
+            }
+            let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+            let lead = self.kit.settings.executor.lead_s / 86_400.0;
+            if let Some(a) = self.alert_ready(now).await?
+                && ctx.db.sequence_status(a).await.map_err(|e| e.to_string())?
+                    == Some(SequenceStatus::Planned)
+            {
+                self.start(Job::Sequence { id: a, alert: true }, ctx);
+            } else if let Some((id, _)) =
+                ctx.db.next_planned(jd.days() + lead).await.map_err(|e| e.to_string())?
+            {
+                let alert = ctx.db.is_alert(id).await.map_err(|e| e.to_string())?;
+                self.start(Job::Sequence { id, alert }, ctx);
+            }
+        } else if !mode.is_empty()
+            && mode != "CLOSING"
+            && calibrations_due(&ctx.db, &self.kit.settings, site.as_ref(), now).await
+            && secured(&self.kit).await
+        {
+            self.start(Job::Calibrations, ctx);
+        }
+        Ok(())
+    }
+}
+
+fn safety(safe: bool) -> &'static str {
+    if safe { "SAFE" } else { "UNSAFE" }
+}
+
+/// Dome closed (or none): dark frames see no light.
+async fn secured(kit: &Kit) -> bool {
+    match &kit.obs.dome {
+        Some(d) => bounded(d.name(), "state", kit.timeout, d.state())
+            .await
+            .is_ok_and(|s| s.value.shutter == Shutter::Closed),
+        None => true,
+    }
+}
+
+/// One camera and its filter wheel.
+#[derive(Clone)]
+struct Channel {
+    detector: Detector,
+    camera: Arc<dyn Camera>,
+    wheel: Option<Arc<dyn FilterWheel>>,
+}
+
+impl Kit {
+    fn channel(&self, detector: Detector) -> Option<Channel> {
+        let (camera, wheel) = match detector {
+            Detector::Vis => (&self.obs.camera_vis, &self.obs.filter_vis),
+            Detector::Nir => (&self.obs.camera_nir, &self.obs.filter_nir),
+        };
+        Some(Channel { detector, camera: camera.clone()?, wheel: wheel.clone() })
+    }
+
+    /// Polls `read` every half second (clock time) until `done`, or `Timeout` after `limit`.
+    async fn until<T, F, Fut>(
+        &self,
+        device: &str,
+        what: &str,
+        limit: Duration,
+        mut read: F,
+        done: impl Fn(&Stamped<T>) -> bool,
+    ) -> DeviceResult<Stamped<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = DeviceResult<Stamped<T>>>,
+    {
+        let start = self.clock.now();
+        loop {
+            let v = read().await?;
+            if done(&v) {
+                return Ok(v);
+            }
+            if (self.clock.now() - start).to_std().unwrap_or_default() >= limit {
+                return Err(DeviceError::Timeout {
+                    device: device.to_owned(),
+                    what: what.to_owned(),
+                    seconds: limit.as_secs_f64(),
+                });
+            }
+            self.clock.sleep(POLL).await;
+        }
+    }
+
+    fn motion_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.settings.executor.motion_timeout_s)
+    }
+
+    async fn log(&self, level: LogLevel, m: impl Into<String>) {
+        self.ctx.log("executor", level, m).await;
+    }
+
+    /// Waits for the dome to be open (the majordome opens it).
+    async fn dome_open(&self) -> DeviceResult<()> {
+        let Some(d) = &self.obs.dome else { return Ok(()) };
+        let t = self.timeout;
+        self.until(
+            d.name(),
+            "shutter open",
+            self.motion_limit(),
+            || bounded(d.name(), "state", t, d.state()),
+            |s| s.value.shutter == Shutter::Opened,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Slews to J2000 `ra`, `dec` and waits for the mount, then the dome, to arrive.
+    async fn point(&self, ra: f64, dec: f64) -> DeviceResult<()> {
+        let t = self.timeout;
+        if let Some(m) = &self.obs.mount {
+            // The majordome unparks the mount when observing starts; the executor never does.
+            self.until(
+                m.name(),
+                "unpark",
+                self.motion_limit(),
+                || bounded(m.name(), "state", t, m.state()),
+                |s| !s.value.parked,
+            )
+            .await?;
+            bounded(m.name(), "slew", t, m.slew_radec(ra, dec)).await?;
+            self.until(
+                m.name(),
+                "slew",
+                self.motion_limit(),
+                || bounded(m.name(), "state", t, m.state()),
+                |s| !s.value.slewing,
+            )
+            .await?;
+            if let Some(d) = &self.obs.dome {
+                let ds = bounded(d.name(), "state", t, d.state()).await?;
+                if d.capabilities().slave && !ds.value.slaved {
+                    bounded(d.name(), "slave", t, d.set_slaved(true)).await?;
+                } else if !d.capabilities().slave && d.capabilities().azimuth {
+                    let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
+                    bounded(d.name(), "azimuth", t, d.slew_azimuth(az)).await?;
+                }
+                self.until(
+                    d.name(),
+                    "dome rotation",
+                    self.motion_limit(),
+                    || bounded(d.name(), "state", t, d.state()),
+                    |s| !s.value.slewing,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn select_filter(&self, ch: &Channel, filter: &str) -> DeviceResult<()> {
+        let Some(w) = &ch.wheel else { return Ok(()) };
+        let t = self.timeout;
+        let s = bounded(w.name(), "state", t, w.state()).await?;
+        if s.value.filter() == Some(filter) {
+            return Ok(());
+        }
+        bounded(w.name(), "select", t, w.select_filter(filter)).await?;
+        self.until(
+            w.name(),
+            "filter change",
+            self.motion_limit(),
+            || bounded(w.name(), "state", t, w.state()),
+            |s| !s.value.moving && s.value.filter() == Some(filter),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// One exposure, archived under `dir` as `name`; `None` when stopped before its end.
+    async fn expose(
+        &self,
+        ch: &Channel,
+        exposure: &Exposure,
+        stop: &mut watch::Receiver<Stop>,
+        shot: Shot<'_>,
+    ) -> Result<Option<PathBuf>, String> {
+        if matches!(*stop.borrow(), Stop::Now(_) | Stop::AfterExposure(_)) {
+            return Ok(None);
+        }
+        let c = &ch.camera;
+        let t = self.timeout;
+        let started = self.clock.now();
+        bounded(c.name(), "expose", t, c.expose(exposure)).await.map_err(|e| e.to_string())?;
+        let limit = Duration::from_secs_f64(exposure.duration + self.settings.executor.readout_timeout_s);
+        let wait = self.until(
+            c.name(),
+            "exposure",
+            limit,
+            || bounded(c.name(), "state", t, c.state()),
+            |s| {
+                matches!(
+                    s.value.activity,
+                    CameraActivity::Ready | CameraActivity::Idle | CameraActivity::Error
+                )
+            },
+        );
+        let sky = matches!(exposure.frame, FrameType::Light | FrameType::Flat);
+        let outcome = tokio::select! {
+            r = wait => Some(r),
+            _ = stop.wait_for(|s| matches!(s, Stop::Now(_))) => None,
+        };
+        let ended = self.clock.now();
+        let state = match outcome {
+            None => {
+                let _ = bounded(c.name(), "abort", t, c.abort()).await;
+                self.ctx.bus.publish(Event::Exposure {
+                    camera: c.name().to_owned(),
+                    start: started,
+                    end: self.clock.now(),
+                    sky,
+                    completed: false,
+                });
+                return Ok(None);
+            }
+            Some(r) => r.map_err(|e| e.to_string())?,
+        };
+        self.ctx.bus.publish(Event::Exposure {
+            camera: c.name().to_owned(),
+            start: started,
+            end: ended,
+            sky,
+            completed: state.value.activity == CameraActivity::Ready,
+        });
+        if state.value.activity != CameraActivity::Ready {
+            return Err(format!("{}: the exposure ended {:?}", c.name(), state.value.activity));
+        }
+        let frame = bounded(c.name(), "image", t, c.image()).await.map_err(|e| e.to_string())?;
+        let info = self.image_info(ch, &shot, state.value.ccd_temperature).await;
+        let header = image_header(&frame, &info);
+        let name = format!(
+            "{}_{}_{}",
+            shot.prefix,
+            ch.detector.code().to_ascii_lowercase(),
+            frame.started.format("%Y%m%dT%H%M%S%3f")
+        );
+        let path = self.archive.write_image(shot.dir, &name, &frame, &info)?;
+        let rel = path.strip_prefix(self.archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
+        let image = Image {
+            path: rel,
+            kind: shot.kind,
+            request_id: shot.request,
+            sequence_id: shot.sequence,
+            album_id: shot.album,
+            plan_id: shot.plan,
+            detector: ch.detector,
+            date_obs: frame.started,
+            exposure_s: exposure.duration,
+            filter: shot.filter.to_owned(),
+            headers: header.as_text(),
+            calibration: CalibrationLevel::Raw,
+            analysis: None,
+        };
+        self.db.insert_image(&image).await.map_err(|e| e.to_string())?;
+        Ok(Some(path))
+    }
+
+    async fn image_info(&self, ch: &Channel, shot: &Shot<'_>, ccd: f64) -> ImageInfo {
+        let s = &self.settings.site;
+        let (mut ra, mut dec, mut airmass) = (shot.radec.map(|p| p.0), shot.radec.map(|p| p.1), None);
+        if shot.kind == ImageKind::Light
+            && let (Some((r, d)), Some(site)) = (shot.radec, self.site.as_ref())
+            && let Ok(jd) = JulianDate::from_datetime(self.clock.now())
+            && let Ok(frame) = ferros_astro::Frame::new(site, jd)
+            && let Ok(c) = ferros_domain::Coordinates::new(r, d)
+        {
+            airmass = frame.star(c).airmass();
+        }
+        if !matches!(shot.kind, ImageKind::Light) {
+            (ra, dec) = (None, None);
+        }
+        ImageInfo {
+            object: shot.object.to_owned(),
+            telescope: s.name.clone(),
+            instrument: match ch.detector {
+                Detector::Vis => "DDRAGO".into(),
+                Detector::Nir => "CAGIRE".into(),
+            },
+            observer: shot.observer.to_owned(),
+            filter: shot.filter.to_owned(),
+            ra,
+            dec,
+            airmass,
+            ccd_temperature: Some(ccd),
+            request_id: shot.request.map(|r| r.0),
+            sequence_id: shot.sequence.map(|r| r.0),
+            album_id: shot.album.map(|r| r.0),
+            plan_id: shot.plan.map(|r| r.0),
+            site_name: s.name.clone(),
+            latitude: s.latitude,
+            longitude: s.longitude,
+            elevation: s.elevation,
+        }
+    }
+}
+
+/// What an image is of (for its name, header and row).
+#[derive(Clone, Copy)]
+struct Shot<'a> {
+    dir: &'a std::path::Path,
+    prefix: &'a str,
+    kind: ImageKind,
+    object: &'a str,
+    observer: &'a str,
+    filter: &'a str,
+    radec: Option<(f64, f64)>,
+    request: Option<RequestId>,
+    sequence: Option<SequenceId>,
+    album: Option<ferros_domain::AlbumId>,
+    plan: Option<ferros_domain::PlanId>,
+}
+
+/// A dithering offset: a point of a square spiral of `amplitude` arcsec, in degrees.
+pub fn dither_offset(i: u32, amplitude: f64, dec: f64) -> (f64, f64) {
+    if i == 0 || amplitude <= 0.0 {
+        return (0.0, 0.0);
+    }
+    const PATTERN: [(f64, f64); 8] = [
+        (1.0, 0.0),
+        (1.0, 1.0),
+        (0.0, 1.0),
+        (-1.0, 1.0),
+        (-1.0, 0.0),
+        (-1.0, -1.0),
+        (0.0, -1.0),
+        (1.0, -1.0),
+    ];
+    let (x, y) = PATTERN[((i - 1) % 8) as usize];
+    let ring = f64::from((i - 1) / 8 + 1);
+    let a = amplitude / 3600.0 * ring;
+    let cos = dec.to_radians().cos().max(0.01);
+    (x * a / cos, y * a)
+}
+
+/// The outcome of an album or a job part.
+type Part = Result<(), String>;
+
+impl Kit {
+    async fn run_sequence(&self, id: SequenceId, stop: watch::Receiver<Stop>) -> Result<(), String> {
+        let db = &self.db;
+        let Some((_, rid)) = db.sequence_request(id).await.map_err(|e| e.to_string())? else {
+            return Err(format!("sequence {id} is gone"));
+        };
+        let request = db.request(rid).await.map_err(|e| e.to_string())?.ok_or("the request is gone")?;
+        let seq = request.sequences.iter().find(|s| s.id == id).ok_or("the sequence is gone")?.clone();
+        let now = self.clock.now();
+        let start = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+        let block = seq.spec.block().get();
+        // What the observatory cannot do at all is given up, with the reason.
+        if let Some(why) = self.cannot_do(&seq).await {
+            db.give_up_sequence(id, &why, now).await.map_err(|e| e.to_string())?;
+            self.log(LogLevel::Warn, format!("sequence {id} is UNPLANNABLE: {why}")).await;
+            self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("UNPLANNABLE: {why}") });
+            return Ok(());
+        }
+        // A plan made before a pause (weather, a device) may be stale: if the
+        // target is no longer up for the whole block, the planner places it again.
+        let end = start.days() + block / 86_400.0;
+        let down = !self.up_between(&seq, start.days(), end);
+        if down || end > seq.spec.jd2.days() {
+            let why =
+                if down { "its target is not up now" } else { "it can no longer end within its window" };
+            db.replan_sequence(id, why, now).await.map_err(|e| e.to_string())?;
+            self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("replanned: {why}") });
+            return Ok(());
+        }
+        let end = JulianDate::new(start.days() + block / 86_400.0).map_err(|e| e.to_string())?;
+        db.start_sequence(id, start, end, now).await.map_err(|e| e.to_string())?;
+        self.log(LogLevel::Info, format!("sequence {id} \"{}\" started", seq.spec.name)).await;
+        self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: "EXECUTING".into() });
+        let outcome = self.sequence_body(&request, &seq, stop.clone()).await;
+        let now = self.clock.now();
+        let (end, state) = match outcome {
+            Ok(()) => {
+                let charge = (now - seq_start(start)).num_milliseconds() as f64 / 1000.0;
+                let tep = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+                (SequenceEnd::Executed { tep, charge_s: charge }, "EXECUTED".to_owned())
+            }
+            Err(why) => (SequenceEnd::GivenBack { reason: why.clone() }, format!("given back: {why}")),
+        };
+        let changed = db.finish_sequence(id, &end, now).await.map_err(|e| e.to_string())?;
+        let state = if changed { state } else { "cancelled".to_owned() };
+        self.log(LogLevel::Info, format!("sequence {id}: {state}")).await;
+        self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state });
+        // A request with nothing left to do has its folder completed.
+        if let Ok(Some(r)) = db.request(rid).await {
+            let statuses: Vec<_> = r.sequences.iter().map(|s| s.status).collect();
+            if RequestStatus::derive(r.strategy, &statuses).is_final() {
+                self.archive.finish_request(r.kind.code(), rid.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the target stays above its lowest altitude from `a` to `b` (JD).
+    fn up_between(&self, seq: &ferros_domain::Sequence, a: f64, b: f64) -> bool {
+        let (Some(c), Some(site)) = (seq.spec.coordinates, self.site.as_ref()) else { return true };
+        let floor =
+            seq.spec.constraints.min_altitude.unwrap_or(0.0).max(self.settings.site.horizon.min(10.0));
+        let steps = ((b - a) * 86_400.0 / 600.0).ceil().max(1.0) as u32;
+        (0..=steps).all(|i| {
+            let t = a + (b - a) * f64::from(i) / f64::from(steps);
+            JulianDate::new(t)
+                .ok()
+                .and_then(|jd| ferros_astro::Frame::new(site, jd).ok())
+                .is_none_or(|f| f.star(c).alt >= floor)
+        })
+    }
+
+    /// Why the observatory can never run `seq` (a filter its wheel lacks), if so.
+    async fn cannot_do(&self, seq: &ferros_domain::Sequence) -> Option<String> {
+        for album in &seq.albums {
+            let Some(ch) = self.channel(album.spec.detector) else { continue };
+            // The wheel's filters, when it tells them.
+            let names = match &ch.wheel {
+                Some(w) => bounded(w.name(), "state", self.timeout, w.state())
+                    .await
+                    .map(|s| s.value.names)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let caps = ch.camera.capabilities();
+            for p in &album.plans {
+                if let Some(w) = p.spec.window
+                    && (u64::from(w.x) + u64::from(w.width) > u64::from(caps.width)
+                        || u64::from(w.y) + u64::from(w.height) > u64::from(caps.height))
+                {
+                    return Some(format!(
+                        "plan \"{}\": window {},{} {}x{} is outside the {}x{} {} camera",
+                        p.spec.name,
+                        w.x,
+                        w.y,
+                        w.width,
+                        w.height,
+                        caps.width,
+                        caps.height,
+                        album.spec.detector
+                    ));
+                }
+                if !names.is_empty() && !names.iter().any(|n| n == &p.spec.filter) {
+                    return Some(format!(
+                        "album \"{}\": no filter \"{}\" on the {} wheel (has {})",
+                        album.spec.name,
+                        p.spec.filter,
+                        album.spec.detector,
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    async fn sequence_body(
+        &self,
+        request: &Request,
+        seq: &ferros_domain::Sequence,
+        mut stop: watch::Receiver<Stop>,
+    ) -> Result<(), String> {
+        let radec = seq.spec.coordinates.map(|c| (c.ra.degrees(), c.dec.degrees()));
+        if let Some((ra, dec)) = radec {
+            let r = tokio::select! {
+                r = self.point(ra, dec) => Some(r),
+                _ = stop.wait_for(|s| *s != Stop::Go) => None,
+            };
+            r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("pointing: {e}"))?;
+        }
+        let r = tokio::select! {
+            r = self.dome_open() => Some(r),
+            _ = stop.wait_for(|s| *s != Stop::Go) => None,
+        };
+        r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
+        let dir = self.archive.begin_request(request.kind.code(), request.id.0)?;
+        let dir = self.archive.sequence_dir(&dir, seq.id.0)?;
+        let total: f64 = seq
+            .albums
+            .iter()
+            .flat_map(|a| a.plans.iter())
+            .map(|p| f64::from(p.spec.nb_images))
+            .sum::<f64>()
+            .max(1.0);
+        let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        // Exposures share the pointing (read); a dithering move waits for them all (write).
+        let pointing = Arc::new(RwLock::new(radec));
+        let mut albums = tokio::task::JoinSet::new();
+        for album in &seq.albums {
+            let Some(ch) = self.channel(album.spec.detector) else {
+                if album.spec.detector == Detector::Vis {
+                    return Err("no VIS camera".into());
+                }
+                self.log(LogLevel::Warn, format!("album {}: no NIR camera here; skipped", album.id)).await;
+                continue;
+            };
+            let kit = self.clone();
+            let album = album.clone();
+            let (dir, stop, done, pointing) = (dir.clone(), stop.clone(), done.clone(), pointing.clone());
+            let object = seq.spec.target.clone().unwrap_or_else(|| seq.spec.name.clone());
+            let observer = request.owner.clone();
+            let (rid, sid) = (request.id, seq.id);
+            albums.spawn(async move {
+                let mut stop = stop;
+                for plan in &album.plans {
+                    let p = &plan.spec;
+                    kit.select_filter(&ch, &p.filter).await.map_err(|e| format!("filter: {e}"))?;
+                    let exposure = Exposure {
+                        duration: p.exposure.get(),
+                        frame: FrameType::Light,
+                        binning: p.binning,
+                        window: p.window.map(|w| (w.x, w.y, w.width, w.height)),
+                    };
+                    for i in 0..p.nb_images {
+                        if p.dithering > 0.0 && i > 0 {
+                            let mut at = pointing.write().await;
+                            if *stop.borrow() != Stop::Go {
+                                return Err(stop_reason(&stop));
+                            }
+                            if let Some((ra0, dec0)) = radec {
+                                let (dx, dy) = dither_offset(i, p.dithering, dec0);
+                                let target = ((ra0 + dx).rem_euclid(360.0), (dec0 + dy).clamp(-90.0, 90.0));
+                                let moved = tokio::select! {
+                                    r = kit.point(target.0, target.1) => Some(r),
+                                    _ = stop.wait_for(|s| *s != Stop::Go) => None,
+                                };
+                                moved
+                                    .ok_or_else(|| stop_reason(&stop))?
+                                    .map_err(|e| format!("dithering: {e}"))?;
+                                *at = Some(target);
+                            }
+                        }
+                        let at = pointing.read().await;
+                        let shot = Shot {
+                            dir: &dir,
+                            prefix: &format!("seq{}_plan{}_{:03}", sid.0, plan.id.0, i + 1),
+                            kind: ImageKind::Light,
+                            object: &object,
+                            observer: &observer,
+                            filter: &p.filter,
+                            radec: *at,
+                            request: Some(rid),
+                            sequence: Some(sid),
+                            album: Some(album.id),
+                            plan: Some(plan.id),
+                        };
+                        let taken = kit.expose(&ch, &exposure, &mut stop, shot).await?;
+                        drop(at);
+                        if taken.is_none() {
+                            return Err(stop_reason(&stop));
+                        }
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        kit.db
+                            .record_progress(sid, plan.id, i64::from(i + 1), f64::from(n) / total)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if *stop.borrow() != Stop::Go {
+                            return Err(stop_reason(&stop));
+                        }
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut result: Part = Ok(());
+        while let Some(r) = albums.join_next().await {
+            let r = r.map_err(|e| format!("an album's task failed: {e}")).and_then(|r| r);
+            if let Err(e) = r
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Twilight flats: the telescope at the anti-solar point 75 degrees up, N per filter.
+    async fn run_flats(&self, mut stop: watch::Receiver<Stop>) -> Result<(), String> {
+        let x = &self.settings.executor;
+        let now = self.clock.now();
+        self.log(LogLevel::Info, "twilight flats").await;
+        if let (Some(m), Some(site)) = (&self.obs.mount, self.site.as_ref()) {
+            let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+            let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
+            let az = (frame.sun().horizontal.az + 180.0).rem_euclid(360.0);
+            let t = self.timeout;
+            let unparked = tokio::select! {
+                r = self.until(m.name(), "unpark", self.motion_limit(), || bounded(m.name(), "state", t, m.state()), |s| !s.value.parked) => Some(r),
+                _ = stop.wait_for(|s| *s != Stop::Go) => None,
+            };
+            unparked.ok_or_else(|| stop_reason(&stop))?.map_err(|e| e.to_string())?;
+            bounded(m.name(), "slew", t, m.slew_altaz(75.0, az)).await.map_err(|e| e.to_string())?;
+        }
+        let r = tokio::select! {
+            r = self.dome_open() => Some(r),
+            _ = stop.wait_for(|s| *s != Stop::Go) => None,
+        };
+        r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
+        let night = crate::planning::night_of(
+            JulianDate::from_datetime(now).map_err(|e| e.to_string())?,
+            self.settings.site.longitude,
+        );
+        let dir = self.calibration_dir(night)?;
+        let mut parts = tokio::task::JoinSet::new();
+        for (det, filters) in [(Detector::Vis, &x.flat_filters_vis), (Detector::Nir, &x.flat_filters_nir)] {
+            let Some(ch) = self.channel(det) else { continue };
+            let (kit, filters, dir, stop) = (self.clone(), filters.clone(), dir.clone(), stop.clone());
+            parts.spawn(async move {
+                let mut stop = stop;
+                let e = &kit.settings.executor;
+                let exposure = Exposure {
+                    duration: e.flat_exposure_s,
+                    frame: FrameType::Flat,
+                    binning: 1,
+                    window: None,
+                };
+                for f in &filters {
+                    kit.select_filter(&ch, f).await.map_err(|e| format!("filter {f}: {e}"))?;
+                    for i in 0..e.flats_per_filter {
+                        let prefix = format!("flat_{f}_{:02}", i + 1);
+                        let shot = calibration_shot(&dir, &prefix, ImageKind::Flat, f);
+                        if kit.expose(&ch, &exposure, &mut stop, shot).await?.is_none() {
+                            return Err(stop_reason(&stop));
+                        }
+                    }
+                }
+                Ok(())
+            });
+        }
+        join_parts(parts).await
+    }
+
+    /// Bias and darks, dome closed, every camera in parallel.
+    async fn run_calibrations(&self, stop: watch::Receiver<Stop>) -> Result<(), String> {
+        let x = &self.settings.executor;
+        let now = self.clock.now();
+        self.log(LogLevel::Info, "bias and darks").await;
+        let night = crate::planning::night_of(
+            JulianDate::from_datetime(now).map_err(|e| e.to_string())?,
+            self.settings.site.longitude,
+        );
+        let dir = self.calibration_dir(night)?;
+        let mut parts = tokio::task::JoinSet::new();
+        for det in [Detector::Vis, Detector::Nir] {
+            let Some(ch) = self.channel(det) else { continue };
+            let (kit, dir, stop) = (self.clone(), dir.clone(), stop.clone());
+            let frames: Vec<(FrameType, f64)> =
+                std::iter::repeat_n((FrameType::Bias, 0.0), x.biases as usize)
+                    .chain(x.darks_s.iter().map(|d| (FrameType::Dark, *d)))
+                    .collect();
+            parts.spawn(async move {
+                let mut stop = stop;
+                for (i, (frame, duration)) in frames.into_iter().enumerate() {
+                    let kind = if frame == FrameType::Bias { ImageKind::Bias } else { ImageKind::Dark };
+                    let prefix = format!("{}_{:02}", kind.code(), i + 1);
+                    let shot = calibration_shot(&dir, &prefix, kind, "dark");
+                    let exposure = Exposure { duration, frame, binning: 1, window: None };
+                    if kit.expose(&ch, &exposure, &mut stop, shot).await?.is_none() {
+                        return Err(stop_reason(&stop));
+                    }
+                }
+                Ok(())
+            });
+        }
+        join_parts(parts).await
+    }
+
+    fn calibration_dir(&self, night: NaiveDate) -> Result<PathBuf, String> {
+        let d = self.archive.produced().join("calibrations").join(night.to_string());
+        std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        Ok(d)
+    }
+}
+
+fn calibration_shot<'a>(
+    dir: &'a std::path::Path,
+    prefix: &'a str,
+    kind: ImageKind,
+    filter: &'a str,
+) -> Shot<'a> {
+    Shot {
+        dir,
+        prefix,
+        kind,
+        object: kind.code(),
+        observer: "Ferros",
+        filter,
+        radec: None,
+        request: None,
+        sequence: None,
+        album: None,
+        plan: None,
+    }
+}
+
+async fn join_parts(mut parts: tokio::task::JoinSet<Part>) -> Result<(), String> {
+    let mut result = Ok(());
+    while let Some(r) = parts.join_next().await {
+        if let Err(e) = r.map_err(|e| e.to_string()).and_then(|r| r)
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn seq_start(start: JulianDate) -> DateTime<Utc> {
+    start.to_datetime()
+}
+
+fn stop_reason(stop: &watch::Receiver<Stop>) -> String {
+    match &*stop.borrow() {
+        Stop::Now(why) | Stop::AfterExposure(why) => why.clone(),
+        Stop::Go => "stopped".into(),
+    }
+}

@@ -1,0 +1,298 @@
+//! Planning a night from the database: the sequences to plan, their
+//! visibility tonight (`ferros-astro`), the programs' remaining quotas, the
+//! planner (`ferros-scheduler`), and the schedule stored with the new
+//! statuses in one transaction. Used by `ferros schedule plan` and by the
+//! planner agent, which replans whenever something changes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ferros_astro::{Limits, NightSky, Site, local_noon};
+use ferros_db::{Db, PlanningCandidate, StatusUpdate};
+use ferros_domain::{
+    EntryStatus, JulianDate, NewSchedule, Priority, RequestKind, ScheduleEntry, ScheduleId, Seconds,
+    SequenceId, SequenceStatus, Strategy,
+};
+use ferros_scheduler::{Frozen, Input, Plan, Status, Task};
+
+const DAY: f64 = 86_400.0;
+
+/// Why a night could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanningError {
+    /// Nothing to plan on that date (no night, bad site).
+    #[error("{0}")]
+    NoNight(String),
+    #[error("planner: {0}")]
+    Planner(String),
+    #[error(transparent)]
+    Db(#[from] ferros_db::DbError),
+}
+
+/// A stored plan of a night.
+#[derive(Debug, Clone)]
+pub struct NightPlan {
+    pub schedule_id: ScheduleId,
+    pub night: NaiveDate,
+    pub plan: Plan,
+    /// Sequences out of their reportable nights, made UNPLANNABLE.
+    pub expired: Vec<ScheduleEntry>,
+}
+
+/// The date of the night `jd` belongs to: nights start at local mean noon.
+pub fn night_of(jd: JulianDate, longitude: f64) -> NaiveDate {
+    let date = jd.to_datetime().date_naive();
+    if jd.days() < local_noon(date, longitude) { date - Duration::days(1) } else { date }
+}
+
+/// The dark time of the night of `date` (Sun below `night_altitude`), JD.
+pub fn dark_span(site: Site, date: NaiveDate, night_altitude: f64) -> Result<(f64, f64), PlanningError> {
+    let sky = NightSky::new(site, date, night_altitude).map_err(|e| PlanningError::NoNight(e.to_string()))?;
+    let dark = sky.dark();
+    match (dark.first(), dark.last()) {
+        (Some(a), Some(b)) => Ok((a.start.days(), b.end.days())),
+        _ => Err(PlanningError::NoNight(format!(
+            "no night on {date}: the Sun stays above {night_altitude} degrees"
+        ))),
+    }
+}
+
+/// Plans the night of `date` (or of `now`) from `now` on, and stores it.
+pub async fn plan_night(
+    db: &Db,
+    site: Site,
+    night_altitude: f64,
+    now: DateTime<Utc>,
+    date: Option<NaiveDate>,
+) -> Result<NightPlan, PlanningError> {
+    let now = JulianDate::from_datetime(now).map_err(|e| PlanningError::NoNight(format!("clock: {e}")))?;
+    let date = date.unwrap_or_else(|| night_of(now, site.longitude()));
+    // The ephemerides and the planner are CPU work: off the async workers, so
+    // that the other agents (safety first) are not held up meanwhile.
+    let blocking = |e: tokio::task::JoinError| PlanningError::Planner(e.to_string());
+    let sky = tokio::task::spawn_blocking(move || NightSky::new(site, date, night_altitude))
+        .await
+        .map_err(blocking)?
+        .map_err(|e| PlanningError::NoNight(e.to_string()))?;
+    let dark = sky.dark();
+    let (Some(first), Some(last)) = (dark.first(), dark.last()) else {
+        return Err(PlanningError::NoNight(format!(
+            "no night on {date}: the Sun stays above {night_altitude} degrees"
+        )));
+    };
+    let (start, end) = (first.start.days(), last.end.days());
+
+    let candidates = db.planning_candidates(start, end).await?;
+    let remaining: HashMap<i64, f64> =
+        db.list_programs().await?.into_iter().map(|p| (p.id.0, p.remaining_quota().get() / DAY)).collect();
+    let (candidates, expired_ids, plan) = tokio::task::spawn_blocking(move || {
+        let mut tasks = Vec::with_capacity(candidates.len());
+        let mut expired = Vec::new();
+        for c in &candidates {
+            let s = &c.sequence;
+            if let Some(first_night) = c.first_night
+                && !matches!(s.status, SequenceStatus::Executing | SequenceStatus::Executed)
+                && (date - first_night).num_days() > i64::from(s.spec.reportable_nights)
+            {
+                expired.push(s.id);
+                continue;
+            }
+            tasks.push(task_of(c, &sky));
+        }
+        let input = Input {
+            night_start: start,
+            night_end: end,
+            now: (now.days() > start).then_some(now.days()),
+            tasks,
+            quotas: remaining,
+        };
+        let plan = ferros_scheduler::plan(&input).map_err(|e| PlanningError::Planner(e.to_string()));
+        (candidates, expired, plan)
+    })
+    .await
+    .map_err(blocking)?;
+    let plan = plan?;
+    let expired: Vec<&PlanningCandidate> =
+        candidates.iter().filter(|c| expired_ids.contains(&c.sequence.id)).collect();
+
+    let by_id: HashMap<i64, &PlanningCandidate> = candidates.iter().map(|c| (c.sequence.id.0, c)).collect();
+    let mut entries = Vec::with_capacity(plan.entries.len() + expired.len());
+    let mut updates = Vec::new();
+    let jd = |v: Option<f64>| v.and_then(|d| JulianDate::new(d).ok());
+    for e in &plan.entries {
+        let c = by_id[&e.id];
+        entries.push(ScheduleEntry {
+            sequence_id: SequenceId(e.id),
+            status: e.status,
+            tsp: jd(e.tsp),
+            tep: jd(e.tep),
+            slack_left: Seconds::new("slack", e.slack_left * DAY).unwrap_or_default(),
+            slack_right: Seconds::new("slack", e.slack_right * DAY).unwrap_or_default(),
+            reason: e.reason.clone(),
+        });
+        let to = match e.status {
+            Status::Planned => SequenceStatus::Planned,
+            Status::Rejected => SequenceStatus::Rejected,
+            Status::Unplannable => SequenceStatus::Unplannable,
+            Status::Executing | Status::Executed => continue,
+        };
+        push_update(&mut updates, c.sequence.status, to, SequenceId(e.id), jd(e.tsp), jd(e.tep));
+    }
+    let mut expired_entries = Vec::new();
+    for c in expired {
+        let n = c.sequence.spec.reportable_nights;
+        let entry = ScheduleEntry {
+            sequence_id: c.sequence.id,
+            status: EntryStatus::Unplannable,
+            tsp: None,
+            tep: None,
+            slack_left: Seconds::ZERO,
+            slack_right: Seconds::ZERO,
+            reason: format!("not done within its {n} reportable night(s)"),
+        };
+        expired_entries.push(entry.clone());
+        entries.push(entry);
+        push_update(&mut updates, c.sequence.status, SequenceStatus::Unplannable, c.sequence.id, None, None);
+    }
+    let bad = |e: ferros_domain::DomainError| PlanningError::Planner(e.to_string());
+    let schedule = NewSchedule {
+        night_start: JulianDate::new(start).map_err(bad)?,
+        night_end: JulianDate::new(end).map_err(bad)?,
+        plan_start: JulianDate::new(plan.plan_start).map_err(bad)?,
+        entries,
+    };
+    let schedule_id = db.apply_schedule(&schedule, &updates, date, now.to_datetime()).await?;
+    Ok(NightPlan { schedule_id, night: date, plan, expired: expired_entries })
+}
+
+fn push_update(
+    updates: &mut Vec<StatusUpdate>,
+    from: SequenceStatus,
+    to: SequenceStatus,
+    id: SequenceId,
+    tsp: Option<JulianDate>,
+    tep: Option<JulianDate>,
+) {
+    if from == to || from.can_become(to) {
+        updates.push(StatusUpdate { id, from, to, tsp, tep });
+    }
+}
+
+/// What the planner needs of a stored sequence, with its visibility tonight.
+fn task_of(c: &PlanningCandidate, sky: &NightSky) -> Task {
+    let s = &c.sequence;
+    let spec = &s.spec;
+    let priority = match c.kind {
+        RequestKind::Alert => Priority::ALERT,
+        RequestKind::Routine => spec.priority.apply(c.program_priority),
+    };
+    let frozen = match (s.status, s.tsp, s.tep) {
+        (SequenceStatus::Executing, Some(a), Some(b)) => {
+            Some(Frozen { status: Status::Executing, tsp: a.days(), tep: b.days() })
+        }
+        (SequenceStatus::Executed, Some(a), Some(b)) => {
+            Some(Frozen { status: Status::Executed, tsp: a.days(), tep: b.days() })
+        }
+        _ => None,
+    };
+    let visibility = spec.coordinates.map(|coords| {
+        let mut limits = Limits::from(&spec.constraints);
+        limits.between = Some((spec.jd1.days(), spec.jd2.days()));
+        sky.windows(coords, &limits).into_iter().map(|w| (w.start.days(), w.end.days())).collect()
+    });
+    Task {
+        id: s.id.0,
+        priority: priority.get(),
+        jd1: spec.jd1.days(),
+        jd2: spec.jd2.days(),
+        block: spec.block().get() / DAY,
+        t_prefered: spec.t_prefered.map(JulianDate::days),
+        visibility,
+        program: Some(c.program_id.0),
+        request: Some(s.request_id.0),
+        all_or_nothing: c.strategy == Strategy::AllOrNothing,
+        mandatory: spec.mandatory,
+        frozen,
+    }
+}
+
+/// The planner agent: replans the night whenever a sequence is submitted,
+/// cancelled, started or ended (the sequences' latest change moves), the
+/// environment changes state, or a new night begins.
+pub struct PlannerAgent {
+    site: Option<Site>,
+    night_altitude: f64,
+    period: std::time::Duration,
+    /// What the last plan was made for.
+    mark: Option<(i64, Option<DateTime<Utc>>, String, NaiveDate)>,
+}
+
+impl std::fmt::Debug for PlannerAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlannerAgent").finish_non_exhaustive()
+    }
+}
+
+impl PlannerAgent {
+    pub fn new(settings: &ferros_config::Settings) -> Self {
+        let s = &settings.site;
+        Self {
+            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
+            night_altitude: s.night_sun_altitude,
+            period: std::time::Duration::from_secs_f64(settings.executor.period_s),
+            mark: None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Agent for PlannerAgent {
+    fn name(&self) -> &str {
+        "planner"
+    }
+
+    fn period(&self) -> std::time::Duration {
+        self.period
+    }
+
+    async fn step(&mut self, ctx: &crate::AgentContext) -> Result<(), String> {
+        let Some(site) = self.site else { return Err("the site is not valid".into()) };
+        let now = ctx.clock.now();
+        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+        let night = night_of(jd, site.longitude());
+        let (count, changed) = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
+        let env = match ctx.db.latest_watch("env").await.map_err(|e| e.to_string())? {
+            Some(w) => format!("{:?}", w.global_status),
+            None => String::new(),
+        };
+        let mark = (count, changed, env, night);
+        if self.mark.as_ref() == Some(&mark) || count == 0 {
+            return Ok(());
+        }
+        match plan_night(&ctx.db, site, self.night_altitude, now, Some(night)).await {
+            Ok(p) => {
+                let planned = p.plan.entries.iter().filter(|e| e.status == Status::Planned).count();
+                ctx.log(
+                    "planner",
+                    ferros_domain::LogLevel::Info,
+                    format!(
+                        "schedule {} for the night of {night}: {planned} sequence(s) planned",
+                        p.schedule_id
+                    ),
+                )
+                .await;
+                // The plan's own status changes are not news.
+                let (count, changed) = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
+                self.mark = Some((count, changed, mark.2, night));
+                Ok(())
+            }
+            Err(PlanningError::NoNight(m)) => {
+                self.mark = Some(mark);
+                Err(m)
+            }
+            // A sequence changed meanwhile (the executor took it): plan again next step.
+            Err(PlanningError::Db(ferros_db::DbError::Conflict(_))) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The executor's queries: taking a planned sequence, its progress, its end
+//! (with the quota charged in the same transaction), the images, and what
+//! the planner and the reports count. Compiled for each backend like
+//! `queries.rs`.
+
+use chrono::{DateTime, Utc};
+use ferros_domain::{
+    AlbumId, CalibrationLevel, Detector, Image, ImageKind, JulianDate, PlanId, RequestId, SequenceId,
+    SequenceStatus,
+};
+use sqlx::Pool;
+
+use super::Db;
+use crate::{AlertWaiting, DbError, DbResult, SequenceEnd};
+
+/// The planned sequence due first, if it starts before `until` (JD).
+pub(crate) async fn next_planned(pool: &Pool<Db>, until: f64) -> DbResult<Option<(SequenceId, RequestId)>> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, request_id FROM sequences WHERE status = 'PLANNED' AND tsp <= $1 ORDER BY tsp, id LIMIT 1",
+    )
+    .bind(until)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(s, r)| (SequenceId(s), RequestId(r))))
+}
+
+pub(crate) async fn sequence_status(pool: &Pool<Db>, id: SequenceId) -> DbResult<Option<SequenceStatus>> {
+    let st: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    st.map(|s| {
+        s.parse().map_err(|e: ferros_domain::DomainError| DbError::Corrupt {
+            table: "sequences",
+            id: id.0,
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// PLANNED -> EXECUTING, with the block it takes; its plans start from zero.
+pub(crate) async fn start_sequence(
+    pool: &Pool<Db>,
+    id: SequenceId,
+    tsp: JulianDate,
+    tep: JulianDate,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE sequences SET status = 'EXECUTING', tsp = $1, tep = $2, progress = 0, reason = '', updated_at = $3
+         WHERE id = $4 AND status = 'PLANNED'",
+    )
+    .bind(tsp.days())
+    .bind(tep.days())
+    .bind(now)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(DbError::Conflict(format!("sequence {id} is no longer PLANNED")));
+    }
+    sqlx::query("UPDATE plans SET done = 0 WHERE album_id IN (SELECT id FROM albums WHERE sequence_id = $1)")
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Images done in a plan and the sequence's progress (0..1).
+pub(crate) async fn record_progress(
+    pool: &Pool<Db>,
+    sequence: SequenceId,
+    plan: PlanId,
+    done: i64,
+    progress: f64,
+) -> DbResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE plans SET done = $1 WHERE id = $2").bind(done).bind(plan.0).execute(&mut *tx).await?;
+    sqlx::query("UPDATE sequences SET progress = $1 WHERE id = $2 AND status = 'EXECUTING'")
+        .bind(progress.clamp(0.0, 1.0))
+        .bind(sequence.0)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends an execution; false if the sequence was no longer EXECUTING (cancelled meanwhile).
+pub(crate) async fn finish_sequence(
+    pool: &Pool<Db>,
+    id: SequenceId,
+    end: &SequenceEnd,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let mut tx = pool.begin().await?;
+    let changed = match end {
+        SequenceEnd::Executed { tep, charge_s } => {
+            let done = sqlx::query(
+                "UPDATE sequences SET status = 'EXECUTED', tep = $1, progress = 1, reason = '', updated_at = $2
+                 WHERE id = $3 AND status = 'EXECUTING'",
+            )
+            .bind(tep.days())
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                sqlx::query(
+                    "UPDATE programs SET used_s = used_s + $1 WHERE id =
+                        (SELECT r.program_id FROM requests r JOIN sequences s ON s.request_id = r.id WHERE s.id = $2)",
+                )
+                .bind(charge_s.max(0.0))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            done.rows_affected() == 1
+        }
+        SequenceEnd::GivenBack { reason } => {
+            let done = sqlx::query(
+                "UPDATE sequences SET status = 'TOBEPLANNED', tsp = NULL, tep = NULL, progress = 0, reason = $1,
+                     updated_at = $2
+                 WHERE id = $3 AND status = 'EXECUTING'",
+            )
+            .bind(reason)
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            done.rows_affected() == 1
+        }
+    };
+    tx.commit().await?;
+    Ok(changed)
+}
+
+pub(crate) async fn executing_sequences(pool: &Pool<Db>) -> DbResult<Vec<SequenceId>> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM sequences WHERE status = 'EXECUTING' ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    Ok(ids.into_iter().map(SequenceId).collect())
+}
+
+/// Alert sequences not executed yet whose window is open at `now` (JD).
+pub(crate) async fn alerts_waiting(pool: &Pool<Db>, now: f64) -> DbResult<Vec<AlertWaiting>> {
+    type Row = (i64, Option<f64>, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.id, s.ra, s.dec, s.min_alt FROM sequences s JOIN requests r ON r.id = s.request_id
+         WHERE r.kind = 'alert' AND s.status IN ('TOBEPLANNED', 'PLANNED', 'REJECTED')
+           AND s.jd1 <= $1 AND s.jd2 > $1
+         ORDER BY s.id",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, ra, dec, min_alt)| AlertWaiting { id: SequenceId(id), radec: ra.zip(dec), min_alt })
+        .collect())
+}
+
+/// Whether the request of `sequence` is an alert.
+pub(crate) async fn is_alert(pool: &Pool<Db>, sequence: SequenceId) -> DbResult<bool> {
+    let kind: Option<String> = sqlx::query_scalar(
+        "SELECT r.kind FROM requests r JOIN sequences s ON s.request_id = r.id WHERE s.id = $1",
+    )
+    .bind(sequence.0)
+    .fetch_optional(pool)
+    .await?;
+    Ok(kind.as_deref() == Some("alert"))
+}
+
+/// Changes the planner must hear of: how many sequences, and the latest change.
+pub(crate) async fn planning_mark(pool: &Pool<Db>) -> DbResult<(i64, Option<DateTime<Utc>>)> {
+    Ok(sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM sequences").fetch_one(pool).await?)
+}
+
+pub(crate) async fn sequence_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT status, COUNT(*) FROM sequences GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await?)
+}
+
+pub(crate) async fn insert_image(pool: &Pool<Db>, img: &Image) -> DbResult<i64> {
+    let headers = serde_json::to_string(&img.headers).map_err(|e| DbError::Conflict(e.to_string()))?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO images (path, kind, request_id, sequence_id, album_id, plan_id, detector, date_obs,
+             exposure_s, filter, headers, calibration, analysis)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(&img.path)
+    .bind(img.kind.code())
+    .bind(img.request_id.map(|x| x.0))
+    .bind(img.sequence_id.map(|x| x.0))
+    .bind(img.album_id.map(|x| x.0))
+    .bind(img.plan_id.map(|x| x.0))
+    .bind(img.detector.code())
+    .bind(img.date_obs)
+    .bind(img.exposure_s)
+    .bind(&img.filter)
+    .bind(headers)
+    .bind(img.calibration.code())
+    .bind(&img.analysis)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            DbError::Conflict(format!("an image {} is recorded already", img.path))
+        }
+        other => other.into(),
+    })?;
+    Ok(id)
+}
+
+type ImageRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    DateTime<Utc>,
+    f64,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+/// Images, newest first; of one sequence if given.
+pub(crate) async fn images(
+    pool: &Pool<Db>,
+    sequence: Option<SequenceId>,
+    limit: i64,
+) -> DbResult<Vec<Image>> {
+    let rows: Vec<ImageRow> = sqlx::query_as(
+        "SELECT id, path, kind, request_id, sequence_id, album_id, plan_id, detector, date_obs, exposure_s, filter,
+                headers, calibration, analysis
+         FROM images WHERE ($1 IS NULL OR sequence_id = $1) ORDER BY date_obs DESC, id DESC LIMIT $2",
+    )
+    .bind(sequence.map(|s| s.0))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let (
+                id,
+                path,
+                kind,
+                req,
+                seq,
+                alb,
+                plan,
+                det,
+                date_obs,
+                exposure_s,
+                filter,
+                headers,
+                cal,
+                analysis,
+            ) = r;
+            let c = |e: String| DbError::Corrupt { table: "images", id, message: e };
+            Ok(Image {
+                path,
+                kind: kind.parse::<ImageKind>().map_err(|e| c(e.to_string()))?,
+                request_id: req.map(RequestId),
+                sequence_id: seq.map(SequenceId),
+                album_id: alb.map(AlbumId),
+                plan_id: plan.map(PlanId),
+                detector: det.parse::<Detector>().map_err(|e| c(e.to_string()))?,
+                date_obs,
+                exposure_s,
+                filter,
+                headers: serde_json::from_str(&headers).map_err(|e| c(e.to_string()))?,
+                calibration: cal.parse::<CalibrationLevel>().map_err(|e| c(e.to_string()))?,
+                analysis,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn image_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT kind, COUNT(*) FROM images GROUP BY kind ORDER BY kind")
+        .fetch_all(pool)
+        .await?)
+}
+
+pub(crate) async fn sequence_request(
+    pool: &Pool<Db>,
+    id: SequenceId,
+) -> DbResult<Option<(SequenceId, RequestId)>> {
+    let r: Option<i64> = sqlx::query_scalar("SELECT request_id FROM sequences WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    Ok(r.map(|r| (id, RequestId(r))))
+}
+
+pub(crate) async fn images_since(pool: &Pool<Db>, kind: ImageKind, since: DateTime<Utc>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE kind = $1 AND date_obs >= $2")
+        .bind(kind.code())
+        .bind(since)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// PLANNED -> UNPLANNABLE with the reason (the observatory cannot do it at all).
+pub(crate) async fn give_up_sequence(
+    pool: &Pool<Db>,
+    id: SequenceId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE sequences SET status = 'UNPLANNABLE', tsp = NULL, tep = NULL, reason = $1, updated_at = $2
+         WHERE id = $3 AND status = 'PLANNED'",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// PLANNED -> TOBEPLANNED: its planned time is gone, the planner places it again.
+pub(crate) async fn replan_sequence(
+    pool: &Pool<Db>,
+    id: SequenceId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE sequences SET status = 'TOBEPLANNED', tsp = NULL, tep = NULL, reason = $1, updated_at = $2
+         WHERE id = $3 AND status = 'PLANNED'",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Why a sequence was given back or given up, if it was.
+pub(crate) async fn sequence_reason(pool: &Pool<Db>, id: SequenceId) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT reason FROM sequences WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?)
+}
