@@ -415,7 +415,7 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     db.insert_image(&image).await.unwrap();
     let e = db.insert_image(&image).await.unwrap_err();
     assert!(e.to_string().contains("recorded already"), "{e}");
-    assert_eq!(db.images(Some(a.id), 10).await.unwrap(), [image.clone()]);
+    assert_eq!(db.images(Some(a.id), 10).await.unwrap(), std::slice::from_ref(&image));
     assert_eq!(db.images_since(ferros_domain::ImageKind::Light, now()).await.unwrap(), 1);
     assert_eq!(db.images_since(ferros_domain::ImageKind::Flat, now()).await.unwrap(), 0);
     // Executed: the real time is charged; given back: nothing.
