@@ -604,6 +604,9 @@ impl Kit {
             analysis: None,
         };
         self.db.insert_image(&image).await.map_err(|e| e.to_string())?;
+        if shot.alert {
+            self.archive.link_fsc(&path)?;
+        }
         Ok(Some(path))
     }
 
@@ -660,6 +663,8 @@ struct Shot<'a> {
     sequence: Option<SequenceId>,
     album: Option<ferros_domain::AlbumId>,
     plan: Option<ferros_domain::PlanId>,
+    /// Alert data: linked into `exchange/FSC/TO` for the French Science Center.
+    alert: bool,
 }
 
 /// A dithering offset: a point of a square spiral of `amplitude` arcsec, in degrees.
@@ -849,6 +854,7 @@ impl Kit {
             let object = seq.spec.target.clone().unwrap_or_else(|| seq.spec.name.clone());
             let observer = request.owner.clone();
             let (rid, sid) = (request.id, seq.id);
+            let alert = request.kind == ferros_domain::RequestKind::Alert;
             albums.spawn(async move {
                 let mut stop = stop;
                 for plan in &album.plans {
@@ -892,6 +898,7 @@ impl Kit {
                             sequence: Some(sid),
                             album: Some(album.id),
                             plan: Some(plan.id),
+                            alert,
                         };
                         let taken = kit.expose(&ch, &exposure, &mut stop, shot).await?;
                         drop(at);
@@ -1039,6 +1046,7 @@ fn calibration_shot<'a>(
         sequence: None,
         album: None,
         plan: None,
+        alert: false,
     }
 }
 

@@ -14,7 +14,7 @@ use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_devices::{CameraActivity, Shutter, bounded};
 use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
-use ferros_majordome::{Action, Command, Inputs, Majordome, Rules};
+use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, Rules};
 use ferros_observatory::Observatory;
 
 use crate::runtime::{Agent, AgentContext, Event};
@@ -206,6 +206,10 @@ impl MajordomeAgent {
     async fn commands(&mut self, ctx: &AgentContext, inputs: &Inputs) -> Result<(), String> {
         let pending = ctx.db.pending_commands().await.map_err(|e| e.to_string())?;
         for c in pending {
+            if c.command.starts_with("device ") {
+                self.device_command(ctx, &c, inputs).await?;
+                continue;
+            }
             let outcome = match Command::parse(&c.command) {
                 None => Err(format!("unknown command \"{}\"", c.command)),
                 Some(cmd) => match ctx.db.user_by_name(&c.actor).await.map_err(|e| e.to_string())? {
@@ -237,6 +241,99 @@ impl MajordomeAgent {
             }
         }
         Ok(())
+    }
+}
+
+impl MajordomeAgent {
+    /// A device command by hand (REMOTE): checked by the rules, then carried out;
+    /// a device that fails refuses it with its error.
+    async fn device_command(
+        &mut self,
+        ctx: &AgentContext,
+        c: &ferros_db::ControlCommand,
+        inputs: &Inputs,
+    ) -> Result<(), String> {
+        let outcome = match DeviceCommand::parse(&c.command) {
+            Err(e) => Err(e),
+            Ok(cmd) => match ctx.db.user_by_name(&c.actor).await.map_err(|e| e.to_string())? {
+                None => Err(format!("no user named {}", c.actor)),
+                Some(u) if !u.active => Err(format!("{} is not an active user", c.actor)),
+                Some(u) => {
+                    let profiles: Vec<_> = u.profiles.into_iter().collect();
+                    match self.majordome.device_command(&cmd, &profiles, inputs) {
+                        Ok(()) => self.run_device(&cmd).await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    }
+                }
+            },
+        };
+        let now = ctx.clock.now();
+        let (ok, why) = match &outcome {
+            Ok(()) => (true, String::new()),
+            Err(e) => (false, e.clone()),
+        };
+        ctx.db.finish_command(c.id, ok, &why, now).await.map_err(|e| e.to_string())?;
+        let (level, said) = if ok {
+            (LogLevel::Info, "done".to_owned())
+        } else {
+            (LogLevel::Warn, format!("refused: {why}"))
+        };
+        ctx.log("majordome", level, format!("{}: {} {said}", c.actor, c.command)).await;
+        Ok(())
+    }
+
+    async fn run_device(&self, cmd: &DeviceCommand) -> ferros_devices::DeviceResult<()> {
+        let t = self.timeout;
+        let missing = |role: &str| ferros_devices::DeviceError::NotSupported {
+            device: role.to_owned(),
+            what: "this observatory has none".to_owned(),
+        };
+        let mount = || self.obs.mount.as_ref().ok_or_else(|| missing("telescope"));
+        let dome = || self.obs.dome.as_ref().ok_or_else(|| missing("dome"));
+        match cmd {
+            DeviceCommand::MountPark => {
+                let m = mount()?;
+                bounded(m.name(), "park", t, m.park()).await
+            }
+            DeviceCommand::MountUnpark => {
+                let m = mount()?;
+                bounded(m.name(), "unpark", t, m.unpark()).await
+            }
+            DeviceCommand::MountSlew { ra, dec } => {
+                let m = mount()?;
+                bounded(m.name(), "slew", t, m.slew_radec(*ra, *dec)).await
+            }
+            DeviceCommand::MountAbort => {
+                let m = mount()?;
+                bounded(m.name(), "abort", t, m.abort()).await
+            }
+            DeviceCommand::DomeOpen => {
+                let d = dome()?;
+                bounded(d.name(), "open", t, d.open()).await
+            }
+            DeviceCommand::DomeClose => {
+                let d = dome()?;
+                bounded(d.name(), "close", t, d.close()).await
+            }
+            DeviceCommand::DomeAzimuth { azimuth } => {
+                let d = dome()?;
+                bounded(d.name(), "azimuth", t, d.slew_azimuth(*azimuth)).await
+            }
+            DeviceCommand::DomeAbort => {
+                let d = dome()?;
+                bounded(d.name(), "abort", t, d.abort()).await
+            }
+            DeviceCommand::FilterSelect { wheel, filter } => {
+                let w = if wheel == "vis" { &self.obs.filter_vis } else { &self.obs.filter_nir };
+                let w = w.as_ref().ok_or_else(|| missing(&format!("filter_{wheel}")))?;
+                bounded(w.name(), "select", t, w.select_filter(filter)).await
+            }
+            DeviceCommand::CameraAbort { camera } => {
+                let c = if camera == "vis" { &self.obs.camera_vis } else { &self.obs.camera_nir };
+                let c = c.as_ref().ok_or_else(|| missing(&format!("camera_{camera}")))?;
+                bounded(c.name(), "abort", t, c.abort()).await
+            }
+        }
     }
 }
 

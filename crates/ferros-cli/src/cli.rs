@@ -277,8 +277,12 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct ControlArgs {
-    /// status, lock, unlock, go-remote, go-scheduler, stop-observing, plc-bypass, stop-plc-bypass, night-ack
+    /// status, lock, unlock, go-remote, go-scheduler, stop-observing, plc-bypass, stop-plc-bypass,
+    /// night-ack, or device (in REMOTE: device telescope slew RA DEC, device dome open...)
     pub what: String,
+    /// For `device`: the device and what it must do (docs/majordome.md).
+    #[arg(allow_negative_numbers = true)]
+    pub args: Vec<String>,
     /// The user giving the command (their profiles decide whether they may).
     #[arg(long = "as", value_name = "USER")]
     pub actor: Option<String>,

@@ -8,6 +8,10 @@
 //! park the mount until that is done. Observing resumes by itself once safe
 //! again, unless the observatory is locked.
 
+mod device;
+
+pub use device::DeviceCommand;
+
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ferros_domain::{GlobalStatus, Profile, Right};
 use serde::Serialize;

@@ -163,3 +163,61 @@ async fn the_device_status_list_is_published_for_the_gic() {
     assert!(!archive.exchange("GIC", "TO").join("device_status.json.tmp").exists());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn devices_are_commanded_by_hand_in_remote() {
+    let c = Clock::simulated(start_time(), 20.0).unwrap();
+    let s = settings();
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let dome = obs.dome.clone().unwrap();
+    let majordome: Factory = {
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+    };
+    let env: Factory = {
+        let (s, w) = (s.clone(), obs.weather.clone().unwrap());
+        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), None)) as Box<dyn Agent>)
+    };
+    let h = Harness::start(vec![env, majordome], c).await;
+    h.until(3.0, "safe", safe).await;
+    for (name, profile) in
+        [("ivan", ferros_domain::Profile::Engineer), ("oscar", ferros_domain::Profile::Observer)]
+    {
+        let u = ferros_db::NewUser {
+            username: name.into(),
+            email: String::new(),
+            password_hash: "x".into(),
+            profiles: [profile].into(),
+            programs: vec![],
+        };
+        h.db.create_user(&u, c.now()).await.unwrap();
+    }
+    let answer = async |who: &str, what: &str| {
+        let id = h.db.submit_command(who, what, c.now()).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let cmd = h.db.control_command(id).await.unwrap().unwrap();
+            if cmd.state != "pending" {
+                return (cmd.state, cmd.reason);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{what}: no answer");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    };
+    let (state, why) = answer("ivan", "device dome open").await;
+    assert_eq!(state, "refused");
+    assert!(why.contains("only in REMOTE"), "{why}");
+    assert_eq!(answer("ivan", "go_remote").await.0, "accepted");
+    let (state, why) = answer("oscar", "device dome open").await;
+    assert!(state == "refused" && why.contains("engineers and operators"), "{why}");
+    let (state, why) = answer("ivan", "device telescope slew 400 0").await;
+    assert!(state == "refused" && why.contains("must be a number in 0..360"), "{why}");
+    assert_eq!(answer("ivan", "device dome open").await, ("accepted".to_owned(), String::new()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_ne!(dome.state().await.unwrap().value.shutter, Shutter::Closed, "the dome opens");
+    assert_eq!(answer("ivan", "device filter_vis select V").await.0, "accepted");
+    let (state, why) = answer("ivan", "device filter_nir select Q").await;
+    assert!(state == "refused" && why.contains("Q"), "{why}");
+    assert_eq!(answer("ivan", "device dome close").await.0, "accepted");
+    h.stop().await;
+}

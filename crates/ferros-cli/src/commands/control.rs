@@ -16,14 +16,30 @@ pub async fn run(ctx: &Context, a: ControlArgs) -> CliResult {
     if a.what == "status" {
         return status(ctx, a.json).await;
     }
-    let Some(cmd) = Command::parse(&a.what) else {
-        let names: Vec<String> = Command::ALL.iter().map(|c| c.name().replace('_', "-")).collect();
-        return Err(CliError::input(format!(
-            "unknown control command \"{}\" (status, {})",
-            a.what,
-            names.join(", ")
-        )));
+    // A device command by hand: checked here for its form, by the majordome for the rest.
+    let text = if a.what == "device" {
+        let text = format!("device {}", a.args.join(" "));
+        ferros_majordome::DeviceCommand::parse(&text).map_err(CliError::input)?;
+        Some(text)
+    } else {
+        if !a.args.is_empty() {
+            return Err(CliError::input(format!("{} takes no argument ({})", a.what, a.args.join(" "))));
+        }
+        None
     };
+    let cmd = match &text {
+        Some(_) => None,
+        None => Some(Command::parse(&a.what).ok_or_else(|| {
+            let names: Vec<String> = Command::ALL.iter().map(|c| c.name().replace('_', "-")).collect();
+            CliError::input(format!(
+                "unknown control command \"{}\" (status, device, {})",
+                a.what,
+                names.join(", ")
+            ))
+        })?),
+    };
+    let name = text.clone().unwrap_or_else(|| cmd.map(|c| c.name()).unwrap_or_default().to_owned());
+    let shown = name.replace('_', " ");
     let Some(actor) = a.actor else {
         return Err(CliError::input("give the user commanding with --as USER"));
     };
@@ -34,21 +50,17 @@ pub async fn run(ctx: &Context, a: ControlArgs) -> CliResult {
     if db.user_by_name(&actor).await?.is_none() {
         return Err(CliError::input(format!("no user named {actor}")));
     }
-    let id = db.submit_command(&actor, cmd.name(), ctx.clock.now()).await?;
+    let id = db.submit_command(&actor, &name, ctx.clock.now()).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.wait);
     loop {
         let c = db.control_command(id).await?.ok_or_else(|| anyhow::anyhow!("command {id} vanished"))?;
         match c.state.as_str() {
             "accepted" => {
-                say!("{} accepted", cmd.name().replace('_', " "));
+                say!("{shown} accepted");
                 return Ok(());
             }
             "refused" => {
-                return Err(CliError::input(format!(
-                    "{} refused: {}",
-                    cmd.name().replace('_', " "),
-                    c.reason
-                )));
+                return Err(CliError::input(format!("{shown} refused: {}", c.reason)));
             }
             _ => {}
         }

@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use ferros_domain::{GlobalStatus, Profile};
-use ferros_majordome::{Action, Bypass, Command, Inputs, Majordome, Mode, Rules};
+use ferros_majordome::{Action, Bypass, Command, DeviceCommand, Inputs, Majordome, Mode, Rules};
 
 fn night() -> Inputs {
     Inputs {
@@ -239,4 +239,38 @@ fn the_night_ack_when_required() {
     assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
     let next = Inputs { night_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), ..night() };
     assert_ne!(m.tick(&next).mode, Mode::SchedulerObserving, "each night is acknowledged");
+}
+
+#[test]
+fn device_commands_by_hand_only_in_remote() {
+    let slew = DeviceCommand::parse("device telescope slew 10.68 41.27").unwrap();
+    assert_eq!(slew, DeviceCommand::MountSlew { ra: 10.68, dec: 41.27 });
+    assert_eq!(
+        DeviceCommand::parse("device filter_nir select Ks").unwrap(),
+        DeviceCommand::FilterSelect { wheel: "nir".into(), filter: "Ks".into() }
+    );
+    for (bad, why) in [
+        ("device telescope slew 400 0", "RA \"400\" must be a number in 0..360"),
+        ("device dome fly", "unknown device command"),
+        ("device telescope slew 10", "unknown device command"),
+        ("lock", "not a device command"),
+    ] {
+        let e = DeviceCommand::parse(bad).unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+    let mut m = observing();
+    let e = m.device_command(&slew, ENGINEER, &night()).unwrap_err();
+    assert!(e.contains("only in REMOTE"), "{e}");
+    m.tick(&Inputs { work: false, ..night() });
+    m.command(Command::StopObserving, OPERATOR, &night()).unwrap();
+    m.tick(&night());
+    m.command(Command::GoRemote, ENGINEER, &night()).unwrap();
+    m.tick(&night());
+    m.device_command(&slew, ENGINEER, &night()).unwrap();
+    assert!(m.device_command(&slew, OBSERVER, &night()).unwrap_err().contains("engineers and operators"));
+    // Nothing opens or moves while UNSAFE; closing and parking always may.
+    let rain = Inputs { env: GlobalStatus::Unsafe, ..night() };
+    assert!(m.device_command(&DeviceCommand::DomeOpen, ENGINEER, &rain).unwrap_err().contains("UNSAFE"));
+    m.device_command(&DeviceCommand::DomeClose, ENGINEER, &rain).unwrap();
+    m.device_command(&DeviceCommand::MountPark, ENGINEER, &rain).unwrap();
 }

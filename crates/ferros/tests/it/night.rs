@@ -97,6 +97,11 @@ fn a_night_with_rain_closes_and_resumes() {
     let fits = walk(&produced).into_iter().filter(|p| p.extension().is_some_and(|x| x == "fits")).count();
     assert_eq!(fits as i64, r["images"].as_i64().unwrap());
     assert!(walk(&produced).iter().all(|p| p.extension().is_none_or(|x| x != "tmp")));
+    // Alert images are linked for the FSC, nothing else is.
+    for link in walk(&f.dir.path().join("rain/archive/exchange/FSC/TO")) {
+        let target = std::fs::read_link(&link).unwrap();
+        assert!(target.is_file() && target.to_string_lossy().contains("/alert_"), "{target:?}");
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -1,0 +1,106 @@
+//! Manual device commands (seed 000: engineers command the devices by hand in
+//! REMOTE): parsed from text, allowed or refused by the rules.
+
+use ferros_domain::{Profile, Right};
+use serde::Serialize;
+
+use crate::{Inputs, Majordome, Mode};
+
+/// A command for one device, as `ferros control device ...` gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum DeviceCommand {
+    MountPark,
+    MountUnpark,
+    /// J2000, degrees.
+    MountSlew {
+        ra: f64,
+        dec: f64,
+    },
+    MountAbort,
+    DomeOpen,
+    DomeClose,
+    DomeAzimuth {
+        azimuth: f64,
+    },
+    DomeAbort,
+    /// `vis` or `nir` wheel.
+    FilterSelect {
+        wheel: String,
+        filter: String,
+    },
+    /// `vis` or `nir` camera.
+    CameraAbort {
+        camera: String,
+    },
+}
+
+const USAGE: &str = "device telescope park|unpark|abort|slew RA DEC, device dome open|close|abort|azimuth AZ, \
+                     device filter_vis|filter_nir select NAME, device camera_vis|camera_nir abort";
+
+impl DeviceCommand {
+    /// Parses `device <role> <action> [args]`; the error says what is expected.
+    pub fn parse(text: &str) -> Result<DeviceCommand, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let bad = |why: &str| format!("{why} (expected {USAGE})");
+        let number = |s: &str, name: &str, lo: f64, hi: f64| -> Result<f64, String> {
+            match s.parse::<f64>() {
+                Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+                _ => Err(format!("{name} \"{s}\" must be a number in {lo}..{hi}")),
+            }
+        };
+        match words.as_slice() {
+            ["device", "telescope", "park"] => Ok(Self::MountPark),
+            ["device", "telescope", "unpark"] => Ok(Self::MountUnpark),
+            ["device", "telescope", "abort"] => Ok(Self::MountAbort),
+            ["device", "telescope", "slew", ra, dec] => Ok(Self::MountSlew {
+                ra: number(ra, "RA", 0.0, 360.0)?,
+                dec: number(dec, "Dec", -90.0, 90.0)?,
+            }),
+            ["device", "dome", "open"] => Ok(Self::DomeOpen),
+            ["device", "dome", "close"] => Ok(Self::DomeClose),
+            ["device", "dome", "abort"] => Ok(Self::DomeAbort),
+            ["device", "dome", "azimuth", az] => {
+                Ok(Self::DomeAzimuth { azimuth: number(az, "azimuth", 0.0, 360.0)? })
+            }
+            ["device", w @ ("filter_vis" | "filter_nir"), "select", name] => {
+                Ok(Self::FilterSelect { wheel: w[7..].to_owned(), filter: (*name).to_owned() })
+            }
+            ["device", c @ ("camera_vis" | "camera_nir"), "abort"] => {
+                Ok(Self::CameraAbort { camera: c[7..].to_owned() })
+            }
+            ["device", ..] => Err(bad(&format!("unknown device command \"{text}\""))),
+            _ => Err(bad("not a device command")),
+        }
+    }
+
+    /// Whether it opens the observatory to the sky or moves it (refused when UNSAFE).
+    pub fn opens(&self) -> bool {
+        matches!(self, Self::DomeOpen | Self::MountUnpark | Self::MountSlew { .. })
+    }
+}
+
+impl Majordome {
+    /// Whether someone with `profiles` may give `cmd` now: engineers and
+    /// operators, in REMOTE, unlocked; nothing that opens or moves while UNSAFE.
+    pub fn device_command(
+        &self,
+        cmd: &DeviceCommand,
+        profiles: &[Profile],
+        inp: &Inputs,
+    ) -> Result<(), String> {
+        if !profiles.iter().any(|p| p.allows(Right::DeviceCommand)) {
+            return Err("only engineers and operators may command the devices".into());
+        }
+        if self.locked {
+            return Err("the observatory is locked".into());
+        }
+        if self.mode != Mode::Remote {
+            return Err(format!("devices are commanded by hand only in REMOTE, not {}", self.mode.label()));
+        }
+        if cmd.opens() && !self.safe(inp) {
+            return Err("the environment is UNSAFE".into());
+        }
+        Ok(())
+    }
+}
