@@ -743,7 +743,7 @@ impl Kit {
         if let Ok(Some(r)) = db.request(rid).await {
             let statuses: Vec<_> = r.sequences.iter().map(|s| s.status).collect();
             if RequestStatus::derive(r.strategy, &statuses).is_final() {
-                self.archive.finish_request(r.kind.code(), rid.0)?;
+                self.request_folder(r.kind.code(), rid, false).await?;
             }
         }
         Ok(())
@@ -827,7 +827,7 @@ impl Kit {
             _ = stop.wait_for(|s| *s != Stop::Go) => None,
         };
         r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
-        let dir = self.archive.begin_request(request.kind.code(), request.id.0)?;
+        let dir = self.request_folder(request.kind.code(), request.id, true).await?;
         let dir = self.archive.sequence_dir(&dir, seq.id.0)?;
         let total: f64 = seq
             .albums
@@ -1019,6 +1019,20 @@ impl Kit {
             });
         }
         join_parts(parts).await
+    }
+
+    /// Opens (`active`) or completes a request's folder; the Image rows follow the rename.
+    async fn request_folder(&self, kind: &str, request: RequestId, active: bool) -> Result<PathBuf, String> {
+        let name = format!("{kind}_{}", request.0);
+        let (done, open) = (format!("produced/{name}/"), format!("produced/{name}_active/"));
+        let dir = if active {
+            self.archive.begin_request(kind, request.0)?
+        } else {
+            self.archive.finish_request(kind, request.0)?
+        };
+        let (from, to) = if active { (done, open) } else { (open, done) };
+        self.db.move_image_paths(&from, &to).await.map_err(|e| e.to_string())?;
+        Ok(dir)
     }
 
     fn calibration_dir(&self, night: NaiveDate) -> Result<PathBuf, String> {

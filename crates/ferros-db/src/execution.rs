@@ -355,3 +355,15 @@ pub(crate) async fn sequence_reason(pool: &Pool<Db>, id: SequenceId) -> DbResult
         .fetch_optional(pool)
         .await?)
 }
+
+/// Images whose path starts with `from` now start with `to` (a folder renamed).
+pub(crate) async fn move_image_paths(pool: &Pool<Db>, from: &str, to: &str) -> DbResult<u64> {
+    let done = sqlx::query(
+        "UPDATE images SET path = $2 || substr(path, length($1) + 1) WHERE substr(path, 1, length($1)) = $1",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

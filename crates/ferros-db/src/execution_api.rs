@@ -110,4 +110,9 @@ impl Db {
     pub async fn sequence_reason(&self, id: SequenceId) -> DbResult<Option<String>> {
         on_backend!(self, execution::sequence_reason(id))
     }
+
+    /// After a folder is renamed: the images under `from` (a path prefix) are under `to`.
+    pub async fn move_image_paths(&self, from: &str, to: &str) -> DbResult<u64> {
+        on_backend!(self, execution::move_image_paths(from, to))
+    }
 }

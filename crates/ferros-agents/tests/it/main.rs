@@ -20,6 +20,7 @@ use ferros_devices_socket::{Backoff, SocketPlc, serve_plc};
 use ferros_domain::GlobalStatus;
 use tokio::net::TcpListener;
 
+mod executor;
 mod majordome;
 
 /// Ten simulated seconds a real second; night at San Pedro Martir.
@@ -50,10 +51,19 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn start(factories: Vec<Factory>, clock: Clock) -> Harness {
+        Self::start_with(clock, |_| factories).await
+    }
+
+    /// Starts the agents `make` builds, given the context they will share.
+    pub(crate) async fn start_with(
+        clock: Clock,
+        make: impl FnOnce(&AgentContext) -> Vec<Factory>,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}", dir.path().join("f.db").display())).await.unwrap();
         let bus = Bus::default();
         let ctx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
+        let factories = make(&ctx);
         let timeout = Duration::from_secs_f64(settings().agents.heartbeat_timeout_s);
         let mut sup =
             Supervisor::new(ctx, timeout).with_backoff(Duration::from_millis(100), Duration::from_secs(1));

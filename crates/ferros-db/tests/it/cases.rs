@@ -433,4 +433,8 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     assert!(counts.contains(&("EXECUTED".into(), 1)), "{counts:?}");
     assert_eq!(db.image_counts().await.unwrap(), [("light".into(), 1)]);
     assert_eq!(db.planning_mark().await.unwrap().0, 3);
+    // The request's folder completed: the rows follow.
+    assert_eq!(db.move_image_paths("produced/routine_1_active/", "produced/routine_1/").await.unwrap(), 1);
+    assert_eq!(db.images(None, 1).await.unwrap()[0].path, "produced/routine_1/sequence_1/x.fits");
+    assert_eq!(db.move_image_paths("produced/routine_1_active/", "produced/x/").await.unwrap(), 0);
 }

@@ -1,0 +1,163 @@
+//! The executor on the simulated observatory with ENV, the majordome and the
+//! planner: a sequence runs to FITS files and Image rows with its quota
+//! charged; an alert pre-empts a routine sequence at the end of its exposure;
+//! a cancelled sequence stops and is charged nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferros_agents::{Agent, EnvAgent, ExecutorAgent, Factory, MajordomeAgent, PlannerAgent};
+use ferros_archive::Archive;
+use ferros_clock::Clock;
+use ferros_config::Preemption;
+use ferros_db::Db;
+use ferros_devices_sim::Scenario;
+use ferros_domain::{JulianDate, NewProgram, Period, Priority, Profile, RequestId, Seconds, SequenceStatus};
+use ferros_observatory::Observatory;
+use ferros_request_xml::{ReadOptions, read_request};
+
+use super::{Harness, safe, settings, start_time};
+
+fn request(name: &str, alert: bool, images: u32) -> String {
+    // RA 37, Dec 31: near the zenith of San Pedro Martir at 06:00 UTC on 2026-11-23.
+    format!(
+        r#"<request name="{name}" scientific_program="AGN" target_type="galaxy" is_alert="{}">
+  <sequence name="{name}" target="{name}" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="60">
+    <album name="vis" detector="VIS"><plan name="r" filter="r" exposure="10" nb_images="{images}"/></album>
+    <album name="nir" detector="NIR"><plan name="J" filter="J" exposure="5" nb_images="4" dithering="10"/></album>
+  </sequence>
+</request>"#,
+        u8::from(alert)
+    )
+}
+
+async fn submit(db: &Db, xml: &str, now: chrono::DateTime<chrono::Utc>) -> RequestId {
+    let jd = JulianDate::from_datetime(now).unwrap();
+    let r = read_request(xml, &ReadOptions { now: jd }).unwrap().request;
+    db.create_request(&r, "ana", true, now).await.unwrap()
+}
+
+async fn status_of(db: &Db, id: RequestId) -> SequenceStatus {
+    db.request(id).await.unwrap().unwrap().sequences[0].status
+}
+
+async fn wait(what: &str, real_secs: f64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(real_secs);
+    while !ok().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {real_secs} s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequences_run_are_preempted_and_cancelled() {
+    let c = Clock::simulated(start_time(), 30.0).unwrap();
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    s.executor.preemption = Preemption::EndOfExposure;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = Harness::start_with(c, |ctx| {
+        let env: Factory = {
+            let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
+            Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+        };
+        let majordome: Factory = {
+            let (s, o) = (s.clone(), obs.clone());
+            Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+        };
+        let planner: Factory = {
+            let s = s.clone();
+            Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
+        };
+        let executor: Factory = {
+            let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
+            Arc::new(move || {
+                Box::new(ExecutorAgent::new(&s, o.clone(), a.clone(), ctx.clone())) as Box<dyn Agent>
+            })
+        };
+        vec![env, majordome, planner, executor]
+    })
+    .await;
+    let db = &h.db;
+    let program = NewProgram {
+        name: "AGN".into(),
+        description: String::new(),
+        period: Period::containing(start_time().date_naive()),
+        priority: Priority::new(50).unwrap(),
+        quota: Seconds::new("quota", 36_000.0).unwrap(),
+    };
+    db.create_program(&program, c.now()).await.unwrap();
+    let ana = ferros_db::NewUser {
+        username: "ana".into(),
+        email: String::new(),
+        password_hash: "x".into(),
+        profiles: [Profile::Pi].into(),
+        programs: vec!["AGN".into()],
+    };
+    db.create_user(&ana, c.now()).await.unwrap();
+    h.until(5.0, "safe", safe).await;
+    let used = async || db.program_by_name("AGN").await.unwrap().unwrap().used.get();
+
+    // 1. A sequence runs: both cameras, every image archived and recorded, its time charged.
+    let first = submit(db, &request("first", false, 3), c.now()).await;
+    wait("first executed", 40.0, async || status_of(db, first).await == SequenceStatus::Executed).await;
+    let r = db.request(first).await.unwrap().unwrap();
+    let images = db.images(Some(r.sequences[0].id), 100).await.unwrap();
+    assert_eq!(images.len(), 3 + 4, "{images:?}");
+    for i in &images {
+        let path = archive_dir.path().join(&i.path);
+        let fits = ferros_fits::read(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(
+            fits.keyword("SEQ_ID").is_some_and(|v| v.trim() == r.sequences[0].id.0.to_string()),
+            "{:?}",
+            fits.header
+        );
+        assert!(
+            fits.keyword("AIRMASS").is_some() && fits.keyword("OBSERVER") == Some("ana"),
+            "{:?}",
+            fits.header
+        );
+        assert!(i.path.starts_with(&format!("produced/routine_{}", first.0)), "{}", i.path);
+    }
+    assert!(
+        archive_dir.path().join(format!("produced/routine_{}", first.0)).is_dir(),
+        "the request is complete"
+    );
+    let charged = used().await;
+    assert!(charged > 60.0 && charged < 1200.0, "charged {charged} s");
+
+    // 2. An alert pre-empts a long routine sequence once its exposures end.
+    let long = submit(db, &request("long", false, 30), c.now()).await;
+    wait("long executing", 30.0, async || status_of(db, long).await == SequenceStatus::Executing).await;
+    let long_seq = db.request(long).await.unwrap().unwrap().sequences[0].id;
+    wait("a first image", 20.0, async || !db.images(Some(long_seq), 1).await.unwrap().is_empty()).await;
+    let alert = submit(db, &request("grb", true, 2), c.now()).await;
+    wait("alert executed", 60.0, async || status_of(db, alert).await == SequenceStatus::Executed).await;
+    let logs = db.recent_logs(500).await.unwrap();
+    let alert_seq = db.request(alert).await.unwrap().unwrap().sequences[0].id;
+    assert!(
+        logs.iter().any(|l| l.message
+            == format!("sequence {long_seq}: given back: pre-empted by alert sequence {alert_seq}")),
+        "{:?}",
+        logs.iter().map(|l| &l.message).collect::<Vec<_>>()
+    );
+    // Its images went to the FSC too.
+    let fsc = std::fs::read_dir(archive.exchange("FSC", "TO")).unwrap().count();
+    assert_eq!(fsc, 2 + 4);
+
+    // 3. The routine sequence runs again; cancelled, it stops and costs nothing.
+    wait("long again", 40.0, async || status_of(db, long).await == SequenceStatus::Executing).await;
+    let before = used().await;
+    db.cancel_request(long, c.now()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status_of(db, long).await, SequenceStatus::Cancelled);
+    let cam = obs.camera_vis.clone().unwrap();
+    wait("exposures stopped", 10.0, async || {
+        cam.state().await.unwrap().value.activity != ferros_devices::CameraActivity::Exposing
+    })
+    .await;
+    assert_eq!(used().await, before, "a cancelled sequence is not charged");
+    h.stop().await;
+}
