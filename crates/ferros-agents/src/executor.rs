@@ -848,6 +848,15 @@ impl Kit {
                 self.log(LogLevel::Warn, format!("album {}: no NIR camera here; skipped", album.id)).await;
                 continue;
             };
+            // The NIR camera is not blocking: one that does not answer is left out.
+            if ch.detector == Detector::Nir
+                && let Err(e) = bounded(ch.camera.name(), "state", self.timeout, ch.camera.state()).await
+            {
+                self.log(LogLevel::Warn, format!("album {}: {e}; the sequence goes on without it", album.id))
+                    .await;
+                continue;
+            }
+            let detector = ch.detector;
             let kit = self.clone();
             let album = album.clone();
             let (dir, stop, done, pointing) = (dir.clone(), stop.clone(), done.clone(), pointing.clone());
@@ -857,74 +866,87 @@ impl Kit {
             let alert = request.kind == ferros_domain::RequestKind::Alert;
             albums.spawn(async move {
                 let mut stop = stop;
-                for plan in &album.plans {
-                    let p = &plan.spec;
-                    kit.select_filter(&ch, &p.filter).await.map_err(|e| format!("filter: {e}"))?;
-                    let exposure = Exposure {
-                        duration: p.exposure.get(),
-                        frame: FrameType::Light,
-                        binning: p.binning,
-                        window: p.window.map(|w| (w.x, w.y, w.width, w.height)),
-                    };
-                    for i in 0..p.nb_images {
-                        if p.dithering > 0.0 && i > 0 {
-                            let mut at = pointing.write().await;
+                let run = async {
+                    for plan in &album.plans {
+                        let p = &plan.spec;
+                        kit.select_filter(&ch, &p.filter).await.map_err(|e| format!("filter: {e}"))?;
+                        let exposure = Exposure {
+                            duration: p.exposure.get(),
+                            frame: FrameType::Light,
+                            binning: p.binning,
+                            window: p.window.map(|w| (w.x, w.y, w.width, w.height)),
+                        };
+                        for i in 0..p.nb_images {
+                            if p.dithering > 0.0 && i > 0 {
+                                let mut at = pointing.write().await;
+                                if *stop.borrow() != Stop::Go {
+                                    return Err(stop_reason(&stop));
+                                }
+                                if let Some((ra0, dec0)) = radec {
+                                    let (dx, dy) = dither_offset(i, p.dithering, dec0);
+                                    let target =
+                                        ((ra0 + dx).rem_euclid(360.0), (dec0 + dy).clamp(-90.0, 90.0));
+                                    let moved = tokio::select! {
+                                        r = kit.point(target.0, target.1) => Some(r),
+                                        _ = stop.wait_for(|s| *s != Stop::Go) => None,
+                                    };
+                                    moved
+                                        .ok_or_else(|| stop_reason(&stop))?
+                                        .map_err(|e| format!("dithering: {e}"))?;
+                                    *at = Some(target);
+                                }
+                            }
+                            let at = pointing.read().await;
+                            let shot = Shot {
+                                dir: &dir,
+                                prefix: &format!("seq{}_plan{}_{:03}", sid.0, plan.id.0, i + 1),
+                                kind: ImageKind::Light,
+                                object: &object,
+                                observer: &observer,
+                                filter: &p.filter,
+                                radec: *at,
+                                request: Some(rid),
+                                sequence: Some(sid),
+                                album: Some(album.id),
+                                plan: Some(plan.id),
+                                alert,
+                            };
+                            let taken = kit.expose(&ch, &exposure, &mut stop, shot).await?;
+                            drop(at);
+                            if taken.is_none() {
+                                return Err(stop_reason(&stop));
+                            }
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                            kit.db
+                                .record_progress(sid, plan.id, i64::from(i + 1), f64::from(n) / total)
+                                .await
+                                .map_err(|e| e.to_string())?;
                             if *stop.borrow() != Stop::Go {
                                 return Err(stop_reason(&stop));
                             }
-                            if let Some((ra0, dec0)) = radec {
-                                let (dx, dy) = dither_offset(i, p.dithering, dec0);
-                                let target = ((ra0 + dx).rem_euclid(360.0), (dec0 + dy).clamp(-90.0, 90.0));
-                                let moved = tokio::select! {
-                                    r = kit.point(target.0, target.1) => Some(r),
-                                    _ = stop.wait_for(|s| *s != Stop::Go) => None,
-                                };
-                                moved
-                                    .ok_or_else(|| stop_reason(&stop))?
-                                    .map_err(|e| format!("dithering: {e}"))?;
-                                *at = Some(target);
-                            }
-                        }
-                        let at = pointing.read().await;
-                        let shot = Shot {
-                            dir: &dir,
-                            prefix: &format!("seq{}_plan{}_{:03}", sid.0, plan.id.0, i + 1),
-                            kind: ImageKind::Light,
-                            object: &object,
-                            observer: &observer,
-                            filter: &p.filter,
-                            radec: *at,
-                            request: Some(rid),
-                            sequence: Some(sid),
-                            album: Some(album.id),
-                            plan: Some(plan.id),
-                            alert,
-                        };
-                        let taken = kit.expose(&ch, &exposure, &mut stop, shot).await?;
-                        drop(at);
-                        if taken.is_none() {
-                            return Err(stop_reason(&stop));
-                        }
-                        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                        kit.db
-                            .record_progress(sid, plan.id, i64::from(i + 1), f64::from(n) / total)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        if *stop.borrow() != Stop::Go {
-                            return Err(stop_reason(&stop));
                         }
                     }
-                }
-                Ok(())
+                    Ok(())
+                };
+                let r: Part = run.await;
+                (detector, album.id, r, *stop.borrow() == Stop::Go)
             });
         }
         let mut result: Part = Ok(());
         while let Some(r) = albums.join_next().await {
-            let r = r.map_err(|e| format!("an album's task failed: {e}")).and_then(|r| r);
-            if let Err(e) = r
-                && result.is_ok()
-            {
-                result = Err(e);
+            let (detector, album, r) = match r {
+                Ok((d, a, r, going)) => (d, Some((a, going)), r),
+                Err(e) => (Detector::Vis, None, Err(format!("an album's task failed: {e}"))),
+            };
+            match (r, album) {
+                (Ok(()), _) => {}
+                // A NIR failure that is not a stop: noted, the VIS album decides.
+                (Err(e), Some((a, true))) if detector == Detector::Nir => {
+                    self.log(LogLevel::Warn, format!("album {a}: {e}; the sequence goes on without it"))
+                        .await;
+                }
+                (Err(e), _) if result.is_ok() => result = Err(e),
+                (Err(_), _) => {}
             }
         }
         result

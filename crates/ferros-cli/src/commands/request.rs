@@ -3,7 +3,9 @@
 use crate::output::{say, say_raw};
 use std::path::Path;
 
-use ferros_domain::{JulianDate, Profile, Request, RequestId, Right, SequenceStatus, summarize_statuses};
+use ferros_domain::{
+    JulianDate, Profile, Request, RequestId, RequestStatus, Right, SequenceStatus, summarize_statuses,
+};
 use ferros_request_xml::{ReadOptions, read_request, write_request};
 use serde::Serialize;
 
@@ -126,6 +128,8 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
 struct ListItem<'a> {
     #[serde(flatten)]
     summary: &'a ferros_db::RequestSummary,
+    /// Derived from the sequences and the strategy: PENDING, RUNNING, DONE...
+    state: RequestStatus,
     status: String,
 }
 
@@ -135,19 +139,32 @@ async fn list(ctx: &Context, json: bool) -> CliResult {
     if json {
         let items: Vec<ListItem<'_>> = requests
             .iter()
-            .map(|r| ListItem { summary: r, status: summarize_statuses(&r.sequence_statuses) })
+            .map(|r| ListItem {
+                summary: r,
+                state: RequestStatus::derive(r.strategy, &r.sequence_statuses),
+                status: summarize_statuses(&r.sequence_statuses),
+            })
             .collect();
         return print_json(&items);
     }
-    say!("{:<5} {:<32} {:<12} {:<12} {:<8} SEQUENCES", "ID", "NAME", "PROGRAM", "OWNER", "KIND");
+    say!(
+        "{:<5} {:<32} {:<12} {:<12} {:<8} {:<10} SEQUENCES",
+        "ID",
+        "NAME",
+        "PROGRAM",
+        "OWNER",
+        "KIND",
+        "STATUS"
+    );
     for r in &requests {
         say!(
-            "{:<5} {:<32} {:<12} {:<12} {:<8} {}",
+            "{:<5} {:<32} {:<12} {:<12} {:<8} {:<10} {}",
             r.id,
             r.name,
             r.program,
             r.owner,
             r.kind.code(),
+            RequestStatus::derive(r.strategy, &r.sequence_statuses).code(),
             summarize_statuses(&r.sequence_statuses)
         );
     }

@@ -197,7 +197,9 @@ fn submit_flag_moves_sequences_to_tobeplanned() {
     f.setup();
     let path = samples().into_iter().find(|p| p.ends_with("routine_request_06.xml")).unwrap();
     f.ok(&["request", "import", s(&path), "--user", "alice", "--submit"]);
-    assert_eq!(f.json(&["request", "list", "--json"])[0]["status"], "2 TOBEPLANNED");
+    let list = f.json(&["request", "list", "--json"]);
+    assert_eq!(list[0]["status"], "2 TOBEPLANNED");
+    assert_eq!(list[0]["state"], "PENDING");
 }
 
 #[test]
