@@ -960,9 +960,18 @@ fn control_commands_go_through_the_majordome() {
     f.ok(&["user", "add", "vic", "--profile", "visitor"]);
     let err = f.fails(&["control", "dance", "--as", "olga"], 2);
     assert!(
-        err.contains("unknown control command \"dance\" (status, plc-bypass, stop-plc-bypass, lock"),
+        err.contains("unknown control command \"dance\" (status, device, plc-bypass, stop-plc-bypass, lock"),
         "{err}"
     );
+    let err = f.fails(&["control", "device", "telescope", "fly", "--as", "olga"], 2);
+    assert!(
+        err.contains("unknown device command \"device telescope fly\" (expected device telescope park"),
+        "{err}"
+    );
+    let err = f.fails(&["control", "device", "telescope", "slew", "10", "-95", "--as", "olga"], 2);
+    assert!(err.contains("Dec \"-95\" must be a number in -90..90"), "{err}");
+    let err = f.fails(&["control", "lock", "now", "--as", "olga"], 2);
+    assert!(err.contains("lock takes no argument (now)"), "{err}");
     let err = f.fails(&["control", "lock"], 2);
     assert!(err.contains("--as USER"), "{err}");
     let err = f.fails(&["control", "lock", "--as", "nobody"], 2);
