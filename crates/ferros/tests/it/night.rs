@@ -45,6 +45,11 @@ fn night(f: &Ferros, name: &str, scenario: &Path, faults: Option<u64>) -> Value 
 fn check(r: &Value, label: &str) {
     let s = &r["safety"];
     assert_eq!(s["exposure_while_unsafe_s"].as_f64(), Some(0.0), "{label}: {s}");
+    // The dome closes: within the reaction time, its minute of motion, and
+    // what the machine takes at this speed (half a real second).
+    let speed = r["speed"].as_f64().unwrap();
+    let dome_budget = s["reaction_budget_s"].as_f64().unwrap() + 120.0 + 0.5 * speed;
+    assert!(s["max_dome_closed_s"].as_f64().unwrap() <= dome_budget, "{label}: the dome closed late: {s}");
     let q = &r["sequences"];
     let n = |k: &str| q[k].as_i64().unwrap();
     assert_eq!(
@@ -157,6 +162,17 @@ fn fault_campaign_keeps_the_invariants() {
         std::fs::write(&scenario, random_scenario(seed)).unwrap();
         let r = night(&f, &format!("night_{seed}"), &scenario, Some(seed));
         check(&r, &format!("night {seed}"));
+        let (q, s) = (&r["sequences"], &r["safety"]);
+        println!(
+            "night {seed}: {} executed, {} interrupted, {} image(s), {} UNSAFE period(s), max reaction {} s, dome closed within {} s, faults {}",
+            q["executed"],
+            q["interrupted"],
+            r["images"],
+            s["unsafe_periods"].as_array().unwrap().len(),
+            s["max_reaction_s"],
+            s["max_dome_closed_s"],
+            r["faults"]
+        );
         faults += r["faults"].as_array().unwrap().len();
         unsafe_periods += r["safety"]["unsafe_periods"].as_array().unwrap().len();
     }
