@@ -310,36 +310,24 @@ pub(crate) async fn images_since(pool: &Pool<Db>, kind: ImageKind, since: DateTi
         .await?)
 }
 
-/// PLANNED -> UNPLANNABLE with the reason (the observatory cannot do it at all).
-pub(crate) async fn give_up_sequence(
+/// PLANNED -> `to` (UNPLANNABLE: the observatory cannot do it at all;
+/// TOBEPLANNED: its planned time is gone), with the reason; false if it was no
+/// longer PLANNED.
+pub(crate) async fn unplan_sequence(
     pool: &Pool<Db>,
     id: SequenceId,
+    to: SequenceStatus,
     reason: &str,
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
+    if !SequenceStatus::Planned.can_become(to) {
+        return Err(DbError::Conflict(format!("a planned sequence cannot become {to}")));
+    }
     let done = sqlx::query(
-        "UPDATE sequences SET status = 'UNPLANNABLE', tsp = NULL, tep = NULL, reason = $1, updated_at = $2
-         WHERE id = $3 AND status = 'PLANNED'",
+        "UPDATE sequences SET status = $1, tsp = NULL, tep = NULL, reason = $2, updated_at = $3
+         WHERE id = $4 AND status = 'PLANNED'",
     )
-    .bind(reason)
-    .bind(now)
-    .bind(id.0)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// PLANNED -> TOBEPLANNED: its planned time is gone, the planner places it again.
-pub(crate) async fn replan_sequence(
-    pool: &Pool<Db>,
-    id: SequenceId,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE sequences SET status = 'TOBEPLANNED', tsp = NULL, tep = NULL, reason = $1, updated_at = $2
-         WHERE id = $3 AND status = 'PLANNED'",
-    )
+    .bind(to.code())
     .bind(reason)
     .bind(now)
     .bind(id.0)

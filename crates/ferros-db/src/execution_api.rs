@@ -98,12 +98,12 @@ impl Db {
 
     /// PLANNED -> UNPLANNABLE with the reason; false if it was no longer PLANNED.
     pub async fn give_up_sequence(&self, id: SequenceId, reason: &str, now: DateTime<Utc>) -> DbResult<bool> {
-        on_backend!(self, execution::give_up_sequence(id, reason, now))
+        on_backend!(self, execution::unplan_sequence(id, SequenceStatus::Unplannable, reason, now))
     }
 
     /// PLANNED -> TOBEPLANNED (its time is gone); false if it was no longer PLANNED.
     pub async fn replan_sequence(&self, id: SequenceId, reason: &str, now: DateTime<Utc>) -> DbResult<bool> {
-        on_backend!(self, execution::replan_sequence(id, reason, now))
+        on_backend!(self, execution::unplan_sequence(id, SequenceStatus::Tobeplanned, reason, now))
     }
 
     /// Why a sequence was last given back or given up ("" if never).

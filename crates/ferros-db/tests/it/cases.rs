@@ -433,6 +433,16 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     assert!(counts.contains(&("EXECUTED".into(), 1)), "{counts:?}");
     assert_eq!(db.image_counts().await.unwrap(), [("light".into(), 1)]);
     assert_eq!(db.planning_mark().await.unwrap().0, 3);
+    // A planned sequence whose time is gone goes back to the planner; one that cannot be is given up.
+    let c = r.sequences[2].id;
+    db.set_sequence_status(c, SequenceStatus::Planned, now()).await.unwrap();
+    assert!(db.replan_sequence(c, "its target is not up now", now()).await.unwrap());
+    assert_eq!(db.sequence_status(c).await.unwrap(), Some(SequenceStatus::Tobeplanned));
+    db.set_sequence_status(c, SequenceStatus::Planned, now()).await.unwrap();
+    assert!(db.give_up_sequence(c, "no filter \"B\"", now()).await.unwrap());
+    assert_eq!(db.sequence_status(c).await.unwrap(), Some(SequenceStatus::Unplannable));
+    assert_eq!(db.sequence_reason(c).await.unwrap().as_deref(), Some("no filter \"B\""));
+    assert!(!db.give_up_sequence(c, "again", now()).await.unwrap(), "no longer PLANNED");
     // The request's folder completed: the rows follow.
     assert_eq!(db.move_image_paths("produced/routine_1_active/", "produced/routine_1/").await.unwrap(), 1);
     assert_eq!(db.images(None, 1).await.unwrap()[0].path, "produced/routine_1/sequence_1/x.fits");
