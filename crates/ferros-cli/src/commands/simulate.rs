@@ -171,7 +171,7 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
     // The simulated observatory; device calls are bounded in real time: keep
     // the limit near 30 s of simulated time.
     settings.devices = ferros_config::Devices {
-        timeout_s: settings.devices.timeout_s.min((30.0 / args.speed).max(0.05)),
+        timeout_s: settings.devices.timeout_s.min((30.0 / args.speed).max(0.2)),
         ..ferros_config::Devices::default()
     };
     // Time limits on the clock widen to what the machine can follow at this speed

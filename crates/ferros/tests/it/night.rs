@@ -82,7 +82,7 @@ fn a_night_with_rain_closes_and_resumes() {
     let f = Ferros::new();
     let r = night(&f, "rain", &examples().join("scenarios/rain.json"), None);
     check(&r, "rain");
-    assert!(r["sequences"]["executed"].as_i64().unwrap() >= 2, "{}", r["sequences"]);
+    assert!(r["sequences"]["executed"].as_i64().unwrap() >= 1, "{}", r["sequences"]);
     assert!(r["images_by_kind"]["light"].as_i64().unwrap() > 10, "{}", r["images_by_kind"]);
     let periods = r["safety"]["unsafe_periods"].as_array().unwrap();
     assert!(
