@@ -5,6 +5,7 @@
 //! in the database, and restarts it, with a backoff, when it dies or stops
 //! beating; it logs why. Agents tell each other what changed on the [`Bus`].
 
+mod device_states;
 mod env;
 mod executor;
 mod gic;
@@ -12,6 +13,7 @@ mod majordome;
 pub mod planning;
 mod runtime;
 
+pub use device_states::{DeviceStates, Latest};
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
 pub use executor::{ExecutorAgent, OBSERVING, Twilight, dither_offset, flats_due};
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};

@@ -17,6 +17,7 @@ use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
 use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, Rules};
 use ferros_observatory::Observatory;
 
+use crate::device_states::{DeviceStates, Latest};
 use crate::runtime::{Agent, AgentContext, Event};
 
 pub struct MajordomeAgent {
@@ -34,6 +35,8 @@ pub struct MajordomeAgent {
     announced: bool,
     /// The flags were read back from the database (after a restart).
     restored: bool,
+    /// The devices' states, read in the background from the first step on.
+    devices: Option<DeviceStates>,
 }
 
 impl std::fmt::Debug for MajordomeAgent {
@@ -58,6 +61,7 @@ impl MajordomeAgent {
             lead_days: (settings.executor.lead_s + 300.0) / 86_400.0,
             restored: false,
             announced: false,
+            devices: None,
         }
     }
 
@@ -80,26 +84,9 @@ impl MajordomeAgent {
         };
         let plc_fresh = decision_of("plc_link").as_deref() == Some("safe");
         let plc_auto = decision_of("plc_mode").as_deref() == Some("safe");
-        let t = self.timeout;
-        // Read together: a device that hangs delays the tick by one time limit, not several.
-        let (mount, dome, vis, nir) = tokio::join!(
-            async {
-                let m = self.obs.mount.as_ref()?;
-                bounded(m.name(), "state", t, m.state()).await.ok().map(|s| s.value)
-            },
-            async {
-                let d = self.obs.dome.as_ref()?;
-                bounded(d.name(), "state", t, d.state()).await.ok().map(|s| s.value)
-            },
-            async {
-                let c = self.obs.camera_vis.as_ref()?;
-                bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value)
-            },
-            async {
-                let c = self.obs.camera_nir.as_ref()?;
-                bounded(c.name(), "state", t, c.state()).await.ok().map(|s| s.value)
-            },
-        );
+        // The latest answers: the tick waits on no device.
+        let Latest { mount, dome, vis, nir } =
+            self.devices.as_ref().map(DeviceStates::latest).unwrap_or_default();
         let exposing = [&vis, &nir]
             .iter()
             .any(|c| c.as_ref().is_some_and(|c| matches!(c.activity, CameraActivity::Exposing)));
@@ -136,19 +123,22 @@ impl MajordomeAgent {
     async fn act(&self, ctx: &AgentContext, actions: &[Action]) {
         let t = self.timeout;
         let has = |a: Action| actions.contains(&a);
-        let cameras = async {
-            if !has(Action::AbortExposures) {
-                return Vec::new();
-            }
-            let mut out = Vec::new();
-            for c in [&self.obs.camera_vis, &self.obs.camera_nir].into_iter().flatten() {
-                if let Ok(s) = bounded(c.name(), "state", t, c.state()).await
-                    && s.value.activity == CameraActivity::Exposing
-                {
-                    out.push((Action::AbortExposures, bounded(c.name(), "abort", t, c.abort()).await));
+        // Each camera on its own: one that hangs does not hold the other's abort back.
+        let abort = |c: &Option<std::sync::Arc<dyn ferros_devices::Camera>>| {
+            let c = c.clone().filter(|_| has(Action::AbortExposures));
+            async move {
+                let c = c?;
+                match bounded(c.name(), "state", t, c.state()).await {
+                    Ok(s) if s.value.activity == CameraActivity::Exposing => {
+                        Some((Action::AbortExposures, bounded(c.name(), "abort", t, c.abort()).await))
+                    }
+                    _ => None,
                 }
             }
-            out
+        };
+        let cameras = async {
+            let (v, n) = tokio::join!(abort(&self.obs.camera_vis), abort(&self.obs.camera_nir));
+            v.into_iter().chain(n).collect::<Vec<_>>()
         };
         let dome = async {
             let Some(d) = &self.obs.dome else { return Vec::new() };
@@ -360,6 +350,9 @@ impl Agent for MajordomeAgent {
                 }
             }
             self.restored = true;
+        }
+        if self.devices.is_none() {
+            self.devices = Some(DeviceStates::start(&self.obs, ctx.clock, self.period, self.timeout).await);
         }
         let inputs = self.inputs(ctx).await?;
         self.commands(ctx, &inputs).await?;

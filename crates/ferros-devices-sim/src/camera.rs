@@ -91,6 +91,40 @@ struct Inner {
     temperature: f64,
     temperature_at: DateTime<Utc>,
     transients: Vec<Transient>,
+    witness: Option<Witness>,
+}
+
+/// What the detector really took, seen from inside the camera: one entry per
+/// shot started, its end cut short by an abort that the camera received. A
+/// call that never reaches the camera (a hang) aborts nothing: that shot runs
+/// to its end. Tests and `ferros simulate-night` check the safety rules on it
+/// rather than on what the agents say they did.
+#[derive(Debug, Clone, Default)]
+pub struct Witness(Arc<Mutex<Vec<ShotRecord>>>);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShotRecord {
+    pub frame: FrameType,
+    pub start: DateTime<Utc>,
+    /// When the shutter closed (or will close, for a shot still running).
+    pub end: DateTime<Utc>,
+}
+
+impl Witness {
+    pub fn shots(&self) -> Vec<ShotRecord> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn started(&self, frame: FrameType, start: DateTime<Utc>, duration: f64) {
+        let end = start + chrono::TimeDelta::milliseconds((duration * 1000.0) as i64);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ShotRecord { frame, start, end });
+    }
+
+    fn aborted(&self, at: DateTime<Utc>) {
+        if let Some(last) = self.0.lock().unwrap_or_else(|e| e.into_inner()).last_mut() {
+            last.end = last.end.min(at.max(last.start));
+        }
+    }
 }
 
 pub struct SimCamera {
@@ -177,6 +211,7 @@ impl SimCamera {
                 temperature: config.ambient,
                 temperature_at: now,
                 transients: Vec::new(),
+                witness: None,
             }),
             faults: Faults::default(),
         }
@@ -184,6 +219,11 @@ impl SimCamera {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts recording every shot from now on (see [`Witness`]).
+    pub fn witness(&self) -> Witness {
+        self.lock().witness.get_or_insert_with(Witness::default).clone()
     }
 
     /// Adds a fading point source to every later light frame.
@@ -410,13 +450,20 @@ impl Camera for SimCamera {
         {
             return Err(DeviceError::busy(&self.name, "an exposure is in progress"));
         }
+        if let Some(w) = &inner.witness {
+            w.started(exposure.frame, now, exposure.duration);
+        }
         inner.shot = Some(Shot { exposure: exposure.clone(), started: now, pointing });
         Ok(())
     }
 
     async fn abort(&self) -> DeviceResult<()> {
         self.faults.check(&self.name).await?;
-        self.lock().shot = None;
+        let now = self.clock.now();
+        let inner = &mut *self.lock();
+        if let (Some(_), Some(w)) = (inner.shot.take(), &inner.witness) {
+            w.aborted(now);
+        }
         Ok(())
     }
 

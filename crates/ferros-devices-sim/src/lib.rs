@@ -10,7 +10,7 @@ mod motion;
 mod mount;
 mod plc;
 
-pub use camera::{CameraConfig, SimCamera, Transient};
+pub use camera::{CameraConfig, ShotRecord, SimCamera, Transient, Witness};
 pub use dome::{DomeConfig, SimDome};
 pub use fault::{Fault, Faults};
 pub use filter_wheel::SimFilterWheel;

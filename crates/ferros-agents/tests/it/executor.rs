@@ -104,6 +104,12 @@ async fn sequences_run_are_preempted_and_cancelled() {
     let first = submit(db, &request("first", false, 3), c.now()).await;
     wait("first executed", 40.0, async || status_of(db, first).await == SequenceStatus::Executed).await;
     let r = db.request(first).await.unwrap().unwrap();
+    // The request is complete: its folder loses `_active`, then its images' rows follow.
+    wait("the images moved", 10.0, async || {
+        let images = db.images(Some(r.sequences[0].id), 100).await.unwrap();
+        !images.is_empty() && images.iter().all(|i| !i.path.contains("_active"))
+    })
+    .await;
     let images = db.images(Some(r.sequences[0].id), 100).await.unwrap();
     assert_eq!(images.len(), 3 + 4, "{images:?}");
     for i in &images {

@@ -17,8 +17,8 @@ use ferros_agents::{AgentContext, Bus, Event, Supervisor};
 use ferros_astro::NightSky;
 use ferros_clock::Clock;
 use ferros_db::{Db, NewUser};
-use ferros_devices::Shutter;
-use ferros_devices_sim::{Fault, Scenario};
+use ferros_devices::{FrameType, Shutter};
+use ferros_devices_sim::{Fault, Scenario, Witness};
 use ferros_domain::{
     GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, RequestKind, Seconds,
 };
@@ -90,6 +90,10 @@ pub struct Period_ {
     pub start: String,
     pub end: Option<String>,
     pub reasons: Vec<String>,
+    /// Seconds until the dome began closing and the last sky exposure ended.
+    pub reaction_s: Option<f64>,
+    /// Seconds until the dome was closed.
+    pub dome_closed_s: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +106,9 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A stretch of time: start, end.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// An UNSAFE period: start, end (if over), reasons.
 type Unsafe = (DateTime<Utc>, Option<DateTime<Utc>>, Vec<String>);
 
@@ -111,8 +118,6 @@ struct Log {
     states: Vec<(DateTime<Utc>, String)>,
     /// (start, end, reasons) of each UNSAFE period.
     unsafe_periods: Vec<Unsafe>,
-    /// (start, end) of sky exposures.
-    exposures: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Dome samples: (time, shutter).
     dome: Vec<(DateTime<Utc>, Shutter)>,
     interrupted: i64,
@@ -209,6 +214,10 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
 
     let obs =
         Observatory::build_with(&sim_ctx.settings, clock, scenario, plc_period).map_err(CliError::input)?;
+    // The cameras' own record of their shots: the safety figures rest on what
+    // the detectors took, not on what the agents say they did.
+    let witnesses: Vec<Witness> =
+        [&obs.sim.camera_vis, &obs.sim.camera_nir].into_iter().flatten().map(|c| c.witness()).collect();
     let bus = Bus::default();
     let actx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
     let timeout = Duration::from_secs_f64(sim_ctx.settings.agents.heartbeat_timeout_s);
@@ -248,8 +257,23 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
     if let Some(f) = faults {
         f.abort();
     }
-    let report =
-        report(&sim_ctx, &db, date, args.speed, (first.start, last.end), (from, to), &log, submitted).await?;
+    let exposures: Vec<Span> = witnesses
+        .iter()
+        .flat_map(Witness::shots)
+        .filter(|s| matches!(s.frame, FrameType::Light | FrameType::Flat))
+        .map(|s| (s.start, s.end))
+        .collect();
+    let report = report(
+        &sim_ctx,
+        &db,
+        date,
+        args.speed,
+        (first.start, last.end),
+        (from, to),
+        (&log, &exposures),
+        submitted,
+    )
+    .await?;
     db.close().await;
     let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Failure(e.into()))?;
     match &args.report {
@@ -397,7 +421,6 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, log: Arc<Mu
                     _ => {}
                 }
             }
-            Event::Exposure { start, end, sky: true, .. } => l.exposures.push((start, end)),
             Event::Exposure { .. } => {}
             Event::Sequence { at, id, state } => {
                 if state.starts_with("given back") {
@@ -490,7 +513,7 @@ async fn report(
     speed: f64,
     (dark_start, dark_end): (JulianDate, JulianDate),
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    log: &Mutex<Log>,
+    (log, exposures): (&Mutex<Log>, &[Span]),
     submitted: i64,
 ) -> CliResult<Report> {
     let counts: BTreeMap<String, i64> = db.sequence_counts().await?.into_iter().collect();
@@ -502,12 +525,13 @@ async fn report(
     let mut max_closed: f64 = 0.0;
     let (mut beyond, mut within) = (0.0, 0.0);
     let secs = |d: TimeDelta| d.num_milliseconds() as f64 / 1000.0;
-    for (start, end, _) in &l.unsafe_periods {
-        let end = end.unwrap_or(to);
+    let mut periods = Vec::new();
+    for (start, end_, reasons) in &l.unsafe_periods {
+        let end = end_.unwrap_or(to);
         let limit = *start + TimeDelta::milliseconds((budget * 1000.0) as i64);
         // Sky exposures overlapping the period.
         let mut last_exposure = *start;
-        for (a, b) in &l.exposures {
+        for (a, b) in exposures {
             let (a, b) = ((*a).max(*start), (*b).min(end));
             if b > a {
                 last_exposure = last_exposure.max(b);
@@ -517,12 +541,17 @@ async fn report(
         }
         let closing = l.dome.iter().find(|(t, sh)| *t >= *start && *sh != Shutter::Opened).map(|(t, _)| *t);
         let closed = l.dome.iter().find(|(t, sh)| *t >= *start && *sh == Shutter::Closed).map(|(t, _)| *t);
-        if let Some(c) = closing {
-            max_reaction = max_reaction.max(secs(c.max(last_exposure) - *start));
-        }
-        if let Some(c) = closed.filter(|c| *c <= end) {
-            max_closed = max_closed.max(secs(c - *start));
-        }
+        let reaction = closing.map(|c| secs(c.max(last_exposure) - *start));
+        let closed = closed.filter(|c| *c <= end).map(|c| secs(c - *start));
+        max_reaction = max_reaction.max(reaction.unwrap_or(0.0));
+        max_closed = max_closed.max(closed.unwrap_or(0.0));
+        periods.push(Period_ {
+            start: iso(*start),
+            end: end_.map(iso),
+            reasons: reasons.clone(),
+            reaction_s: reaction.map(|r| (r * 10.0).round() / 10.0),
+            dome_closed_s: closed.map(|r| (r * 10.0).round() / 10.0),
+        });
     }
     Ok(Report {
         date: date.to_string(),
@@ -543,11 +572,7 @@ async fn report(
         images: images_by_kind.values().sum(),
         images_by_kind,
         safety: Safety {
-            unsafe_periods: l
-                .unsafe_periods
-                .iter()
-                .map(|(a, b, r)| Period_ { start: iso(*a), end: b.map(iso), reasons: r.clone() })
-                .collect(),
+            unsafe_periods: periods,
             reaction_budget_s: budget,
             max_reaction_s: (max_reaction * 10.0).round() / 10.0,
             max_dome_closed_s: (max_closed * 10.0).round() / 10.0,

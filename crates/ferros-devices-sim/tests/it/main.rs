@@ -348,6 +348,34 @@ mod camera {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_witness_records_what_the_detector_took() {
+        let c = clock();
+        let (_m, cam) = pointed_camera(c, small()).await;
+        let w = cam.witness();
+        let t0 = c.now();
+        // A shot that runs to its end, one aborted after 4 s.
+        shoot(&cam, &light(10.0)).await;
+        let t1 = c.now();
+        cam.expose(&light(30.0)).await.unwrap();
+        advance(4.0).await;
+        cam.abort().await.unwrap();
+        // A hung camera receives no abort: its shot runs to its end.
+        let t2 = c.now();
+        cam.expose(&light(20.0)).await.unwrap();
+        cam.faults.set(Fault::Hang);
+        assert!(bounded("vis", "abort", Duration::from_secs(1), cam.abort()).await.is_err());
+        cam.faults.clear();
+        let shots: Vec<(i64, i64)> = w
+            .shots()
+            .iter()
+            .map(|s| ((s.start - t0).num_seconds(), (s.end - s.start).num_seconds()))
+            .collect();
+        let (o1, o2) = ((t1 - t0).num_seconds(), (t2 - t0).num_seconds());
+        assert_eq!(shots, vec![(0, 10), (o1, 4), (o2, 20)]);
+        assert!(w.shots().iter().all(|s| s.frame == FrameType::Light));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_same_pointing_shows_the_same_stars() {
         let (_m, cam) = pointed_camera(clock(), small()).await;
         let a = shoot(&cam, &light(30.0)).await;

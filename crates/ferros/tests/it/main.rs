@@ -902,7 +902,10 @@ fn start_shows_the_rain_scenario_live_and_env_reads_the_database() {
     );
     assert!(rain["age_s"].as_f64().is_some());
     assert!(stop(&mut child, "-INT").success());
+    // Asked the next morning (raw points are kept two days).
     let v = f.json(&[
+        "--time",
+        "2026-11-23T08:00:00Z",
         "env",
         "history",
         "rain",

@@ -44,7 +44,7 @@ fn night(f: &Ferros, name: &str, scenario: &Path, faults: Option<u64>) -> Value 
 /// reaction time, no sequence lost, observing again after a rain.
 fn check(r: &Value, label: &str) {
     let s = &r["safety"];
-    assert_eq!(s["exposure_while_unsafe_s"].as_f64(), Some(0.0), "{label}: {s}");
+    assert_eq!(s["exposure_while_unsafe_s"].as_f64(), Some(0.0), "{label}: {s}; faults {}", r["faults"]);
     // The dome closes: within the reaction time, its minute of motion, and
     // what the machine takes at this speed (half a real second).
     let speed = r["speed"].as_f64().unwrap();
@@ -164,12 +164,13 @@ fn fault_campaign_keeps_the_invariants() {
         check(&r, &format!("night {seed}"));
         let (q, s) = (&r["sequences"], &r["safety"]);
         println!(
-            "night {seed}: {} executed, {} interrupted, {} image(s), {} UNSAFE period(s), max reaction {} s, dome closed within {} s, faults {}",
+            "night {seed}: {} executed, {} interrupted, {} image(s), {} UNSAFE period(s), max reaction {} s, exposure within it {} s, dome closed within {} s, faults {}",
             q["executed"],
             q["interrupted"],
             r["images"],
             s["unsafe_periods"].as_array().unwrap().len(),
             s["max_reaction_s"],
+            s["exposure_within_reaction_s"],
             s["max_dome_closed_s"],
             r["faults"]
         );
