@@ -9,6 +9,9 @@ use crate::{DbError, DbResult, redact_url};
 
 pub(crate) type Db = sqlx::Postgres;
 
+/// How write transactions begin (SQLite needs more, see `sqlite.rs`).
+pub(crate) const BEGIN_WRITE: &str = "BEGIN";
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]

@@ -126,7 +126,7 @@ struct UserRow {
 
 pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
     ferros_domain::validate_username(&u.username)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password_hash, active, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -247,7 +247,7 @@ pub(crate) async fn create_request(
     submit: bool,
     now: DateTime<Utc>,
 ) -> DbResult<RequestId> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let program = program_id(&mut tx, &req.program).await?;
     let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(owner)
@@ -588,7 +588,7 @@ pub(crate) async fn move_request_sequences(
     now: DateTime<Utc>,
     pick: fn(SequenceStatus) -> bool,
 ) -> DbResult<Vec<(SequenceId, SequenceStatus)>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *tx)
@@ -642,7 +642,7 @@ pub(crate) async fn set_sequence_status(
     to: SequenceStatus,
     now: DateTime<Utc>,
 ) -> DbResult<SequenceStatus> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let st: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *tx)
@@ -662,7 +662,7 @@ pub(crate) async fn store_schedule(
     s: &NewSchedule,
     now: DateTime<Utc>,
 ) -> DbResult<ScheduleId> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let id = insert_schedule(&mut tx, s, now).await?;
     tx.commit().await?;
     Ok(id)
@@ -848,7 +848,7 @@ pub(crate) async fn apply_schedule(
     night: chrono::NaiveDate,
     now: DateTime<Utc>,
 ) -> DbResult<ScheduleId> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let id = insert_schedule(&mut tx, s, now).await?;
     for u in updates {
         let done = sqlx::query(
@@ -969,7 +969,7 @@ fn parse_status(table: &'static str, s: &str) -> DbResult<GlobalStatus> {
 /// Stores the latest watches, a history row for each whose status or reasons
 /// changed, and the raw samples: one transaction. Returns the kinds that changed.
 pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<String>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     let mut changed = Vec::new();
     for watch in &w.watches {
         let reasons = serde_json::to_string(&watch.reasons).map_err(|e| DbError::Corrupt {
@@ -1040,7 +1040,7 @@ async fn insert_series_in(tx: &mut Tx<'_>, step: i64, rows: &[SeriesRow]) -> DbR
 }
 
 pub(crate) async fn insert_series(pool: &Pool<Db>, step: i64, rows: &[SeriesRow]) -> DbResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
     insert_series_in(&mut tx, step, rows).await?;
     tx.commit().await?;
     Ok(())

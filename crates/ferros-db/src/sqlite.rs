@@ -11,6 +11,11 @@ use crate::{DbError, DbResult};
 
 pub(crate) type Db = sqlx::Sqlite;
 
+/// Write transactions take the write lock at their start: one that read first
+/// and then wrote could otherwise fail at once with "database is locked" when
+/// another writer came in between (SQLite does not wait in that case).
+pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]

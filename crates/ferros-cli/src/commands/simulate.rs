@@ -368,16 +368,7 @@ async fn load_requests(ctx: &Context, db: &Db, requests: &[(String, NewRequest)]
             .map_err(|p| CliError::input(p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?
             .request;
         // SQLite refuses a writer that read first while another writes: try again.
-        let mut attempt = 0;
-        let id = loop {
-            match db.create_request(&r, OBSERVER, true, now).await {
-                Err(e) if attempt < 20 && e.to_string().contains("locked") => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                other => break other?,
-            }
-        };
+        let id = db.create_request(&r, OBSERVER, true, now).await?;
         sequences += db.request(id).await?.map(|r| r.sequences.len()).unwrap_or(0) as i64;
         if r.kind == RequestKind::Alert {
             say!("{}  ALERT request {id} \"{}\" submitted", now.format("%H:%M:%S"), r.name);

@@ -448,3 +448,26 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     assert_eq!(db.images(None, 1).await.unwrap()[0].path, "produced/routine_1/sequence_1/x.fits");
     assert_eq!(db.move_image_paths("produced/routine_1_active/", "produced/x/").await.unwrap(), 0);
 }
+
+/// Writers at the same time (the agents and the CLI share one database): every
+/// transaction lands, none fails on a lock.
+pub async fn concurrent_writers_all_land(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let (db, mut req) = (db.clone(), req.clone());
+        req.name = format!("concurrent {i}");
+        tasks.spawn(async move { db.create_request(&req, "alice", true, now()).await });
+    }
+    let mut ids = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        ids.push(r.unwrap().unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 24);
+    for id in ids {
+        assert_eq!(db.request(id).await.unwrap().unwrap().sequences.len(), req.sequences.len());
+    }
+}

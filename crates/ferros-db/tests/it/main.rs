@@ -49,6 +49,7 @@ on_both_backends!(
     series_fold_into_buckets_and_are_pruned,
     control_commands_are_answered_once,
     executions_charge_quota_and_record_images,
+    concurrent_writers_all_land,
 );
 
 #[tokio::test]
