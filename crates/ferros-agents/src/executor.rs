@@ -137,17 +137,42 @@ impl Twilight {
     }
 }
 
-/// Whether twilight flats are due now: evening, and none taken in the last 3 hours.
+/// Whether twilight flats are due now: evening, and a filter still lacks its flats.
 pub async fn flats_due(db: &Db, settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+    !flats_wanted(db, settings, site, now).await.is_empty()
+}
+
+/// The evening flats still to take now: (detector, filter, how many), each
+/// filter of `executor.flat_filters_*` until it has `flats_per_filter` from
+/// this twilight; nothing outside the evening's window.
+pub async fn flats_wanted(
+    db: &Db,
+    settings: &Settings,
+    site: Option<&Site>,
+    now: DateTime<Utc>,
+) -> Vec<(Detector, String, u32)> {
     let x = &settings.executor;
-    if x.flats_per_filter == 0 || (x.flat_filters_vis.is_empty() && x.flat_filters_nir.is_empty()) {
-        return false;
+    let Some(t) = Twilight::at(site, now) else { return Vec::new() };
+    if x.flats_per_filter == 0 || !t.evening(x.flats_sun_altitude, settings.site.night_sun_altitude) {
+        return Vec::new();
     }
-    let Some(t) = Twilight::at(site, now) else { return false };
-    if !t.evening(x.flats_sun_altitude, settings.site.night_sun_altitude) {
-        return false;
+    // This evening's: the window lasts well under three hours.
+    let Ok(taken) = db.images_by_filter_since(ImageKind::Flat, now - TimeDelta::hours(3)).await else {
+        return Vec::new();
+    };
+    let mut wanted = Vec::new();
+    for (det, filters) in [(Detector::Vis, &x.flat_filters_vis), (Detector::Nir, &x.flat_filters_nir)] {
+        for f in filters {
+            let have = taken
+                .iter()
+                .find(|(d, name, _)| d == det.code() && name == f)
+                .map_or(0, |(_, _, n)| u32::try_from(*n).unwrap_or(u32::MAX));
+            if have < x.flats_per_filter {
+                wanted.push((det, f.clone(), x.flats_per_filter - have));
+            }
+        }
     }
-    matches!(db.images_since(ImageKind::Flat, now - TimeDelta::hours(3)).await, Ok(0))
+    wanted
 }
 
 /// Whether the morning's bias and darks are due: morning, none taken in the last 6 hours.
@@ -336,6 +361,10 @@ impl Agent for ExecutorAgent {
                     }
                 }
                 Job::Flats if !observing => self.stop(Stop::Now(format!("observing stopped ({mode})"))),
+                // The twilight is over (the night's sequences come next).
+                Job::Flats if !flats_due(&ctx.db, &self.kit.settings, self.kit.site.as_ref(), now).await => {
+                    self.stop(Stop::AfterExposure("the twilight is over".into()))
+                }
                 Job::Flats => {}
                 // Bias and darks need no sky: only the night's start stops them.
                 Job::Calibrations if observing => self.stop(Stop::Now("observing again".into())),
@@ -954,7 +983,6 @@ impl Kit {
 
     /// Twilight flats: the telescope at the anti-solar point 75 degrees up, N per filter.
     async fn run_flats(&self, mut stop: watch::Receiver<Stop>) -> Result<(), String> {
-        let x = &self.settings.executor;
         let now = self.clock.now();
         self.log(LogLevel::Info, "twilight flats").await;
         if let (Some(m), Some(site)) = (&self.obs.mount, self.site.as_ref()) {
@@ -979,10 +1007,17 @@ impl Kit {
             self.settings.site.longitude,
         );
         let dir = self.calibration_dir(night)?;
+        // Only what is missing (a run stopped halfway goes on where it stopped).
+        let wanted = flats_wanted(&self.db, &self.settings, self.site.as_ref(), now).await;
         let mut parts = tokio::task::JoinSet::new();
-        for (det, filters) in [(Detector::Vis, &x.flat_filters_vis), (Detector::Nir, &x.flat_filters_nir)] {
+        for det in [Detector::Vis, Detector::Nir] {
             let Some(ch) = self.channel(det) else { continue };
-            let (kit, filters, dir, stop) = (self.clone(), filters.clone(), dir.clone(), stop.clone());
+            let filters: Vec<(String, u32)> =
+                wanted.iter().filter(|w| w.0 == det).map(|(_, f, n)| (f.clone(), *n)).collect();
+            if filters.is_empty() {
+                continue;
+            }
+            let (kit, dir, stop) = (self.clone(), dir.clone(), stop.clone());
             parts.spawn(async move {
                 let mut stop = stop;
                 let e = &kit.settings.executor;
@@ -992,9 +1027,10 @@ impl Kit {
                     binning: 1,
                     window: None,
                 };
-                for f in &filters {
+                for (f, missing) in &filters {
                     kit.select_filter(&ch, f).await.map_err(|e| format!("filter {f}: {e}"))?;
-                    for i in 0..e.flats_per_filter {
+                    let first = e.flats_per_filter - missing;
+                    for i in first..e.flats_per_filter {
                         let prefix = format!("flat_{f}_{:02}", i + 1);
                         let shot = calibration_shot(&dir, &prefix, ImageKind::Flat, f);
                         if kit.expose(&ch, &exposure, &mut stop, shot).await?.is_none() {

@@ -310,6 +310,21 @@ pub(crate) async fn images_since(pool: &Pool<Db>, kind: ImageKind, since: DateTi
         .await?)
 }
 
+pub(crate) async fn images_by_filter_since(
+    pool: &Pool<Db>,
+    kind: ImageKind,
+    since: DateTime<Utc>,
+) -> DbResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT detector, filter, COUNT(*) FROM images WHERE kind = $1 AND date_obs >= $2
+         GROUP BY detector, filter ORDER BY detector, filter",
+    )
+    .bind(kind.code())
+    .bind(since)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// PLANNED -> `to` (UNPLANNABLE: the observatory cannot do it at all;
 /// TOBEPLANNED: its planned time is gone), with the reason; false if it was no
 /// longer PLANNED.

@@ -96,6 +96,15 @@ impl Db {
         on_backend!(self, execution::images_since(kind, since))
     }
 
+    /// How many images of `kind` each (detector code, filter) took since `since`.
+    pub async fn images_by_filter_since(
+        &self,
+        kind: ImageKind,
+        since: DateTime<Utc>,
+    ) -> DbResult<Vec<(String, String, i64)>> {
+        on_backend!(self, execution::images_by_filter_since(kind, since))
+    }
+
     /// PLANNED -> UNPLANNABLE with the reason; false if it was no longer PLANNED.
     pub async fn give_up_sequence(&self, id: SequenceId, reason: &str, now: DateTime<Utc>) -> DbResult<bool> {
         on_backend!(self, execution::unplan_sequence(id, SequenceStatus::Unplannable, reason, now))

@@ -418,6 +418,10 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     assert_eq!(db.images(Some(a.id), 10).await.unwrap(), std::slice::from_ref(&image));
     assert_eq!(db.images_since(ferros_domain::ImageKind::Light, now()).await.unwrap(), 1);
     assert_eq!(db.images_since(ferros_domain::ImageKind::Flat, now()).await.unwrap(), 0);
+    let by_filter = db.images_by_filter_since(ferros_domain::ImageKind::Light, now()).await.unwrap();
+    assert_eq!(by_filter, [(image.detector.code().to_owned(), "r".to_owned(), 1)]);
+    let later = now() + chrono::TimeDelta::seconds(1);
+    assert!(db.images_by_filter_since(ferros_domain::ImageKind::Light, later).await.unwrap().is_empty());
     // Executed: the real time is charged; given back: nothing.
     let end = ferros_db::SequenceEnd::Executed { tep: t1, charge_s: 900.0 };
     assert!(db.finish_sequence(a.id, &end, now()).await.unwrap());

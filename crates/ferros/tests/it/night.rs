@@ -84,6 +84,10 @@ fn a_night_with_rain_closes_and_resumes() {
     check(&r, "rain");
     assert!(r["sequences"]["executed"].as_i64().unwrap() >= 1, "{}", r["sequences"]);
     assert!(r["images_by_kind"]["light"].as_i64().unwrap() > 10, "{}", r["images_by_kind"]);
+    // The evening's flats go on until each filter has its 3 (g r i on VIS, J H
+    // on NIR: 15) or the twilight is over: more than one round, never more than 15.
+    let flats = r["images_by_kind"]["flat"].as_i64().unwrap();
+    assert!((6..=15).contains(&flats), "{}", r["images_by_kind"]);
     let periods = r["safety"]["unsafe_periods"].as_array().unwrap();
     assert!(
         periods.iter().any(|p| p["reasons"][0].as_str().unwrap().starts_with("rain")),
