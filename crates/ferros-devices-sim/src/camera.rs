@@ -116,7 +116,10 @@ impl Witness {
     }
 
     fn started(&self, frame: FrameType, start: DateTime<Utc>, duration: f64) {
-        let end = start + chrono::TimeDelta::milliseconds((duration * 1000.0) as i64);
+        // An absurd duration saturates rather than overflows the calendar.
+        let end = chrono::TimeDelta::try_milliseconds((duration * 1000.0) as i64)
+            .and_then(|d| start.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ShotRecord { frame, start, end });
     }
 

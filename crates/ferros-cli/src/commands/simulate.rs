@@ -367,7 +367,6 @@ async fn load_requests(ctx: &Context, db: &Db, requests: &[(String, NewRequest)]
         let r = read_request(text, &ReadOptions { now: jd })
             .map_err(|p| CliError::input(p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?
             .request;
-        // SQLite refuses a writer that read first while another writes: try again.
         let id = db.create_request(&r, OBSERVER, true, now).await?;
         sequences += db.request(id).await?.map(|r| r.sequences.len()).unwrap_or(0) as i64;
         if r.kind == RequestKind::Alert {

@@ -373,6 +373,10 @@ mod camera {
         let (o1, o2) = ((t1 - t0).num_seconds(), (t2 - t0).num_seconds());
         assert_eq!(shots, vec![(0, 10), (o1, 4), (o2, 20)]);
         assert!(w.shots().iter().all(|s| s.frame == FrameType::Light));
+        // A shot longer than the calendar is recorded, not a panic.
+        advance(30.0).await;
+        cam.expose(&light(1e300)).await.unwrap();
+        assert_eq!(w.shots().last().unwrap().end, chrono::DateTime::<Utc>::MAX_UTC);
     }
 
     #[tokio::test(start_paused = true)]
