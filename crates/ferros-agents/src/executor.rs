@@ -262,16 +262,29 @@ impl ExecutorAgent {
         }
     }
 
-    /// After a restart: nothing runs, so what is marked EXECUTING goes back to the planner.
-    async fn recover(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    /// With no job running, nothing executes: what is still marked EXECUTING
+    /// (a run that could not record its end) goes back to the planner.
+    async fn give_back_orphans(&self, ctx: &AgentContext, why: &str) -> Result<(), String> {
         let now = ctx.clock.now();
         for id in ctx.db.executing_sequences().await.map_err(|e| e.to_string())? {
-            let end = SequenceEnd::GivenBack { reason: "interrupted: the executor restarted".into() };
+            let end = SequenceEnd::GivenBack { reason: format!("interrupted: {why}") };
             if ctx.db.finish_sequence(id, &end, now).await.map_err(|e| e.to_string())? {
-                ctx.log("executor", LogLevel::Warn, format!("sequence {id} was interrupted: given back"))
-                    .await;
+                ctx.log(
+                    "executor",
+                    LogLevel::Warn,
+                    format!("sequence {id} was interrupted ({why}): given back"),
+                )
+                .await;
+                ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("given back: {why}") });
             }
         }
+        Ok(())
+    }
+
+    /// After a restart: nothing runs, so what is marked EXECUTING goes back to
+    /// the planner, exposures left running are aborted, half-written files removed.
+    async fn recover(&mut self, ctx: &AgentContext) -> Result<(), String> {
+        self.give_back_orphans(ctx, "the executor restarted").await?;
         for c in [&self.kit.obs.camera_vis, &self.kit.obs.camera_nir].into_iter().flatten() {
             if let Ok(s) = bounded(c.name(), "state", self.kit.timeout, c.state()).await
                 && s.value.activity == CameraActivity::Exposing
@@ -343,6 +356,9 @@ impl Agent for ExecutorAgent {
         let observing = mode == OBSERVING && safe && env_safe;
         if self.running.as_ref().is_some_and(|r| r.task.is_finished()) {
             self.running = None;
+        }
+        if self.running.is_none() {
+            self.give_back_orphans(ctx, "its run ended without recording an outcome").await?;
         }
         if let Some(r) = &self.running {
             match &r.job {
@@ -615,27 +631,41 @@ impl Kit {
             ch.detector.code().to_ascii_lowercase(),
             frame.started.format("%Y%m%dT%H%M%S%3f")
         );
-        let path = self.archive.write_image(shot.dir, &name, &frame, &info)?;
-        let rel = path.strip_prefix(self.archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
-        let image = Image {
-            path: rel,
+        let started = frame.started;
+        let mut image = Image {
+            path: String::new(),
             kind: shot.kind,
             request_id: shot.request,
             sequence_id: shot.sequence,
             album_id: shot.album,
             plan_id: shot.plan,
             detector: ch.detector,
-            date_obs: frame.started,
+            date_obs: started,
             exposure_s: exposure.duration,
             filter: shot.filter.to_owned(),
             headers: header.as_text(),
             calibration: CalibrationLevel::Raw,
             analysis: None,
         };
-        self.db.insert_image(&image).await.map_err(|e| e.to_string())?;
-        if shot.alert {
-            self.archive.link_fsc(&path)?;
-        }
+        // An image taken is archived whole, file and row, even if the job is
+        // stopped meanwhile: the storing is a task of its own. Rendering and
+        // syncing the file is blocking work, kept off the async workers so
+        // that the other agents (safety first) never wait on the disk.
+        let (archive, db, dir, alert) =
+            (self.archive.clone(), self.db.clone(), shot.dir.to_path_buf(), shot.alert);
+        let store = tokio::spawn(async move {
+            let file = archive.clone();
+            let path = tokio::task::spawn_blocking(move || file.write_image(&dir, &name, &frame, &info))
+                .await
+                .map_err(|e| format!("writing the image: {e}"))??;
+            image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
+            db.insert_image(&image).await.map_err(|e| e.to_string())?;
+            if alert {
+                archive.link_fsc(&path)?;
+            }
+            Ok::<_, String>(path)
+        });
+        let path = store.await.map_err(|e| format!("storing the image: {e}"))??;
         Ok(Some(path))
     }
 

@@ -45,6 +45,11 @@ impl Agent for GicPublisher {
         let reports = self.obs.status().await;
         let body = serde_json::json!({ "date": ctx.clock.now(), "devices": reports });
         let text = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
-        self.archive.publish_gic(DEVICE_STATUS_FILE, &text).map(|_| ())
+        // File work is blocking: off the async workers.
+        let archive = self.archive.clone();
+        tokio::task::spawn_blocking(move || archive.publish_gic(DEVICE_STATUS_FILE, &text))
+            .await
+            .map_err(|e| format!("publishing the device status: {e}"))?
+            .map(|_| ())
     }
 }

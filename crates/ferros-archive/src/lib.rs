@@ -8,8 +8,10 @@
 //!
 //! A file is written as `<name>.tmp`, synced, then renamed: a reader never
 //! sees half an image, and a crash leaves only `*.tmp` files, which
-//! [`Archive::recover`] removes. Files for the FSC are links to the images,
-//! not copies.
+//! [`Archive::recover`] removes from `produced/`. The GIC's status file,
+//! replaced every few seconds, is renamed into place the same way but not
+//! synced: a crash loses at most the latest status, which the next one
+//! replaces. Files for the FSC are links to the images, not copies.
 
 use std::fs;
 use std::io::Write;
@@ -127,7 +129,8 @@ impl Archive {
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         let mut f = fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
-        let written = f.write_all(bytes).and_then(|()| f.sync_all());
+        // What is kept is synced; what is replaced soon (a status) need not be.
+        let written = f.write_all(bytes).and_then(|()| if replace { Ok(()) } else { f.sync_all() });
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(io("cannot write", &tmp, e));
@@ -172,10 +175,11 @@ impl Archive {
         Ok(link)
     }
 
-    /// Removes the `*.tmp` files a crash left behind; returns them.
+    /// Removes the `*.tmp` images a crash left behind in `produced/`; returns
+    /// them. The exchange folders are left alone: their writers are running.
     pub fn recover(&self) -> Result<Vec<PathBuf>, String> {
         let mut removed = Vec::new();
-        let mut stack = vec![self.root.clone()];
+        let mut stack = vec![self.produced()];
         while let Some(dir) = stack.pop() {
             let entries = fs::read_dir(&dir).map_err(|e| io("cannot read", &dir, e))?;
             for entry in entries.flatten() {
@@ -312,7 +316,11 @@ mod tests {
         a.publish_gic("device_status.json", b"{\"a\": 1}").unwrap();
         assert_eq!(std::fs::read_to_string(gic).unwrap(), "{\"a\": 1}");
         std::fs::write(again.join("sequence_12/r_0002.fits.tmp"), b"half").unwrap();
+        // The GIC's status being written is not the executor's to remove.
+        let writing = a.root().join("exchange/GIC/TO/device_status.json.tmp");
+        std::fs::write(&writing, b"{").unwrap();
         let removed = a.recover().unwrap();
+        assert!(writing.is_file());
         assert_eq!(removed.len(), 1);
         assert!(removed[0].ends_with("r_0002.fits.tmp"));
     }

@@ -1,7 +1,8 @@
 //! The executor on the simulated observatory with ENV, the majordome and the
 //! planner: a sequence runs to FITS files and Image rows with its quota
 //! charged; an alert pre-empts a routine sequence at the end of its exposure;
-//! a cancelled sequence stops and is charged nothing.
+//! a cancelled sequence stops and is charged nothing; a sequence left
+//! EXECUTING while the executor is idle goes back to the planner.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,5 +166,66 @@ async fn sequences_run_are_preempted_and_cancelled() {
     })
     .await;
     assert_eq!(used().await, before, "a cancelled sequence is not charged");
+    h.stop().await;
+}
+
+/// A sequence left EXECUTING while the executor runs nothing (a run that
+/// could not record its end) goes back to the planner, and is planned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphaned_execution_is_given_back() {
+    let c = Clock::simulated(start_time(), 30.0).unwrap();
+    let s = settings();
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    // No ENV nor majordome: nobody says observe, so the executor stays idle.
+    let h = Harness::start_with(c, |ctx| {
+        let planner: Factory = {
+            let s = s.clone();
+            Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
+        };
+        let executor: Factory = {
+            let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
+            Arc::new(move || {
+                Box::new(ExecutorAgent::new(&s, o.clone(), a.clone(), ctx.clone())) as Box<dyn Agent>
+            })
+        };
+        vec![planner, executor]
+    })
+    .await;
+    let db = &h.db;
+    let program = NewProgram {
+        name: "AGN".into(),
+        description: String::new(),
+        period: Period::containing(start_time().date_naive()),
+        priority: Priority::new(50).unwrap(),
+        quota: Seconds::new("quota", 36_000.0).unwrap(),
+    };
+    db.create_program(&program, c.now()).await.unwrap();
+    let ana = ferros_db::NewUser {
+        username: "ana".into(),
+        email: String::new(),
+        password_hash: "x".into(),
+        profiles: [Profile::Pi].into(),
+        programs: vec!["AGN".into()],
+    };
+    db.create_user(&ana, c.now()).await.unwrap();
+    let id = submit(db, &request("orphan", false, 3), c.now()).await;
+    wait("planned", 20.0, async || status_of(db, id).await == SequenceStatus::Planned).await;
+    // Marked EXECUTING behind the executor's back, as a run that died would leave it.
+    let seq = db.request(id).await.unwrap().unwrap().sequences[0].id;
+    let now = JulianDate::from_datetime(c.now()).unwrap();
+    db.start_sequence(seq, now, JulianDate::new(now.days() + 0.01).unwrap(), c.now()).await.unwrap();
+    wait("given back", 10.0, async || {
+        db.recent_logs(100).await.unwrap().iter().any(|l| {
+            l.message
+                == format!(
+                    "sequence {seq} was interrupted (its run ended without recording an outcome): given back"
+                )
+        })
+    })
+    .await;
+    wait("planned again", 20.0, async || status_of(db, id).await == SequenceStatus::Planned).await;
+    assert!(db.images(Some(seq), 10).await.unwrap().is_empty(), "nothing ran");
     h.stop().await;
 }

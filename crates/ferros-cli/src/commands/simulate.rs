@@ -54,6 +54,8 @@ pub struct Report {
     pub safety: Safety,
     pub states: Vec<State>,
     pub faults: Vec<String>,
+    /// Agents the supervisor restarted, when and why.
+    pub restarts: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -66,6 +68,8 @@ pub struct Sequences {
     pub rejected: i64,
     pub unplannable: i64,
     pub cancelled: i64,
+    /// Still EXECUTING when the simulation stopped (after sunrise: none expected).
+    pub executing: i64,
     /// Executions stopped and given back to the planner (UNSAFE, alert, device).
     pub interrupted: i64,
 }
@@ -122,6 +126,7 @@ struct Log {
     dome: Vec<(DateTime<Utc>, Shutter)>,
     interrupted: i64,
     faults: Vec<String>,
+    restarts: Vec<String>,
 }
 
 pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
@@ -227,7 +232,7 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
     }
     let handle = supervisor.handle();
     let log = Arc::new(Mutex::new(Log::default()));
-    let listener = tokio::spawn(listen(bus.subscribe(), log.clone(), args.quiet));
+    let listener = tokio::spawn(listen(bus.subscribe(), clock, log.clone(), args.quiet));
     let dome_watch = tokio::spawn(watch_dome(obs.clone(), clock, log.clone()));
     let alert_count: i64 = alerts.iter().map(|(_, r)| r.sequences.len() as i64).sum();
     let arrivals = {
@@ -245,12 +250,24 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
     let faults = args
         .faults
         .map(|seed| tokio::spawn(inject_faults(seed, obs.clone(), handle, clock, from, to, log.clone())));
-    supervisor
-        .run(async move {
+    // The simulation ends after sunrise, once the agents have finished what
+    // they were doing (a slow machine may still be winding the night down).
+    let settling = {
+        let db = db.clone();
+        async move {
             let left = (to - clock.now()).to_std().unwrap_or_default();
             clock.sleep(left).await;
-        })
-        .await;
+            let limit = tokio::time::Instant::now() + SETTLE;
+            while !settled(&db).await {
+                if tokio::time::Instant::now() >= limit {
+                    say!("the agents had not settled {} s (real) after the night: stopped", SETTLE.as_secs());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    supervisor.run(settling).await;
     listener.abort();
     dome_watch.abort();
     arrivals.abort();
@@ -295,6 +312,22 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
         report.safety.exposure_while_unsafe_s
     );
     Ok(())
+}
+
+/// How long (real time) the agents may take to wind the night down.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Whether the agents are done with the night: no sequence EXECUTING, and the
+/// planner's latest schedule made after the sequences' latest change.
+async fn settled(db: &Db) -> bool {
+    if !db.executing_sequences().await.is_ok_and(|e| e.is_empty()) {
+        return false;
+    }
+    match (db.planning_mark().await, db.latest_schedule().await) {
+        (Ok((_, None)), _) => true,
+        (Ok((_, Some(changed))), Ok(Some(s))) => s.created_at >= changed,
+        _ => false,
+    }
 }
 
 /// The request files of a folder (`*.xml`), in name order, read and checked
@@ -376,7 +409,12 @@ async fn load_requests(ctx: &Context, db: &Db, requests: &[(String, NewRequest)]
     Ok(sequences)
 }
 
-async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, log: Arc<Mutex<Log>>, quiet: bool) {
+async fn listen(
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    clock: Clock,
+    log: Arc<Mutex<Log>>,
+    quiet: bool,
+) {
     loop {
         let e = match events.recv().await {
             Ok(e) => e,
@@ -421,6 +459,7 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, log: Arc<Mu
                 }
             }
             Event::Restarted { agent, reason, .. } => {
+                l.restarts.push(format!("{}  {agent} ({reason})", iso(clock.now())));
                 if !quiet {
                     say!("agent {agent} restarted ({reason})");
                 }
@@ -557,6 +596,7 @@ async fn report(
             rejected: n("REJECTED"),
             unplannable: n("UNPLANNABLE"),
             cancelled: n("CANCELLED"),
+            executing: n("EXECUTING"),
             interrupted: l.interrupted,
         },
         images: images_by_kind.values().sum(),
@@ -571,5 +611,6 @@ async fn report(
         },
         states: l.states.iter().map(|(t, s)| State { time: iso(*t), state: s.clone() }).collect(),
         faults: l.faults.clone(),
+        restarts: l.restarts.clone(),
     })
 }

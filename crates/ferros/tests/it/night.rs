@@ -55,7 +55,10 @@ fn check(r: &Value, label: &str) {
     assert_eq!(
         n("submitted"),
         n("planned") + n("executed") + n("rejected") + n("unplannable") + n("cancelled"),
-        "{label}: a sequence is unaccounted for: {q}"
+        "{label}: a sequence is unaccounted for: {q}; faults {}; restarts {}; states {}",
+        r["faults"],
+        r["restarts"],
+        r["states"]
     );
     let night_end = r["night_end"].as_str().unwrap().to_owned();
     let states = r["states"].as_array().unwrap();
