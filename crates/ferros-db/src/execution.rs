@@ -47,7 +47,7 @@ pub(crate) async fn start_sequence(
     tep: JulianDate,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = super::queries::begin_write(pool).await?;
     let done = sqlx::query(
         "UPDATE sequences SET status = 'EXECUTING', tsp = $1, tep = $2, progress = 0, reason = '', updated_at = $3
          WHERE id = $4 AND status = 'PLANNED'",
@@ -77,7 +77,7 @@ pub(crate) async fn record_progress(
     done: i64,
     progress: f64,
 ) -> DbResult<()> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = super::queries::begin_write(pool).await?;
     sqlx::query("UPDATE plans SET done = $1 WHERE id = $2").bind(done).bind(plan.0).execute(&mut *tx).await?;
     sqlx::query("UPDATE sequences SET progress = $1 WHERE id = $2 AND status = 'EXECUTING'")
         .bind(progress.clamp(0.0, 1.0))
@@ -95,7 +95,7 @@ pub(crate) async fn finish_sequence(
     end: &SequenceEnd,
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = super::queries::begin_write(pool).await?;
     let changed = match end {
         SequenceEnd::Executed { tep, charge_s } => {
             let done = sqlx::query(

@@ -23,6 +23,22 @@ use crate::{
 
 type Tx<'c> = Transaction<'c, Db>;
 
+/// Begins a write transaction (`BEGIN_WRITE`), safe to cancel.
+///
+/// sqlx's `begin_with` is not: a caller dropped while it waits (an agent
+/// killed, a `select!`) can leave the transaction begun on a pooled
+/// connection with nobody to end it, holding SQLite's write lock and
+/// swallowing what that connection writes next. The begin runs in a task of
+/// its own; if nobody awaits it any more, the transaction it returns is
+/// dropped, and so rolled back.
+pub(crate) async fn begin_write(pool: &Pool<Db>) -> DbResult<Tx<'static>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(super::BEGIN_WRITE).await })
+        .await
+        .map_err(|e| DbError::Query(sqlx::Error::Io(std::io::Error::other(format!("begin: {e}")))))?
+        .map_err(DbError::from)
+}
+
 fn corrupt(table: &'static str, id: i64) -> impl Fn(DomainError) -> DbError {
     move |e| DbError::Corrupt { table, id, message: e.to_string() }
 }
@@ -126,7 +142,7 @@ struct UserRow {
 
 pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
     ferros_domain::validate_username(&u.username)?;
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password_hash, active, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -247,7 +263,7 @@ pub(crate) async fn create_request(
     submit: bool,
     now: DateTime<Utc>,
 ) -> DbResult<RequestId> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let program = program_id(&mut tx, &req.program).await?;
     let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(owner)
@@ -588,7 +604,7 @@ pub(crate) async fn move_request_sequences(
     now: DateTime<Utc>,
     pick: fn(SequenceStatus) -> bool,
 ) -> DbResult<Vec<(SequenceId, SequenceStatus)>> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *tx)
@@ -642,7 +658,7 @@ pub(crate) async fn set_sequence_status(
     to: SequenceStatus,
     now: DateTime<Utc>,
 ) -> DbResult<SequenceStatus> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let st: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *tx)
@@ -662,7 +678,7 @@ pub(crate) async fn store_schedule(
     s: &NewSchedule,
     now: DateTime<Utc>,
 ) -> DbResult<ScheduleId> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let id = insert_schedule(&mut tx, s, now).await?;
     tx.commit().await?;
     Ok(id)
@@ -848,7 +864,7 @@ pub(crate) async fn apply_schedule(
     night: chrono::NaiveDate,
     now: DateTime<Utc>,
 ) -> DbResult<ScheduleId> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let id = insert_schedule(&mut tx, s, now).await?;
     for u in updates {
         let done = sqlx::query(
@@ -969,7 +985,7 @@ fn parse_status(table: &'static str, s: &str) -> DbResult<GlobalStatus> {
 /// Stores the latest watches, a history row for each whose status or reasons
 /// changed, and the raw samples: one transaction. Returns the kinds that changed.
 pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<String>> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     let mut changed = Vec::new();
     for watch in &w.watches {
         let reasons = serde_json::to_string(&watch.reasons).map_err(|e| DbError::Corrupt {
@@ -1040,7 +1056,7 @@ async fn insert_series_in(tx: &mut Tx<'_>, step: i64, rows: &[SeriesRow]) -> DbR
 }
 
 pub(crate) async fn insert_series(pool: &Pool<Db>, step: i64, rows: &[SeriesRow]) -> DbResult<()> {
-    let mut tx = pool.begin_with(super::BEGIN_WRITE).await?;
+    let mut tx = begin_write(pool).await?;
     insert_series_in(&mut tx, step, rows).await?;
     tx.commit().await?;
     Ok(())

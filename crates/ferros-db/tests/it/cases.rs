@@ -475,3 +475,42 @@ pub async fn concurrent_writers_all_land(db: &Db) {
         assert_eq!(db.request(id).await.unwrap().unwrap().sequences.len(), req.sequences.len());
     }
 }
+
+/// Writers cancelled at any point (an agent killed, a timeout): each write
+/// lands whole or not at all, and no transaction is left open on a pooled
+/// connection to hold the write lock or swallow later writes.
+pub async fn cancelled_writers_leave_no_transaction_open(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    for i in 0..300_u32 {
+        let (db2, mut r) = (db.clone(), req.clone());
+        r.name = format!("cancelled {i}");
+        let task = tokio::spawn(async move { db2.create_request(&r, "alice", true, now()).await });
+        // Cancelled after a varying number of turns, each giving the
+        // database's own thread time to answer.
+        for _ in 0..i % 12 {
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_micros(60));
+        }
+        task.abort();
+        let _ = task.await;
+    }
+    // Every connection of the pool is taken in turn: each write lands at once.
+    let start = std::time::Instant::now();
+    let mut after = Vec::new();
+    for i in 0..20 {
+        let mut r = req.clone();
+        r.name = format!("after {i}");
+        after.push(db.create_request(&r, "alice", true, now()).await.unwrap());
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(5), "writes waited {:?}", start.elapsed());
+    // What landed is whole; what was written after is there for all to see.
+    let all = db.list_requests().await.unwrap();
+    for s in &all {
+        let r = db.request(s.id).await.unwrap().unwrap();
+        assert_eq!(r.sequences.len(), req.sequences.len(), "{}", r.name);
+    }
+    for id in after {
+        assert!(all.iter().any(|s| s.id == id));
+    }
+}

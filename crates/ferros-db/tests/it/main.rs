@@ -50,6 +50,7 @@ on_both_backends!(
     control_commands_are_answered_once,
     executions_charge_quota_and_record_images,
     concurrent_writers_all_land,
+    cancelled_writers_leave_no_transaction_open,
 );
 
 #[tokio::test]
