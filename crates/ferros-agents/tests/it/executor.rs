@@ -38,6 +38,45 @@ async fn submit(db: &Db, xml: &str, now: chrono::DateTime<chrono::Utc>) -> Reque
     db.create_request(&r, "ana", true, now).await.unwrap()
 }
 
+/// The program AGN and its PI, ana.
+async fn program_and_observer(db: &Db, now: chrono::DateTime<chrono::Utc>) {
+    let program = NewProgram {
+        name: "AGN".into(),
+        description: String::new(),
+        period: Period::containing(start_time().date_naive()),
+        priority: Priority::new(50).unwrap(),
+        quota: Seconds::new("quota", 36_000.0).unwrap(),
+    };
+    db.create_program(&program, now).await.unwrap();
+    let ana = ferros_db::NewUser {
+        username: "ana".into(),
+        email: String::new(),
+        password_hash: "x".into(),
+        profiles: [Profile::Pi].into(),
+        programs: vec!["AGN".into()],
+    };
+    db.create_user(&ana, now).await.unwrap();
+}
+
+fn planner_and_executor(
+    s: &ferros_config::Settings,
+    obs: &Observatory,
+    archive: &Archive,
+    ctx: &ferros_agents::AgentContext,
+) -> (Factory, Factory) {
+    let planner: Factory = {
+        let s = s.clone();
+        Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
+    };
+    let executor: Factory = {
+        let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
+        Arc::new(move || {
+            Box::new(ExecutorAgent::new(&s, o.clone(), a.clone(), ctx.clone())) as Box<dyn Agent>
+        })
+    };
+    (planner, executor)
+}
+
 async fn status_of(db: &Db, id: RequestId) -> SequenceStatus {
     db.request(id).await.unwrap().unwrap().sequences[0].status
 }
@@ -56,6 +95,9 @@ async fn sequences_run_are_preempted_and_cancelled() {
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
     s.executor.preemption = Preemption::EndOfExposure;
+    // Staleness is another test's subject: two real seconds, so that a loaded
+    // machine does not see the PLC go silent and stop the sequences.
+    s.weather.stale_after_s = 60.0;
     let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
     let archive_dir = tempfile::tempdir().unwrap();
     let archive = Archive::open(archive_dir.path()).unwrap();
@@ -68,36 +110,12 @@ async fn sequences_run_are_preempted_and_cancelled() {
             let (s, o) = (s.clone(), obs.clone());
             Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
         };
-        let planner: Factory = {
-            let s = s.clone();
-            Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
-        };
-        let executor: Factory = {
-            let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
-            Arc::new(move || {
-                Box::new(ExecutorAgent::new(&s, o.clone(), a.clone(), ctx.clone())) as Box<dyn Agent>
-            })
-        };
+        let (planner, executor) = planner_and_executor(&s, &obs, &archive, ctx);
         vec![env, majordome, planner, executor]
     })
     .await;
     let db = &h.db;
-    let program = NewProgram {
-        name: "AGN".into(),
-        description: String::new(),
-        period: Period::containing(start_time().date_naive()),
-        priority: Priority::new(50).unwrap(),
-        quota: Seconds::new("quota", 36_000.0).unwrap(),
-    };
-    db.create_program(&program, c.now()).await.unwrap();
-    let ana = ferros_db::NewUser {
-        username: "ana".into(),
-        email: String::new(),
-        password_hash: "x".into(),
-        profiles: [Profile::Pi].into(),
-        programs: vec!["AGN".into()],
-    };
-    db.create_user(&ana, c.now()).await.unwrap();
+    program_and_observer(db, c.now()).await;
     h.until(5.0, "safe", safe).await;
     let used = async || db.program_by_name("AGN").await.unwrap().unwrap().used.get();
 
@@ -180,36 +198,12 @@ async fn an_orphaned_execution_is_given_back() {
     let archive = Archive::open(archive_dir.path()).unwrap();
     // No ENV nor majordome: nobody says observe, so the executor stays idle.
     let h = Harness::start_with(c, |ctx| {
-        let planner: Factory = {
-            let s = s.clone();
-            Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
-        };
-        let executor: Factory = {
-            let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
-            Arc::new(move || {
-                Box::new(ExecutorAgent::new(&s, o.clone(), a.clone(), ctx.clone())) as Box<dyn Agent>
-            })
-        };
+        let (planner, executor) = planner_and_executor(&s, &obs, &archive, ctx);
         vec![planner, executor]
     })
     .await;
     let db = &h.db;
-    let program = NewProgram {
-        name: "AGN".into(),
-        description: String::new(),
-        period: Period::containing(start_time().date_naive()),
-        priority: Priority::new(50).unwrap(),
-        quota: Seconds::new("quota", 36_000.0).unwrap(),
-    };
-    db.create_program(&program, c.now()).await.unwrap();
-    let ana = ferros_db::NewUser {
-        username: "ana".into(),
-        email: String::new(),
-        password_hash: "x".into(),
-        profiles: [Profile::Pi].into(),
-        programs: vec!["AGN".into()],
-    };
-    db.create_user(&ana, c.now()).await.unwrap();
+    program_and_observer(db, c.now()).await;
     let id = submit(db, &request("orphan", false, 3), c.now()).await;
     wait("planned", 20.0, async || status_of(db, id).await == SequenceStatus::Planned).await;
     // Marked EXECUTING behind the executor's back, as a run that died would leave it.
