@@ -137,6 +137,13 @@ impl Twilight {
     }
 }
 
+/// The evening twilight of the flats: the Sun setting between
+/// `executor.flats_sun_altitude` and the night's altitude.
+fn evening(settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+    Twilight::at(site, now)
+        .is_some_and(|t| t.evening(settings.executor.flats_sun_altitude, settings.site.night_sun_altitude))
+}
+
 /// Whether twilight flats are due now: evening, and a filter still lacks its flats.
 pub async fn flats_due(db: &Db, settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
     !flats_wanted(db, settings, site, now).await.is_empty()
@@ -152,8 +159,7 @@ pub async fn flats_wanted(
     now: DateTime<Utc>,
 ) -> Vec<(Detector, String, u32)> {
     let x = &settings.executor;
-    let Some(t) = Twilight::at(site, now) else { return Vec::new() };
-    if x.flats_per_filter == 0 || !t.evening(x.flats_sun_altitude, settings.site.night_sun_altitude) {
+    if x.flats_per_filter == 0 || !evening(settings, site, now) {
         return Vec::new();
     }
     // This evening's: the window lasts well under three hours.
@@ -377,8 +383,9 @@ impl Agent for ExecutorAgent {
                     }
                 }
                 Job::Flats if !observing => self.stop(Stop::Now(format!("observing stopped ({mode})"))),
-                // The twilight is over (the night's sequences come next).
-                Job::Flats if !flats_due(&ctx.db, &self.kit.settings, self.kit.site.as_ref(), now).await => {
+                // The twilight is over (the night's sequences come next). A run
+                // that has all its flats ends by itself.
+                Job::Flats if !self.kit.evening(now) => {
                     self.stop(Stop::AfterExposure("the twilight is over".into()))
                 }
                 Job::Flats => {}
@@ -441,6 +448,10 @@ struct Channel {
 }
 
 impl Kit {
+    fn evening(&self, now: DateTime<Utc>) -> bool {
+        evening(&self.settings, self.site.as_ref(), now)
+    }
+
     fn channel(&self, detector: Detector) -> Option<Channel> {
         let (camera, wheel) = match detector {
             Detector::Vis => (&self.obs.camera_vis, &self.obs.filter_vis),
