@@ -89,6 +89,37 @@ async fn wait(what: &str, real_secs: f64, mut ok: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Waits like [`wait`]; on failure, says what the agents logged and where the sequences are.
+async fn wait_or_tell(db: &Db, what: &str, real_secs: f64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(real_secs);
+    while !ok().await {
+        if tokio::time::Instant::now() >= deadline {
+            let logs: Vec<String> = db
+                .recent_logs(60)
+                .await
+                .unwrap()
+                .iter()
+                .rev()
+                .map(|l| format!("{} {}: {}", l.at, l.source, l.message))
+                .collect();
+            let schedule = db.latest_schedule().await.unwrap().map(|s| s.entries);
+            let agents: Vec<String> = db
+                .list_agents()
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| format!("{} {} beat {} restarts {}", a.name, a.state, a.heartbeat_at, a.restarts))
+                .collect();
+            let write = db.agent_heartbeat("test", chrono::Utc::now()).await;
+            panic!(
+                "{what}: not within {real_secs} s\nlogs:\n{}\nschedule: {schedule:?}\nagents: {agents:?}\na write now: {write:?}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequences_run_are_preempted_and_cancelled() {
     let c = Clock::simulated(start_time(), 30.0).unwrap();
@@ -155,7 +186,8 @@ async fn sequences_run_are_preempted_and_cancelled() {
 
     // 2. An alert pre-empts a long routine sequence once its exposures end.
     let long = submit(db, &request("long", false, 30), c.now()).await;
-    wait("long executing", 30.0, async || status_of(db, long).await == SequenceStatus::Executing).await;
+    wait_or_tell(db, "long executing", 30.0, async || status_of(db, long).await == SequenceStatus::Executing)
+        .await;
     let long_seq = db.request(long).await.unwrap().unwrap().sequences[0].id;
     wait("a first image", 20.0, async || !db.images(Some(long_seq), 1).await.unwrap().is_empty()).await;
     let alert = submit(db, &request("grb", true, 2), c.now()).await;
