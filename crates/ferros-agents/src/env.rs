@@ -219,9 +219,14 @@ impl Agent for EnvAgent {
     }
 }
 
-/// Reasons without the countdown to SAFE.
-fn strip(reasons: &[String]) -> Vec<&String> {
-    reasons.iter().filter(|r| !r.starts_with("conditions good for")).collect()
+/// Reasons without the countdown to SAFE and without their figures: a reading
+/// that grows older or a rain rate that changes is not news, a new reason is.
+fn strip(reasons: &[String]) -> Vec<String> {
+    reasons
+        .iter()
+        .filter(|r| !r.starts_with("conditions good for"))
+        .map(|r| r.chars().filter(|c| !c.is_ascii_digit() && *c != '.').collect())
+        .collect()
 }
 
 /// The bucket (ms) that brings `start..end` at `step` down to `max_points`,
@@ -259,4 +264,27 @@ pub fn series_step(
         }
     }
     TEN_MINUTES_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip;
+
+    #[test]
+    fn ageing_readings_are_not_news_but_new_reasons_are() {
+        let r = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let stale =
+            |age: u32| r(&[&format!("rain: data {age} s old (stale after 30 s): plc: not answering")]);
+        assert_eq!(strip(&stale(32)), strip(&stale(1040)));
+        assert_eq!(strip(&r(&["rain: it rains (8.0 mm/h)"])), strip(&r(&["rain: it rains (2.5 mm/h)"])));
+        assert_ne!(
+            strip(&r(&["rain: it rains (8.0 mm/h)"])),
+            strip(&r(&["rain: it rains hard (12.0 mm/h)"]))
+        );
+        assert_ne!(strip(&stale(32)), strip(&r(&["rain: it rains (8.0 mm/h)"])));
+        assert_eq!(
+            strip(&r(&["conditions good for 10 s of the 300 s needed before SAFE"])),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -94,6 +94,10 @@ pub struct ExecutorAgent {
     period: Duration,
     running: Option<Running>,
     recovered: bool,
+    /// The sequences taken at one instant of the clock: one is not taken
+    /// twice at the same instant (taken, given back to the planner, placed
+    /// again at once: without time passing, that would go on for ever).
+    taken: (DateTime<Utc>, Vec<SequenceId>),
 }
 
 impl std::fmt::Debug for ExecutorAgent {
@@ -214,6 +218,7 @@ impl ExecutorAgent {
             period: Duration::from_secs_f64(settings.executor.period_s),
             running: None,
             recovered: false,
+            taken: (DateTime::<Utc>::MIN_UTC, Vec::new()),
         }
     }
 
@@ -238,8 +243,10 @@ impl ExecutorAgent {
             };
             tokio::pin!(run);
             let r = loop {
+                // In a fixed order (a simulated night is replayed exactly):
+                // the news first, so that UNSAFE stops the job before it goes on.
                 tokio::select! {
-                    r = &mut run => break r,
+                    biased;
                     e = events.recv() => {
                         if sky && let Ok(Event::Environment { status: GlobalStatus::Unsafe, reasons, .. }) = e {
                             unsafe_stop.send_if_modified(|s| {
@@ -251,6 +258,7 @@ impl ExecutorAgent {
                             });
                         }
                     }
+                    r = &mut run => break r,
                 }
             };
             if let Err(e) = r {
@@ -345,6 +353,11 @@ impl Agent for ExecutorAgent {
         self.period
     }
 
+    /// A new mode, UNSAFE or SAFE, a new schedule: look again at once.
+    fn wakes_on(&self, e: &Event) -> bool {
+        matches!(e, Event::Mode { .. } | Event::Environment { .. } | Event::Schedule { .. })
+    }
+
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
         if !self.recovered {
             self.recover(ctx).await?;
@@ -403,15 +416,27 @@ impl Agent for ExecutorAgent {
             }
             let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
             let lead = self.kit.settings.executor.lead_s / 86_400.0;
-            if let Some(a) = self.alert_ready(now).await?
+            if self.taken.0 != now {
+                self.taken = (now, Vec::new());
+            }
+            let job = if let Some(a) = self.alert_ready(now).await?
                 && ctx.db.sequence_status(a).await.map_err(|e| e.to_string())?
                     == Some(SequenceStatus::Planned)
             {
-                self.start(Job::Sequence { id: a, alert: true }, ctx);
+                Some(Job::Sequence { id: a, alert: true })
             } else if let Some((id, _)) =
                 ctx.db.next_planned(jd.days() + lead).await.map_err(|e| e.to_string())?
             {
                 let alert = ctx.db.is_alert(id).await.map_err(|e| e.to_string())?;
+                Some(Job::Sequence { id, alert })
+            } else {
+                None
+            };
+            // Taken already at this instant: wait for the next period.
+            if let Some(Job::Sequence { id, alert }) = job
+                && !self.taken.1.contains(&id)
+            {
+                self.taken.1.push(id);
                 self.start(Job::Sequence { id, alert }, ctx);
             }
         } else if !mode.is_empty()
@@ -605,8 +630,9 @@ impl Kit {
         );
         let sky = matches!(exposure.frame, FrameType::Light | FrameType::Flat);
         let outcome = tokio::select! {
-            r = wait => Some(r),
+            biased;
             _ = stop.wait_for(|s| matches!(s, Stop::Now(_))) => None,
+            r = wait => Some(r),
         };
         let ended = self.clock.now();
         let state = match outcome {
@@ -662,11 +688,12 @@ impl Kit {
         // stopped meanwhile: the storing is a task of its own. Rendering and
         // syncing the file is blocking work, kept off the async workers so
         // that the other agents (safety first) never wait on the disk.
-        let (archive, db, dir, alert) =
-            (self.archive.clone(), self.db.clone(), shot.dir.to_path_buf(), shot.alert);
+        let (archive, db, dir, alert, clock) =
+            (self.archive.clone(), self.db.clone(), shot.dir.to_path_buf(), shot.alert, self.clock);
         let store = tokio::spawn(async move {
             let file = archive.clone();
-            let path = tokio::task::spawn_blocking(move || file.write_image(&dir, &name, &frame, &info))
+            let path = clock
+                .offload(move || file.write_image(&dir, &name, &frame, &info))
                 .await
                 .map_err(|e| format!("writing the image: {e}"))??;
             image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
@@ -770,9 +797,28 @@ impl Kit {
         };
         let request = db.request(rid).await.map_err(|e| e.to_string())?.ok_or("the request is gone")?;
         let seq = request.sequences.iter().find(|s| s.id == id).ok_or("the sequence is gone")?.clone();
+        let block = seq.spec.block().get();
+        // A sequence is started up to `lead_s` before its planned start; one
+        // whose target rises only at that start waits for it (else the planner
+        // would place it again at the same time, and so on for ever).
+        if let Some(tsp) = seq.tsp {
+            let now = JulianDate::from_datetime(self.clock.now()).map_err(|e| e.to_string())?;
+            if tsp.days() > now.days()
+                && !self.up_between(&seq, now.days(), now.days() + block / 86_400.0)
+                && self.up_between(&seq, tsp.days(), tsp.days() + block / 86_400.0)
+            {
+                let wait =
+                    Duration::from_secs_f64(((tsp.days() - now.days()) * 86_400.0).clamp(0.0, 3_600.0));
+                let mut stop = stop.clone();
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|s| *s != Stop::Go) => return Ok(()),
+                    () = self.clock.sleep(wait) => {}
+                }
+            }
+        }
         let now = self.clock.now();
         let start = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
-        let block = seq.spec.block().get();
         // What the observatory cannot do at all is given up, with the reason.
         if let Some(why) = self.cannot_do(&seq).await {
             db.give_up_sequence(id, &why, now).await.map_err(|e| e.to_string())?;
@@ -823,7 +869,7 @@ impl Kit {
     fn up_between(&self, seq: &ferros_domain::Sequence, a: f64, b: f64) -> bool {
         let (Some(c), Some(site)) = (seq.spec.coordinates, self.site.as_ref()) else { return true };
         let floor =
-            seq.spec.constraints.min_altitude.unwrap_or(0.0).max(self.settings.site.horizon.min(10.0));
+            crate::planning::altitude_floor(seq.spec.constraints.min_altitude, self.settings.site.horizon);
         let steps = ((b - a) * 86_400.0 / 600.0).ceil().max(1.0) as u32;
         (0..=steps).all(|i| {
             let t = a + (b - a) * f64::from(i) / f64::from(steps);
@@ -887,14 +933,16 @@ impl Kit {
         let radec = seq.spec.coordinates.map(|c| (c.ra.degrees(), c.dec.degrees()));
         if let Some((ra, dec)) = radec {
             let r = tokio::select! {
-                r = self.point(ra, dec) => Some(r),
+                biased;
                 _ = stop.wait_for(|s| *s != Stop::Go) => None,
+                r = self.point(ra, dec) => Some(r),
             };
             r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("pointing: {e}"))?;
         }
         let r = tokio::select! {
-            r = self.dome_open() => Some(r),
+            biased;
             _ = stop.wait_for(|s| *s != Stop::Go) => None,
+            r = self.dome_open() => Some(r),
         };
         r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
         let dir = self.request_folder(request.kind.code(), request.id, true).await?;
@@ -957,8 +1005,9 @@ impl Kit {
                                     let target =
                                         ((ra0 + dx).rem_euclid(360.0), (dec0 + dy).clamp(-90.0, 90.0));
                                     let moved = tokio::select! {
-                                        r = kit.point(target.0, target.1) => Some(r),
+                                        biased;
                                         _ = stop.wait_for(|s| *s != Stop::Go) => None,
+                                        r = kit.point(target.0, target.1) => Some(r),
                                     };
                                     moved
                                         .ok_or_else(|| stop_reason(&stop))?
@@ -1032,15 +1081,17 @@ impl Kit {
             let az = (frame.sun().horizontal.az + 180.0).rem_euclid(360.0);
             let t = self.timeout;
             let unparked = tokio::select! {
-                r = self.until(m.name(), "unpark", self.motion_limit(), || bounded(m.name(), "state", t, m.state()), |s| !s.value.parked) => Some(r),
+                biased;
                 _ = stop.wait_for(|s| *s != Stop::Go) => None,
+                r = self.until(m.name(), "unpark", self.motion_limit(), || bounded(m.name(), "state", t, m.state()), |s| !s.value.parked) => Some(r),
             };
             unparked.ok_or_else(|| stop_reason(&stop))?.map_err(|e| e.to_string())?;
             bounded(m.name(), "slew", t, m.slew_altaz(75.0, az)).await.map_err(|e| e.to_string())?;
         }
         let r = tokio::select! {
-            r = self.dome_open() => Some(r),
+            biased;
             _ = stop.wait_for(|s| *s != Stop::Go) => None,
+            r = self.dome_open() => Some(r),
         };
         r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
         let night = crate::planning::night_of(

@@ -47,7 +47,8 @@ impl Agent for GicPublisher {
         let text = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
         // File work is blocking: off the async workers.
         let archive = self.archive.clone();
-        tokio::task::spawn_blocking(move || archive.publish_gic(DEVICE_STATUS_FILE, &text))
+        ctx.clock
+            .offload(move || archive.publish_gic(DEVICE_STATUS_FILE, &text))
             .await
             .map_err(|e| format!("publishing the device status: {e}"))?
             .map(|_| ())

@@ -11,6 +11,7 @@ mod executor;
 mod gic;
 mod majordome;
 pub mod planning;
+mod roster;
 mod runtime;
 
 pub use device_states::{DeviceStates, Latest};
@@ -19,13 +20,33 @@ pub use executor::{ExecutorAgent, OBSERVING, Twilight, dither_offset, flats_due}
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
 pub use majordome::MajordomeAgent;
 pub use planning::PlannerAgent;
+pub use roster::{AgentKind, factories};
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};
 
-/// The Sun's altitude at `site` at `now`, degrees.
+/// The Sun's altitude at `site` at `now`, degrees: interpolated between whole
+/// minutes (`ferros_astro::SunAltitudes`), shared by every agent of the process.
 pub(crate) fn sun_altitude(
     site: Option<&ferros_astro::Site>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<f64> {
+    use std::sync::{Arc, Mutex};
+    static SITES: Mutex<Vec<Arc<ferros_astro::SunAltitudes>>> = Mutex::new(Vec::new());
+    let site = site?;
     let jd = ferros_domain::JulianDate::from_datetime(now).ok()?;
-    Some(ferros_astro::Frame::new(site?, jd).ok()?.sun().horizontal.alt)
+    let track = {
+        let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+        match sites.iter().find(|t| t.site() == site) {
+            Some(t) => t.clone(),
+            None => {
+                // A handful of sites at most (tests use several); the oldest goes first.
+                if sites.len() >= 8 {
+                    sites.remove(0);
+                }
+                let t = Arc::new(ferros_astro::SunAltitudes::new(*site));
+                sites.push(t.clone());
+                t
+            }
+        }
+    };
+    track.at(jd).ok()
 }

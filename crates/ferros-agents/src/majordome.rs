@@ -337,6 +337,11 @@ impl Agent for MajordomeAgent {
         self.period
     }
 
+    /// UNSAFE or SAFE, a sequence started or ended, a new schedule: decide at once.
+    fn wakes_on(&self, e: &Event) -> bool {
+        matches!(e, Event::Environment { .. } | Event::Sequence { .. } | Event::Schedule { .. })
+    }
+
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
         if !self.restored {
             // A lock and the night's ACK outlive a restart; a bypass does not

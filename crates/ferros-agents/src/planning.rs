@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use ferros_astro::{Limits, NightSky, Site, local_noon};
-use ferros_db::{Db, PlanningCandidate, StatusUpdate};
+use ferros_clock::Clock;
+use ferros_db::{Db, PlanningCandidate, PlanningMark, StatusUpdate};
 use ferros_domain::{
     EntryStatus, JulianDate, NewSchedule, Priority, RequestKind, ScheduleEntry, ScheduleId, Seconds,
     SequenceId, SequenceStatus, Strategy,
@@ -37,6 +38,9 @@ pub struct NightPlan {
     pub plan: Plan,
     /// Sequences out of their reportable nights, made UNPLANNABLE.
     pub expired: Vec<ScheduleEntry>,
+    /// The sequences' mark after this plan's writes; `None` when they changed
+    /// while it was made (it is then stale: plan again).
+    pub mark: Option<PlanningMark>,
 }
 
 /// The date of the night `jd` belongs to: nights start at local mean noon.
@@ -57,20 +61,31 @@ pub fn dark_span(site: Site, date: NaiveDate, night_altitude: f64) -> Result<(f6
     }
 }
 
-/// Plans the night of `date` (or of `now`) from `now` on, and stores it.
+/// The lowest altitude a sequence may be observed at: its own minimum, and
+/// never under the site's horizon (`site.horizon`, counted up to 10 degrees).
+/// The planner places blocks and the executor checks them with this one rule:
+/// were they to differ, the executor would give back what the planner placed.
+pub fn altitude_floor(min_altitude: Option<f64>, horizon: f64) -> f64 {
+    min_altitude.unwrap_or(0.0).max(horizon.min(10.0))
+}
+
+/// Plans the night of `date` (or of now's) from the clock's now on, and stores it.
+/// `horizon` is `site.horizon` (see [`altitude_floor`]).
 pub async fn plan_night(
     db: &Db,
+    clock: &Clock,
     site: Site,
-    night_altitude: f64,
-    now: DateTime<Utc>,
+    (night_altitude, horizon): (f64, f64),
     date: Option<NaiveDate>,
 ) -> Result<NightPlan, PlanningError> {
-    let now = JulianDate::from_datetime(now).map_err(|e| PlanningError::NoNight(format!("clock: {e}")))?;
+    let now =
+        JulianDate::from_datetime(clock.now()).map_err(|e| PlanningError::NoNight(format!("clock: {e}")))?;
     let date = date.unwrap_or_else(|| night_of(now, site.longitude()));
     // The ephemerides and the planner are CPU work: off the async workers, so
     // that the other agents (safety first) are not held up meanwhile.
-    let blocking = |e: tokio::task::JoinError| PlanningError::Planner(e.to_string());
-    let sky = tokio::task::spawn_blocking(move || NightSky::new(site, date, night_altitude))
+    let blocking = |e: ferros_clock::OffloadError| PlanningError::Planner(e.to_string());
+    let sky = clock
+        .offload(move || NightSky::new(site, date, night_altitude))
         .await
         .map_err(blocking)?
         .map_err(|e| PlanningError::NoNight(e.to_string()))?;
@@ -82,35 +97,37 @@ pub async fn plan_night(
     };
     let (start, end) = (first.start.days(), last.end.days());
 
+    let based_on = db.planning_mark().await?;
     let candidates = db.planning_candidates(start, end).await?;
     let remaining: HashMap<i64, f64> =
         db.list_programs().await?.into_iter().map(|p| (p.id.0, p.remaining_quota().get() / DAY)).collect();
-    let (candidates, expired_ids, plan) = tokio::task::spawn_blocking(move || {
-        let mut tasks = Vec::with_capacity(candidates.len());
-        let mut expired = Vec::new();
-        for c in &candidates {
-            let s = &c.sequence;
-            if let Some(first_night) = c.first_night
-                && !matches!(s.status, SequenceStatus::Executing | SequenceStatus::Executed)
-                && (date - first_night).num_days() > i64::from(s.spec.reportable_nights)
-            {
-                expired.push(s.id);
-                continue;
+    let (candidates, expired_ids, plan) = clock
+        .offload(move || {
+            let mut tasks = Vec::with_capacity(candidates.len());
+            let mut expired = Vec::new();
+            for c in &candidates {
+                let s = &c.sequence;
+                if let Some(first_night) = c.first_night
+                    && !matches!(s.status, SequenceStatus::Executing | SequenceStatus::Executed)
+                    && (date - first_night).num_days() > i64::from(s.spec.reportable_nights)
+                {
+                    expired.push(s.id);
+                    continue;
+                }
+                tasks.push(task_of(c, &sky, horizon));
             }
-            tasks.push(task_of(c, &sky));
-        }
-        let input = Input {
-            night_start: start,
-            night_end: end,
-            now: (now.days() > start).then_some(now.days()),
-            tasks,
-            quotas: remaining,
-        };
-        let plan = ferros_scheduler::plan(&input).map_err(|e| PlanningError::Planner(e.to_string()));
-        (candidates, expired, plan)
-    })
-    .await
-    .map_err(blocking)?;
+            let input = Input {
+                night_start: start,
+                night_end: end,
+                now: (now.days() > start).then_some(now.days()),
+                tasks,
+                quotas: remaining,
+            };
+            let plan = ferros_scheduler::plan(&input).map_err(|e| PlanningError::Planner(e.to_string()));
+            (candidates, expired, plan)
+        })
+        .await
+        .map_err(blocking)?;
     let plan = plan?;
     let expired: Vec<&PlanningCandidate> =
         candidates.iter().filter(|c| expired_ids.contains(&c.sequence.id)).collect();
@@ -161,8 +178,9 @@ pub async fn plan_night(
         plan_start: JulianDate::new(plan.plan_start).map_err(bad)?,
         entries,
     };
-    let schedule_id = db.apply_schedule(&schedule, &updates, date, now.to_datetime()).await?;
-    Ok(NightPlan { schedule_id, night: date, plan, expired: expired_entries })
+    let (schedule_id, mark) =
+        db.apply_schedule(&schedule, &updates, (date, now.to_datetime()), based_on).await?;
+    Ok(NightPlan { schedule_id, night: date, plan, expired: expired_entries, mark })
 }
 
 fn push_update(
@@ -179,7 +197,7 @@ fn push_update(
 }
 
 /// What the planner needs of a stored sequence, with its visibility tonight.
-fn task_of(c: &PlanningCandidate, sky: &NightSky) -> Task {
+fn task_of(c: &PlanningCandidate, sky: &NightSky, horizon: f64) -> Task {
     let s = &c.sequence;
     let spec = &s.spec;
     let priority = match c.kind {
@@ -197,6 +215,7 @@ fn task_of(c: &PlanningCandidate, sky: &NightSky) -> Task {
     };
     let visibility = spec.coordinates.map(|coords| {
         let mut limits = Limits::from(&spec.constraints);
+        limits.min_altitude = Some(altitude_floor(spec.constraints.min_altitude, horizon));
         limits.between = Some((spec.jd1.days(), spec.jd2.days()));
         sky.windows(coords, &limits).into_iter().map(|w| (w.start.days(), w.end.days())).collect()
     });
@@ -222,9 +241,10 @@ fn task_of(c: &PlanningCandidate, sky: &NightSky) -> Task {
 pub struct PlannerAgent {
     site: Option<Site>,
     night_altitude: f64,
+    horizon: f64,
     period: std::time::Duration,
     /// What the last plan was made for.
-    mark: Option<(i64, Option<DateTime<Utc>>, String, NaiveDate)>,
+    mark: Option<(PlanningMark, String, NaiveDate)>,
 }
 
 impl std::fmt::Debug for PlannerAgent {
@@ -239,7 +259,8 @@ impl PlannerAgent {
         Self {
             site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
             night_altitude: s.night_sun_altitude,
-            period: std::time::Duration::from_secs_f64(settings.executor.period_s),
+            horizon: s.horizon,
+            period: std::time::Duration::from_secs_f64(settings.agents.planner_period_s),
             mark: None,
         }
     }
@@ -255,21 +276,26 @@ impl crate::Agent for PlannerAgent {
         self.period
     }
 
+    /// A sequence that started or ended, the weather's change: plan again.
+    fn wakes_on(&self, e: &crate::Event) -> bool {
+        matches!(e, crate::Event::Sequence { .. } | crate::Event::Environment { .. })
+    }
+
     async fn step(&mut self, ctx: &crate::AgentContext) -> Result<(), String> {
         let Some(site) = self.site else { return Err("the site is not valid".into()) };
         let now = ctx.clock.now();
         let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
         let night = night_of(jd, site.longitude());
-        let (count, changed) = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
+        let sequences = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
         let env = match ctx.db.latest_watch("env").await.map_err(|e| e.to_string())? {
             Some(w) => format!("{:?}", w.global_status),
             None => String::new(),
         };
-        let mark = (count, changed, env, night);
-        if self.mark.as_ref() == Some(&mark) || count == 0 {
+        let mark = (sequences, env, night);
+        if self.mark.as_ref() == Some(&mark) || sequences.sequences == 0 {
             return Ok(());
         }
-        match plan_night(&ctx.db, site, self.night_altitude, now, Some(night)).await {
+        match plan_night(&ctx.db, &ctx.clock, site, (self.night_altitude, self.horizon), Some(night)).await {
             Ok(p) => {
                 let planned = p.plan.entries.iter().filter(|e| e.status == Status::Planned).count();
                 ctx.log(
@@ -281,9 +307,10 @@ impl crate::Agent for PlannerAgent {
                     ),
                 )
                 .await;
-                // The plan's own status changes are not news.
-                let (count, changed) = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
-                self.mark = Some((count, changed, mark.2, night));
+                ctx.bus.publish(crate::Event::Schedule { at: ctx.clock.now(), id: p.schedule_id.0, planned });
+                // The plan's own status changes are not news; a request
+                // submitted while it was made is.
+                self.mark = p.mark.map(|m| (m, mark.1, night));
                 Ok(())
             }
             Err(PlanningError::NoNight(m)) => {

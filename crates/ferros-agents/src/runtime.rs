@@ -26,6 +26,8 @@ pub enum Event {
     Exposure { camera: String, start: DateTime<Utc>, end: DateTime<Utc>, sky: bool, completed: bool },
     /// A sequence started or ended (EXECUTING, EXECUTED, given back...).
     Sequence { at: DateTime<Utc>, id: i64, state: String },
+    /// The planner stored a new schedule.
+    Schedule { at: DateTime<Utc>, id: i64, planned: usize },
 }
 
 /// A broadcast channel: every subscriber gets every event sent after it subscribed.
@@ -80,6 +82,10 @@ pub trait Agent: Send + 'static {
     /// One iteration. An error is logged and the agent goes on; a panic ends
     /// it (and the supervisor starts a new one).
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String>;
+    /// Whether this news on the bus calls for a step at once, before the period is over.
+    fn wakes_on(&self, _event: &Event) -> bool {
+        false
+    }
 }
 
 /// Makes a fresh agent (at start and at each restart).
@@ -116,12 +122,23 @@ struct Running {
     beat_at: Arc<std::sync::Mutex<DateTime<Utc>>>,
     started_at: DateTime<Utc>,
     restarts: i64,
-    /// Real time before which it is not restarted.
-    restart_at: Option<tokio::time::Instant>,
+    /// Clock time before which it is not restarted.
+    restart_at: Option<DateTime<Utc>>,
     delay: Duration,
     last_error: String,
-    healthy_since: tokio::time::Instant,
+    healthy_since: DateTime<Utc>,
 }
+
+/// How often, in clock time, an agent's heartbeat is written to the database.
+const DB_BEAT: Duration = Duration::from_secs(30);
+
+/// Most steps an agent takes at one instant of the clock (woken by news each
+/// time) before it waits for its period: on a virtual clock, time moves only
+/// when every agent waits.
+const MAX_STEPS_AT_ONCE: u32 = 100;
+
+/// How often, in clock time, the supervisor looks at its agents.
+const CHECK: Duration = Duration::from_secs(1);
 
 /// Runs agents and keeps them alive.
 pub struct Supervisor {
@@ -152,7 +169,7 @@ impl Supervisor {
         }
     }
 
-    /// Restart delays: from `first`, doubling, at most `max` (real time).
+    /// Restart delays: from `first`, doubling, at most `max` (clock time).
     pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.first_delay = first;
         self.max_delay = max;
@@ -172,30 +189,62 @@ impl Supervisor {
         let ctx = self.ctx.clone();
         let beat_at = r.beat_at.clone();
         *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = ctx.clock.now();
+        let mut events = ctx.bus.subscribe();
         r.task = Some(tokio::spawn(async move {
-            let mut last_db_beat = None::<(DateTime<Utc>, tokio::time::Instant)>;
+            let mut last_db_beat = None::<DateTime<Utc>>;
+            // Steps taken at one instant: news answered by news (two agents
+            // undoing each other's work) must not keep the clock from moving.
+            let mut instant = (ctx.clock.now(), 0_u32);
             loop {
                 if let Err(e) = agent.step(&ctx).await {
                     ctx.log(agent.name(), LogLevel::Warn, e).await;
                 }
                 let now = ctx.clock.now();
+                instant = if instant.0 == now { (now, instant.1.saturating_add(1)) } else { (now, 1) };
+                let deaf = instant.1 > MAX_STEPS_AT_ONCE;
+                if instant.1 == MAX_STEPS_AT_ONCE + 1 {
+                    ctx.log(
+                        agent.name(),
+                        LogLevel::Error,
+                        format!(
+                            "{MAX_STEPS_AT_ONCE} steps without time passing: news is ignored until the next period"
+                        ),
+                    )
+                    .await;
+                }
                 *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = now;
-                // The database hears of the heartbeat every few seconds of clock
-                // time, and not more than once a real second (accelerated clocks).
-                let real = tokio::time::Instant::now();
-                if last_db_beat.is_none_or(|(t, r)| {
-                    (now - t).num_seconds() >= 5 && real - r >= std::time::Duration::from_secs(1)
-                }) {
+                // The database hears of the heartbeat every few seconds of clock time.
+                if last_db_beat.is_none_or(|t| (now - t).to_std().unwrap_or_default() >= DB_BEAT) {
                     if let Err(e) = ctx.db.agent_heartbeat(agent.name(), now).await {
                         tracing::warn!("{}: cannot record the heartbeat: {e}", agent.name());
                     }
-                    last_db_beat = Some((now, real));
+                    last_db_beat = Some(now);
                 }
-                ctx.clock.sleep(agent.period()).await;
+                // The period, or news that concerns the agent.
+                let period = ctx.clock.sleep(agent.period());
+                tokio::pin!(period);
+                loop {
+                    tokio::select! {
+                        biased;
+                        e = events.recv() => match e {
+                            Ok(_) if deaf => {}
+                            Ok(e) if agent.wakes_on(&e) => break,
+                            Ok(_) => {}
+                            // Missed news: look again at once.
+                            Err(broadcast::error::RecvError::Lagged(_)) if !deaf => break,
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => {
+                                (&mut period).await;
+                                break;
+                            }
+                        },
+                        () = &mut period => break,
+                    }
+                }
             }
         }));
         r.started_at = self.ctx.clock.now();
-        r.healthy_since = tokio::time::Instant::now();
+        r.healthy_since = r.started_at;
     }
 
     async fn record(&self, name: &str, r: &Running, state: &str) {
@@ -229,24 +278,22 @@ impl Supervisor {
                 restart_at: None,
                 delay: self.first_delay,
                 last_error: String::new(),
-                healthy_since: tokio::time::Instant::now(),
+                healthy_since: now,
             };
             self.spawn(&mut r);
             self.record(&name, &r, "running").await;
             self.ctx.log("supervisor", LogLevel::Info, format!("started agent {name}")).await;
             running.insert(name, r);
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut killed = None;
             tokio::select! {
+                biased;
                 () = &mut shutdown => break,
                 Some(Control::Kill(name)) = self.control.1.recv() => killed = Some(name),
-                _ = tick.tick() => {}
+                () = self.ctx.clock.sleep(CHECK) => {}
             }
             let clock_now = self.ctx.clock.now();
-            let real_now = tokio::time::Instant::now();
             let names: Vec<String> = running.keys().cloned().collect();
             for name in names {
                 let Some(mut r) = running.remove(&name) else { continue };
@@ -280,10 +327,10 @@ impl Supervisor {
                     why = Some(format!("no heartbeat for {:.0} s", silent.as_secs_f64()));
                 }
                 if let Some(why) = why {
-                    if real_now.duration_since(r.healthy_since) > Duration::from_secs(60) {
+                    if (clock_now - r.healthy_since).to_std().unwrap_or_default() > Duration::from_secs(60) {
                         r.delay = self.first_delay;
                     }
-                    r.restart_at = Some(real_now + r.delay);
+                    r.restart_at = Some(clock_now + to_delta(r.delay));
                     r.last_error = why.clone();
                     self.ctx
                         .log(
@@ -297,7 +344,7 @@ impl Supervisor {
                 }
                 if r.task.is_none()
                     && let Some(at) = r.restart_at
-                    && real_now >= at
+                    && clock_now >= at
                 {
                     r.restart_at = None;
                     r.restarts += 1;
@@ -322,6 +369,10 @@ impl Supervisor {
         }
         self.ctx.log("supervisor", LogLevel::Info, "agents stopped").await;
     }
+}
+
+fn to_delta(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {

@@ -1,4 +1,4 @@
-//! The archive on disk (seed 003, DESIGN.md section 9):
+//! The archive on disk (docs/night.md):
 //!
 //! ```text
 //! <root>/produced/<kind>_<request>_active/sequence_<id>/<image>.fits   while the request runs
@@ -11,7 +11,9 @@
 //! [`Archive::recover`] removes from `produced/`. The GIC's status file,
 //! replaced every few seconds, is renamed into place the same way but not
 //! synced: a crash loses at most the latest status, which the next one
-//! replaces. Files for the FSC are links to the images, not copies.
+//! replaces. Files for the FSC are hard links to the images, not copies. A
+//! simulated night's archive, thrown away after its report, is not synced
+//! at all ([`Archive::unsynced`]).
 
 use std::fs;
 use std::io::Write;
@@ -25,6 +27,8 @@ use ferros_fits::Header;
 #[derive(Debug, Clone)]
 pub struct Archive {
     root: PathBuf,
+    /// Images are synced before they are renamed into place.
+    synced: bool,
 }
 
 /// What goes into an image's header besides the frame itself.
@@ -58,11 +62,18 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> String {
 impl Archive {
     /// Opens (creating its folders) the archive at `root`.
     pub fn open(root: &Path) -> Result<Archive, String> {
-        let a = Archive { root: root.to_owned() };
+        let a = Archive { root: root.to_owned(), synced: true };
         for d in [a.produced(), a.exchange("GIC", "TO"), a.exchange("GIC", "FROM"), a.exchange("FSC", "TO")] {
             fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
         }
         Ok(a)
+    }
+
+    /// The same archive, its files not synced to the disk: for a simulated
+    /// night, whose archive does not outlive its report.
+    pub fn unsynced(mut self) -> Archive {
+        self.synced = false;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -116,11 +127,6 @@ impl Archive {
         Ok(done)
     }
 
-    /// Writes `bytes` to `path` through `path.tmp`; refuses to replace a file.
-    pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), String> {
-        self.write(path, bytes, false)
-    }
-
     fn write(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), String> {
         if !replace && path.exists() {
             return Err(format!("{} exists already: not overwritten", path.display()));
@@ -130,7 +136,8 @@ impl Archive {
         let tmp = PathBuf::from(tmp);
         let mut f = fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
         // What is kept is synced; what is replaced soon (a status) need not be.
-        let written = f.write_all(bytes).and_then(|()| if replace { Ok(()) } else { f.sync_all() });
+        let written =
+            f.write_all(bytes).and_then(|()| if replace || !self.synced { Ok(()) } else { f.sync_all() });
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(io("cannot write", &tmp, e));
@@ -168,10 +175,11 @@ impl Archive {
         if link.symlink_metadata().is_ok() {
             fs::remove_file(&link).map_err(|e| io("cannot replace", &link, e))?;
         }
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(&target, &link).map_err(|e| io("cannot link", &link, e))?;
-        #[cfg(not(unix))]
-        fs::copy(&target, &link).map(|_| ()).map_err(|e| io("cannot copy", &link, e))?;
+        // A hard link: it stays good when the request's folder is renamed
+        // at its end (a symbolic link would then point nowhere).
+        if fs::hard_link(&target, &link).is_err() {
+            fs::copy(&target, &link).map(|_| ()).map_err(|e| io("cannot copy", &link, e))?;
+        }
         Ok(link)
     }
 
@@ -202,7 +210,7 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true).trim_end_matches('Z').to_owned()
 }
 
-/// The header of an archived image (DESIGN.md section 9).
+/// The header of an archived image (docs/night.md, "Each image").
 pub fn image_header(frame: &Frame, info: &ImageInfo) -> Header {
     let mut h = Header::default();
     let e = &frame.exposure;
@@ -308,6 +316,11 @@ mod tests {
         assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
         let done = a.finish_request("alert", 7).unwrap();
         assert!(done.join("sequence_12/r_0001.fits").is_file());
+        // The FSC's link outlives the rename.
+        assert_eq!(
+            std::fs::read(&link).unwrap(),
+            std::fs::read(done.join("sequence_12/r_0001.fits")).unwrap()
+        );
         assert!(!req.exists());
         // Runs again another night: back to _active, nothing lost.
         let again = a.begin_request("alert", 7).unwrap();

@@ -14,6 +14,7 @@ mod frame;
 pub mod search;
 mod sky;
 mod time;
+mod track;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -24,7 +25,8 @@ pub use sky::{
     ASTRONOMICAL, CIVIL, Limits, NAUTICAL, NightEvents, NightSky, STEP_MINUTES, SUNRISE_ALTITUDE,
     TargetEvents, Window, local_noon,
 };
-pub use time::{FIRST_JD, LAST_JD, TimeScales, utc_from_tai, utc_from_tt};
+pub use time::{FIRST_JD, LAST_JD, TimeScales, gmst_hours, utc_from_tai, utc_from_tt};
+pub use track::SunAltitudes;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum AstroError {

@@ -44,10 +44,7 @@ pub struct TimeScales {
 impl TimeScales {
     pub fn at(utc: JulianDate) -> Result<Self, AstroError> {
         let jd = utc.days();
-        check_range(jd)?;
-        let (u1, u2) = (MJD_ZERO, jd - MJD_ZERO);
-        let (tai1, tai2) = ts::utctai(u1, u2).map_err(|e| AstroError::Sofa("utctai", e))?;
-        let (tt1, tt2) = ts::taitt(tai1, tai2).map_err(|e| AstroError::Sofa("taitt", e))?;
+        let ((u1, u2), (tai1, tai2), (tt1, tt2)) = split_scales(jd)?;
         let (ut1, ut2) = (u1, u2);
         let to_hours = 12.0 / std::f64::consts::PI;
         Ok(Self {
@@ -62,6 +59,23 @@ impl TimeScales {
             gast_h: erst::gst06a(ut1, ut2, tt1, tt2) * to_hours,
         })
     }
+}
+
+/// Greenwich mean sidereal time (IAU 2006) at `utc`, hours: what
+/// [`TimeScales::at`] gives as `gmst_h`, without the rest.
+pub fn gmst_hours(utc: JulianDate) -> Result<f64, AstroError> {
+    let ((u1, u2), _, (tt1, tt2)) = split_scales(utc.days())?;
+    Ok(erst::gmst06(u1, u2, tt1, tt2) * 12.0 / std::f64::consts::PI)
+}
+
+/// A UTC Julian date as SOFA's two-part UTC (= UT1 here), TAI and TT.
+type TwoPart = (f64, f64);
+fn split_scales(jd: f64) -> Result<(TwoPart, TwoPart, TwoPart), AstroError> {
+    check_range(jd)?;
+    let (u1, u2) = (MJD_ZERO, jd - MJD_ZERO);
+    let (tai1, tai2) = ts::utctai(u1, u2).map_err(|e| AstroError::Sofa("utctai", e))?;
+    let (tt1, tt2) = ts::taitt(tai1, tai2).map_err(|e| AstroError::Sofa("taitt", e))?;
+    Ok(((u1, u2), (tai1, tai2), (tt1, tt2)))
 }
 
 /// The UTC Julian date of a TT Julian date (the inverse of [`TimeScales::tt_jd`]).
@@ -101,6 +115,8 @@ mod tests {
         assert!((j2000.era_deg - 280.4606).abs() < 0.01, "{j2000:?}");
         assert!((j2000.gmst_h - 18.697).abs() < 0.01, "{j2000:?}");
         assert!(TimeScales::at(JulianDate::new(2_500_000.0).unwrap()).is_err());
+        assert_eq!(gmst_hours(JulianDate::new(2_451_545.0).unwrap()).unwrap(), j2000.gmst_h);
+        assert!(gmst_hours(JulianDate::new(2_500_000.0).unwrap()).is_err());
         // And back.
         assert!((utc_from_tt(t.tt_jd).unwrap().days() - t.utc_jd).abs() * 86_400.0 < 1e-4);
         assert!((utc_from_tai(t.tai_jd).unwrap().days() - t.utc_jd).abs() * 86_400.0 < 1e-4);

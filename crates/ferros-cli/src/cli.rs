@@ -67,8 +67,10 @@ pub enum Command {
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// A whole night of the whole system on the simulated clock, with a report.
+    /// A whole night of the whole system on a virtual clock, with a report.
     SimulateNight(SimulateArgs),
+    /// Many random nights with faults, on all cores; the safety invariants checked on each.
+    Campaign(CampaignArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,27 +78,59 @@ pub struct SimulateArgs {
     /// The date the night starts (YYYY-MM-DD).
     #[arg(long)]
     pub date: String,
-    /// A folder of request files (*.xml), submitted at the start (alerts included).
+    /// A folder of request files (*.xml), submitted at the start (alerts an hour into the night).
     #[arg(long, value_name = "DIR")]
     pub requests: Option<PathBuf>,
     /// A PLC scenario (docs/devices.md); its iterations are spread over the night.
     #[arg(long, value_name = "FILE.json")]
     pub scenario: Option<PathBuf>,
-    /// Simulated seconds per real second.
-    #[arg(long, default_value_t = 600.0)]
-    pub speed: f64,
+    /// Random weather drawn from the seed, as a campaign's night has (instead of --scenario).
+    #[arg(long, conflicts_with = "scenario")]
+    pub random_weather: bool,
+    /// The seed of the weather's and the cameras' noise (and of the faults with --faults).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Add random faults drawn from the seed: device hangs and silences, agents killed.
+    #[arg(long)]
+    pub faults: bool,
+    /// Pace the night for someone watching: simulated seconds per real second
+    /// (default: as fast as the machine can; the outcome is the same).
+    #[arg(long, value_name = "N")]
+    pub speed: Option<f64>,
     /// Where to write the report (JSON); default: standard output.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
     /// The folder of the night's database and archive (new or empty; default: a new temporary folder).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Add random faults (device hangs, agents killed) drawn from this seed.
-    #[arg(long, value_name = "SEED")]
-    pub faults: Option<u64>,
     /// Print only the summary, not each event.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// How many random nights.
+    #[arg(long, default_value_t = 100)]
+    pub nights: u64,
+    /// Night i has seed S + i; `simulate-night --seed S+i --faults --random-weather --requests examples/requests` replays it.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The date of the nights (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-11-22")]
+    pub date: String,
+    /// A folder of request files (*.xml); default: the examples shipped with Ferros.
+    #[arg(long, value_name = "DIR")]
+    pub requests: Option<PathBuf>,
+    /// Nights run at once (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Where the nights run; those that break an invariant are kept (default: a new temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The whole outcome as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The site, when not the configured one.

@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::Control(args) => commands::control::run(&ctx, args).await,
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd).await,
         cli::Command::SimulateNight(args) => commands::simulate::run(&ctx, args).await,
+        cli::Command::Campaign(args) => commands::simulate::campaign(&ctx, args).await,
     }
 }
 

@@ -1,9 +1,20 @@
-//! The one clock every part of Ferros reads time from: real UTC, or simulated
-//! time that starts at a given instant and runs N times faster (the "mock time"
-//! of seed 004), so a whole night can run in seconds in a test or a demo.
+//! The one clock every part of Ferros reads time from:
 //!
-//! Simulated time is measured with tokio's clock, so tests may pause and advance
-//! it (`tokio::time::pause`) and stay deterministic.
+//! - **real** UTC;
+//! - **simulated**: a live clock that starts at a given instant and runs N
+//!   times faster than the wall clock (the "mock time" of seed 004), for a
+//!   demonstration that someone watches (`ferros start --time T --speed N`);
+//! - **virtual**: the time of a discrete-event simulation. It is tokio's
+//!   paused clock: it stands still while any task has work to do and jumps
+//!   to the next timer when every task waits on one. A simulated night on it
+//!   gives the same result on any machine, loaded or idle, and runs as fast
+//!   as the machine can. Everything a step does (database, files, CPU work)
+//!   must then finish inside the step: [`Clock::offload`] runs blocking work
+//!   in place on a virtual clock, and the database has a blocking mode
+//!   (`ferros_db::Db::connect_virtual`).
+//!
+//! Simulated and virtual time are measured with tokio's clock, so a test may
+//! pause it too (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`).
 
 use std::time::Duration;
 
@@ -13,7 +24,17 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
     Real,
-    Simulated { start: DateTime<Utc>, origin: Instant, speed: f64 },
+    /// Live, accelerated: `speed` seconds of clock per real second.
+    Simulated {
+        start: DateTime<Utc>,
+        origin: Instant,
+        speed: f64,
+    },
+    /// A discrete-event simulation's time, on a runtime whose clock is paused.
+    Virtual {
+        start: DateTime<Utc>,
+        origin: Instant,
+    },
 }
 
 /// A simulated clock's speed must be a finite number > 0.
@@ -27,6 +48,11 @@ impl std::fmt::Display for InvalidSpeed {
 }
 
 impl std::error::Error for InvalidSpeed {}
+
+/// Blocking work that could not finish (it panicked, or its runtime is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("blocking work failed: {0}")]
+pub struct OffloadError(String);
 
 impl Clock {
     pub fn real() -> Self {
@@ -42,6 +68,12 @@ impl Clock {
         }
     }
 
+    /// Virtual time from `start`. Meant for a runtime whose clock is paused
+    /// (`start_paused`): time then moves only when every task waits.
+    pub fn virtual_from(start: DateTime<Utc>) -> Self {
+        Clock::Virtual { start, origin: Instant::now() }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         match *self {
             Clock::Real => Utc::now(),
@@ -49,21 +81,34 @@ impl Clock {
                 let elapsed = origin.elapsed().as_secs_f64() * speed;
                 start + chrono::Duration::microseconds((elapsed * 1e6).round() as i64)
             }
+            Clock::Virtual { start, origin } => {
+                let elapsed = origin.elapsed();
+                start
+                    + chrono::Duration::from_std(elapsed)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(i64::from(u32::MAX)))
+            }
         }
     }
 
+    /// Clock seconds per real second (1 for real and virtual time).
     pub fn speed(&self) -> f64 {
         match *self {
-            Clock::Real => 1.0,
+            Clock::Real | Clock::Virtual { .. } => 1.0,
             Clock::Simulated { speed, .. } => speed,
         }
     }
 
+    /// Not the wall clock: simulated or virtual.
     pub fn is_simulated(&self) -> bool {
-        matches!(self, Clock::Simulated { .. })
+        !matches!(self, Clock::Real)
     }
 
-    /// How long to really wait for `simulated` to pass on this clock.
+    /// A discrete-event simulation's clock.
+    pub fn is_virtual(&self) -> bool {
+        matches!(self, Clock::Virtual { .. })
+    }
+
+    /// How long tokio's clock must run for `simulated` to pass on this clock.
     pub fn real_duration(&self, simulated: Duration) -> Duration {
         simulated.div_f64(self.speed())
     }
@@ -71,6 +116,21 @@ impl Clock {
     /// Sleeps for a duration of this clock's time.
     pub async fn sleep(&self, simulated: Duration) {
         tokio::time::sleep(self.real_duration(simulated)).await;
+    }
+
+    /// Runs blocking work (files, CPU-heavy planning): on a blocking thread,
+    /// so the async workers (safety first) never wait on it; in place on a
+    /// virtual clock, where a step's work must be over before time moves.
+    pub async fn offload<T, F>(&self, work: F) -> Result<T, OffloadError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.is_virtual() {
+            Ok(work())
+        } else {
+            tokio::task::spawn_blocking(work).await.map_err(|e| OffloadError(e.to_string()))
+        }
     }
 }
 
@@ -90,6 +150,28 @@ mod tests {
         let before = Instant::now();
         clock.sleep(Duration::from_secs(3600)).await;
         assert_eq!(before.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn virtual_time_moves_only_when_every_task_waits() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 18, 0, 0).unwrap();
+        let clock = Clock::virtual_from(start);
+        assert!(clock.is_virtual() && clock.is_simulated());
+        // Work done in place takes no time at all.
+        let n = clock.offload(|| (0..1_000_000u64).sum::<u64>()).await.unwrap();
+        assert_eq!(n, 499_999_500_000);
+        assert_eq!(clock.now(), start);
+        // Two sleepers: time jumps from one wake-up to the next.
+        let a = tokio::spawn(async move {
+            clock.sleep(Duration::from_secs(3600)).await;
+            clock.now()
+        });
+        let b = tokio::spawn(async move {
+            clock.sleep(Duration::from_secs(60)).await;
+            clock.now()
+        });
+        assert_eq!(b.await.unwrap(), start + chrono::Duration::minutes(1));
+        assert_eq!(a.await.unwrap(), start + chrono::Duration::hours(1));
     }
 
     #[test]

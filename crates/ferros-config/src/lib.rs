@@ -207,7 +207,9 @@ impl Default for History {
 pub struct Agents {
     pub env_period_s: f64,
     pub majordome_period_s: f64,
-    pub alerts_period_s: f64,
+    /// How often the planner looks for changes made elsewhere (a request
+    /// submitted from another process); the agents' own news wakes it at once.
+    pub planner_period_s: f64,
     pub heartbeat_timeout_s: f64,
     /// Time allowed from UNSAFE to exposures stopped and the dome closing, seconds.
     pub reaction_s: f64,
@@ -218,7 +220,7 @@ impl Default for Agents {
         Self {
             env_period_s: 2.0,
             majordome_period_s: 5.0,
-            alerts_period_s: 1.0,
+            planner_period_s: 10.0,
             heartbeat_timeout_s: 30.0,
             reaction_s: 30.0,
         }
@@ -239,7 +241,9 @@ pub enum Preemption {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Executor {
-    /// How often the executor looks at the schedule, seconds.
+    /// How often the executor looks at the database for what changed
+    /// elsewhere (a cancellation, an alert, the next sequence due), seconds;
+    /// the other agents' news (a mode, UNSAFE, a new schedule) wakes it at once.
     pub period_s: f64,
     /// A planned sequence may start this early, seconds.
     pub lead_s: f64,
@@ -265,7 +269,7 @@ pub struct Executor {
 impl Default for Executor {
     fn default() -> Self {
         Self {
-            period_s: 1.0,
+            period_s: 5.0,
             lead_s: 120.0,
             preemption: Preemption::Abort,
             motion_timeout_s: 300.0,
@@ -422,7 +426,7 @@ impl Settings {
         for (key, v) in [
             ("agents.env_period_s", a.env_period_s),
             ("agents.majordome_period_s", a.majordome_period_s),
-            ("agents.alerts_period_s", a.alerts_period_s),
+            ("agents.planner_period_s", a.planner_period_s),
             ("agents.heartbeat_timeout_s", a.heartbeat_timeout_s),
             ("agents.reaction_s", a.reaction_s),
             ("weather.stale_after_s", self.weather.stale_after_s),

@@ -11,7 +11,7 @@ use ferros_domain::{
 use sqlx::Pool;
 
 use super::Db;
-use crate::{AlertWaiting, DbError, DbResult, SequenceEnd};
+use crate::{AlertWaiting, DbError, DbResult, PlanningMark, SequenceEnd};
 
 /// The planned sequence due first, if it starts before `until` (JD).
 pub(crate) async fn next_planned(pool: &Pool<Db>, until: f64) -> DbResult<Option<(SequenceId, RequestId)>> {
@@ -174,8 +174,10 @@ pub(crate) async fn is_alert(pool: &Pool<Db>, sequence: SequenceId) -> DbResult<
 }
 
 /// Changes the planner must hear of: how many sequences, and the latest change.
-pub(crate) async fn planning_mark(pool: &Pool<Db>) -> DbResult<(i64, Option<DateTime<Utc>>)> {
-    Ok(sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM sequences").fetch_one(pool).await?)
+pub(crate) async fn planning_mark<'c>(ex: impl sqlx::Executor<'c, Database = Db>) -> DbResult<PlanningMark> {
+    let (sequences, changed) =
+        sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM sequences").fetch_one(ex).await?;
+    Ok(PlanningMark { sequences, changed })
 }
 
 pub(crate) async fn sequence_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {

@@ -63,7 +63,7 @@ impl Db {
     }
 
     /// The number of sequences and the latest change: the planner replans when it moves.
-    pub async fn planning_mark(&self) -> DbResult<(i64, Option<DateTime<Utc>>)> {
+    pub async fn planning_mark(&self) -> DbResult<crate::PlanningMark> {
         on_backend!(self, execution::planning_mark())
     }
 

@@ -16,6 +16,7 @@ use ferros_domain::{
 };
 use serde::Serialize;
 
+mod blocking;
 mod error;
 mod postgres;
 mod sqlite;
@@ -49,6 +50,8 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    /// Calls run to their end on the calling thread (virtual clocks).
+    blocking: Option<blocking::Blocking>,
 }
 
 /// How an execution ended.
@@ -192,6 +195,14 @@ pub struct PlanningCandidate {
     pub first_night: Option<chrono::NaiveDate>,
 }
 
+/// What the sequences looked like to a plan: how many there are and their
+/// latest change. A plan made from one mark is stale once the mark moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanningMark {
+    pub sequences: i64,
+    pub changed: Option<DateTime<Utc>>,
+}
+
 /// A sequence's new status after planning, guarded by the one it had.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StatusUpdate {
@@ -205,16 +216,22 @@ pub struct StatusUpdate {
 /// Runs the same query function on whichever backend is open.
 macro_rules! on_backend {
     ($self:ident, $f:ident ( $($arg:expr),* )) => {
-        match &$self.pool {
-            Pool::Sqlite(p) => sqlite::queries::$f(p $(, $arg)*).await,
-            Pool::Postgres(p) => postgres::queries::$f(p $(, $arg)*).await,
-        }
+        $self.run(async {
+            match &$self.pool {
+                Pool::Sqlite(p) => sqlite::queries::$f(p $(, $arg)*).await,
+                Pool::Postgres(p) => postgres::queries::$f(p $(, $arg)*).await,
+            }
+        })
+        .await
     };
     ($self:ident, $m:ident :: $f:ident ( $($arg:expr),* )) => {
-        match &$self.pool {
-            Pool::Sqlite(p) => sqlite::$m::$f(p $(, $arg)*).await,
-            Pool::Postgres(p) => postgres::$m::$f(p $(, $arg)*).await,
-        }
+        $self.run(async {
+            match &$self.pool {
+                Pool::Sqlite(p) => sqlite::$m::$f(p $(, $arg)*).await,
+                Pool::Postgres(p) => postgres::$m::$f(p $(, $arg)*).await,
+            }
+        })
+        .await
     };
 }
 
@@ -224,14 +241,35 @@ impl Db {
     /// Opens (creating if needed) and migrates the database at `url`:
     /// `sqlite://PATH`, `sqlite::memory:` or `postgres://...`.
     pub async fn connect(url: &str) -> DbResult<Db> {
-        let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(sqlite::connect(url).await?)
+        Ok(Db { pool: Self::open_pool(url).await?, blocking: None })
+    }
+
+    /// Like [`Db::connect`], for a discrete-event simulation on a virtual
+    /// clock: every call runs to its end before it returns, so no simulated
+    /// time passes and no other task runs while the database works.
+    pub async fn connect_virtual(url: &str) -> DbResult<Db> {
+        let blocking = blocking::Blocking::start()
+            .map_err(|e| DbError::Connect { url: redact_url(url), source: sqlx::Error::Io(e) })?;
+        let pool = blocking.run(Self::open_pool(url))?;
+        Ok(Db { pool, blocking: Some(blocking) })
+    }
+
+    async fn open_pool(url: &str) -> DbResult<Pool> {
+        if url.starts_with("sqlite:") {
+            Ok(Pool::Sqlite(sqlite::connect(url).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(postgres::connect(url).await?)
+            Ok(Pool::Postgres(postgres::connect(url).await?))
         } else {
-            return Err(DbError::UnsupportedUrl(url.to_owned()));
-        };
-        Ok(Db { pool })
+            Err(DbError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// Awaits a query, or runs it to its end here in the blocking mode.
+    async fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.blocking {
+            Some(b) => b.run(f),
+            None => f.await,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -243,10 +281,13 @@ impl Db {
 
     /// Waits for the pool's connections to close.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
+        self.run(async {
+            match &self.pool {
+                Pool::Sqlite(p) => p.close().await,
+                Pool::Postgres(p) => p.close().await,
+            }
+        })
+        .await;
     }
 
     pub async fn ping(&self) -> DbResult<()> {
@@ -371,14 +412,18 @@ impl Db {
 
     /// Stores a schedule and moves its sequences to their new statuses (and
     /// notes the night they were first considered), all in one transaction.
+    /// The plan was made from the sequences as they were at `based_on`; the
+    /// mark returned is the one after these writes, or `None` when something
+    /// else changed the sequences since `based_on` (a request submitted while
+    /// planning): the plan is stored, and it must be made again.
     pub async fn apply_schedule(
         &self,
         s: &NewSchedule,
         updates: &[StatusUpdate],
-        night: chrono::NaiveDate,
-        now: DateTime<Utc>,
-    ) -> DbResult<ScheduleId> {
-        on_backend!(self, apply_schedule(s, updates, night, now))
+        (night, now): (chrono::NaiveDate, DateTime<Utc>),
+        based_on: PlanningMark,
+    ) -> DbResult<(ScheduleId, Option<PlanningMark>)> {
+        on_backend!(self, apply_schedule(s, updates, night, now, based_on))
     }
 
     /// The current schedule: always the latest one stored.

@@ -17,8 +17,8 @@ use sqlx::{FromRow, Pool, Transaction};
 
 use super::Db;
 use crate::{
-    AgentRecord, ControlCommand, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, RequestSummary,
-    ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
+    AgentRecord, ControlCommand, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, PlanningMark,
+    RequestSummary, ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
 };
 
 type Tx<'c> = Transaction<'c, Db>;
@@ -863,8 +863,10 @@ pub(crate) async fn apply_schedule(
     updates: &[StatusUpdate],
     night: chrono::NaiveDate,
     now: DateTime<Utc>,
-) -> DbResult<ScheduleId> {
+    based_on: PlanningMark,
+) -> DbResult<(ScheduleId, Option<PlanningMark>)> {
     let mut tx = begin_write(pool).await?;
+    let unchanged = super::execution::planning_mark(&mut *tx).await? == based_on;
     let id = insert_schedule(&mut tx, s, now).await?;
     for u in updates {
         let done = sqlx::query(
@@ -885,8 +887,9 @@ pub(crate) async fn apply_schedule(
             return Err(DbError::Conflict(format!("sequence {} changed status meanwhile; plan again", u.id)));
         }
     }
+    let after = if unchanged { Some(super::execution::planning_mark(&mut *tx).await?) } else { None };
     tx.commit().await?;
-    Ok(id)
+    Ok((id, after))
 }
 
 // -------------------------------------------------------------------- logs

@@ -44,8 +44,12 @@ pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
     {
         std::fs::create_dir_all(dir).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
     }
-    let pool =
-        SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(connect_err)?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(connect_err)?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
 }

@@ -136,6 +136,7 @@ pub struct SimCamera {
     config: CameraConfig,
     mount: Option<Arc<dyn Mount>>,
     inner: Mutex<Inner>,
+    hot: std::sync::OnceLock<Vec<u32>>,
     pub faults: Faults,
 }
 
@@ -172,13 +173,24 @@ impl Rng {
     }
 }
 
-fn hash(parts: &[u64]) -> u64 {
+pub(crate) fn hash(parts: &[u64]) -> u64 {
     let mut r = Rng(0x5EED);
     for p in parts {
         r.0 ^= p.wrapping_mul(0x100_0000_01B3);
         r.next();
     }
     r.next()
+}
+
+/// Draws of a standard normal distribution, made once: a frame's noise picks
+/// from it (a megapixel frame would spend most of its time in logarithms and
+/// cosines otherwise).
+fn gauss_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut r = Rng(0x6A05_5E1D);
+        (0..1 << 16).map(|_| r.gauss() as f32).collect()
+    })
 }
 
 /// Size of the sky cells stars are drawn in, degrees.
@@ -216,6 +228,7 @@ impl SimCamera {
                 transients: Vec::new(),
                 witness: None,
             }),
+            hot: std::sync::OnceLock::new(),
             faults: Faults::default(),
         }
     }
@@ -300,23 +313,46 @@ impl SimCamera {
                 self.draw(&mut signal, (x0, y0, w, h, bin), px, py, flux);
             }
         }
-        let mut noise = Rng(hash(&[shot.started.timestamp_micros() as u64, c.seed]));
-        let mut defects = Rng(hash(&[c.seed, 7]));
-        let hot: std::collections::HashSet<u64> = (0..((f64::from(c.width * c.height) * c.hot_pixels)
-            as u64))
-            .map(|_| defects.next() % u64::from(c.width * c.height))
-            .collect();
-        let mut pixels = Vec::with_capacity(signal.len());
-        for (k, s) in signal.iter().enumerate() {
-            let (xx, yy) = (k as u32 % w, k as u32 / w);
-            let unbinned = u64::from((y0 + yy * bin) * c.width + x0 + xx * bin);
-            let hot_level =
-                if hot.contains(&unbinned) && e.frame != FrameType::Bias { 3000.0 + 200.0 * t } else { 0.0 };
-            let v =
-                c.bias + s + hot_level + noise.gauss() * (s.max(0.0) + c.read_noise * c.read_noise).sqrt();
-            pixels.push(v.round().clamp(0.0, 65535.0) as u16);
+        // Hot pixels: the same ones in every frame of this camera.
+        if e.frame != FrameType::Bias {
+            for &p in self.hot_pixels() {
+                let (px, py) = (p % c.width, p / c.width);
+                if px < x0 || py < y0 || (px - x0) % bin != 0 || (py - y0) % bin != 0 {
+                    continue;
+                }
+                let (xx, yy) = ((px - x0) / bin, (py - y0) / bin);
+                if xx < w && yy < h {
+                    signal[(yy * w + xx) as usize] += 3000.0 + 200.0 * t;
+                }
+            }
         }
+        let mut noise = Rng(hash(&[shot.started.timestamp_micros() as u64, c.seed]));
+        let gauss = gauss_table();
+        let read_var = c.read_noise * c.read_noise;
+        let pixels = signal
+            .iter()
+            .map(|s| {
+                let g = gauss[(noise.next() >> 48) as usize];
+                let v = c.bias + s + f64::from(g) * (s.max(0.0) + read_var).sqrt();
+                v.round().clamp(0.0, 65535.0) as u16
+            })
+            .collect();
         Frame { width: w, height: h, pixels, exposure: e.clone(), started: shot.started }
+    }
+
+    /// This camera's hot pixels (unbinned indices), drawn once from its seed.
+    fn hot_pixels(&self) -> &[u32] {
+        self.hot.get_or_init(|| {
+            let c = &self.config;
+            let n = c.width.saturating_mul(c.height);
+            let mut defects = Rng(hash(&[c.seed, 7]));
+            let count = (f64::from(n) * c.hot_pixels) as u64;
+            let mut hot: Vec<u32> =
+                (0..count).map(|_| (defects.next() % u64::from(n.max(1))) as u32).collect();
+            hot.sort_unstable();
+            hot.dedup();
+            hot
+        })
     }
 
     /// Stars of the cells around a pointing.

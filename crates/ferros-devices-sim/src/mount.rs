@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ferros_astro::{Site, TimeScales};
+use ferros_astro::{Site, gmst_hours};
 use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, Mount, MountCapabilities, MountState, Stamped};
 use ferros_domain::JulianDate;
@@ -93,10 +93,7 @@ impl SimMount {
 
     /// Local mean sidereal time, degrees.
     fn lst(&self, t: DateTime<Utc>) -> f64 {
-        let gmst = JulianDate::from_datetime(t)
-            .ok()
-            .and_then(|jd| TimeScales::at(jd).ok())
-            .map_or(0.0, |s| s.gmst_h);
+        let gmst = JulianDate::from_datetime(t).ok().and_then(|jd| gmst_hours(jd).ok()).unwrap_or(0.0);
         (gmst * 15.0 + self.site.longitude()).rem_euclid(360.0)
     }
 

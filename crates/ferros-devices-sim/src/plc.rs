@@ -250,7 +250,22 @@ pub struct SimPlc {
     period: Duration,
     scenario: Scenario,
     inner: Mutex<Inner>,
+    /// Seed of the sensors' noise; none: the values are exact.
+    noise: Option<u64>,
     pub faults: Faults,
+}
+
+/// How much a reading wanders, by its name: a weather station is never still.
+fn noise_amplitude(value: &str) -> f64 {
+    match value {
+        "SkyTemperature" => 0.8,
+        v if v.contains("Temp") || v == "DewPoint" => 0.3,
+        v if v.contains("Humidity") => 1.5,
+        "Pressure" => 0.4,
+        "WindSpeed" => 0.8,
+        "WindDir" => 10.0,
+        _ => 0.0,
+    }
 }
 
 impl SimPlc {
@@ -267,8 +282,36 @@ impl SimPlc {
             period,
             scenario,
             inner: Mutex::new(Inner { model: PlcModel::default(), applied: 0 }),
+            noise: None,
             faults: Faults::default(),
         })
+    }
+
+    /// The weather sensors' values wander a little around the scenario's,
+    /// drawn from `seed` and the time (a new draw every 10 s of clock): the
+    /// same seed gives the same readings, another seed other ones. Rain is
+    /// as the scenario says.
+    pub fn with_noise(mut self, seed: u64) -> Self {
+        self.noise = Some(seed);
+        self
+    }
+
+    fn add_noise(&self, model: &mut PlcModel, now: DateTime<Utc>) {
+        let Some(seed) = self.noise else { return };
+        let draw = now.timestamp().div_euclid(10) as u64;
+        for (i, sensor) in model.sensors.iter_mut().enumerate().filter(|(_, s)| s.kind == "meteo") {
+            for (j, v) in sensor.values.iter_mut().enumerate() {
+                let Reading::Number(x) = &mut v.value else { continue };
+                let h = crate::camera::hash(&[seed, i as u64, j as u64, draw]);
+                // Uniform in -1..1.
+                let u = (h >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                match v.name.as_str() {
+                    "WindSpeed" => *x = (*x + noise_amplitude(&v.name) * u).max(0.0),
+                    "WindDir" => *x = (*x + noise_amplitude(&v.name) * u).rem_euclid(360.0),
+                    name => *x += noise_amplitude(name) * u,
+                }
+            }
+        }
     }
 
     /// The PLC loop's iteration at `now`, counted from 1 and capped at the scenario's N.
@@ -303,7 +346,8 @@ impl WeatherSource for SimPlc {
     async fn status(&self) -> DeviceResult<Stamped<WeatherStatus>> {
         self.faults.check(&self.name).await?;
         let now = self.clock.now();
-        let model = self.model(now);
+        let mut model = self.model(now);
+        self.add_noise(&mut model, now);
         if model.silent {
             return Err(DeviceError::comm(&self.name, "not answering"));
         }

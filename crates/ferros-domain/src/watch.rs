@@ -1,5 +1,5 @@
 //! Weather and site watch: the synthesis of the PLC's sensors that safety
-//! decisions rest on (DESIGN.md section 5).
+//! decisions rest on (docs/environment.md).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

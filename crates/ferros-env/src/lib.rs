@@ -1,4 +1,4 @@
-//! The environment synthesis (ENV, DESIGN.md section 5): the readings of the
+//! The environment synthesis (ENV, docs/environment.md): the readings of the
 //! weather and site sensors turned into one synthesis per quantity — a value,
 //! what it means and a safety decision ("rain = 5 mm/h; it rains hard;
 //! unsafe") — and a global SAFE/UNSAFE status with hysteresis.

@@ -1,4 +1,4 @@
-//! The majordome's decisions (DESIGN.md section 6, seed 000's observatory
+//! The majordome's decisions (docs/majordome.md, the observatory
 //! control page), pure: given what the observatory reports now, the mode it
 //! is in, the flags (LOCKED, BYPASS, night ACK) and the actions to take; and
 //! the control commands, accepted or refused with the reason.
@@ -119,7 +119,7 @@ pub enum Bypass {
     On,
 }
 
-/// Operator commands (seed 000's control page).
+/// Operator commands (the observatory control page, docs/majordome.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {

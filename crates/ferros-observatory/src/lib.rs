@@ -85,6 +85,20 @@ pub fn simulators(
     scenario: Scenario,
     plc_period: Duration,
 ) -> Result<Simulators, String> {
+    simulators_seeded(settings, clock, scenario, plc_period, None)
+}
+
+/// [`simulators`] whose randomness comes from `seed`: the cameras' noise and
+/// defects, the weather sensors' noise (none without a seed).
+pub fn simulators_seeded(
+    settings: &Settings,
+    clock: Clock,
+    scenario: Scenario,
+    plc_period: Duration,
+    seed: Option<u64>,
+) -> Result<Simulators, String> {
+    // Each camera's own seed, distinct per camera.
+    let camera_seed = |n: u64| seed.map_or(n, |s| s.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(n));
     let s = &settings.site;
     let site = Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| format!("site: {e}"))?;
     let mount = Arc::new(SimMount::new(
@@ -95,7 +109,8 @@ pub fn simulators(
     ));
     let as_mount: Arc<dyn Mount> = mount.clone();
     let dome = Arc::new(SimDome::new("dome", clock, DomeConfig::default(), Some(as_mount.clone())));
-    let vis = Arc::new(SimCamera::new("camera_vis", clock, CameraConfig::default(), Some(as_mount.clone())));
+    let vis_config = CameraConfig { seed: camera_seed(1), ..CameraConfig::default() };
+    let vis = Arc::new(SimCamera::new("camera_vis", clock, vis_config, Some(as_mount.clone())));
     let nir_config = CameraConfig {
         width: 512,
         height: 512,
@@ -103,14 +118,18 @@ pub fn simulators(
         readout: 2.0,
         dark_current: 5.0,
         sky: 200.0,
-        seed: 2,
+        seed: camera_seed(2),
         ..CameraConfig::default()
     };
     let nir = Arc::new(SimCamera::new("camera_nir", clock, nir_config, Some(as_mount)));
     let names = |f: &[&str]| f.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
     let filter_vis = Arc::new(SimFilterWheel::new("filter_vis", clock, names(&VIS_FILTERS), 2.0));
     let filter_nir = Arc::new(SimFilterWheel::new("filter_nir", clock, names(&NIR_FILTERS), 3.0));
-    let plc = Arc::new(SimPlc::new("plc", clock, plc_period, scenario)?);
+    let plc = SimPlc::new("plc", clock, plc_period, scenario)?;
+    let plc = Arc::new(match seed {
+        Some(s) => plc.with_noise(s),
+        None => plc,
+    });
     Ok(Simulators {
         mount: Some(mount),
         dome: Some(dome),
@@ -207,6 +226,23 @@ pub fn slots(settings: &Settings) -> Result<Vec<Slot>, String> {
 }
 
 impl Observatory {
+    /// An observatory of simulators only, every role in-process (a simulated night).
+    pub fn of_simulators(sim: Simulators, timeout: Duration) -> Observatory {
+        let slot = |role| Slot { role, driver: "sim".into(), address: None, device: None };
+        Observatory {
+            slots: DEVICE_ROLES.iter().map(|&r| slot(r)).collect(),
+            mount: sim.mount.clone().map(|d| d as Arc<dyn Mount>),
+            dome: sim.dome.clone().map(|d| d as Arc<dyn Dome>),
+            camera_vis: sim.camera_vis.clone().map(|d| d as Arc<dyn Camera>),
+            camera_nir: sim.camera_nir.clone().map(|d| d as Arc<dyn Camera>),
+            filter_vis: sim.filter_vis.clone().map(|d| d as Arc<dyn FilterWheel>),
+            filter_nir: sim.filter_nir.clone().map(|d| d as Arc<dyn FilterWheel>),
+            weather: sim.plc.clone().map(|d| d as Arc<dyn WeatherSource>),
+            sim,
+            timeout,
+        }
+    }
+
     /// Builds every configured device; the PLC simulator (if used) plays
     /// `scenario`. Must run inside the Tokio runtime (INDI keeps a task per server).
     pub fn build(settings: &Settings, clock: Clock, scenario: Scenario) -> Result<Observatory, String> {

@@ -1,4 +1,4 @@
-//! Observation requests in the PyROS XML format (DESIGN.md section 3), both ways.
+//! Observation requests in the PyROS XML format (docs/requests.md), both ways.
 //!
 //! [`read_request`] checks a whole document and returns every problem with its
 //! element path (`request/sequence[2]/album[1]/plan[1]: nb_images must be > 0`);

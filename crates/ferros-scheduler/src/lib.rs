@@ -3,7 +3,7 @@
 //! blocks that must not move and the programs' remaining quotas go in; one
 //! entry per sequence comes out, placed or with the reason it is not.
 //!
-//! Semantics (DESIGN.md section 4, SCHEDULER_CASES.md): sequences are taken by
+//! Semantics (docs/scheduler.md): sequences are taken by
 //! effective priority (lower first), then earlier `jd2`, then id. Each block
 //! (overhead + duration) goes in the earliest free interval of its windows
 //! that fits, or centred on its preferred time, clamped. If none fits, room is

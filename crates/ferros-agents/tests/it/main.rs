@@ -60,7 +60,10 @@ impl Harness {
         make: impl FnOnce(&AgentContext) -> Vec<Factory>,
     ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("f.db").display())).await.unwrap();
+        let url = format!("sqlite://{}", dir.path().join("f.db").display());
+        // On a virtual clock, every query ends inside the step that makes it.
+        let db = if clock.is_virtual() { Db::connect_virtual(&url).await } else { Db::connect(&url).await };
+        let db = db.unwrap();
         let bus = Bus::default();
         let ctx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
         let factories = make(&ctx);
@@ -82,7 +85,8 @@ impl Harness {
         self.db.latest_watch("env").await.unwrap()
     }
 
-    /// Waits (real seconds) for the env watch to satisfy `ok`; returns it.
+    /// Waits (seconds of tokio's clock: real ones, or virtual ones on a paused
+    /// runtime) for the env watch to satisfy `ok`; returns it.
     pub(crate) async fn until(
         &self,
         real_secs: f64,

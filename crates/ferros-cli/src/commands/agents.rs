@@ -3,13 +3,9 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferros_agents::{
-    Agent, AgentContext, Bus, EnvAgent, Event, ExecutorAgent, Factory, GicPublisher, MajordomeAgent,
-    PlannerAgent, Supervisor,
-};
+use ferros_agents::{AgentContext, AgentKind, Bus, Event, Factory, Supervisor};
 use ferros_db::Db;
 use ferros_devices_sim::Scenario;
 use ferros_domain::GlobalStatus;
@@ -38,48 +34,16 @@ pub(crate) fn factories(
     obs: &Observatory,
     only: Option<AgentName>,
 ) -> CliResult<Vec<Factory>> {
-    let mut out: Vec<Factory> = Vec::new();
-    if only.is_none() || only == Some(AgentName::Env) {
-        let Some(source) = obs.weather.clone() else {
-            return Err(CliError::input(
-                "no weather source: devices.plc has driver \"none\", ENV has nothing to read",
-            ));
-        };
-        let settings = ctx.settings.clone();
-        let dome = obs.dome.clone();
-        out.push(Arc::new(move || {
-            Box::new(EnvAgent::new(&settings, source.clone(), dome.clone())) as Box<dyn Agent>
-        }));
-    }
-    if only.is_none() || only == Some(AgentName::Majordome) {
-        let settings = ctx.settings.clone();
-        let obs = obs.clone();
-        out.push(Arc::new(move || Box::new(MajordomeAgent::new(&settings, obs.clone())) as Box<dyn Agent>));
-    }
     let root = ctx.settings.data_dir.join("archive");
     let archive = ferros_archive::Archive::open(&root).map_err(|e| CliError::Failure(anyhow::anyhow!(e)))?;
-    if only.is_none() || only == Some(AgentName::Gic) {
-        let obs = obs.clone();
-        let archive = archive.clone();
-        out.push(Arc::new(move || {
-            Box::new(GicPublisher::new(obs.clone(), archive.clone(), Duration::from_secs(6)))
-                as Box<dyn Agent>
-        }));
-    }
-    if only.is_none() || only == Some(AgentName::Planner) {
-        let settings = ctx.settings.clone();
-        out.push(Arc::new(move || Box::new(PlannerAgent::new(&settings)) as Box<dyn Agent>));
-    }
-    if only.is_none() || only == Some(AgentName::Executor) {
-        let settings = ctx.settings.clone();
-        let obs = obs.clone();
-        let actx = actx.clone();
-        out.push(Arc::new(move || {
-            Box::new(ExecutorAgent::new(&settings, obs.clone(), archive.clone(), actx.clone()))
-                as Box<dyn Agent>
-        }));
-    }
-    Ok(out)
+    let only = only.map(|n| match n {
+        AgentName::Env => AgentKind::Env,
+        AgentName::Majordome => AgentKind::Majordome,
+        AgentName::Gic => AgentKind::Gic,
+        AgentName::Planner => AgentKind::Planner,
+        AgentName::Executor => AgentKind::Executor,
+    });
+    ferros_agents::factories(&ctx.settings, actx, obs, &archive, only).map_err(CliError::input)
 }
 
 /// Runs the agents until `shutdown`, printing the environment's changes.
@@ -114,6 +78,9 @@ pub async fn run_agents(
                 Event::Mode { at, mode } => say!("{}  MODE {mode}", at.format("%Y-%m-%d %H:%M:%S")),
                 Event::Sequence { at, id, state } => {
                     say!("{}  SEQUENCE {id} {state}", at.format("%Y-%m-%d %H:%M:%S"));
+                }
+                Event::Schedule { at, id, planned } => {
+                    say!("{}  SCHEDULE {id}: {planned} sequence(s) planned", at.format("%Y-%m-%d %H:%M:%S"));
                 }
                 Event::Exposure { .. } => {}
             }

@@ -292,7 +292,9 @@ async fn plan_database(ctx: &Context, db: &Db, night: Option<&str>) -> CliResult
             None => None,
         };
     let night_altitude = ctx.settings.site.night_sun_altitude;
-    let planned = plan_night(db, site, night_altitude, ctx.clock.now(), date).await.map_err(|e| match e {
+    let planned = plan_night(db, &ctx.clock, site, (night_altitude, ctx.settings.site.horizon), date)
+        .await
+        .map_err(|e| match e {
         PlanningError::NoNight(m) => CliError::input(format!("{m} at {}", ctx.settings.site.name)),
         PlanningError::Db(e) => e.into(),
         other => CliError::Failure(anyhow::anyhow!(other)),

@@ -253,6 +253,49 @@ pub async fn schedules_are_stored_with_history(db: &Db) {
     assert_eq!((history[1].planned, history[1].entries), (1, 1));
 }
 
+/// A plan stored after a request came in while it was made is stale: the
+/// schedule is kept, and no mark is given, so that the planner plans again
+/// (the new request would otherwise wait for some other change).
+pub async fn a_plan_overtaken_by_a_submission_is_stale(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_01.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let seq = db.request(id).await.unwrap().unwrap().sequences[0].id;
+    let plan = NewSchedule {
+        night_start: JulianDate::new(2_461_367.1).unwrap(),
+        night_end: JulianDate::new(2_461_367.5).unwrap(),
+        plan_start: JulianDate::new(2_461_367.1).unwrap(),
+        entries: vec![entry(seq, Some(2_461_367.2), EntryStatus::Planned, "")],
+    };
+    let update = |from, to| ferros_db::StatusUpdate { id: seq, from, to, tsp: None, tep: None };
+    let night = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    let based_on = db.planning_mark().await.unwrap();
+    let (_, mark) = db
+        .apply_schedule(
+            &plan,
+            &[update(SequenceStatus::Tobeplanned, SequenceStatus::Planned)],
+            (night, now()),
+            based_on,
+        )
+        .await
+        .unwrap();
+    assert_eq!(mark, Some(db.planning_mark().await.unwrap()), "nothing else changed");
+
+    let based_on = db.planning_mark().await.unwrap();
+    db.create_request(&req, "alice", true, now()).await.unwrap();
+    let (stored, mark) = db
+        .apply_schedule(
+            &plan,
+            &[update(SequenceStatus::Planned, SequenceStatus::Planned)],
+            (night, now()),
+            based_on,
+        )
+        .await
+        .unwrap();
+    assert_eq!(mark, None, "a request came in meanwhile");
+    assert_eq!(db.latest_schedule().await.unwrap().unwrap().id, stored);
+}
+
 pub async fn a_schedule_naming_an_unknown_sequence_stores_nothing(db: &Db) {
     setup(db).await;
     let s = NewSchedule {
@@ -436,7 +479,7 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     let counts = db.sequence_counts().await.unwrap();
     assert!(counts.contains(&("EXECUTED".into(), 1)), "{counts:?}");
     assert_eq!(db.image_counts().await.unwrap(), [("light".into(), 1)]);
-    assert_eq!(db.planning_mark().await.unwrap().0, 3);
+    assert_eq!(db.planning_mark().await.unwrap().sequences, 3);
     // A planned sequence whose time is gone goes back to the planner; one that cannot be is given up.
     let c = r.sequences[2].id;
     db.set_sequence_status(c, SequenceStatus::Planned, now()).await.unwrap();

@@ -43,6 +43,7 @@ on_both_backends!(
     sequence_status_changes_are_checked,
     schedules_are_stored_with_history,
     a_schedule_naming_an_unknown_sequence_stores_nothing,
+    a_plan_overtaken_by_a_submission_is_stale,
     logs_come_back_newest_first,
     agents_are_recorded_and_beat,
     watches_keep_the_latest_and_their_changes,
@@ -74,4 +75,35 @@ async fn bad_urls_and_unreachable_servers_fail_clearly() {
     assert!(!e.contains("secret"), "{e}");
     let e = ferros_db::Db::connect("sqlite:///proc/no/such/dir/x.db").await.unwrap_err().to_string();
     assert!(e.contains("cannot open database sqlite:///proc/no/such/dir/x.db"), "{e}");
+}
+
+/// The blocking mode of virtual clocks: each call is over when it returns,
+/// inside one poll of the calling task, however many calls the task makes
+/// (a task's cooperative budget, once spent, must not strand it), and the
+/// paused clock does not move meanwhile.
+#[test]
+fn virtual_mode_calls_run_to_their_end_in_one_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/v.db", dir.path().display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    rt.block_on(async {
+        tokio::time::pause();
+        let db = ferros_db::Db::connect_virtual(&url).await.unwrap();
+        let start = tokio::time::Instant::now();
+        let now = chrono::Utc::now();
+        let entry = ferros_domain::LogEntry {
+            at: now,
+            source: "test".into(),
+            level: ferros_domain::LogLevel::Info,
+            message: "hello".into(),
+        };
+        // No await point returns Pending here: hundreds of calls in one poll.
+        for _ in 0..300 {
+            db.log(&entry).await.unwrap();
+            assert!(db.latest_watch("env").await.unwrap().is_none());
+        }
+        assert_eq!(db.recent_logs(1000).await.unwrap().len(), 300);
+        assert_eq!(tokio::time::Instant::now(), start);
+        db.close().await;
+    });
 }

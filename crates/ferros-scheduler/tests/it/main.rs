@@ -1,4 +1,4 @@
-//! The 14 reference cases of SCHEDULER_CASES.md (night 0..10, hours as the
+//! The planner's 14 reference cases (docs/scheduler.md; night 0..10, hours as the
 //! time unit), the invariants on random inputs, and bad input.
 
 #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]

@@ -1,0 +1,532 @@
+//! One simulated night.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use ferros_agents::{AgentContext, Bus, Event, Supervisor};
+use ferros_archive::Archive;
+use ferros_astro::{NightSky, Site};
+use ferros_clock::Clock;
+use ferros_config::Settings;
+use ferros_db::{Db, NewUser};
+use ferros_devices::Shutter;
+use ferros_devices_sim::{Scenario, Witness};
+use ferros_domain::{
+    GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, RequestKind, Seconds,
+};
+use ferros_observatory::Observatory;
+use ferros_request_xml::{ReadOptions, read_request};
+
+use crate::faults::inject_faults;
+use crate::report::{Log, Report, Wall, iso, report};
+
+/// Where the night's lines go (states, UNSAFE, sequences), as they happen.
+pub type Printer = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A request file: its name (for messages) and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestText {
+    pub name: String,
+    pub text: String,
+}
+
+/// The example requests shipped with Ferros (`examples/requests`): ten
+/// routine requests, the seeds' example and an alert.
+pub fn example_requests() -> Vec<RequestText> {
+    macro_rules! example {
+        ($($name:literal),*) => {
+            vec![$(RequestText {
+                name: $name.to_owned(),
+                text: include_str!(concat!("../../../examples/requests/", $name)).to_owned(),
+            }),*]
+        };
+    }
+    example!(
+        "alert_request_01.xml",
+        "routine_request_01.xml",
+        "routine_request_02.xml",
+        "routine_request_03.xml",
+        "routine_request_04.xml",
+        "routine_request_05.xml",
+        "routine_request_06.xml",
+        "routine_request_07.xml",
+        "routine_request_08.xml",
+        "routine_request_09.xml",
+        "routine_request_10.xml",
+        "seed_example.xml"
+    )
+}
+
+/// What to simulate.
+#[derive(Clone)]
+pub struct Night {
+    /// The observatory's settings: its site, agents and executor (the devices
+    /// are the simulators, the database and archive are new, in `dir`).
+    pub settings: Settings,
+    pub date: NaiveDate,
+    /// Routine requests are submitted at the start; alerts arrive an hour into the night.
+    pub requests: Vec<RequestText>,
+    /// The PLC's scenario, its iterations spread over the night.
+    pub scenario: Scenario,
+    /// The seed of the weather's and the cameras' noise, and of the faults.
+    pub seed: u64,
+    /// Random faults drawn from the seed: devices that hang or stop
+    /// answering, agents killed.
+    pub faults: bool,
+    /// Clock seconds per real second, for someone watching; `None`: as fast as the machine can.
+    pub pace: Option<f64>,
+    /// A new or empty folder for the night's database and archive.
+    pub dir: PathBuf,
+    pub printer: Option<Printer>,
+    /// Print only the setting out, not each event.
+    pub quiet: bool,
+}
+
+impl std::fmt::Debug for Night {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Night")
+            .field("date", &self.date)
+            .field("requests", &self.requests.len())
+            .field("seed", &self.seed)
+            .field("faults", &self.faults)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a night could not be simulated.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Bad input: a date without a night, a request with problems, a folder in use.
+    #[error("{0}")]
+    Input(String),
+    /// The simulation itself failed (database, disk, threads).
+    #[error("{0}")]
+    Failure(String),
+}
+
+impl From<ferros_db::DbError> for SimError {
+    fn from(e: ferros_db::DbError) -> Self {
+        SimError::Failure(format!("database: {e}"))
+    }
+}
+
+/// The observer the simulated requests belong to.
+const OBSERVER: &str = "observer";
+
+/// How long (clock time) the agents may take after sunrise to wind the night down.
+const SETTLE: TimeDelta = TimeDelta::minutes(30);
+
+/// The span of a night: what it simulates and its dark time.
+struct Span {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    dark: (JulianDate, JulianDate),
+}
+
+fn span(settings: &Settings, date: NaiveDate) -> Result<Span, SimError> {
+    let s = &settings.site;
+    let site =
+        Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| SimError::Input(format!("site: {e}")))?;
+    let sky = NightSky::new(site, date, s.night_sun_altitude).map_err(|e| SimError::Input(e.to_string()))?;
+    let (dusk, dawn) = sky.dusk_dawn(-0.833);
+    let dark = sky.dark();
+    let (Some(dusk), Some(dawn), Some(first), Some(last)) = (dusk, dawn, dark.first(), dark.last()) else {
+        return Err(SimError::Input(format!("no night on {date} at {}", s.name)));
+    };
+    Ok(Span {
+        from: dusk.to_datetime() - TimeDelta::minutes(20),
+        to: dawn.to_datetime() + TimeDelta::minutes(50),
+        dark: (first.start, last.end),
+    })
+}
+
+/// Reads the request files (relative windows count from `now`).
+fn read_requests(files: &[RequestText], now: JulianDate) -> Result<Vec<(String, NewRequest)>, SimError> {
+    files
+        .iter()
+        .map(|f| {
+            let imported = read_request(&f.text, &ReadOptions { now }).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(|q| format!("{}:{q}", f.name)).collect();
+                SimError::Input(format!(
+                    "{}\n{}: {} problem(s); nothing simulated",
+                    lines.join("\n"),
+                    f.name,
+                    problems.len()
+                ))
+            })?;
+            Ok((f.text.clone(), imported.request))
+        })
+        .collect()
+}
+
+/// Real seconds a night's runtime may stay busy without simulated time
+/// moving: past it, tasks keep waking one another at one instant (a bug), and
+/// the night ends with that error instead of never ending.
+const STUCK: Duration = Duration::from_secs(120);
+
+/// Simulates the night, on a thread and a runtime of its own, and returns its report.
+pub fn run(night: Night) -> Result<Report, SimError> {
+    // When the runtime last waited (time moves only then); `None` while a
+    // paced night sleeps for its watcher.
+    let parked = Arc::new(Mutex::new(Some(std::time::Instant::now())));
+    let (stuck_tx, stuck_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = {
+        let parked = parked.clone();
+        std::thread::Builder::new()
+            .name("ferros-night-watch".into())
+            .spawn(move || {
+                loop {
+                    match done_rx.recv_timeout(Duration::from_secs(1)) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    if parked.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| t.elapsed() > STUCK) {
+                        let _ = stuck_tx.send(());
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| SimError::Failure(format!("cannot start the night's watchdog: {e}")))?
+    };
+    let thread = std::thread::Builder::new()
+        .name("ferros-night".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.enable_time().start_paused(true);
+            let pace = night.pace.map(pacer);
+            builder.on_thread_park(move || {
+                let set = |v| *parked.lock().unwrap_or_else(|e| e.into_inner()) = v;
+                if let Some(p) = &pace {
+                    set(None);
+                    p();
+                }
+                set(Some(std::time::Instant::now()));
+            });
+            let rt = builder.build().map_err(|e| SimError::Failure(format!("runtime: {e}")))?;
+            let mut report = rt.block_on(simulate(night, stuck_rx))?;
+            report.wall = Some(Wall { seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0 });
+            Ok(report)
+        })
+        .map_err(|e| SimError::Failure(format!("cannot start the night's thread: {e}")))?;
+    let out = thread.join().map_err(|_| SimError::Failure("the night's thread panicked".into()));
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
+    out?
+}
+
+/// Paces a night for someone watching: each time every task waits, the
+/// thread sleeps until the wall clock has caught up with the virtual one at
+/// `speed`. It only delays; what happens, and in which order, is the same.
+fn pacer(speed: f64) -> impl Fn() + Send + Sync + 'static {
+    let origin = Mutex::new(None::<(tokio::time::Instant, std::time::Instant)>);
+    move || {
+        let now = tokio::time::Instant::now();
+        let mut o = origin.lock().unwrap_or_else(|e| e.into_inner());
+        let (virtual0, real0) = *o.get_or_insert((now, std::time::Instant::now()));
+        let due = now.duration_since(virtual0).div_f64(speed);
+        let done = real0.elapsed();
+        if due > done {
+            std::thread::sleep(due - done);
+        }
+    }
+}
+
+async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Result<Report, SimError> {
+    let say = |line: &str| {
+        if let Some(p) = &night.printer {
+            p(line);
+        }
+    };
+    let Span { from, to, dark } = span(&night.settings, night.date)?;
+    let start_jd = JulianDate::from_datetime(from).map_err(|e| SimError::Input(e.to_string()))?;
+    let requests = read_requests(&night.requests, start_jd)?;
+    // The scenario's iterations are spread over the simulated span.
+    let length = (to - from).to_std().unwrap_or_default();
+    let plc_period = match u32::try_from(night.scenario.iterations) {
+        Ok(n) if n > 0 => length / n,
+        _ => Duration::from_secs(2),
+    };
+
+    // A fresh place: its own database and archive.
+    let dir = &night.dir;
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(SimError::Input(format!("{} is not empty: a simulation starts afresh", dir.display())));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| SimError::Input(format!("{}: {e}", dir.display())))?;
+    let clock = Clock::virtual_from(from);
+    let mut settings = night.settings.clone();
+    settings.data_dir = dir.clone();
+    settings.database_url = String::new();
+    let s = &settings.site;
+    say(&format!(
+        "Simulating the night of {} at {} from {} to {} UTC, seed {}{}",
+        night.date,
+        s.name,
+        iso(from),
+        iso(to),
+        night.seed,
+        if night.faults { ", with faults" } else { "" }
+    ));
+    say(&format!("  data       {}", dir.display()));
+    let db = Db::connect_virtual(&settings.database_url()).await?;
+    // Routine requests are there at the start; alerts arrive an hour into the night.
+    let (alerts, routine): (Vec<_>, Vec<_>) =
+        requests.into_iter().partition(|(_, r)| r.kind == RequestKind::Alert);
+    create_accounts(&db, clock.now(), routine.iter().chain(&alerts).map(|(_, r)| r)).await?;
+    let mut submitted = load_requests(&db, clock.now(), &routine, &say).await?;
+    say(&format!("  requests   {} routine submitted ({submitted} sequence(s))", routine.len()));
+    let alert_time = dark.0.to_datetime() + TimeDelta::hours(1);
+    if !alerts.is_empty() {
+        say(&format!("  alerts     {} arriving at {}", alerts.len(), iso(alert_time)));
+    }
+
+    let sim = ferros_observatory::simulators_seeded(
+        &settings,
+        clock,
+        night.scenario.clone(),
+        plc_period,
+        Some(night.seed),
+    )
+    .map_err(SimError::Input)?;
+    let obs = Observatory::of_simulators(sim, Duration::from_secs_f64(settings.devices.timeout_s));
+    // The cameras' own record of their shots: the safety figures rest on what
+    // the detectors took, not on what the agents say they did.
+    let witnesses: Vec<Witness> =
+        [&obs.sim.camera_vis, &obs.sim.camera_nir].into_iter().flatten().map(|c| c.witness()).collect();
+    let archive =
+        Archive::open(&dir.join("archive")).map_err(|e| SimError::Failure(format!("archive: {e}")))?;
+    let bus = Bus::default();
+    let actx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
+    let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
+    let mut supervisor = Supervisor::new(actx.clone(), timeout);
+    for f in ferros_agents::factories(&settings, &actx, &obs, &archive, None).map_err(SimError::Input)? {
+        supervisor.add(f);
+    }
+    let handle = supervisor.handle();
+    let log = Arc::new(Mutex::new(Log::default()));
+    let printer = if night.quiet { None } else { night.printer.clone() };
+    let listener = tokio::spawn(listen(bus.subscribe(), clock, log.clone(), printer.clone()));
+    let dome_watch = tokio::spawn(watch_dome(obs.clone(), clock, log.clone()));
+    let alert_count: i64 = alerts.iter().map(|(_, r)| r.sequences.len() as i64).sum();
+    let arrivals = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let left = (alert_time - clock.now()).to_std().unwrap_or_default();
+            clock.sleep(left).await;
+            let say = |line: &str| {
+                if let Some(p) = &printer {
+                    p(line);
+                }
+            };
+            if let Err(e) = load_requests(&db, clock.now(), &alerts, &say).await {
+                tracing::error!("alerts: {e}");
+            }
+        })
+    };
+    submitted += alert_count;
+    let faults = night.faults.then(|| {
+        tokio::spawn(inject_faults(night.seed, obs.clone(), handle, clock, (from, to), log.clone()))
+    });
+    // The simulation ends after sunrise, once the agents have finished what
+    // they were doing (at most half an hour of clock later).
+    let settling = {
+        let db = db.clone();
+        let log = log.clone();
+        async move {
+            let left = (to - clock.now()).to_std().unwrap_or_default();
+            clock.sleep(left).await;
+            while !settled(&db).await {
+                if clock.now() - to >= SETTLE {
+                    let note = format!(
+                        "{}  the agents had not settled half an hour after the night",
+                        iso(clock.now())
+                    );
+                    log.lock().unwrap_or_else(|e| e.into_inner()).notes.push(note);
+                    break;
+                }
+                clock.sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let stuck_at = Arc::new(Mutex::new(None));
+    let ending = {
+        let stuck_at = stuck_at.clone();
+        async move {
+            tokio::select! {
+                biased;
+                Ok(()) = stuck => {
+                    *stuck_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock.now());
+                }
+                () = settling => {}
+            }
+        }
+    };
+    supervisor.run(ending).await;
+    if let Some(at) = *stuck_at.lock().unwrap_or_else(|e| e.into_inner()) {
+        return Err(SimError::Failure(format!(
+            "the agents kept waking one another at {} without simulated time moving for {} s (real): \
+             a livelock; the night's data are in {}",
+            iso(at),
+            STUCK.as_secs(),
+            dir.display()
+        )));
+    }
+    let ended = clock.now();
+    listener.abort();
+    dome_watch.abort();
+    arrivals.abort();
+    if let Some(f) = faults {
+        f.abort();
+    }
+    let shots: Vec<_> = witnesses.iter().flat_map(Witness::shots).collect();
+    let report =
+        report(&settings, &db, &night, (dark.0, dark.1), (from, to, ended), &log, &shots, submitted).await?;
+    db.close().await;
+    Ok(report)
+}
+
+/// Whether the agents are done with the night: no sequence EXECUTING, and the
+/// planner's latest schedule made after the sequences' latest change.
+async fn settled(db: &Db) -> bool {
+    if !db.executing_sequences().await.is_ok_and(|e| e.is_empty()) {
+        return false;
+    }
+    match (db.planning_mark().await, db.latest_schedule().await) {
+        (Ok(m), _) if m.changed.is_none() => true,
+        (Ok(ferros_db::PlanningMark { changed: Some(changed), .. }), Ok(Some(s))) => s.created_at >= changed,
+        _ => false,
+    }
+}
+
+/// The observer and the programs the requests name.
+async fn create_accounts<'a>(
+    db: &Db,
+    now: DateTime<Utc>,
+    requests: impl Iterator<Item = &'a NewRequest>,
+) -> Result<(), SimError> {
+    let programs: BTreeSet<String> = requests.map(|r| r.program.clone()).collect();
+    for name in &programs {
+        let p = NewProgram {
+            name: name.clone(),
+            description: "created by a simulated night".into(),
+            period: Period::containing(now.date_naive()),
+            priority: Priority::new(50).map_err(|e| SimError::Input(e.to_string()))?,
+            quota: Seconds::new("quota", 100.0 * 3600.0).map_err(|e| SimError::Input(e.to_string()))?,
+        };
+        db.create_program(&p, now).await?;
+    }
+    let user = NewUser {
+        username: OBSERVER.into(),
+        email: String::new(),
+        // No password: nobody logs in to a simulated night.
+        password_hash: "!".into(),
+        profiles: BTreeSet::from([Profile::Observer, Profile::Pi]),
+        programs: programs.into_iter().collect(),
+    };
+    db.create_user(&user, now).await?;
+    Ok(())
+}
+
+/// Imports and submits requests now (relative windows from now); returns the sequences stored.
+async fn load_requests(
+    db: &Db,
+    now: DateTime<Utc>,
+    requests: &[(String, NewRequest)],
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<i64, SimError> {
+    let jd = JulianDate::from_datetime(now).map_err(|e| SimError::Input(e.to_string()))?;
+    let mut sequences = 0;
+    for (text, _) in requests {
+        // Read again: relative windows start when the request arrives.
+        let r = read_request(text, &ReadOptions { now: jd })
+            .map_err(|p| SimError::Input(p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?
+            .request;
+        let id = db.create_request(&r, OBSERVER, true, now).await?;
+        sequences += db.request(id).await?.map(|r| r.sequences.len()).unwrap_or(0) as i64;
+        if r.kind == RequestKind::Alert {
+            say(&format!("{}  ALERT request {id} \"{}\" submitted", now.format("%H:%M:%S"), r.name));
+        }
+    }
+    Ok(sequences)
+}
+
+/// Keeps what the agents announce on the bus, and prints it.
+async fn listen(
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    clock: Clock,
+    log: Arc<Mutex<Log>>,
+    printer: Option<Printer>,
+) {
+    let say = |line: String| {
+        if let Some(p) = &printer {
+            p(&line);
+        }
+    };
+    loop {
+        let e = match events.recv().await {
+            Ok(e) => e,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .notes
+                    .push(format!("{}  {n} event(s) of the bus were missed", iso(clock.now())));
+                continue;
+            }
+            Err(_) => return,
+        };
+        let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+        match e {
+            Event::Mode { at, mode } => {
+                say(format!("{}  {mode}", at.format("%H:%M:%S")));
+                l.states.push((at, mode));
+            }
+            Event::Environment { at, status, reasons } => {
+                let open = l.unsafe_periods.last().is_some_and(|p| p.1.is_none());
+                match status {
+                    GlobalStatus::Unsafe if !open => {
+                        say(format!("{}  UNSAFE: {}", at.format("%H:%M:%S"), reasons.join("; ")));
+                        l.unsafe_periods.push((at, None, reasons));
+                    }
+                    GlobalStatus::Safe if open => {
+                        say(format!("{}  SAFE", at.format("%H:%M:%S")));
+                        if let Some(p) = l.unsafe_periods.last_mut() {
+                            p.1 = Some(at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Exposure { .. } | Event::Schedule { .. } => {}
+            Event::Sequence { at, id, state } => {
+                if state.starts_with("given back") {
+                    l.interrupted += 1;
+                }
+                say(format!("{}  sequence {id} {state}", at.format("%H:%M:%S")));
+            }
+            Event::Restarted { agent, reason, .. } => {
+                l.restarts.push(format!("{}  {agent} ({reason})", iso(clock.now())));
+                say(format!("{}  agent {agent} restarted ({reason})", clock.now().format("%H:%M:%S")));
+            }
+        }
+    }
+}
+
+/// Samples the dome's shutter every 5 s of clock time.
+async fn watch_dome(obs: Observatory, clock: Clock, log: Arc<Mutex<Log>>) {
+    let Some(dome) = obs.sim.dome.clone() else { return };
+    loop {
+        if let Ok(s) = ferros_devices::Dome::state(dome.as_ref()).await {
+            log.lock().unwrap_or_else(|e| e.into_inner()).dome.push((s.at, s.value.shutter));
+        }
+        clock.sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// The dome's shutter at an instant.
+pub(crate) type DomeSample = (DateTime<Utc>, Shutter);

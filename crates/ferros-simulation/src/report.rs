@@ -1,0 +1,265 @@
+//! The report of a simulated night, and the invariants every night keeps.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use ferros_config::Settings;
+use ferros_db::Db;
+use ferros_devices::{FrameType, Shutter};
+use ferros_devices_sim::ShotRecord;
+use ferros_domain::JulianDate;
+use serde::{Deserialize, Serialize};
+
+use crate::night::{DomeSample, Night, SimError};
+
+/// What happened in a night. Every field but `wall` depends only on the
+/// night's inputs: the same inputs give the same report, byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub date: String,
+    pub seed: u64,
+    /// Whether random faults were drawn from the seed.
+    pub random_faults: bool,
+    /// Dark time (the Sun below the night altitude), UTC.
+    pub night_start: String,
+    pub night_end: String,
+    /// What the simulation covered (sunset to after sunrise), and when it
+    /// stopped (once the agents had wound the night down).
+    pub simulated_from: String,
+    pub simulated_to: String,
+    pub stopped_at: String,
+    pub sequences: Sequences,
+    /// Archived images (FITS files with a database row).
+    pub images: i64,
+    pub images_by_kind: BTreeMap<String, i64>,
+    pub safety: Safety,
+    pub states: Vec<State>,
+    /// The faults injected, when and for how long.
+    pub faults: Vec<String>,
+    /// Agents the supervisor restarted, when and why.
+    pub restarts: Vec<String>,
+    /// Anything else worth knowing (the agents did not settle, events missed).
+    pub notes: Vec<String>,
+    /// Wall-clock figures: the only part that depends on the machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall: Option<Wall>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sequences {
+    pub submitted: i64,
+    /// Still waiting at the end of the night (PLANNED or TOBEPLANNED): carried over.
+    pub planned: i64,
+    pub executed: i64,
+    /// Not planned tonight (no room, quota): may be planned another night.
+    pub rejected: i64,
+    pub unplannable: i64,
+    pub cancelled: i64,
+    /// Still EXECUTING when the simulation stopped (after sunrise: none expected).
+    pub executing: i64,
+    /// Executions stopped and given back to the planner (UNSAFE, alert, device).
+    pub interrupted: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Safety {
+    pub unsafe_periods: Vec<UnsafePeriod>,
+    /// The reaction time allowed (`agents.reaction_s`).
+    pub reaction_budget_s: f64,
+    /// The longest time from UNSAFE to no sky exposure running and the dome closing, seconds.
+    pub max_reaction_s: f64,
+    /// The longest time from UNSAFE to the dome closed, seconds.
+    pub max_dome_closed_s: f64,
+    /// Sky exposure (light, flat) while UNSAFE beyond the reaction time, seconds.
+    pub exposure_while_unsafe_s: f64,
+    /// Sky exposure while UNSAFE within the reaction time, seconds.
+    pub exposure_within_reaction_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsafePeriod {
+    pub start: String,
+    pub end: Option<String>,
+    pub reasons: Vec<String>,
+    /// Seconds until the dome began closing and the last sky exposure ended.
+    pub reaction_s: Option<f64>,
+    /// Seconds until the dome was closed.
+    pub dome_closed_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub time: String,
+    pub state: String,
+}
+
+/// How long the night took on this machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Wall {
+    pub seconds: f64,
+}
+
+pub(crate) fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An UNSAFE period: start, end (if over), reasons.
+pub(crate) type Unsafe = (DateTime<Utc>, Option<DateTime<Utc>>, Vec<String>);
+
+/// What the observers saw during the night.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    pub states: Vec<(DateTime<Utc>, String)>,
+    pub unsafe_periods: Vec<Unsafe>,
+    pub dome: Vec<DomeSample>,
+    pub interrupted: i64,
+    pub faults: Vec<String>,
+    pub restarts: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn secs(d: TimeDelta) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+#[allow(clippy::too_many_arguments, reason = "the night's facts, each named")]
+pub(crate) async fn report(
+    settings: &Settings,
+    db: &Db,
+    night: &Night,
+    (dark_start, dark_end): (JulianDate, JulianDate),
+    (from, to, stopped): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    log: &Mutex<Log>,
+    shots: &[ShotRecord],
+    submitted: i64,
+) -> Result<Report, SimError> {
+    let counts: BTreeMap<String, i64> = db.sequence_counts().await?.into_iter().collect();
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let images_by_kind: BTreeMap<String, i64> = db.image_counts().await?.into_iter().collect();
+    let l = log.lock().unwrap_or_else(|e| e.into_inner());
+    let budget = settings.agents.reaction_s;
+    let exposures: Vec<(DateTime<Utc>, DateTime<Utc>)> = shots
+        .iter()
+        .filter(|s| matches!(s.frame, FrameType::Light | FrameType::Flat))
+        .map(|s| (s.start, s.end))
+        .collect();
+    let mut max_reaction: f64 = 0.0;
+    let mut max_closed: f64 = 0.0;
+    let (mut beyond, mut within) = (0.0, 0.0);
+    let mut periods = Vec::new();
+    for (start, end_, reasons) in &l.unsafe_periods {
+        let end = end_.unwrap_or(to);
+        let limit = *start + TimeDelta::milliseconds((budget * 1000.0) as i64);
+        // Sky exposures overlapping the period.
+        let mut last_exposure = *start;
+        for (a, b) in &exposures {
+            let (a, b) = ((*a).max(*start), (*b).min(end));
+            if b > a {
+                last_exposure = last_exposure.max(b);
+                within += secs(b.min(limit) - a.min(limit)).max(0.0);
+                beyond += secs(b - a.max(limit)).max(0.0);
+            }
+        }
+        let closing = l.dome.iter().find(|(t, sh)| *t >= *start && *sh != Shutter::Opened).map(|(t, _)| *t);
+        let closed = l.dome.iter().find(|(t, sh)| *t >= *start && *sh == Shutter::Closed).map(|(t, _)| *t);
+        let reaction = closing.map(|c| secs(c.max(last_exposure) - *start));
+        let closed = closed.filter(|c| *c <= end).map(|c| secs(c - *start));
+        max_reaction = max_reaction.max(reaction.unwrap_or(0.0));
+        max_closed = max_closed.max(closed.unwrap_or(0.0));
+        periods.push(UnsafePeriod {
+            start: iso(*start),
+            end: end_.map(iso),
+            reasons: reasons.clone(),
+            reaction_s: reaction.map(tenths),
+            dome_closed_s: closed.map(tenths),
+        });
+    }
+    Ok(Report {
+        date: night.date.to_string(),
+        seed: night.seed,
+        random_faults: night.faults,
+        night_start: iso(dark_start.to_datetime()),
+        night_end: iso(dark_end.to_datetime()),
+        simulated_from: iso(from),
+        simulated_to: iso(to),
+        stopped_at: iso(stopped),
+        sequences: Sequences {
+            submitted,
+            planned: n("PLANNED") + n("TOBEPLANNED"),
+            executed: n("EXECUTED"),
+            rejected: n("REJECTED"),
+            unplannable: n("UNPLANNABLE"),
+            cancelled: n("CANCELLED"),
+            executing: n("EXECUTING"),
+            interrupted: l.interrupted,
+        },
+        images: images_by_kind.values().sum(),
+        images_by_kind,
+        safety: Safety {
+            unsafe_periods: periods,
+            reaction_budget_s: budget,
+            max_reaction_s: tenths(max_reaction),
+            max_dome_closed_s: tenths(max_closed),
+            exposure_while_unsafe_s: tenths(beyond),
+            exposure_within_reaction_s: tenths(within),
+        },
+        states: l.states.iter().map(|(t, s)| State { time: iso(*t), state: s.clone() }).collect(),
+        faults: l.faults.clone(),
+        restarts: l.restarts.clone(),
+        notes: l.notes.clone(),
+        wall: None,
+    })
+}
+
+/// How long the dome may take to close after UNSAFE beyond the reaction
+/// budget: its shutter's travel, with room to spare.
+const DOME_TRAVEL_S: f64 = 120.0;
+
+/// The invariants every night keeps; each broken one, said plainly.
+pub fn check(r: &Report) -> Vec<String> {
+    let mut broken = Vec::new();
+    let s = &r.safety;
+    if s.exposure_while_unsafe_s > 0.0 {
+        broken.push(format!(
+            "{} s of sky exposure while UNSAFE beyond the reaction time",
+            s.exposure_while_unsafe_s
+        ));
+    }
+    if s.max_dome_closed_s > s.reaction_budget_s + DOME_TRAVEL_S {
+        broken.push(format!(
+            "the dome closed {} s after UNSAFE (allowed {} s)",
+            s.max_dome_closed_s,
+            s.reaction_budget_s + DOME_TRAVEL_S
+        ));
+    }
+    let q = &r.sequences;
+    let accounted = q.planned + q.executed + q.rejected + q.unplannable + q.cancelled;
+    if q.submitted != accounted || q.executing != 0 {
+        broken.push(format!(
+            "sequences unaccounted for: {} submitted, {accounted} accounted, {} still executing",
+            q.submitted, q.executing
+        ));
+    }
+    // An UNSAFE period that ends with more than two hours of night left,
+    // work still waiting: observing resumes after it.
+    let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+    let night_end = parse(&r.night_end);
+    for p in &s.unsafe_periods {
+        let (Some(end), Some(night_end)) = (p.end.as_deref().and_then(parse), night_end) else { continue };
+        if night_end - end > TimeDelta::hours(2)
+            && p.start > r.night_start
+            && !r
+                .states
+                .iter()
+                .any(|x| parse(&x.time).is_some_and(|t| t >= end) && x.state == ferros_agents::OBSERVING)
+        {
+            broken.push(format!("no observing after the UNSAFE period that ended at {}", iso(end)));
+        }
+    }
+    broken
+}
