@@ -1,7 +1,8 @@
 //! ENV: environment monitoring. Every period it reads the weather/site
-//! source, makes the synthesis (`ferros-env`), stores the watches, their
-//! changes and the readings, folds the readings into 1- and 10-minute series,
-//! prunes them, and announces changes on the bus at once.
+//! source, makes the synthesis (`ferros-env`), shares it with the other
+//! agents, stores the watches and their changes, stores the readings (once a
+//! minute, and at once when the status changes), folds them into 1- and
+//! 10-minute series, prunes them, and announces changes on the bus at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use crate::runtime::{Agent, AgentContext, Event};
 pub const MINUTE_MS: i64 = 60_000;
 pub const TEN_MINUTES_MS: i64 = 600_000;
 const DAY_MS: f64 = 86_400_000.0;
+/// Readings kept before they are stored, at most (a short period, many sensors).
+const MAX_READINGS: usize = 2_000;
 
 /// The ENV agent.
 pub struct EnvAgent {
@@ -36,6 +39,9 @@ pub struct EnvAgent {
     folded_to: Option<i64>,
     pruned_at: Option<DateTime<Utc>>,
     retention_days: [f64; 3],
+    /// Readings not stored yet: (quantity, Unix ms, value), and the minute
+    /// (Unix ms) they began in.
+    readings: (Vec<(String, i64, f64)>, i64),
 }
 
 impl std::fmt::Debug for EnvAgent {
@@ -73,6 +79,7 @@ impl EnvAgent {
             folded_to: None,
             pruned_at: None,
             retention_days: [h.raw_days, h.minute_days, h.ten_minute_days],
+            readings: (Vec::new(), 0),
         }
     }
 
@@ -193,7 +200,22 @@ impl Agent for EnvAgent {
         if let Some(alt) = sun {
             samples.push(("daylight".to_owned(), now.timestamp_millis(), alt));
         }
+        // The readings go in once a minute (before that minute is folded),
+        // and at once with a change of status.
+        let minute = now.timestamp_millis() - now.timestamp_millis().rem_euclid(MINUTE_MS);
+        if self.readings.0.is_empty() {
+            self.readings.1 = minute;
+        }
+        self.readings.0.extend(samples);
+        let changed = self.status.as_ref().is_none_or(|(s, _)| *s != synthesis.global_status);
+        let samples = if changed || minute > self.readings.1 || self.readings.0.len() >= MAX_READINGS {
+            std::mem::take(&mut self.readings.0)
+        } else {
+            Vec::new()
+        };
         let write = EnvWrite { watches: watches(&synthesis)?, samples };
+        // The other agents hear it first: a database that fails delays no safety.
+        ctx.shared.set_env(synthesis.clone());
         ctx.db.store_env(&write).await.map_err(|e| format!("cannot store the synthesis: {e}"))?;
         let current = (synthesis.global_status, synthesis.reasons.clone());
         // The countdown to SAFE changes the reasons every step: announce the

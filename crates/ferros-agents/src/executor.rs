@@ -34,6 +34,7 @@ use ferros_domain::{
     CalibrationLevel, Detector, GlobalStatus, Image, ImageKind, JulianDate, LogLevel, Request, RequestId,
     RequestStatus, SequenceId, SequenceStatus,
 };
+use ferros_majordome::Mode;
 use ferros_observatory::Observatory;
 use tokio::sync::{RwLock, watch};
 use tokio::task::JoinHandle;
@@ -42,9 +43,6 @@ use crate::runtime::{Agent, AgentContext, Event};
 
 /// Polling interval of device states, clock time.
 const POLL: Duration = Duration::from_millis(500);
-
-/// The mode label of the majordome when the schedule runs.
-pub const OBSERVING: &str = "SCHEDULER (observing)";
 
 /// Why a job must stop, and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,15 +102,6 @@ impl std::fmt::Debug for ExecutorAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExecutorAgent").field("job", &self.running.as_ref().map(|r| &r.job)).finish()
     }
-}
-
-/// What the majordome last said: its mode and whether it is safe.
-async fn majordome_mode(db: &Db) -> Result<(String, bool), String> {
-    let Some((_, body)) = db.majordome_state().await.map_err(|e| e.to_string())? else {
-        return Ok((String::new(), false));
-    };
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    Ok((v["mode"].as_str().unwrap_or_default().to_owned(), v["safe"].as_bool().unwrap_or(false)))
 }
 
 /// When calibrations are due, from the Sun and the clock.
@@ -364,15 +353,11 @@ impl Agent for ExecutorAgent {
             self.recovered = true;
         }
         let now = ctx.clock.now();
-        let (mode, safe) = majordome_mode(&ctx.db).await?;
         // The majordome's last word, and ENV's latest: UNSAFE stops at once.
-        let env_safe = ctx
-            .db
-            .latest_watch("env")
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some_and(|w| w.global_status == GlobalStatus::Safe);
-        let observing = mode == OBSERVING && safe && env_safe;
+        let majordome = ctx.majordome().await?;
+        let (mode, safe) = majordome.map_or(("", false), |m| (m.mode.label(), m.safe));
+        let env_safe = ctx.env().await?.is_some_and(|s| s.global_status == GlobalStatus::Safe);
+        let observing = majordome.is_some_and(|m| m.observing()) && env_safe;
         if self.running.as_ref().is_some_and(|r| r.task.is_finished()) {
             self.running = None;
         }
@@ -439,8 +424,7 @@ impl Agent for ExecutorAgent {
                 self.taken.1.push(id);
                 self.start(Job::Sequence { id, alert }, ctx);
             }
-        } else if !mode.is_empty()
-            && mode != "CLOSING"
+        } else if majordome.is_some_and(|m| m.mode != Mode::Closing)
             && calibrations_due(&ctx.db, &self.kit.settings, site.as_ref(), now).await
             && secured(&self.kit).await
         {

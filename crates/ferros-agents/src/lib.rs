@@ -16,12 +16,12 @@ mod runtime;
 
 pub use device_states::{DeviceStates, Latest};
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
-pub use executor::{ExecutorAgent, OBSERVING, Twilight, dither_offset, flats_due};
+pub use executor::{ExecutorAgent, Twilight, dither_offset, flats_due};
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
 pub use majordome::MajordomeAgent;
 pub use planning::PlannerAgent;
 pub use roster::{AgentKind, factories};
-pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Supervisor, SupervisorHandle};
+pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Shared, Supervisor, SupervisorHandle};
 
 /// The Sun's altitude at `site` at `now`, degrees: interpolated between whole
 /// minutes (`ferros_astro::SunAltitudes`), shared by every agent of the process.

@@ -1,5 +1,5 @@
-//! The majordome agent: reads the environment synthesis (from the database,
-//! so ENV may run elsewhere), the Sun and the devices, runs the majordome's
+//! The majordome agent: reads the environment synthesis (ENV's word in
+//! memory, or from the database when ENV runs elsewhere), the Sun and the devices, runs the majordome's
 //! rules (`ferros-majordome`) and carries out the safety actions on the
 //! devices: abort exposures, close the dome, park the mount. Every change of
 //! mode is logged and published on the bus. Observing is the executor's
@@ -13,12 +13,15 @@ use async_trait::async_trait;
 use ferros_astro::Site;
 use ferros_config::Settings;
 use ferros_devices::{CameraActivity, Shutter, bounded};
-use ferros_domain::{GlobalStatus, JulianDate, LogLevel};
-use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, Rules};
+use ferros_domain::{Decision, GlobalStatus, JulianDate, LogLevel};
+use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, PlcLink, Rules, State};
 use ferros_observatory::Observatory;
 
 use crate::device_states::{DeviceStates, Latest};
 use crate::runtime::{Agent, AgentContext, Event};
+
+/// The stored state is refreshed at least this often (seconds of the clock).
+const STORE_AT_LEAST_S: i64 = 60;
 
 pub struct MajordomeAgent {
     obs: Observatory,
@@ -37,6 +40,9 @@ pub struct MajordomeAgent {
     restored: bool,
     /// The devices' states, read in the background from the first step on.
     devices: Option<DeviceStates>,
+    /// The state last stored, and when: stored again when it changes, and
+    /// at least once a minute for those who read its age.
+    stored: Option<(chrono::DateTime<chrono::Utc>, State)>,
 }
 
 impl std::fmt::Debug for MajordomeAgent {
@@ -62,28 +68,23 @@ impl MajordomeAgent {
             restored: false,
             announced: false,
             devices: None,
+            stored: None,
         }
     }
 
     /// What the majordome sees now.
     async fn inputs(&self, ctx: &AgentContext) -> Result<Inputs, String> {
         let now = ctx.clock.now();
-        let watch = ctx.db.latest_watch("env").await.map_err(|e| e.to_string())?;
         // No synthesis, or an old one (ENV not running): UNSAFE, PLC unknown.
-        let (env, body) = match watch {
-            Some(w) if (now - w.updated).num_milliseconds() as f64 / 1000.0 <= self.stale_after => {
-                (w.global_status, serde_json::from_str::<serde_json::Value>(&w.body).unwrap_or_default())
-            }
-            _ => (GlobalStatus::Unsafe, serde_json::Value::Null),
+        let synthesis = ctx
+            .env()
+            .await?
+            .filter(|s| (now - s.updated).num_milliseconds() as f64 / 1000.0 <= self.stale_after);
+        let env = synthesis.as_ref().map_or(GlobalStatus::Unsafe, |s| s.global_status);
+        let safe = |name: &str| {
+            synthesis.as_ref().and_then(|s| s.quantity(name)).is_some_and(|q| q.decision == Decision::Safe)
         };
-        let decision_of = |name: &str| {
-            body["site"]["quantities"]
-                .as_array()
-                .and_then(|qs| qs.iter().find(|q| q["name"] == name))
-                .and_then(|q| q["decision"].as_str().map(str::to_owned))
-        };
-        let plc_fresh = decision_of("plc_link").as_deref() == Some("safe");
-        let plc_auto = decision_of("plc_mode").as_deref() == Some("safe");
+        let (plc_fresh, plc_auto) = (safe("plc_link"), safe("plc_mode"));
         // The latest answers: the tick waits on no device.
         let Latest { mount, dome, vis, nir } =
             self.devices.as_ref().map(DeviceStates::latest).unwrap_or_default();
@@ -347,9 +348,14 @@ impl Agent for MajordomeAgent {
             // A lock and the night's ACK outlive a restart; a bypass does not
             // (an operator asks for it again, and the PLC confirms it again).
             if let Some((_, body)) = ctx.db.majordome_state().await.map_err(|e| e.to_string())? {
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                self.majordome.locked = v["locked"].as_bool().unwrap_or(false);
-                self.majordome.night_ack = v["night_ack"].as_str().and_then(|d| d.parse().ok());
+                match serde_json::from_str::<State>(&body) {
+                    Ok(s) => (self.majordome.locked, self.majordome.night_ack) = (s.locked, s.night_ack),
+                    Err(e) => {
+                        let m =
+                            format!("the stored state cannot be read ({e}): starting unlocked, without ACK");
+                        ctx.log("majordome", LogLevel::Warn, m).await;
+                    }
+                }
                 if self.majordome.locked {
                     ctx.log("majordome", LogLevel::Info, "the observatory was locked: it stays locked").await;
                 }
@@ -364,24 +370,37 @@ impl Agent for MajordomeAgent {
         let before = self.majordome.mode;
         let tick = self.majordome.tick(&inputs);
         if tick.mode != before || !self.announced {
-            ctx.bus.publish(Event::Mode { at: inputs.now, mode: tick.mode.label().to_owned() });
+            ctx.bus.publish(Event::Mode { at: inputs.now, mode: tick.mode });
             self.announced = true;
         }
         for n in &tick.notes {
             ctx.log("majordome", LogLevel::Info, n.clone()).await;
         }
         self.act(ctx, &tick.actions).await;
-        let state = serde_json::json!({
-            "mode": tick.mode.label(),
-            "safe": tick.safe,
-            "locked": self.majordome.locked,
-            "bypass": self.majordome.bypass,
-            "night_ack": self.majordome.night_ack,
-            "night": inputs.night,
-            "plc": if !inputs.plc_fresh { "no answer" } else if inputs.plc_auto { "AUTO" } else { "MANUAL" },
-            "env": inputs.env,
-            "secured": inputs.secured,
+        let state = State {
+            mode: tick.mode,
+            safe: tick.safe,
+            locked: self.majordome.locked,
+            bypass: self.majordome.bypass,
+            night_ack: self.majordome.night_ack,
+            night: inputs.night,
+            plc: match (inputs.plc_fresh, inputs.plc_auto) {
+                (false, _) => PlcLink::NoAnswer,
+                (true, true) => PlcLink::Auto,
+                (true, false) => PlcLink::Manual,
+            },
+            env: inputs.env,
+            secured: inputs.secured,
+        };
+        ctx.shared.set_majordome(state);
+        let due = self.stored.is_none_or(|(at, s)| {
+            s != state || inputs.now - at >= chrono::TimeDelta::seconds(STORE_AT_LEAST_S)
         });
-        ctx.db.store_majordome(inputs.now, &state.to_string()).await.map_err(|e| e.to_string())
+        if due {
+            let body = serde_json::to_string(&state).map_err(|e| e.to_string())?;
+            ctx.db.store_majordome(inputs.now, &body).await.map_err(|e| e.to_string())?;
+            self.stored = Some((inputs.now, state));
+        }
+        Ok(())
     }
 }

@@ -244,7 +244,7 @@ pub struct PlannerAgent {
     horizon: f64,
     period: std::time::Duration,
     /// What the last plan was made for.
-    mark: Option<(PlanningMark, String, NaiveDate)>,
+    mark: Option<(PlanningMark, Option<ferros_domain::GlobalStatus>, NaiveDate)>,
 }
 
 impl std::fmt::Debug for PlannerAgent {
@@ -287,10 +287,7 @@ impl crate::Agent for PlannerAgent {
         let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
         let night = night_of(jd, site.longitude());
         let sequences = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
-        let env = match ctx.db.latest_watch("env").await.map_err(|e| e.to_string())? {
-            Some(w) => format!("{:?}", w.global_status),
-            None => String::new(),
-        };
+        let env = ctx.env().await?.map(|s| s.global_status);
         let mark = (sequences, env, night);
         if self.mark.as_ref() == Some(&mark) || sequences.sequences == 0 {
             return Ok(());

@@ -21,7 +21,7 @@ pub enum Event {
     /// The supervisor restarted an agent.
     Restarted { agent: String, reason: String, restarts: i64 },
     /// The majordome changed mode.
-    Mode { at: DateTime<Utc>, mode: String },
+    Mode { at: DateTime<Utc>, mode: ferros_majordome::Mode },
     /// An exposure ended (completed, or aborted); `sky`: a light or flat frame.
     Exposure { camera: String, start: DateTime<Utc>, end: DateTime<Utc>, sky: bool, completed: bool },
     /// A sequence started or ended (EXECUTING, EXECUTED, given back...).
@@ -56,9 +56,75 @@ pub struct AgentContext {
     pub db: Db,
     pub clock: Clock,
     pub bus: Bus,
+    pub shared: Shared,
+}
+
+/// The latest word of ENV and of the majordome, in memory for the other
+/// agents of the process. Both are stored as well, for the commands, the
+/// pages, and an agent run alone (`ferros agent NAME`), which reads them back
+/// from the database (see [`AgentContext::env`], [`AgentContext::majordome`]).
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    env: Arc<std::sync::Mutex<Option<Arc<ferros_env::Synthesis>>>>,
+    majordome: Arc<std::sync::Mutex<Option<ferros_majordome::State>>>,
+}
+
+impl Shared {
+    pub fn set_env(&self, s: ferros_env::Synthesis) {
+        *self.env.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(s));
+    }
+
+    /// ENV's latest synthesis, if ENV has run.
+    pub fn env(&self) -> Option<Arc<ferros_env::Synthesis>> {
+        self.env.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// ENV's latest global status, if ENV has run.
+    pub fn env_status(&self) -> Option<GlobalStatus> {
+        self.env.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| s.global_status)
+    }
+
+    pub fn set_majordome(&self, s: ferros_majordome::State) {
+        *self.majordome.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+    }
+
+    /// The majordome's latest state, if it has ticked.
+    pub fn majordome(&self) -> Option<ferros_majordome::State> {
+        *self.majordome.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl AgentContext {
+    pub fn new(db: Db, clock: Clock, bus: Bus) -> Self {
+        Self { db, clock, bus, shared: Shared::default() }
+    }
+
+    /// ENV's latest synthesis: from memory when ENV runs in this process,
+    /// else as stored (ENV running elsewhere). `None` when there is none.
+    pub async fn env(&self) -> Result<Option<Arc<ferros_env::Synthesis>>, String> {
+        if let Some(s) = self.shared.env() {
+            return Ok(Some(s));
+        }
+        let Some(w) = self.db.latest_watch("env").await.map_err(|e| e.to_string())? else { return Ok(None) };
+        let s =
+            serde_json::from_str(&w.body).map_err(|e| format!("the stored synthesis cannot be read: {e}"))?;
+        Ok(Some(Arc::new(s)))
+    }
+
+    /// The majordome's latest state: from memory when it runs in this
+    /// process, else as stored. `None` when it has not ticked yet.
+    pub async fn majordome(&self) -> Result<Option<ferros_majordome::State>, String> {
+        if let Some(s) = self.shared.majordome() {
+            return Ok(Some(s));
+        }
+        let Some((_, body)) = self.db.majordome_state().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&body)
+            .map(Some)
+            .map_err(|e| format!("the majordome's stored state cannot be read: {e}"))
+    }
+
     /// Logs to the database (the System page) and to standard error.
     pub async fn log(&self, source: &str, level: LogLevel, message: impl Into<String>) {
         let message = message.into();

@@ -988,42 +988,50 @@ fn parse_status(table: &'static str, s: &str) -> DbResult<GlobalStatus> {
 /// Stores the latest watches, a history row for each whose status or reasons
 /// changed, and the raw samples: one transaction. Returns the kinds that changed.
 pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<String>> {
+    let rows = w
+        .watches
+        .iter()
+        .map(|watch| {
+            let reasons = serde_json::to_string(&watch.reasons).map_err(|e| DbError::Corrupt {
+                table: "watches",
+                id: 0,
+                message: e.to_string(),
+            })?;
+            Ok((watch, status_code(watch.global_status), reasons))
+        })
+        .collect::<DbResult<Vec<_>>>()?;
     let mut tx = begin_write(pool).await?;
     let mut changed = Vec::new();
-    for watch in &w.watches {
-        let reasons = serde_json::to_string(&watch.reasons).map_err(|e| DbError::Corrupt {
-            table: "watches",
-            id: 0,
-            message: e.to_string(),
-        })?;
-        let status = status_code(watch.global_status);
-        // One statement that writes from the start: with SQLite a read then a
-        // write in one transaction may fail when another connection wrote between.
-        let added = sqlx::query(
-            "INSERT INTO watch_history (kind, at, global_status, reasons) SELECT $1, $2, $3, $4 \
-             WHERE NOT EXISTS (SELECT 1 FROM watches WHERE kind = $1 AND global_status = $3 AND reasons = $4)",
-        )
-        .bind(&watch.kind)
-        .bind(watch.updated)
-        .bind(status)
-        .bind(&reasons)
-        .execute(&mut *tx)
-        .await?;
-        if added.rows_affected() > 0 {
-            changed.push(watch.kind.clone());
-        }
-        sqlx::query(
-            "INSERT INTO watches (kind, global_status, reasons, updated, body) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (kind) DO UPDATE SET global_status = excluded.global_status, \
+    if !rows.is_empty() {
+        // One statement for every kind, each written from the start: with
+        // SQLite a read then a write in one transaction may fail when another
+        // connection wrote between. A kind whose status or reasons differ
+        // from the stored ones gets a history row.
+        let mut b = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO watch_history (kind, at, global_status, reasons)              SELECT v.column1, v.column2, v.column3, v.column4 FROM (",
+        );
+        b.push_values(&rows, |mut r, (watch, status, reasons)| {
+            r.push_bind(&watch.kind).push_bind(watch.updated).push_bind(*status).push_bind(reasons);
+        });
+        b.push(
+            ") AS v WHERE NOT EXISTS (SELECT 1 FROM watches w WHERE w.kind = v.column1              AND w.global_status = v.column3 AND w.reasons = v.column4) RETURNING kind",
+        );
+        changed = b.build_query_scalar::<String>().fetch_all(&mut *tx).await?;
+        let mut b = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO watches (kind, global_status, reasons, updated, body) ",
+        );
+        b.push_values(&rows, |mut r, (watch, status, reasons)| {
+            r.push_bind(&watch.kind)
+                .push_bind(*status)
+                .push_bind(reasons)
+                .push_bind(watch.updated)
+                .push_bind(&watch.body);
+        });
+        b.push(
+            " ON CONFLICT (kind) DO UPDATE SET global_status = excluded.global_status, \
              reasons = excluded.reasons, updated = excluded.updated, body = excluded.body",
-        )
-        .bind(&watch.kind)
-        .bind(status)
-        .bind(&reasons)
-        .bind(watch.updated)
-        .bind(&watch.body)
-        .execute(&mut *tx)
-        .await?;
+        );
+        b.build().execute(&mut *tx).await?;
     }
     let points: Vec<SeriesRow> = w
         .samples

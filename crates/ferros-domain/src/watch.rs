@@ -11,6 +11,21 @@ pub enum GlobalStatus {
     Unsafe,
 }
 
+impl GlobalStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            GlobalStatus::Safe => "SAFE",
+            GlobalStatus::Unsafe => "UNSAFE",
+        }
+    }
+}
+
+impl std::fmt::Display for GlobalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// What one quantity (rain, wind, humidity...) means for safety.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use ferros_devices::{DomeState, PlcMode, Reading, Stamped, WeatherStatus};
 use ferros_domain::{Decision, GlobalStatus, QuantitySynthesis, Watch};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The limits beyond which the observatory is unsafe, and the delays.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ pub struct Inputs<'a> {
 }
 
 /// Weather quantities, then site ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Group {
     Weather,
@@ -58,7 +58,7 @@ pub enum Group {
 }
 
 /// The whole synthesis at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Synthesis {
     pub global_status: GlobalStatus,
     pub reasons: Vec<String>,

@@ -14,7 +14,7 @@ pub use device::DeviceCommand;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ferros_domain::{GlobalStatus, Profile, Right};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the observatory does (the states users see).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +49,85 @@ impl Mode {
             Mode::SchedulerObserving => "SCHEDULER (observing)",
             Mode::Closing => "CLOSING",
         }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Mode {
+    pub const ALL: [Mode; 9] = [
+        Mode::Starting,
+        Mode::PassiveNoPlc,
+        Mode::Passive,
+        Mode::Standby,
+        Mode::Remote,
+        Mode::SchedulerStandby,
+        Mode::SchedulerReady,
+        Mode::SchedulerObserving,
+        Mode::Closing,
+    ];
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    /// A mode from its label, as users see it ("SCHEDULER (observing)").
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL.into_iter().find(|m| m.label() == s).ok_or_else(|| format!("unknown majordome mode {s:?}"))
+    }
+}
+
+/// How the PLC stands, as the majordome last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlcLink {
+    #[serde(rename = "no answer")]
+    NoAnswer,
+    #[serde(rename = "AUTO")]
+    Auto,
+    #[serde(rename = "MANUAL")]
+    Manual,
+}
+
+/// What the majordome says after each tick: shared with the other agents of
+/// the process, and stored for the commands and pages that ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    #[serde(with = "mode_label")]
+    pub mode: Mode,
+    /// The environment is SAFE, or the PLC bypassed.
+    pub safe: bool,
+    pub locked: bool,
+    pub bypass: Bypass,
+    pub night_ack: Option<NaiveDate>,
+    pub night: bool,
+    pub plc: PlcLink,
+    pub env: GlobalStatus,
+    /// Dome closed, mount parked, no exposure.
+    pub secured: bool,
+}
+
+impl State {
+    /// The scheduler may observe: its mode says so, and it is safe.
+    pub fn observing(&self) -> bool {
+        self.mode == Mode::SchedulerObserving && self.safe
+    }
+}
+
+/// The mode stored by its label, so that what users read and what is stored agree.
+mod mode_label {
+    use super::Mode;
+
+    pub fn serialize<S: serde::Serializer>(m: &Mode, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m.label())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
+        let label = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        label.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -110,7 +189,7 @@ impl Default for Rules {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bypass {
     Off,

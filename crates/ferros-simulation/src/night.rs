@@ -302,7 +302,7 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
     let archive =
         Archive::open(&dir.join("archive")).map_err(|e| SimError::Failure(format!("archive: {e}")))?;
     let bus = Bus::default();
-    let actx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
+    let actx = AgentContext::new(db.clone(), clock, bus.clone());
     let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
     let mut supervisor = Supervisor::new(actx.clone(), timeout);
     for f in ferros_agents::factories(&settings, &actx, &obs, &archive, None).map_err(SimError::Input)? {
@@ -484,7 +484,7 @@ async fn listen(
         match e {
             Event::Mode { at, mode } => {
                 say(format!("{}  {mode}", at.format("%H:%M:%S")));
-                l.states.push((at, mode));
+                l.states.push((at, mode.label().to_owned()));
             }
             Event::Environment { at, status, reasons } => {
                 let open = l.unsafe_periods.last().is_some_and(|p| p.1.is_none());

@@ -253,10 +253,10 @@ pub fn check(r: &Report) -> Vec<String> {
         let (Some(end), Some(night_end)) = (p.end.as_deref().and_then(parse), night_end) else { continue };
         if night_end - end > TimeDelta::hours(2)
             && p.start > r.night_start
-            && !r
-                .states
-                .iter()
-                .any(|x| parse(&x.time).is_some_and(|t| t >= end) && x.state == ferros_agents::OBSERVING)
+            && !r.states.iter().any(|x| {
+                parse(&x.time).is_some_and(|t| t >= end)
+                    && x.state == ferros_majordome::Mode::SchedulerObserving.label()
+            })
         {
             broken.push(format!("no observing after the UNSAFE period that ended at {}", iso(end)));
         }

@@ -65,7 +65,7 @@ impl Harness {
         let db = if clock.is_virtual() { Db::connect_virtual(&url).await } else { Db::connect(&url).await };
         let db = db.unwrap();
         let bus = Bus::default();
-        let ctx = AgentContext { db: db.clone(), clock, bus: bus.clone() };
+        let ctx = AgentContext::new(db.clone(), clock, bus.clone());
         let factories = make(&ctx);
         let timeout = Duration::from_secs_f64(settings().agents.heartbeat_timeout_s);
         let mut sup =

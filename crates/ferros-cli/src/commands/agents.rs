@@ -55,7 +55,7 @@ pub async fn run_agents(
     shutdown: impl Future<Output = ()>,
 ) -> CliResult {
     let bus = Bus::default();
-    let actx = AgentContext { db: db.clone(), clock: ctx.clock, bus: bus.clone() };
+    let actx = AgentContext::new(db.clone(), ctx.clock, bus.clone());
     let timeout = Duration::from_secs_f64(ctx.settings.agents.heartbeat_timeout_s);
     let mut supervisor = Supervisor::new(actx.clone(), timeout);
     for f in factories(ctx, &actx, obs, only)? {

@@ -82,26 +82,35 @@ async fn status(ctx: &Context, json: bool) -> CliResult {
             "no majordome state yet: the majordome has not run (ferros start)"
         )));
     };
-    let mut v: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("stored state: {e}"))?;
-    v["updated"] = serde_json::json!(updated);
+    let state: ferros_majordome::State =
+        serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("the majordome's stored state: {e}"))?;
     if json {
-        return print_json(&v);
+        #[derive(serde::Serialize)]
+        struct Out {
+            #[serde(flatten)]
+            state: ferros_majordome::State,
+            updated: chrono::DateTime<chrono::Utc>,
+        }
+        return print_json(&Out { state, updated });
     }
     let age = (ctx.clock.now() - updated).num_seconds();
+    say!("{}  (updated {}, {age} s ago)", state.mode, updated.format("%Y-%m-%d %H:%M:%S UTC"));
+    let bypass = match state.bypass {
+        ferros_majordome::Bypass::Off => "off".to_owned(),
+        ferros_majordome::Bypass::On => "on".to_owned(),
+        ferros_majordome::Bypass::Pending(at) => format!("asked at {}", at.format("%H:%M:%S")),
+    };
+    let plc = match state.plc {
+        ferros_majordome::PlcLink::NoAnswer => "no answer",
+        ferros_majordome::PlcLink::Auto => "AUTO",
+        ferros_majordome::PlcLink::Manual => "MANUAL",
+    };
     say!(
-        "{}  (updated {}, {age} s ago)",
-        v["mode"].as_str().unwrap_or("?"),
-        updated.format("%Y-%m-%d %H:%M:%S UTC")
-    );
-    say!(
-        "  environment {}  locked {}  bypass {}  night {}  PLC {}  secured {}",
-        v["env"].as_str().unwrap_or("?"),
-        v["locked"],
-        v["bypass"],
-        v["night"],
-        v["plc"].as_str().unwrap_or("?"),
-        v["secured"]
+        "  environment {}  locked {}  bypass {bypass}  night {}  PLC {plc}  secured {}",
+        state.env,
+        state.locked,
+        state.night,
+        state.secured
     );
     Ok(())
 }

@@ -274,3 +274,33 @@ fn device_commands_by_hand_only_in_remote() {
     m.device_command(&DeviceCommand::DomeClose, ENGINEER, &rain).unwrap();
     m.device_command(&DeviceCommand::MountPark, ENGINEER, &rain).unwrap();
 }
+
+/// The state the other agents and the commands read is stored as users see
+/// it (the mode's label) and read back the same; a mode nobody knows is refused.
+#[test]
+fn the_state_is_stored_by_its_labels_and_read_back() {
+    for mode in Mode::ALL {
+        assert_eq!(mode.label().parse::<Mode>(), Ok(mode));
+    }
+    let state = ferros_majordome::State {
+        mode: Mode::SchedulerObserving,
+        safe: true,
+        locked: false,
+        bypass: Bypass::Pending(Utc.with_ymd_and_hms(2026, 11, 23, 4, 0, 0).unwrap()),
+        night_ack: NaiveDate::from_ymd_opt(2026, 11, 22),
+        night: true,
+        plc: ferros_majordome::PlcLink::NoAnswer,
+        env: GlobalStatus::Safe,
+        secured: false,
+    };
+    let json = serde_json::to_value(state).unwrap();
+    assert_eq!(json["mode"], "SCHEDULER (observing)");
+    assert_eq!(json["plc"], "no answer");
+    assert_eq!(json["env"], "SAFE");
+    assert_eq!(serde_json::from_value::<ferros_majordome::State>(json.clone()).unwrap(), state);
+    assert!(state.observing());
+    let mut bad = json;
+    bad["mode"] = "DANCING".into();
+    let e = serde_json::from_value::<ferros_majordome::State>(bad).unwrap_err();
+    assert!(e.to_string().contains("unknown majordome mode \"DANCING\""), "{e}");
+}
