@@ -49,18 +49,6 @@ pub fn night_of(jd: JulianDate, longitude: f64) -> NaiveDate {
     if jd.days() < local_noon(date, longitude) { date - Duration::days(1) } else { date }
 }
 
-/// The dark time of the night of `date` (Sun below `night_altitude`), JD.
-pub fn dark_span(site: Site, date: NaiveDate, night_altitude: f64) -> Result<(f64, f64), PlanningError> {
-    let sky = NightSky::new(site, date, night_altitude).map_err(|e| PlanningError::NoNight(e.to_string()))?;
-    let dark = sky.dark();
-    match (dark.first(), dark.last()) {
-        (Some(a), Some(b)) => Ok((a.start.days(), b.end.days())),
-        _ => Err(PlanningError::NoNight(format!(
-            "no night on {date}: the Sun stays above {night_altitude} degrees"
-        ))),
-    }
-}
-
 /// The lowest altitude a sequence may be observed at: its own minimum, and
 /// never under the site's horizon (`site.horizon`, counted up to 10 degrees).
 /// The planner places blocks and the executor checks them with this one rule:

@@ -46,6 +46,30 @@ impl Context {
         let url = self.settings.database_url();
         Db::connect(&url).await.map_err(CliError::from)
     }
+
+    /// The clock to read what a running `ferros start` stored against: its
+    /// own simulated clock when this command was given no `--time` nor
+    /// `--speed`, with a line saying so; else this command's.
+    pub async fn instance_clock(&self, db: &Db) -> CliResult<Clock> {
+        if self.clock.is_simulated() {
+            return Ok(self.clock);
+        }
+        let Some(c) = db.instance_clock().await? else { return Ok(self.clock) };
+        let elapsed = (Clock::real().now() - c.real_at).num_milliseconds() as f64 / 1000.0 * c.speed;
+        let now = chrono::Duration::try_milliseconds((elapsed * 1000.0).round() as i64)
+            .and_then(|d| c.clock_at.checked_add_signed(d))
+            .ok_or_else(|| {
+                CliError::Failure(anyhow::anyhow!("the instance's stored clock is out of range"))
+            })?;
+        let clock = Clock::simulated(now, c.speed)
+            .map_err(|e| CliError::Failure(anyhow::anyhow!("the instance's stored clock: {e}")))?;
+        eprintln!(
+            "note: on the running instance's clock: simulated, {} UTC at x{}",
+            now.format("%Y-%m-%d %H:%M:%S"),
+            c.speed
+        );
+        Ok(clock)
+    }
 }
 
 fn clock(time: Option<DateTime<Utc>>, speed: Option<f64>) -> CliResult<Clock> {

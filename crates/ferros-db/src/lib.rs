@@ -195,6 +195,15 @@ pub struct PlanningCandidate {
     pub first_night: Option<chrono::NaiveDate>,
 }
 
+/// The clock of a running `ferros start` on simulated time: it showed
+/// `clock_at` at the real instant `real_at`, and runs `speed` times faster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstanceClock {
+    pub clock_at: DateTime<Utc>,
+    pub real_at: DateTime<Utc>,
+    pub speed: f64,
+}
+
 /// What the sequences looked like to a plan: how many there are and their
 /// latest change. A plan made from one mark is stale once the mark moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,6 +433,16 @@ impl Db {
         based_on: PlanningMark,
     ) -> DbResult<(ScheduleId, Option<PlanningMark>)> {
         on_backend!(self, apply_schedule(s, updates, night, now, based_on))
+    }
+
+    /// Records the clock of the running instance (`None`: real time, or stopped).
+    pub async fn set_instance_clock(&self, clock: Option<InstanceClock>) -> DbResult<()> {
+        on_backend!(self, set_instance_clock(clock))
+    }
+
+    /// The clock of the running instance, if it runs on simulated time.
+    pub async fn instance_clock(&self) -> DbResult<Option<InstanceClock>> {
+        on_backend!(self, instance_clock())
     }
 
     /// The current schedule: always the latest one stored.

@@ -17,8 +17,8 @@ use sqlx::{FromRow, Pool, Transaction};
 
 use super::Db;
 use crate::{
-    AgentRecord, ControlCommand, DbError, DbResult, EnvWrite, NewUser, PlanningCandidate, PlanningMark,
-    RequestSummary, ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
+    AgentRecord, ControlCommand, DbError, DbResult, EnvWrite, InstanceClock, NewUser, PlanningCandidate,
+    PlanningMark, RequestSummary, ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
 };
 
 type Tx<'c> = Transaction<'c, Db>;
@@ -1286,4 +1286,35 @@ pub(crate) async fn store_majordome(pool: &Pool<Db>, updated: DateTime<Utc>, bod
 
 pub(crate) async fn majordome_state(pool: &Pool<Db>) -> DbResult<Option<(DateTime<Utc>, String)>> {
     Ok(sqlx::query_as("SELECT updated, body FROM majordome_state WHERE id = 1").fetch_optional(pool).await?)
+}
+
+// ------------------------------------------------------------ instance clock
+
+pub(crate) async fn set_instance_clock(pool: &Pool<Db>, c: Option<InstanceClock>) -> DbResult<()> {
+    match c {
+        Some(c) => {
+            sqlx::query(
+                "INSERT INTO instance_clock (id, clock_at, real_at, speed) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET clock_at = excluded.clock_at, real_at = excluded.real_at, \
+                 speed = excluded.speed",
+            )
+            .bind(c.clock_at)
+            .bind(c.real_at)
+            .bind(c.speed)
+            .execute(pool)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM instance_clock").execute(pool).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn instance_clock(pool: &Pool<Db>) -> DbResult<Option<InstanceClock>> {
+    let row: Option<(DateTime<Utc>, DateTime<Utc>, f64)> =
+        sqlx::query_as("SELECT clock_at, real_at, speed FROM instance_clock WHERE id = 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(clock_at, real_at, speed)| InstanceClock { clock_at, real_at, speed }))
 }

@@ -37,13 +37,31 @@ pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let file = options.get_filename();
+    let file = options.get_filename().to_path_buf();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
         && file != Path::new(":memory:")
         && !dir.exists()
     {
         std::fs::create_dir_all(dir).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
     }
+    // sqlx takes no lock to migrate SQLite: two processes opening a new
+    // database at once would both create its tables. A lock file beside the
+    // database makes them take turns (creating the file and its WAL too);
+    // the second finds the work done.
+    let _lock = if file == Path::new(":memory:") || file.as_os_str().is_empty() {
+        None
+    } else {
+        let mut path = file.as_os_str().to_owned();
+        path.push(".migrate-lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|e| connect_err(sqlx::Error::Io(e)))?;
+        Some(lock)
+    };
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)

@@ -93,7 +93,7 @@ async fn status(ctx: &Context, json: bool) -> CliResult {
         }
         return print_json(&Out { state, updated });
     }
-    let age = (ctx.clock.now() - updated).num_seconds();
+    let age = (ctx.instance_clock(&db).await?.now() - updated).num_seconds();
     say!("{}  (updated {}, {age} s ago)", state.mode, updated.format("%Y-%m-%d %H:%M:%S UTC"));
     let bypass = match state.bypass {
         ferros_majordome::Bypass::Off => "off".to_owned(),

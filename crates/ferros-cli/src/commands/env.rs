@@ -33,7 +33,7 @@ async fn status(ctx: &Context, as_json: bool) -> CliResult {
         )));
     };
     let body: Value = serde_json::from_str(&w.body).map_err(|e| anyhow::anyhow!("stored synthesis: {e}"))?;
-    let now = ctx.clock.now();
+    let now = ctx.instance_clock(&db).await?.now();
     let quantities: Vec<Value> = ["weather", "site"]
         .iter()
         .flat_map(|g| body[*g]["quantities"].as_array().cloned().unwrap_or_default())

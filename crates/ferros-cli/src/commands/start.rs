@@ -5,6 +5,7 @@ use crate::output::say;
 use std::collections::BTreeSet;
 
 use anyhow::Context as _;
+use ferros_clock::Clock;
 use ferros_db::{Db, NewUser};
 use ferros_domain::{LogEntry, LogLevel, Profile};
 use ferros_web::AppState;
@@ -23,6 +24,13 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     let obs = super::agents::observatory(ctx, args.scenario.as_deref())?;
     let db = ctx.open_db().await?;
     ensure_admin(ctx, &db).await?;
+    // The other commands read the time of this instance from here.
+    let instance_clock = ctx.clock.is_simulated().then(|| ferros_db::InstanceClock {
+        clock_at: ctx.clock.now(),
+        real_at: Clock::real().now(),
+        speed: ctx.clock.speed(),
+    });
+    db.set_instance_clock(instance_clock).await?;
     let listener =
         tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr().map_err(anyhow::Error::from)?;
@@ -72,6 +80,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     let (web, agents) = tokio::join!(web, agents);
     web.context("the web server failed")?;
     agents?;
+    db.set_instance_clock(None).await?;
     log(&db, ctx, LogLevel::Info, "Ferros stopped".to_owned()).await;
     db.close().await;
     say!("Ferros stopped.");

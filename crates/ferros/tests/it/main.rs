@@ -156,6 +156,29 @@ fn postgres_backend_runs_the_same_commands() {
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 
+/// Twenty commands opening one new database at once: migrations take turns,
+/// every command succeeds, and the database holds what each of them wrote.
+#[test]
+fn twenty_processes_open_a_new_database_at_once() {
+    let f = Ferros::new();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            f.command(&["program", "add", &format!("P{i}"), "--quota-hours", "1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "process {i}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let programs = f.json(&["program", "list", "--json"]);
+    assert_eq!(programs.as_array().unwrap().len(), 20, "{programs}");
+}
+
 #[test]
 fn the_seed_example_imports_submitted_with_a_warning() {
     let f = Ferros::new();
@@ -1023,6 +1046,16 @@ fn control_commands_go_through_the_majordome() {
     let gic = f.dir.path().join("var/archive/exchange/GIC/TO/device_status.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&gic).unwrap()).unwrap();
     assert_eq!(v["devices"][0]["role"], "telescope");
+    // A command given no --time reads the running instance's clock: the
+    // synthesis is seconds old, not the days between that clock and UTC.
+    let out = f.command(&["env", "status", "--json"]).stdin(Stdio::null()).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["age_s"].as_f64().unwrap().abs() < 3600.0, "{v}");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("on the running instance's clock: simulated, 2026-11-23"), "{note}");
     assert!(stop(&mut child, "-INT").success());
     assert!(f.ok(&["control", "status"]).contains("environment SAFE"));
+    // Stopped, it leaves no clock behind.
+    let out = f.command(&["env", "status"]).stdin(Stdio::null()).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("running instance"));
 }
