@@ -24,6 +24,9 @@ const DAY_MS: f64 = 86_400_000.0;
 /// Readings kept before they are stored, at most (a short period, many sensors).
 const MAX_READINGS: usize = 2_000;
 
+/// A watch as last stored: when, its status and its reasons.
+type Stored = (DateTime<Utc>, GlobalStatus, Vec<String>);
+
 /// The ENV agent.
 pub struct EnvAgent {
     source: Arc<dyn WeatherSource>,
@@ -42,6 +45,14 @@ pub struct EnvAgent {
     /// Readings not stored yet: (quantity, Unix ms, value), and the minute
     /// (Unix ms) they began in.
     readings: (Vec<(String, i64, f64)>, i64),
+    /// When each watch (of [`KINDS`]) was last stored, and its status and reasons then.
+    stored: [Option<Stored>; 3],
+    /// The longest time between two stores of the watches, seconds.
+    store_every_s: f64,
+    /// A raw reading is kept once in each slot of this length (ms)...
+    raw_every_ms: i64,
+    /// ...and this is the last slot that had one.
+    raw_slot: Option<i64>,
 }
 
 impl std::fmt::Debug for EnvAgent {
@@ -80,6 +91,10 @@ impl EnvAgent {
             pruned_at: None,
             retention_days: [h.raw_days, h.minute_days, h.ten_minute_days],
             readings: (Vec::new(), 0),
+            stored: [None, None, None],
+            store_every_s: w.stale_after_s / 3.0,
+            raw_every_ms: (h.raw_every_s * 1000.0).round() as i64,
+            raw_slot: None,
         }
     }
 
@@ -111,31 +126,24 @@ impl EnvAgent {
     }
 }
 
-/// The watches to store for a synthesis.
-fn watches(s: &Synthesis) -> Result<Vec<WatchWrite>, String> {
-    Ok(vec![
-        WatchWrite {
-            kind: "env".into(),
-            global_status: s.global_status,
-            reasons: s.reasons.clone(),
-            updated: s.updated,
-            body: json(s)?,
-        },
-        WatchWrite {
-            kind: "weather".into(),
-            global_status: s.weather.global_status,
-            reasons: s.weather.reasons.clone(),
-            updated: s.updated,
-            body: json(&s.weather)?,
-        },
-        WatchWrite {
-            kind: "site".into(),
-            global_status: s.site.global_status,
-            reasons: s.site.reasons.clone(),
-            updated: s.updated,
-            body: json(&s.site)?,
-        },
-    ])
+/// The kinds of watch ENV stores: `env` (the whole synthesis, which holds
+/// the other two), `weather` and `site`.
+const KINDS: [&str; 3] = ["env", "weather", "site"];
+
+/// A watch of the synthesis: its status, reasons and body.
+fn watch(s: &Synthesis, kind: usize) -> Result<WatchWrite, String> {
+    let (global_status, reasons, body) = match kind {
+        0 => (s.global_status, &s.reasons, json(s)?),
+        1 => (s.weather.global_status, &s.weather.reasons, json(&s.weather)?),
+        _ => (s.site.global_status, &s.site.reasons, json(&s.site)?),
+    };
+    Ok(WatchWrite {
+        kind: KINDS[kind.min(2)].to_owned(),
+        global_status,
+        reasons: reasons.clone(),
+        updated: s.updated,
+        body,
+    })
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
@@ -185,7 +193,19 @@ impl Agent for EnvAgent {
             dome: dome.as_ref(),
         });
         let mut samples = Vec::new();
-        if fresh && let Some(last) = &self.last {
+        // A raw reading every `history.raw_every_s`, and the one that
+        // changes the status or its reasons (a countdown aside).
+        let slot = now.timestamp_millis() / self.raw_every_ms.max(1);
+        let changed = self.status.as_ref().is_none_or(|(s, _)| *s != synthesis.global_status);
+        let news = self.status.as_ref().is_none_or(|(_, r)| strip(r) != strip(&synthesis.reasons));
+        let keep = changed || news || self.raw_slot != Some(slot);
+        if keep {
+            self.raw_slot = Some(slot);
+        }
+        if keep
+            && fresh
+            && let Some(last) = &self.last
+        {
             let t = last.at.timestamp_millis();
             for q in synthesis.quantities() {
                 if let Some(v) = q.value
@@ -197,7 +217,7 @@ impl Agent for EnvAgent {
                 }
             }
         }
-        if let Some(alt) = sun {
+        if keep && let Some(alt) = sun {
             samples.push(("daylight".to_owned(), now.timestamp_millis(), alt));
         }
         // The readings go in once a minute (before that minute is folded),
@@ -207,16 +227,39 @@ impl Agent for EnvAgent {
             self.readings.1 = minute;
         }
         self.readings.0.extend(samples);
-        let changed = self.status.as_ref().is_none_or(|(s, _)| *s != synthesis.global_status);
         let samples = if changed || minute > self.readings.1 || self.readings.0.len() >= MAX_READINGS {
             std::mem::take(&mut self.readings.0)
         } else {
             Vec::new()
         };
-        let write = EnvWrite { watches: watches(&synthesis)?, samples };
         // The other agents hear it first: a database that fails delays no safety.
         ctx.shared.set_env(synthesis.clone());
-        ctx.db.store_env(&write).await.map_err(|e| format!("cannot store the synthesis: {e}"))?;
+        // Stored when a status or its reasons change, with readings, and at
+        // least every third of the staleness delay: a reader elsewhere (a
+        // command, an agent run alone) never finds it stale while ENV runs.
+        // The `weather` and `site` watches (which `env` holds too) at least once a minute.
+        let keys = [
+            (synthesis.global_status, &synthesis.reasons),
+            (synthesis.weather.global_status, &synthesis.weather.reasons),
+            (synthesis.site.global_status, &synthesis.site.reasons),
+        ];
+        let mut due = Vec::new();
+        for (kind, (status, reasons)) in keys.iter().enumerate() {
+            let every_s = if kind == 0 { self.store_every_s } else { self.store_every_s.max(60.0) };
+            if self.stored[kind].as_ref().is_none_or(|(at, s, r)| {
+                s != status || r != *reasons || (now - *at).num_milliseconds() as f64 >= every_s * 1000.0
+            }) {
+                due.push(kind);
+            }
+        }
+        if !due.is_empty() || !samples.is_empty() {
+            let watches = due.iter().map(|k| watch(&synthesis, *k)).collect::<Result<Vec<_>, String>>()?;
+            let write = EnvWrite { watches, samples };
+            ctx.db.store_env(&write).await.map_err(|e| format!("cannot store the synthesis: {e}"))?;
+            for k in due {
+                self.stored[k] = Some((now, keys[k].0, keys[k].1.clone()));
+            }
+        }
         let current = (synthesis.global_status, synthesis.reasons.clone());
         // The countdown to SAFE changes the reasons every step: announce the
         // status, and the reasons when conditions change.

@@ -21,6 +21,13 @@ impl std::fmt::Debug for GicPublisher {
     }
 }
 
+/// The file's content: when, and each device's status.
+#[derive(serde::Serialize)]
+struct Published<'a> {
+    date: chrono::DateTime<chrono::Utc>,
+    devices: &'a [ferros_observatory::Report],
+}
+
 /// The file's name in `exchange/GIC/TO`.
 pub const DEVICE_STATUS_FILE: &str = "device_status.json";
 
@@ -43,7 +50,7 @@ impl Agent for GicPublisher {
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
         let reports = self.obs.status().await;
-        let body = serde_json::json!({ "date": ctx.clock.now(), "devices": reports });
+        let body = Published { date: ctx.clock.now(), devices: &reports };
         let text = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
         // File work is blocking: off the async workers.
         let archive = self.archive.clone();

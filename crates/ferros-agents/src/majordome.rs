@@ -98,10 +98,7 @@ impl MajordomeAgent {
         // Work: a sequence due (or running), an alert waiting, or the evening's flats.
         let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?.days();
         let flats = crate::flats_due(&ctx.db, &self.settings, self.site.as_ref(), now).await;
-        let work = flats
-            || ctx.db.next_planned(jd + self.lead_days).await.map_err(|e| e.to_string())?.is_some()
-            || !ctx.db.executing_sequences().await.map_err(|e| e.to_string())?.is_empty()
-            || !ctx.db.alerts_waiting(jd).await.map_err(|e| e.to_string())?.is_empty();
+        let work = flats || ctx.db.work_due(jd, jd + self.lead_days).await.map_err(|e| e.to_string())?;
         Ok(Inputs {
             now,
             plc_fresh,

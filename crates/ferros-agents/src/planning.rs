@@ -5,6 +5,7 @@
 //! planner agent, which replans whenever something changes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use ferros_astro::{Limits, NightSky, Site, local_noon};
@@ -57,6 +58,12 @@ pub fn altitude_floor(min_altitude: Option<f64>, horizon: f64) -> f64 {
     min_altitude.unwrap_or(0.0).max(horizon.min(10.0))
 }
 
+/// The ephemerides of the last night planned, kept for the next plan of the
+/// same night (the planner agent plans one night many times). One `Skies`
+/// serves one site and one night altitude.
+#[derive(Debug, Clone, Default)]
+pub struct Skies(Option<(NaiveDate, Arc<NightSky>)>);
+
 /// Plans the night of `date` (or of now's) from the clock's now on, and stores it.
 /// `horizon` is `site.horizon` (see [`altitude_floor`]).
 pub async fn plan_night(
@@ -65,6 +72,7 @@ pub async fn plan_night(
     site: Site,
     (night_altitude, horizon): (f64, f64),
     date: Option<NaiveDate>,
+    skies: &mut Skies,
 ) -> Result<NightPlan, PlanningError> {
     let now =
         JulianDate::from_datetime(clock.now()).map_err(|e| PlanningError::NoNight(format!("clock: {e}")))?;
@@ -72,11 +80,19 @@ pub async fn plan_night(
     // The ephemerides and the planner are CPU work: off the async workers, so
     // that the other agents (safety first) are not held up meanwhile.
     let blocking = |e: ferros_clock::OffloadError| PlanningError::Planner(e.to_string());
-    let sky = clock
-        .offload(move || NightSky::new(site, date, night_altitude))
-        .await
-        .map_err(blocking)?
-        .map_err(|e| PlanningError::NoNight(e.to_string()))?;
+    let sky = match &skies.0 {
+        Some((d, sky)) if *d == date => sky.clone(),
+        _ => {
+            let sky = clock
+                .offload(move || NightSky::new(site, date, night_altitude))
+                .await
+                .map_err(blocking)?
+                .map_err(|e| PlanningError::NoNight(e.to_string()))?;
+            let sky = Arc::new(sky);
+            skies.0 = Some((date, sky.clone()));
+            sky
+        }
+    };
     let dark = sky.dark();
     let (Some(first), Some(last)) = (dark.first(), dark.last()) else {
         return Err(PlanningError::NoNight(format!(
@@ -233,6 +249,7 @@ pub struct PlannerAgent {
     period: std::time::Duration,
     /// What the last plan was made for.
     mark: Option<(PlanningMark, Option<ferros_domain::GlobalStatus>, NaiveDate)>,
+    skies: Skies,
 }
 
 impl std::fmt::Debug for PlannerAgent {
@@ -250,6 +267,7 @@ impl PlannerAgent {
             horizon: s.horizon,
             period: std::time::Duration::from_secs_f64(settings.agents.planner_period_s),
             mark: None,
+            skies: Skies::default(),
         }
     }
 }
@@ -280,7 +298,16 @@ impl crate::Agent for PlannerAgent {
         if self.mark.as_ref() == Some(&mark) || sequences.sequences == 0 {
             return Ok(());
         }
-        match plan_night(&ctx.db, &ctx.clock, site, (self.night_altitude, self.horizon), Some(night)).await {
+        match plan_night(
+            &ctx.db,
+            &ctx.clock,
+            site,
+            (self.night_altitude, self.horizon),
+            Some(night),
+            &mut self.skies,
+        )
+        .await
+        {
             Ok(p) => {
                 let planned = p.plan.entries.iter().filter(|e| e.status == Status::Planned).count();
                 ctx.log(

@@ -195,7 +195,8 @@ struct Running {
     healthy_since: DateTime<Utc>,
 }
 
-/// How often, in clock time, an agent's heartbeat is written to the database.
+/// How often, in clock time, the agents' heartbeats are written to the
+/// database (all in one statement).
 const DB_BEAT: Duration = Duration::from_secs(30);
 
 /// Most steps an agent takes at one instant of the clock (woken by news each
@@ -257,7 +258,6 @@ impl Supervisor {
         *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = ctx.clock.now();
         let mut events = ctx.bus.subscribe();
         r.task = Some(tokio::spawn(async move {
-            let mut last_db_beat = None::<DateTime<Utc>>;
             // Steps taken at one instant: news answered by news (two agents
             // undoing each other's work) must not keep the clock from moving.
             let mut instant = (ctx.clock.now(), 0_u32);
@@ -278,14 +278,8 @@ impl Supervisor {
                     )
                     .await;
                 }
+                // The supervisor tells the database (every `DB_BEAT`).
                 *beat_at.lock().unwrap_or_else(|e| e.into_inner()) = now;
-                // The database hears of the heartbeat every few seconds of clock time.
-                if last_db_beat.is_none_or(|t| (now - t).to_std().unwrap_or_default() >= DB_BEAT) {
-                    if let Err(e) = ctx.db.agent_heartbeat(agent.name(), now).await {
-                        tracing::warn!("{}: cannot record the heartbeat: {e}", agent.name());
-                    }
-                    last_db_beat = Some(now);
-                }
                 // The period, or news that concerns the agent.
                 let period = ctx.clock.sleep(agent.period());
                 tokio::pin!(period);
@@ -351,6 +345,7 @@ impl Supervisor {
             self.ctx.log("supervisor", LogLevel::Info, format!("started agent {name}")).await;
             running.insert(name, r);
         }
+        let mut db_beat_at = None::<DateTime<Utc>>;
         loop {
             let mut killed = None;
             tokio::select! {
@@ -424,6 +419,17 @@ impl Supervisor {
                     self.ctx.log("supervisor", LogLevel::Info, format!("restarted agent {name}")).await;
                 }
                 running.insert(name, r);
+            }
+            if db_beat_at.is_none_or(|t| (clock_now - t).to_std().unwrap_or_default() >= DB_BEAT) {
+                let beats: Vec<(String, DateTime<Utc>)> = running
+                    .iter()
+                    .filter(|(_, r)| r.task.is_some())
+                    .map(|(name, r)| (name.clone(), *r.beat_at.lock().unwrap_or_else(|e| e.into_inner())))
+                    .collect();
+                if let Err(e) = self.ctx.db.agent_heartbeats(&beats).await {
+                    tracing::warn!("supervisor: cannot record the heartbeats: {e}");
+                }
+                db_beat_at = Some(clock_now);
             }
         }
         for (name, mut r) in running {

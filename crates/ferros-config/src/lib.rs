@@ -186,18 +186,21 @@ fn name_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
 }
 
 /// How long the environment's series are kept, days: raw readings, 1-minute
-/// and 10-minute buckets.
+/// and 10-minute buckets; and how often a raw reading is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct History {
     pub raw_days: f64,
     pub minute_days: f64,
     pub ten_minute_days: f64,
+    /// A raw reading is stored at most this often (seconds; ENV reads every
+    /// `agents.env_period_s`), and with every change of status or reasons.
+    pub raw_every_s: f64,
 }
 
 impl Default for History {
     fn default() -> Self {
-        Self { raw_days: 2.0, minute_days: 90.0, ten_minute_days: 3650.0 }
+        Self { raw_days: 2.0, minute_days: 90.0, ten_minute_days: 3650.0, raw_every_s: 10.0 }
     }
 }
 
@@ -447,6 +450,9 @@ impl Settings {
             if !(v.is_finite() && v > 0.0) {
                 return bad(key, &format!("{v} must be > 0 days"));
             }
+        }
+        if !(h.raw_every_s.is_finite() && (0.0..=3600.0).contains(&h.raw_every_s)) {
+            return bad("history.raw_every_s", &format!("{} must be 0..3600 seconds", h.raw_every_s));
         }
         let x = &self.executor;
         for (key, v) in [("executor.lead_s", x.lead_s), ("executor.flat_exposure_s", x.flat_exposure_s)]

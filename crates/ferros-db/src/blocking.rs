@@ -8,9 +8,21 @@
 //! thread. The pool's own tasks (returning connections, its timers) run on a
 //! small runtime of their own, on a thread of its own, in real time.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+
+thread_local! {
+    /// Set while a call runs to its end on this thread.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current call runs in the blocking mode: nothing can cancel it
+/// halfway, so it needs no task of its own to be safe from cancellation.
+pub(crate) fn active() -> bool {
+    ACTIVE.with(Cell::get)
+}
 
 /// The pool's runtime; it stops when the last handle is dropped.
 #[derive(Debug, Clone)]
@@ -44,9 +56,19 @@ impl Blocking {
     /// Runs `f` to its end on this thread, the pool's tasks on its runtime.
     pub(crate) fn run<F: Future>(&self, f: F) -> F::Output {
         let _entered = self.handle.enter();
+        let _active = Active(ACTIVE.with(|a| a.replace(true)));
         // Outside tokio's cooperative budget: the calling task's budget, once
         // spent, would defer a wake-up to its runtime, which this thread holds.
         block_on(tokio::task::unconstrained(f))
+    }
+}
+
+/// Puts back the flag as it was when a call ends (or panics).
+struct Active(bool);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.0));
     }
 }
 

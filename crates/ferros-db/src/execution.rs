@@ -14,7 +14,10 @@ use super::Db;
 use crate::{AlertWaiting, DbError, DbResult, PlanningMark, SequenceEnd};
 
 /// The planned sequence due first, if it starts before `until` (JD).
-pub(crate) async fn next_planned(pool: &Pool<Db>, until: f64) -> DbResult<Option<(SequenceId, RequestId)>> {
+pub(crate) async fn next_planned<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    until: f64,
+) -> DbResult<Option<(SequenceId, RequestId)>> {
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, request_id FROM sequences WHERE status = 'PLANNED' AND tsp <= $1 ORDER BY tsp, id LIMIT 1",
     )
@@ -24,7 +27,10 @@ pub(crate) async fn next_planned(pool: &Pool<Db>, until: f64) -> DbResult<Option
     Ok(row.map(|(s, r)| (SequenceId(s), RequestId(r))))
 }
 
-pub(crate) async fn sequence_status(pool: &Pool<Db>, id: SequenceId) -> DbResult<Option<SequenceStatus>> {
+pub(crate) async fn sequence_status<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    id: SequenceId,
+) -> DbResult<Option<SequenceStatus>> {
     let st: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
         .bind(id.0)
         .fetch_optional(pool)
@@ -137,7 +143,9 @@ pub(crate) async fn finish_sequence(
     Ok(changed)
 }
 
-pub(crate) async fn executing_sequences(pool: &Pool<Db>) -> DbResult<Vec<SequenceId>> {
+pub(crate) async fn executing_sequences<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+) -> DbResult<Vec<SequenceId>> {
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM sequences WHERE status = 'EXECUTING' ORDER BY id")
         .fetch_all(pool)
         .await?;
@@ -145,7 +153,10 @@ pub(crate) async fn executing_sequences(pool: &Pool<Db>) -> DbResult<Vec<Sequenc
 }
 
 /// Alert sequences not executed yet whose window is open at `now` (JD).
-pub(crate) async fn alerts_waiting(pool: &Pool<Db>, now: f64) -> DbResult<Vec<AlertWaiting>> {
+pub(crate) async fn alerts_waiting<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    now: f64,
+) -> DbResult<Vec<AlertWaiting>> {
     type Row = (i64, Option<f64>, Option<f64>, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT s.id, s.ra, s.dec, s.min_alt FROM sequences s JOIN requests r ON r.id = s.request_id
@@ -162,8 +173,32 @@ pub(crate) async fn alerts_waiting(pool: &Pool<Db>, now: f64) -> DbResult<Vec<Al
         .collect())
 }
 
+/// Whether the night has work now: a sequence planned to start by `until`
+/// (JD), one executing, or an alert sequence whose window is open at `now`
+/// (JD). One statement for what the majordome asks every tick.
+pub(crate) async fn work_due<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    now: f64,
+    until: f64,
+) -> DbResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sequences s JOIN requests r ON r.id = s.request_id
+         WHERE (s.status = 'PLANNED' AND s.tsp <= $1) OR s.status = 'EXECUTING'
+            OR (r.kind = 'alert' AND s.status IN ('TOBEPLANNED', 'PLANNED', 'REJECTED')
+                AND s.jd1 <= $2 AND s.jd2 > $2)",
+    )
+    .bind(until)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
 /// Whether the request of `sequence` is an alert.
-pub(crate) async fn is_alert(pool: &Pool<Db>, sequence: SequenceId) -> DbResult<bool> {
+pub(crate) async fn is_alert<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    sequence: SequenceId,
+) -> DbResult<bool> {
     let kind: Option<String> = sqlx::query_scalar(
         "SELECT r.kind FROM requests r JOIN sequences s ON s.request_id = r.id WHERE s.id = $1",
     )
@@ -186,7 +221,10 @@ pub(crate) async fn sequence_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i6
         .await?)
 }
 
-pub(crate) async fn insert_image(pool: &Pool<Db>, img: &Image) -> DbResult<i64> {
+pub(crate) async fn insert_image<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    img: &Image,
+) -> DbResult<i64> {
     let headers = serde_json::to_string(&img.headers).map_err(|e| DbError::Conflict(e.to_string()))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO images (path, kind, request_id, sequence_id, album_id, plan_id, detector, date_obs,
@@ -304,7 +342,11 @@ pub(crate) async fn sequence_request(
     Ok(r.map(|r| (id, RequestId(r))))
 }
 
-pub(crate) async fn images_since(pool: &Pool<Db>, kind: ImageKind, since: DateTime<Utc>) -> DbResult<i64> {
+pub(crate) async fn images_since<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    kind: ImageKind,
+    since: DateTime<Utc>,
+) -> DbResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE kind = $1 AND date_obs >= $2")
         .bind(kind.code())
         .bind(since)
@@ -312,8 +354,8 @@ pub(crate) async fn images_since(pool: &Pool<Db>, kind: ImageKind, since: DateTi
         .await?)
 }
 
-pub(crate) async fn images_by_filter_since(
-    pool: &Pool<Db>,
+pub(crate) async fn images_by_filter_since<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
     kind: ImageKind,
     since: DateTime<Utc>,
 ) -> DbResult<Vec<(String, String, i64)>> {

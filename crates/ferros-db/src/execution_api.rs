@@ -9,11 +9,11 @@ use crate::{AlertWaiting, Db, DbResult, Pool, SequenceEnd, postgres, sqlite};
 impl Db {
     /// The planned sequence due first, if it starts before `until` (JD).
     pub async fn next_planned(&self, until: f64) -> DbResult<Option<(SequenceId, RequestId)>> {
-        on_backend!(self, execution::next_planned(until))
+        on_conn!(self, execution::next_planned(until))
     }
 
     pub async fn sequence_status(&self, id: SequenceId) -> DbResult<Option<SequenceStatus>> {
-        on_backend!(self, execution::sequence_status(id))
+        on_conn!(self, execution::sequence_status(id))
     }
 
     /// PLANNED -> EXECUTING over `tsp..tep`; a conflict if it is no longer PLANNED.
@@ -50,21 +50,27 @@ impl Db {
 
     /// Sequences marked EXECUTING (after a crash: none is really running).
     pub async fn executing_sequences(&self) -> DbResult<Vec<SequenceId>> {
-        on_backend!(self, execution::executing_sequences())
+        on_conn!(self, execution::executing_sequences())
     }
 
     /// Alert sequences waiting whose window is open at `now` (JD).
     pub async fn alerts_waiting(&self, now: f64) -> DbResult<Vec<AlertWaiting>> {
-        on_backend!(self, execution::alerts_waiting(now))
+        on_conn!(self, execution::alerts_waiting(now))
+    }
+
+    /// Whether the night has work now (`now`, JD): a sequence planned to
+    /// start by `until` (JD), one executing, or an alert whose window is open.
+    pub async fn work_due(&self, now: f64, until: f64) -> DbResult<bool> {
+        on_conn!(self, execution::work_due(now, until))
     }
 
     pub async fn is_alert(&self, sequence: SequenceId) -> DbResult<bool> {
-        on_backend!(self, execution::is_alert(sequence))
+        on_conn!(self, execution::is_alert(sequence))
     }
 
     /// The number of sequences and the latest change: the planner replans when it moves.
     pub async fn planning_mark(&self) -> DbResult<crate::PlanningMark> {
-        on_backend!(self, execution::planning_mark())
+        on_conn!(self, execution::planning_mark())
     }
 
     /// How many sequences are in each status.
@@ -73,7 +79,7 @@ impl Db {
     }
 
     pub async fn insert_image(&self, image: &Image) -> DbResult<i64> {
-        on_backend!(self, execution::insert_image(image))
+        on_conn!(self, execution::insert_image(image))
     }
 
     /// Images, newest first; of one sequence if given.
@@ -93,7 +99,7 @@ impl Db {
 
     /// How many images of `kind` were taken since `since`.
     pub async fn images_since(&self, kind: ImageKind, since: DateTime<Utc>) -> DbResult<i64> {
-        on_backend!(self, execution::images_since(kind, since))
+        on_conn!(self, execution::images_since(kind, since))
     }
 
     /// How many images of `kind` each (detector code, filter) took since `since`.
@@ -102,7 +108,7 @@ impl Db {
         kind: ImageKind,
         since: DateTime<Utc>,
     ) -> DbResult<Vec<(String, String, i64)>> {
-        on_backend!(self, execution::images_by_filter_since(kind, since))
+        on_conn!(self, execution::images_by_filter_since(kind, since))
     }
 
     /// PLANNED -> UNPLANNABLE with the reason; false if it was no longer PLANNED.

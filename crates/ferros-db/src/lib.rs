@@ -8,6 +8,7 @@
 //! `execution.rs`), and compiled for each backend.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ferros_domain::{
@@ -52,6 +53,10 @@ pub struct Db {
     pool: Pool,
     /// Calls run to their end on the calling thread (virtual clocks).
     blocking: Option<blocking::Blocking>,
+    /// The blocking mode's own SQLite connection, out of the pool, for the
+    /// calls the agents make every few seconds: a pooled connection is
+    /// tested with a round trip of its own each time it goes back.
+    held: Option<Arc<tokio::sync::Mutex<sqlx::SqliteConnection>>>,
 }
 
 /// How an execution ended.
@@ -244,28 +249,60 @@ macro_rules! on_backend {
     };
 }
 
+/// Runs a query function that takes any executor: in the blocking mode on
+/// SQLite with the held connection, else on the pool.
+macro_rules! on_conn {
+    ($self:ident, $f:ident ( $($arg:expr),* )) => {
+        on_conn!(@ $self, queries, $f ( $($arg),* ))
+    };
+    ($self:ident, $m:ident :: $f:ident ( $($arg:expr),* )) => {
+        on_conn!(@ $self, $m, $f ( $($arg),* ))
+    };
+    (@ $self:ident, $m:ident, $f:ident ( $($arg:expr),* )) => {
+        $self.run(async {
+            match (&$self.pool, &$self.held) {
+                (Pool::Sqlite(_), Some(held)) => sqlite::$m::$f(&mut *held.lock().await $(, $arg)*).await,
+                (Pool::Sqlite(p), None) => sqlite::$m::$f(p $(, $arg)*).await,
+                (Pool::Postgres(p), _) => postgres::$m::$f(p $(, $arg)*).await,
+            }
+        })
+        .await
+    };
+}
+
 mod execution_api;
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`:
     /// `sqlite://PATH`, `sqlite::memory:` or `postgres://...`.
     pub async fn connect(url: &str) -> DbResult<Db> {
-        Ok(Db { pool: Self::open_pool(url).await?, blocking: None })
+        Ok(Db { pool: Self::open_pool(url, true).await?, blocking: None, held: None })
     }
 
     /// Like [`Db::connect`], for a discrete-event simulation on a virtual
     /// clock: every call runs to its end before it returns, so no simulated
-    /// time passes and no other task runs while the database works.
+    /// time passes and no other task runs while the database works. A
+    /// simulation's SQLite database is thrown away after it: it is never
+    /// synced to the disk.
     pub async fn connect_virtual(url: &str) -> DbResult<Db> {
         let blocking = blocking::Blocking::start()
             .map_err(|e| DbError::Connect { url: redact_url(url), source: sqlx::Error::Io(e) })?;
-        let pool = blocking.run(Self::open_pool(url))?;
-        Ok(Db { pool, blocking: Some(blocking) })
+        let pool = blocking.run(Self::open_pool(url, false))?;
+        let held = match &pool {
+            Pool::Sqlite(p) => {
+                let c = blocking
+                    .run(p.acquire())
+                    .map_err(|e| DbError::Connect { url: redact_url(url), source: e })?;
+                Some(Arc::new(tokio::sync::Mutex::new(c.detach())))
+            }
+            Pool::Postgres(_) => None,
+        };
+        Ok(Db { pool, blocking: Some(blocking), held })
     }
 
-    async fn open_pool(url: &str) -> DbResult<Pool> {
+    async fn open_pool(url: &str, durable: bool) -> DbResult<Pool> {
         if url.starts_with("sqlite:") {
-            Ok(Pool::Sqlite(sqlite::connect(url).await?))
+            Ok(Pool::Sqlite(sqlite::connect(url, durable).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Pool::Postgres(postgres::connect(url).await?))
         } else {
@@ -469,7 +506,18 @@ impl Db {
     }
 
     pub async fn agent_heartbeat(&self, name: &str, at: DateTime<Utc>) -> DbResult<()> {
-        on_backend!(self, agent_heartbeat(name, at))
+        self.agent_heartbeats(&[(name.to_owned(), at)]).await
+    }
+
+    /// The latest heartbeats of several agents, in one statement.
+    pub async fn agent_heartbeats(&self, beats: &[(String, DateTime<Utc>)]) -> DbResult<()> {
+        if beats.is_empty() {
+            return Ok(());
+        }
+        for chunk in beats.chunks(1000) {
+            on_conn!(self, agent_heartbeats(chunk))?;
+        }
+        Ok(())
     }
 
     pub async fn list_agents(&self) -> DbResult<Vec<AgentRecord>> {
@@ -479,6 +527,9 @@ impl Db {
     /// Stores watches and samples in one transaction; returns the kinds whose
     /// status or reasons changed (each got a history row).
     pub async fn store_env(&self, w: &EnvWrite) -> DbResult<Vec<String>> {
+        if let Some(held) = &self.held {
+            return self.run(async { sqlite::queries::store_env_on(&mut *held.lock().await, w).await }).await;
+        }
         on_backend!(self, store_env(w))
     }
 
@@ -489,12 +540,12 @@ impl Db {
 
     /// Folds the points of step `from` in `start..end` (ms) into buckets of `to` ms.
     pub async fn aggregate_series(&self, from: i64, to: i64, start: i64, end: i64) -> DbResult<u64> {
-        on_backend!(self, aggregate_series(from, to, start, end))
+        on_conn!(self, aggregate_series(from, to, start, end))
     }
 
     /// Deletes the points of step `step` older than `before` (ms).
     pub async fn prune_series(&self, step: i64, before: i64) -> DbResult<u64> {
-        on_backend!(self, prune_series(step, before))
+        on_conn!(self, prune_series(step, before))
     }
 
     /// One quantity's points of step `step` in `start..end` (ms), in time order.
@@ -530,7 +581,7 @@ impl Db {
 
     /// The commands waiting for the majordome, oldest first.
     pub async fn pending_commands(&self) -> DbResult<Vec<ControlCommand>> {
-        on_backend!(self, pending_commands())
+        on_conn!(self, pending_commands())
     }
 
     pub async fn control_command(&self, id: i64) -> DbResult<Option<ControlCommand>> {
@@ -550,7 +601,7 @@ impl Db {
 
     /// The majordome's state (JSON), replaced.
     pub async fn store_majordome(&self, updated: DateTime<Utc>, body: &str) -> DbResult<()> {
-        on_backend!(self, store_majordome(updated, body))
+        on_conn!(self, store_majordome(updated, body))
     }
 
     pub async fn majordome_state(&self) -> DbResult<Option<(DateTime<Utc>, String)>> {

@@ -23,6 +23,10 @@ use crate::{
 
 type Tx<'c> = Transaction<'c, Db>;
 
+/// One connection of the backend.
+#[allow(dead_code, reason = "the blocking mode holds a connection on SQLite only")]
+pub(crate) type Conn = <Db as sqlx::Database>::Connection;
+
 /// Begins a write transaction (`BEGIN_WRITE`), safe to cancel.
 ///
 /// sqlx's `begin_with` is not: a caller dropped while it waits (an agent
@@ -32,6 +36,10 @@ type Tx<'c> = Transaction<'c, Db>;
 /// its own; if nobody awaits it any more, the transaction it returns is
 /// dropped, and so rolled back.
 pub(crate) async fn begin_write(pool: &Pool<Db>) -> DbResult<Tx<'static>> {
+    // A call of the blocking mode runs to its end: nothing can drop it halfway.
+    if crate::blocking::active() {
+        return pool.begin_with(super::BEGIN_WRITE).await.map_err(DbError::from);
+    }
     let pool = pool.clone();
     tokio::spawn(async move { pool.begin_with(super::BEGIN_WRITE).await })
         .await
@@ -943,12 +951,18 @@ pub(crate) async fn upsert_agent(pool: &Pool<Db>, a: &AgentRecord) -> DbResult<(
     Ok(())
 }
 
-pub(crate) async fn agent_heartbeat(pool: &Pool<Db>, name: &str, at: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE agents SET heartbeat_at = $2 WHERE name = $1")
-        .bind(name)
-        .bind(at)
-        .execute(pool)
-        .await?;
+/// The latest heartbeat of each agent named, in one statement (at most
+/// 1000 agents: 2 values a row, and SQLite takes up to 32766 a statement).
+pub(crate) async fn agent_heartbeats<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    beats: &[(String, DateTime<Utc>)],
+) -> DbResult<()> {
+    let mut b = sqlx::QueryBuilder::<Db>::new("UPDATE agents SET heartbeat_at = v.column2 FROM (");
+    b.push_values(beats, |mut r, (name, at)| {
+        r.push_bind(name).push_bind(*at);
+    });
+    b.push(") AS v WHERE agents.name = v.column1");
+    b.build().execute(pool).await?;
     Ok(())
 }
 
@@ -988,6 +1002,22 @@ fn parse_status(table: &'static str, s: &str) -> DbResult<GlobalStatus> {
 /// Stores the latest watches, a history row for each whose status or reasons
 /// changed, and the raw samples: one transaction. Returns the kinds that changed.
 pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<String>> {
+    let mut tx = begin_write(pool).await?;
+    let changed = store_env_in(&mut tx, w).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// [`store_env`] on one connection (the blocking mode's, which nothing cancels halfway).
+#[allow(dead_code, reason = "the blocking mode holds a connection on SQLite only")]
+pub(crate) async fn store_env_on(c: &mut Conn, w: &EnvWrite) -> DbResult<Vec<String>> {
+    let mut tx = sqlx::Connection::begin_with(c, super::BEGIN_WRITE).await?;
+    let changed = store_env_in(&mut tx, w).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+async fn store_env_in(tx: &mut Tx<'_>, w: &EnvWrite) -> DbResult<Vec<String>> {
     let rows = w
         .watches
         .iter()
@@ -1000,7 +1030,6 @@ pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<Str
             Ok((watch, status_code(watch.global_status), reasons))
         })
         .collect::<DbResult<Vec<_>>>()?;
-    let mut tx = begin_write(pool).await?;
     let mut changed = Vec::new();
     if !rows.is_empty() {
         // One statement for every kind, each written from the start: with
@@ -1016,7 +1045,7 @@ pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<Str
         b.push(
             ") AS v WHERE NOT EXISTS (SELECT 1 FROM watches w WHERE w.kind = v.column1              AND w.global_status = v.column3 AND w.reasons = v.column4) RETURNING kind",
         );
-        changed = b.build_query_scalar::<String>().fetch_all(&mut *tx).await?;
+        changed = b.build_query_scalar::<String>().fetch_all(&mut **tx).await?;
         let mut b = sqlx::QueryBuilder::<Db>::new(
             "INSERT INTO watches (kind, global_status, reasons, updated, body) ",
         );
@@ -1031,15 +1060,14 @@ pub(crate) async fn store_env(pool: &Pool<Db>, w: &EnvWrite) -> DbResult<Vec<Str
             " ON CONFLICT (kind) DO UPDATE SET global_status = excluded.global_status, \
              reasons = excluded.reasons, updated = excluded.updated, body = excluded.body",
         );
-        b.build().execute(&mut *tx).await?;
+        b.build().execute(&mut **tx).await?;
     }
     let points: Vec<SeriesRow> = w
         .samples
         .iter()
         .map(|(q, t, v)| SeriesRow { quantity: q.clone(), t: *t, mean: *v, min: *v, max: *v, n: 1 })
         .collect();
-    insert_series_in(&mut tx, 0, &points).await?;
-    tx.commit().await?;
+    insert_series_in(tx, 0, &points).await?;
     Ok(changed)
 }
 
@@ -1074,8 +1102,8 @@ pub(crate) async fn insert_series(pool: &Pool<Db>, step: i64, rows: &[SeriesRow]
 }
 
 /// Folds the `from` series of `start..end` (ms) into buckets of `to` ms.
-pub(crate) async fn aggregate_series(
-    pool: &Pool<Db>,
+pub(crate) async fn aggregate_series<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
     from: i64,
     to: i64,
     start: i64,
@@ -1097,7 +1125,11 @@ pub(crate) async fn aggregate_series(
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn prune_series(pool: &Pool<Db>, step: i64, before: i64) -> DbResult<u64> {
+pub(crate) async fn prune_series<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    step: i64,
+    before: i64,
+) -> DbResult<u64> {
     let done = sqlx::query("DELETE FROM env_series WHERE step = $1 AND t < $2")
         .bind(step)
         .bind(before)
@@ -1232,7 +1264,9 @@ fn control_command(r: CommandRow) -> ControlCommand {
     ControlCommand { id, at, actor, command, state, reason, done_at }
 }
 
-pub(crate) async fn pending_commands(pool: &Pool<Db>) -> DbResult<Vec<ControlCommand>> {
+pub(crate) async fn pending_commands<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+) -> DbResult<Vec<ControlCommand>> {
     let rows: Vec<CommandRow> = sqlx::query_as(
         "SELECT id, at, actor, command, state, reason, done_at FROM control_commands \
          WHERE state = 'pending' ORDER BY id",
@@ -1272,7 +1306,11 @@ pub(crate) async fn finish_command(
     Ok(())
 }
 
-pub(crate) async fn store_majordome(pool: &Pool<Db>, updated: DateTime<Utc>, body: &str) -> DbResult<()> {
+pub(crate) async fn store_majordome<'c>(
+    pool: impl sqlx::Executor<'c, Database = Db>,
+    updated: DateTime<Utc>,
+    body: &str,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO majordome_state (id, updated, body) VALUES (1, $1, $2) \
          ON CONFLICT (id) DO UPDATE SET updated = excluded.updated, body = excluded.body",

@@ -26,7 +26,9 @@ pub(crate) mod queries;
 #[path = "execution.rs"]
 pub(crate) mod execution;
 
-pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
+/// Opens the pool; a database that need not be `durable` (a simulation's,
+/// thrown away after it) is never synced to the disk.
+pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {
     let connect_err = |source| DbError::Connect { url: url.to_owned(), source };
     let options = SqliteConnectOptions::from_str(url)
         .map_err(connect_err)?
@@ -34,7 +36,7 @@ pub(crate) async fn connect(url: &str) -> DbResult<sqlx::SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         // With WAL, NORMAL syncs at checkpoints: a power cut may lose the
         // last transactions, never the database's consistency.
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(if durable { SqliteSynchronous::Normal } else { SqliteSynchronous::Off })
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
     let file = options.get_filename().to_path_buf();

@@ -16,6 +16,7 @@ use ferros_devices::{
 };
 
 use crate::fault::Faults;
+use crate::motion::Motions;
 use crate::motion::seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +139,8 @@ pub struct SimCamera {
     inner: Mutex<Inner>,
     hot: std::sync::OnceLock<Vec<u32>>,
     pub faults: Faults,
+    /// Its readouts, when recording.
+    pub motions: Motions,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -230,6 +233,7 @@ impl SimCamera {
             }),
             hot: std::sync::OnceLock::new(),
             faults: Faults::default(),
+            motions: Motions::default(),
         }
     }
 
@@ -278,22 +282,24 @@ impl SimCamera {
         let (w, h) = ((w / bin).max(1), (h / bin).max(1));
         let t = e.duration;
         let dark = c.dark_current * 2f64.powf(temperature / 6.0);
-        let mut signal = vec![0.0f64; (w * h) as usize];
-        // Sky (or flat lamp) and dark current, through the vignetting of the optics.
-        for yy in 0..h {
-            for xx in 0..w {
-                let (px, py) = (f64::from(x0 + xx * bin), f64::from(y0 + yy * bin));
-                let r2 = ((px / f64::from(c.width) - 0.5).powi(2) + (py / f64::from(c.height) - 0.5).powi(2))
-                    * 2.0;
-                let vignetting = 1.0 - 0.25 * r2;
-                let level = match e.frame {
-                    FrameType::Light => c.sky * t * vignetting,
-                    FrameType::Flat => 20_000.0 * vignetting,
-                    _ => 0.0,
-                };
-                let b = f64::from(bin * bin);
-                signal[(yy * w + xx) as usize] =
-                    level * b + if e.frame == FrameType::Bias { 0.0 } else { dark * t * b };
+        let b = f64::from(bin * bin);
+        // Sky (or flat lamp) and dark current, through the vignetting of the
+        // optics (1 - r^2 / 2, r from the centre in half-widths): a term per
+        // column and one per row.
+        let level = match e.frame {
+            FrameType::Light => c.sky * t * b,
+            FrameType::Flat => 20_000.0 * b,
+            _ => 0.0,
+        };
+        let dark_level = if e.frame == FrameType::Bias { 0.0 } else { dark * t * b };
+        let columns: Vec<f64> =
+            (0..w).map(|xx| (f64::from(x0 + xx * bin) / f64::from(c.width) - 0.5).powi(2)).collect();
+        let mut signal = vec![0.0f32; (w as usize) * (h as usize)];
+        for (yy, row) in (0..h).zip(signal.chunks_exact_mut(w as usize)) {
+            let r2y = (f64::from(y0 + yy * bin) / f64::from(c.height) - 0.5).powi(2);
+            for (s, r2x) in row.iter_mut().zip(&columns) {
+                let vignetting = 1.0 - 0.5 * (r2x + r2y);
+                *s = (level * vignetting + dark_level) as f32;
             }
         }
         if e.frame == FrameType::Light
@@ -322,21 +328,27 @@ impl SimCamera {
                 }
                 let (xx, yy) = ((px - x0) / bin, (py - y0) / bin);
                 if xx < w && yy < h {
-                    signal[(yy * w + xx) as usize] += 3000.0 + 200.0 * t;
+                    signal[(yy * w + xx) as usize] += (3000.0 + 200.0 * t) as f32;
                 }
             }
         }
+        // Photon and read noise: a draw of the table for each pixel, four
+        // pixels from each random number.
         let mut noise = Rng(hash(&[shot.started.timestamp_micros() as u64, c.seed]));
         let gauss = gauss_table();
-        let read_var = c.read_noise * c.read_noise;
-        let pixels = signal
-            .iter()
-            .map(|s| {
-                let g = gauss[(noise.next() >> 48) as usize];
-                let v = c.bias + s + f64::from(g) * (s.max(0.0) + read_var).sqrt();
-                v.round().clamp(0.0, 65535.0) as u16
-            })
-            .collect();
+        let read_var = (c.read_noise * c.read_noise) as f32;
+        let bias = c.bias as f32;
+        let mut pixels = Vec::with_capacity(signal.len());
+        for quad in signal.chunks(4) {
+            let mut bits = noise.next();
+            for s in quad {
+                let g = gauss[(bits & 0xFFFF) as usize];
+                bits >>= 16;
+                let v = bias + s + g * (s.max(0.0) + read_var).sqrt();
+                // Rounded to the nearest count, within the converter's range.
+                pixels.push((v + 0.5).clamp(0.0, 65535.0) as u16);
+            }
+        }
         Frame { width: w, height: h, pixels, exposure: e.clone(), started: shot.started }
     }
 
@@ -390,7 +402,7 @@ impl SimCamera {
 
     fn draw(
         &self,
-        signal: &mut [f64],
+        signal: &mut [f32],
         (x0, y0, w, h, bin): (u32, u32, u32, u32, u32),
         px: f64,
         py: f64,
@@ -410,7 +422,8 @@ impl SimCamera {
                     continue;
                 }
                 let d2 = (ux as f64 - px).powi(2) + (uy as f64 - py).powi(2);
-                signal[(by * i64::from(w) + bx) as usize] += norm * (-d2 / (2.0 * sigma * sigma)).exp();
+                signal[(by * i64::from(w) + bx) as usize] +=
+                    (norm * (-d2 / (2.0 * sigma * sigma)).exp()) as f32;
             }
         }
     }
@@ -492,6 +505,11 @@ impl Camera for SimCamera {
         if let Some(w) = &inner.witness {
             w.started(exposure.frame, now, exposure.duration);
         }
+        let read = c.readout / f64::from(exposure.binning.max(1)).powi(2);
+        let exposed = chrono::TimeDelta::try_milliseconds((exposure.duration * 1000.0) as i64)
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.motions.started("readout", exposed, read);
         inner.shot = Some(Shot { exposure: exposure.clone(), started: now, pointing });
         Ok(())
     }
@@ -503,6 +521,7 @@ impl Camera for SimCamera {
         if let (Some(_), Some(w)) = (inner.shot.take(), &inner.witness) {
             w.aborted(now);
         }
+        self.motions.stopped("readout", now);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, Dome, DomeCapabilities, DomeState, Mount, Shutter, Stamped};
 
 use crate::fault::Faults;
+use crate::motion::Motions;
 use crate::motion::seconds;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +56,8 @@ pub struct SimDome {
     mount: Option<Arc<dyn Mount>>,
     inner: Mutex<Inner>,
     pub faults: Faults,
+    /// Its shutter's travels and its rotations, when recording.
+    pub motions: Motions,
 }
 
 impl std::fmt::Debug for SimDome {
@@ -81,6 +84,7 @@ impl SimDome {
                 slaved: false,
             }),
             faults: Faults::default(),
+            motions: Motions::default(),
         }
     }
 
@@ -121,6 +125,7 @@ impl SimDome {
         self.settle(&mut inner, now);
         let from = inner.azimuth;
         let by = (azimuth - from + 180.0).rem_euclid(360.0) - 180.0;
+        self.motions.started("rotation", now, by.abs() / self.config.rate);
         inner.rotation = Some(Rotation { from, by, since: now, homing });
         Ok(())
     }
@@ -144,6 +149,7 @@ impl SimDome {
             }
             ShutterMotion::Still(_) => now,
         };
+        self.motions.started("shutter", now, full - seconds(now - since));
         inner.shutter = ShutterMotion::Moving { opening, since };
         Ok(())
     }
@@ -219,6 +225,8 @@ impl Dome for SimDome {
         let (shutter, _) = self.settle(&mut inner, now);
         inner.rotation = None;
         inner.shutter = ShutterMotion::Still(shutter);
+        self.motions.stopped("rotation", now);
+        self.motions.stopped("shutter", now);
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use ferros_clock::Clock;
 use ferros_devices::{DeviceError, DeviceResult, FilterWheel, FilterWheelState, Stamped};
 
 use crate::fault::Faults;
+use crate::motion::Motions;
 use crate::motion::seconds;
 
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct SimFilterWheel {
     seconds_per_slot: f64,
     inner: Mutex<Inner>,
     pub faults: Faults,
+    /// Its moves, when recording.
+    pub motions: Motions,
 }
 
 impl SimFilterWheel {
@@ -36,6 +39,7 @@ impl SimFilterWheel {
             seconds_per_slot,
             inner: Mutex::new(Inner { position: 0, moving: None }),
             faults: Faults::default(),
+            motions: Motions::default(),
         }
     }
 
@@ -69,6 +73,7 @@ impl SimFilterWheel {
         let d = to.abs_diff(inner.position);
         let slots = d.min(n - d);
         inner.moving = Some((to, now, slots as f64 * self.seconds_per_slot, homing));
+        self.motions.started("filter", now, slots as f64 * self.seconds_per_slot);
         Ok(())
     }
 }

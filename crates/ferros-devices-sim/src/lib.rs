@@ -14,5 +14,6 @@ pub use camera::{CameraConfig, ShotRecord, SimCamera, Transient, Witness};
 pub use dome::{DomeConfig, SimDome};
 pub use fault::{Fault, Faults};
 pub use filter_wheel::SimFilterWheel;
+pub use motion::{Motion, Motions};
 pub use mount::{MountConfig, SimMount, altaz, hadec};
 pub use plc::{Change, PlcModel, Scenario, SimPlc};

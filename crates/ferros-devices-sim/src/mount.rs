@@ -12,8 +12,8 @@ use ferros_devices::{DeviceError, DeviceResult, Mount, MountCapabilities, MountS
 use ferros_domain::JulianDate;
 
 use crate::fault::Faults;
-use crate::motion::Profile;
 use crate::motion::seconds;
+use crate::motion::{Motions, Profile};
 
 /// How the simulated mount moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +67,8 @@ pub struct SimMount {
     connected_at: DateTime<Utc>,
     inner: Mutex<Inner>,
     pub faults: Faults,
+    /// Its slews (parking included), when recording.
+    pub motions: Motions,
 }
 
 impl SimMount {
@@ -84,6 +86,7 @@ impl SimMount {
                 parked: true,
             }),
             faults: Faults::default(),
+            motions: Motions::default(),
         }
     }
 
@@ -136,7 +139,7 @@ impl SimMount {
             ));
         }
         let profile = |d: f64| Profile { distance: d, rate: self.config.rate, accel: self.config.accel };
-        inner.slew = Some(Slew {
+        let slew = Slew {
             from: (ha0, dec0),
             to,
             started: now,
@@ -144,7 +147,9 @@ impl SimMount {
             dec: profile(dec1 - dec0),
             homing,
             parking,
-        });
+        };
+        self.motions.started("slew", now, slew.ha.duration().max(slew.dec.duration()));
+        inner.slew = Some(slew);
         Ok(())
     }
 
@@ -249,6 +254,7 @@ impl Mount for SimMount {
         if slew.is_some() {
             inner.slew = None;
             inner.pointing = Pointing::Fixed { ha, dec };
+            self.motions.stopped("slew", now);
         }
         Ok(())
     }

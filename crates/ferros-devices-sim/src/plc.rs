@@ -322,6 +322,23 @@ impl SimPlc {
     }
 
     /// The model at `now`, with every change due applied.
+    /// What it answers a STATUS request with at `now`.
+    pub fn says(&self, now: DateTime<Utc>) -> ferros_devices::PlcSays {
+        let m = self.model(now);
+        if m.silent {
+            ferros_devices::PlcSays::Silent
+        } else if m.garbage {
+            ferros_devices::PlcSays::Garbage
+        } else {
+            ferros_devices::PlcSays::Status(WeatherStatus {
+                mode: m.mode,
+                measured_at: Some(now),
+                sensors: m.sensors,
+                alarms: m.alarms,
+            })
+        }
+    }
+
     pub fn model(&self, now: DateTime<Utc>) -> PlcModel {
         let iteration = self.iteration(now);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

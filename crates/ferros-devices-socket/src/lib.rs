@@ -18,4 +18,6 @@ pub use devices::{
     encode_pixels,
 };
 pub use ports::SocketConfig;
-pub use server::{CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler, Reply, serve, serve_plc};
+pub use server::{
+    CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler, PlcSource, Reply, serve, serve_plc,
+};

@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ferros_clock::Clock;
-use ferros_devices::{Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, WeatherStatus};
-use ferros_devices_sim::SimPlc;
+use ferros_devices::{Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, PlcSays};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
@@ -86,20 +86,28 @@ async fn send(stream: &mut TcpStream, v: &Value) -> std::io::Result<()> {
     stream.write_all(text.as_bytes()).await
 }
 
-/// Serves the PLC simulator (the seeds' STATUS, scenario silences and garbage).
+/// What a served PLC says at an instant (a simulated PLC's [`PlcSays`]).
+pub type PlcSource = Arc<dyn Fn(DateTime<Utc>) -> PlcSays + Send + Sync>;
+
+/// Serves a PLC: the seeds' STATUS, silences and garbage as `source` says.
 pub async fn serve_plc(
     listener: TcpListener,
-    plc: Arc<SimPlc>,
+    source: PlcSource,
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) {
-    serve(listener, Arc::new(PlcHandler { plc, clock }), shutdown).await
+    serve(listener, Arc::new(PlcHandler { source, clock }), shutdown).await
 }
 
-#[derive(Debug)]
 pub struct PlcHandler {
-    pub plc: Arc<SimPlc>,
+    pub source: PlcSource,
     pub clock: Clock,
+}
+
+impl std::fmt::Debug for PlcHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlcHandler").finish_non_exhaustive()
+    }
 }
 
 #[async_trait]
@@ -113,20 +121,11 @@ impl Handler for PlcHandler {
             Err(e) => Reply::Json(protocol::bad_request(e)),
             Ok(names) if names.iter().any(|n| n == "STATUS") => {
                 let now = self.clock.now();
-                let m = self.plc.model(now);
-                if m.silent {
-                    return Reply::Silent;
+                match (self.source)(now) {
+                    PlcSays::Silent => Reply::Silent,
+                    PlcSays::Garbage => Reply::Raw(b"{\"name\": STATUS, garbage\n".to_vec()),
+                    PlcSays::Status(status) => Reply::Json(wire::encode_status(&status, now)),
                 }
-                if m.garbage {
-                    return Reply::Raw(b"{\"name\": STATUS, garbage\n".to_vec());
-                }
-                let status = WeatherStatus {
-                    mode: m.mode,
-                    measured_at: Some(now),
-                    sensors: m.sensors,
-                    alarms: m.alarms,
-                };
-                Reply::Json(wire::encode_status(&status, now))
             }
             Ok(names) => Reply::Json(protocol::error(&DeviceError::not_supported(
                 "PLC",

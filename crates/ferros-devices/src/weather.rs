@@ -74,3 +74,13 @@ pub trait WeatherSource: Send + Sync {
     fn name(&self) -> &str;
     async fn status(&self) -> DeviceResult<Stamped<WeatherStatus>>;
 }
+
+/// What a PLC answers a STATUS request with at one instant: its status, or
+/// nothing (gone silent), or bytes that are not JSON. What a simulated PLC
+/// says, served over a protocol by a simulator server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlcSays {
+    Status(WeatherStatus),
+    Silent,
+    Garbage,
+}

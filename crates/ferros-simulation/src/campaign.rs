@@ -74,14 +74,15 @@ pub fn campaign(
     let out = Arc::new(Mutex::new(Vec::new()));
     let workers = c.workers.max(1);
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
+        for worker in 0..workers {
+            let (next, out) = (&next, &out);
+            scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= c.nights {
                         return;
                     }
-                    let night = one(c, c.seed.wrapping_add(i));
+                    let night = one(c, c.seed.wrapping_add(i), worker);
                     progress(&night);
                     out.lock().unwrap_or_else(|e| e.into_inner()).push(night);
                 }
@@ -127,10 +128,12 @@ pub fn campaign_night(c: &Campaign, seed: u64) -> Result<Night, SimError> {
         dir: c.dir.join(format!("night_{seed}")),
         printer: None,
         quiet: true,
+        cpu: crate::Cpu::Idlest,
     })
 }
 
-fn one(c: &Campaign, seed: u64) -> CampaignNight {
+/// Night `seed`, on the worker's own CPU.
+fn one(c: &Campaign, seed: u64, worker: usize) -> CampaignNight {
     let failed = |why: String| CampaignNight {
         seed,
         executed: 0,
@@ -146,7 +149,7 @@ fn one(c: &Campaign, seed: u64) -> CampaignNight {
         wall_s: 0.0,
     };
     let night = match campaign_night(c, seed) {
-        Ok(n) => n,
+        Ok(n) => Night { cpu: crate::Cpu::Nth(worker), ..n },
         Err(e) => return failed(e.to_string()),
     };
     let dir = night.dir.clone();

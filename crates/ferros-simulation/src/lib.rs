@@ -18,12 +18,14 @@
 //! cores and checks the safety invariants on each.
 
 mod campaign;
+mod cpu;
 mod faults;
 mod night;
 mod report;
 mod scenario;
 
 pub use campaign::{Campaign, CampaignNight, CampaignReport, campaign, campaign_night, random_weather};
+pub use cpu::Cpu;
 pub use night::{Night, Printer, RequestText, SimError, example_requests, run};
 pub use report::{Report, Safety, Sequences, State, UnsafePeriod, Wall, check};
 pub use scenario::random_scenario;

@@ -13,13 +13,14 @@ use ferros_clock::Clock;
 use ferros_config::Settings;
 use ferros_db::{Db, NewUser};
 use ferros_devices::Shutter;
-use ferros_devices_sim::{Scenario, Witness};
+use ferros_devices_sim::{Motions, Scenario, Witness};
 use ferros_domain::{
     GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, RequestKind, Seconds,
 };
 use ferros_observatory::Observatory;
 use ferros_request_xml::{ReadOptions, read_request};
 
+use crate::cpu::{Cpu, pin};
 use crate::faults::inject_faults;
 use crate::report::{Log, Report, Wall, iso, report};
 
@@ -83,6 +84,8 @@ pub struct Night {
     pub printer: Option<Printer>,
     /// Print only the setting out, not each event.
     pub quiet: bool,
+    /// Where the night's threads run (all on one CPU: see [`Cpu`]).
+    pub cpu: Cpu,
 }
 
 impl std::fmt::Debug for Night {
@@ -197,6 +200,8 @@ pub fn run(night: Night) -> Result<Report, SimError> {
         .name("ferros-night".into())
         .spawn(move || {
             let started = std::time::Instant::now();
+            // Before the database's threads start: they run on the same CPU.
+            pin(night.cpu);
             let mut builder = tokio::runtime::Builder::new_current_thread();
             builder.enable_time().start_paused(true);
             let pace = night.pace.map(pacer);
@@ -299,8 +304,22 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
     // the detectors took, not on what the agents say they did.
     let witnesses: Vec<Witness> =
         [&obs.sim.camera_vis, &obs.sim.camera_nir].into_iter().flatten().map(|c| c.witness()).collect();
-    let archive =
-        Archive::open(&dir.join("archive")).map_err(|e| SimError::Failure(format!("archive: {e}")))?;
+    // And what the devices spent moving, for the efficiency figures.
+    let s = &obs.sim;
+    let motions: Vec<Motions> = [s.mount.as_ref().map(|m| &m.motions), s.dome.as_ref().map(|d| &d.motions)]
+        .into_iter()
+        .chain([&s.filter_vis, &s.filter_nir].map(|f| f.as_ref().map(|f| &f.motions)))
+        .chain([&s.camera_vis, &s.camera_nir].map(|c| c.as_ref().map(|c| &c.motions)))
+        .flatten()
+        .cloned()
+        .collect();
+    for m in &motions {
+        m.start_recording();
+    }
+    // Thrown away after the report: not synced to the disk.
+    let archive = Archive::open(&dir.join("archive"))
+        .map_err(|e| SimError::Failure(format!("archive: {e}")))?
+        .unsynced();
     let bus = Bus::default();
     let actx = AgentContext::new(db.clone(), clock, bus.clone());
     let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
@@ -385,8 +404,18 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
         f.abort();
     }
     let shots: Vec<_> = witnesses.iter().flat_map(Witness::shots).collect();
-    let report =
-        report(&settings, &db, &night, (dark.0, dark.1), (from, to, ended), &log, &shots, submitted).await?;
+    let moved: Vec<_> = motions.iter().flat_map(Motions::recorded).collect();
+    let report = report(
+        &settings,
+        &db,
+        &night,
+        (dark.0, dark.1),
+        (from, to, ended),
+        &log,
+        (&shots, &moved),
+        submitted,
+    )
+    .await?;
     db.close().await;
     Ok(report)
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use ferros_config::Settings;
 use ferros_db::Db;
 use ferros_devices::{FrameType, Shutter};
-use ferros_devices_sim::ShotRecord;
+use ferros_devices_sim::{Motion, ShotRecord};
 use ferros_domain::JulianDate;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,7 @@ pub struct Report {
     pub images: i64,
     pub images_by_kind: BTreeMap<String, i64>,
     pub safety: Safety,
+    pub efficiency: Efficiency,
     pub states: Vec<State>,
     /// The faults injected, when and for how long.
     pub faults: Vec<String>,
@@ -75,6 +76,26 @@ pub struct Safety {
     pub exposure_while_unsafe_s: f64,
     /// Sky exposure while UNSAFE within the reaction time, seconds.
     pub exposure_within_reaction_s: f64,
+}
+
+/// Where the SAFE dark time went (dark time: the Sun below the night
+/// altitude; SAFE: outside the UNSAFE periods), from what the simulated
+/// devices themselves did, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Efficiency {
+    pub safe_dark_s: f64,
+    /// Sky exposure (light frames, either camera).
+    pub open_shutter_s: f64,
+    /// `open_shutter_s / safe_dark_s` (0 without SAFE dark time).
+    pub open_shutter_fraction: f64,
+    /// The mount slewing (parking included).
+    pub slews_s: f64,
+    /// The dome's shutter moving or the dome turning on its own.
+    pub dome_s: f64,
+    /// A filter wheel turning.
+    pub filters_s: f64,
+    /// A camera reading out.
+    pub readout_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,7 +156,7 @@ pub(crate) async fn report(
     (dark_start, dark_end): (JulianDate, JulianDate),
     (from, to, stopped): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
     log: &Mutex<Log>,
-    shots: &[ShotRecord],
+    (shots, motions): (&[ShotRecord], &[Motion]),
     submitted: i64,
 ) -> Result<Report, SimError> {
     let counts: BTreeMap<String, i64> = db.sequence_counts().await?.into_iter().collect();
@@ -208,12 +229,83 @@ pub(crate) async fn report(
             exposure_while_unsafe_s: tenths(beyond),
             exposure_within_reaction_s: tenths(within),
         },
+        efficiency: efficiency(
+            (dark_start.to_datetime(), dark_end.to_datetime()),
+            &l.unsafe_periods.iter().map(|(a, b, _)| (*a, b.unwrap_or(to))).collect::<Vec<_>>(),
+            shots,
+            motions,
+        ),
         states: l.states.iter().map(|(t, s)| State { time: iso(*t), state: s.clone() }).collect(),
         faults: l.faults.clone(),
         restarts: l.restarts.clone(),
         notes: l.notes.clone(),
         wall: None,
     })
+}
+
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// Sorted, disjoint spans covering the same time as `spans`.
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.retain(|(a, b)| b > a);
+    spans.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Seconds two sets of sorted, disjoint spans have in common.
+fn overlap(x: &[Span], y: &[Span]) -> f64 {
+    let (mut i, mut j, mut total) = (0, 0, 0.0);
+    while i < x.len() && j < y.len() {
+        let (a, b) = (x[i].0.max(y[j].0), x[i].1.min(y[j].1));
+        if b > a {
+            total += secs(b - a);
+        }
+        if x[i].1 < y[j].1 { i += 1 } else { j += 1 }
+    }
+    total
+}
+
+/// The dark window without the UNSAFE periods, then what went on in it.
+fn efficiency(dark: Span, unsafe_periods: &[Span], shots: &[ShotRecord], motions: &[Motion]) -> Efficiency {
+    let mut safe = Vec::new();
+    let mut from = dark.0;
+    for (a, b) in union(unsafe_periods.to_vec()) {
+        if a > from {
+            safe.push((from, a.min(dark.1)));
+        }
+        from = from.max(b);
+    }
+    if dark.1 > from {
+        safe.push((from, dark.1));
+    }
+    let safe = union(safe);
+    let safe_dark = overlap(&safe, &[dark]);
+    let sky = union(shots.iter().filter(|s| s.frame == FrameType::Light).map(|s| (s.start, s.end)).collect());
+    let spent = |kinds: &[&str]| {
+        let spans = motions.iter().filter(|m| kinds.contains(&m.what)).map(|m| (m.start, m.end)).collect();
+        tenths(overlap(&safe, &union(spans)))
+    };
+    let open = overlap(&safe, &sky);
+    Efficiency {
+        safe_dark_s: tenths(safe_dark),
+        open_shutter_s: tenths(open),
+        open_shutter_fraction: if safe_dark > 0.0 {
+            (open / safe_dark * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        },
+        slews_s: spent(&["slew"]),
+        dome_s: spent(&["shutter", "rotation"]),
+        filters_s: spent(&["filter"]),
+        readout_s: spent(&["readout"]),
+    }
 }
 
 /// How long the dome may take to close after UNSAFE beyond the reaction

@@ -137,7 +137,7 @@ async fn plc_server(clock: Clock, scenario: &str, addr: &str) -> tokio::sync::on
     );
     let listener = TcpListener::bind(addr).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_plc(listener, plc, clock, async {
+    tokio::spawn(serve_plc(listener, Arc::new(move |t| plc.says(t)), clock, async {
         let _ = stopped.await;
     }));
     stop

@@ -292,13 +292,15 @@ async fn plan_database(ctx: &Context, db: &Db, night: Option<&str>) -> CliResult
             None => None,
         };
     let night_altitude = ctx.settings.site.night_sun_altitude;
-    let planned = plan_night(db, &ctx.clock, site, (night_altitude, ctx.settings.site.horizon), date)
+    let horizon = ctx.settings.site.horizon;
+    let mut skies = ferros_agents::planning::Skies::default();
+    let planned = plan_night(db, &ctx.clock, site, (night_altitude, horizon), date, &mut skies)
         .await
         .map_err(|e| match e {
-        PlanningError::NoNight(m) => CliError::input(format!("{m} at {}", ctx.settings.site.name)),
-        PlanningError::Db(e) => e.into(),
-        other => CliError::Failure(anyhow::anyhow!(other)),
-    })?;
+            PlanningError::NoNight(m) => CliError::input(format!("{m} at {}", ctx.settings.site.name)),
+            PlanningError::Db(e) => e.into(),
+            other => CliError::Failure(anyhow::anyhow!(other)),
+        })?;
     let mut out = PlanOutput::from_plan(&planned.plan, Some(planned.schedule_id.0));
     out.night = Some(planned.night.to_string());
     for e in &planned.expired {

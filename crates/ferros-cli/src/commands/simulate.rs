@@ -113,6 +113,7 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
         dir,
         printer: Some(Arc::new(|line: &str| say!("{line}"))),
         quiet: args.quiet,
+        cpu: ferros_simulation::Cpu::Idlest,
     };
     let report = tokio::task::spawn_blocking(move || ferros_simulation::run(night))
         .await

@@ -433,8 +433,10 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
         db.set_sequence_status(s.id, SequenceStatus::Planned, now()).await.unwrap();
     }
     assert_eq!(db.next_planned(2_461_367.0).await.unwrap(), None, "no tsp yet: nothing due");
+    assert!(!db.work_due(2_461_367.0, 2_461_367.5).await.unwrap(), "nothing due, nothing running");
     let (t0, t1) = (JulianDate::new(2_461_367.2).unwrap(), JulianDate::new(2_461_367.21).unwrap());
     db.start_sequence(a.id, t0, t1, now()).await.unwrap();
+    assert!(db.work_due(2_461_367.0, 2_461_367.0).await.unwrap(), "one running");
     let e = db.start_sequence(a.id, t0, t1, now()).await.unwrap_err();
     assert!(e.to_string().contains("no longer PLANNED"), "{e}");
     assert_eq!(db.executing_sequences().await.unwrap(), [a.id]);

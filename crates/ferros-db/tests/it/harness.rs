@@ -16,6 +16,14 @@ pub async fn sqlite() -> Harness {
     Harness { db: Db::connect(&url).await.unwrap(), _dir: Some(dir), schema: None }
 }
 
+/// The same, in the blocking mode of simulated nights (calls run to their
+/// end on the calling thread, the agents' frequent ones on a held connection).
+pub async fn sqlite_virtual() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ferros.db").display());
+    Harness { db: Db::connect_virtual(&url).await.unwrap(), _dir: Some(dir), schema: None }
+}
+
 /// A database in a schema of its own on the server named by
 /// `FERROS_TEST_POSTGRES_URL`; `None` (with a note) when it is not set.
 pub async fn postgres() -> Option<Harness> {

@@ -19,6 +19,15 @@ macro_rules! on_both_backends {
                 }
             )*
         }
+        mod sqlite_virtual {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let h = crate::harness::sqlite_virtual().await;
+                    crate::cases::$case(&h.db).await;
+                }
+            )*
+        }
         mod postgres {
             $(
                 #[tokio::test]

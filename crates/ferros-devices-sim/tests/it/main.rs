@@ -324,10 +324,6 @@ mod camera {
         f.pixels.iter().map(|&p| f64::from(p)).sum::<f64>() / f.pixels.len() as f64
     }
 
-    fn brightest(f: &Frame) -> usize {
-        (0..f.pixels.len()).max_by_key(|&i| f.pixels[i]).unwrap()
-    }
-
     #[tokio::test(start_paused = true)]
     async fn an_exposure_runs_reads_out_and_gives_a_frame() {
         let (_m, cam) = pointed_camera(clock(), CameraConfig::default()).await;
@@ -385,9 +381,13 @@ mod camera {
         let a = shoot(&cam, &light(30.0)).await;
         let b = shoot(&cam, &light(30.0)).await;
         assert_ne!(a.pixels, b.pixels, "the noise differs");
-        assert_eq!(brightest(&a), brightest(&b), "the stars do not");
-        let stars = a.pixels.iter().filter(|&&p| p > 3000).count();
-        assert!(stars > 10, "a star field, not a blank frame: {stars} bright pixels");
+        // The stars do not: the same pixels are bright in both (but for a
+        // few at the edge of a star, where the noise decides).
+        let bright = |f: &Frame| (0..f.pixels.len()).filter(|&i| f.pixels[i] > 3000).collect::<Vec<_>>();
+        let (x, y) = (bright(&a), bright(&b));
+        let common = x.iter().filter(|i| y.binary_search(i).is_ok()).count();
+        assert!(common * 10 >= x.len().max(y.len()) * 9, "{common} of {} and {}", x.len(), y.len());
+        assert!(x.len() > 10, "a star field, not a blank frame: {} bright pixels", x.len());
     }
 
     #[tokio::test(start_paused = true)]

@@ -40,7 +40,7 @@ async fn start_server(
 ) -> tokio::sync::oneshot::Sender<()> {
     let plc = Arc::new(SimPlc::new("plc-sim", clock, Duration::from_secs(1), scenario).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_plc(listener, plc, clock, async {
+    tokio::spawn(serve_plc(listener, Arc::new(move |t| plc.says(t)), clock, async {
         let _ = stopped.await;
     }));
     stop
@@ -218,7 +218,9 @@ mod conformance {
             SimPlc::new("plc-sim", c, Duration::from_secs(1), Scenario { iterations: 0, changes: vec![] })
                 .unwrap(),
         );
-        let server = devices::Server::start(Arc::new(PlcHandler { plc, clock: c })).await;
+        let server =
+            devices::Server::start(Arc::new(PlcHandler { source: Arc::new(move |t| plc.says(t)), clock: c }))
+                .await;
         let client = SocketPlc::new("plc", &server.addr, c, Duration::from_millis(300), backoff());
         conformance::weather_story(&client).await.unwrap();
         // A fresh client for the link story, so the cut is seen on connecting.
