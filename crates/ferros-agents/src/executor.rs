@@ -92,6 +92,8 @@ pub struct ExecutorAgent {
     period: Duration,
     running: Option<Running>,
     recovered: bool,
+    /// The sky of the last minute an alert's altitude was asked for.
+    frames: std::sync::Mutex<Option<(i64, ferros_astro::Frame)>>,
     /// The sequences taken at one instant of the clock: one is not taken
     /// twice at the same instant (taken, given back to the planner, placed
     /// again at once: without time passing, that would go on for ever).
@@ -207,6 +209,7 @@ impl ExecutorAgent {
             period: Duration::from_secs_f64(settings.executor.period_s),
             running: None,
             recovered: false,
+            frames: std::sync::Mutex::new(None),
             taken: (DateTime::<Utc>::MIN_UTC, Vec::new()),
         }
     }
@@ -310,6 +313,28 @@ impl ExecutorAgent {
         Ok(())
     }
 
+    /// The sky at the start of `now`'s minute, computed once a minute (the
+    /// executor asks at every step while an alert waits; a target moves a
+    /// quarter of a degree at most in a minute).
+    fn frame_of_minute(
+        &self,
+        site: &ferros_astro::Site,
+        now: DateTime<Utc>,
+    ) -> Result<ferros_astro::Frame, String> {
+        let minute = now.timestamp().div_euclid(60);
+        let mut cache = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((m, f)) = cache.as_ref()
+            && *m == minute
+        {
+            return Ok(f.clone());
+        }
+        let at = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(now);
+        let jd = JulianDate::from_datetime(at).map_err(|e| e.to_string())?;
+        let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
+        *cache = Some((minute, frame.clone()));
+        Ok(frame)
+    }
+
     /// An alert sequence waiting, its window open and its target up: pre-empts routine work.
     async fn alert_ready(&self, now: DateTime<Utc>) -> Result<Option<SequenceId>, String> {
         let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
@@ -319,8 +344,7 @@ impl ExecutorAgent {
             let up = match (a.radec, self.kit.site.as_ref()) {
                 (Some((ra, dec)), Some(site)) => {
                     let c = ferros_domain::Coordinates::new(ra, dec).map_err(|e| e.to_string())?;
-                    let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
-                    frame.star(c).alt > a.min_alt.unwrap_or(horizon).max(horizon)
+                    self.frame_of_minute(site, now)?.star(c).alt > a.min_alt.unwrap_or(horizon).max(horizon)
                 }
                 _ => true,
             };

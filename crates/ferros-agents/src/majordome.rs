@@ -91,8 +91,11 @@ impl MajordomeAgent {
         let exposing = [&vis, &nir]
             .iter()
             .any(|c| c.as_ref().is_some_and(|c| matches!(c.activity, CameraActivity::Exposing)));
-        let secured = dome.as_ref().is_none_or(|d| d.shutter == Shutter::Closed)
-            && mount.as_ref().is_none_or(|m| m.parked && !m.slewing)
+        // A device that does not answer is not known to be safe: only a
+        // dome seen closed and a mount seen parked (or none fitted) are.
+        let secured = (self.obs.dome.is_none()
+            || dome.as_ref().is_some_and(|d| d.shutter == Shutter::Closed))
+            && (self.obs.mount.is_none() || mount.as_ref().is_some_and(|m| m.parked && !m.slewing))
             && !exposing;
         let sun = crate::sun_altitude(self.site.as_ref(), now);
         // Work: a sequence due (or running), an alert waiting, or the evening's flats.

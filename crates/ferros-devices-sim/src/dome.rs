@@ -116,6 +116,14 @@ impl SimDome {
         (shutter, inner.rotation)
     }
 
+    /// The shutter now, seen from inside the dome: what it really does,
+    /// whatever its faults and its mount (a slaved dome's `state` asks the
+    /// mount, and fails while the mount does not answer).
+    pub fn shutter(&self) -> Shutter {
+        let now = self.clock.now();
+        self.settle(&mut self.lock(), now).0
+    }
+
     fn rotate_to(&self, azimuth: f64, homing: bool) -> DeviceResult<()> {
         if !azimuth.is_finite() {
             return Err(DeviceError::limit(&self.name, format!("azimuth {azimuth} is not an angle")));

@@ -549,10 +549,11 @@ async fn listen(
 /// Samples the dome's shutter every 5 s of clock time.
 async fn watch_dome(obs: Observatory, clock: Clock, log: Arc<Mutex<Log>>) {
     let Some(dome) = obs.sim.dome.clone() else { return };
+    // What the shutter really does, not what the dome answers: a slaved
+    // dome cannot answer while its mount does not.
     loop {
-        if let Ok(s) = ferros_devices::Dome::state(dome.as_ref()).await {
-            log.lock().unwrap_or_else(|e| e.into_inner()).dome.push((s.at, s.value.shutter));
-        }
+        let shutter = dome.shutter();
+        log.lock().unwrap_or_else(|e| e.into_inner()).dome.push((clock.now(), shutter));
         clock.sleep(Duration::from_secs(5)).await;
     }
 }

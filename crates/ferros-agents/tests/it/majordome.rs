@@ -221,3 +221,52 @@ async fn devices_are_commanded_by_hand_in_remote() {
     assert_eq!(answer("ivan", "device dome close").await.0, "accepted");
     h.stop().await;
 }
+
+/// A mount that stops answering leaves the majordome knowing neither where
+/// it is nor (the dome following it) where the dome is: that is not secured.
+/// UNSAFE then still closes the dome, which needs no mount to close. (The
+/// majordome once counted devices that did not answer as secured and kept
+/// the dome open until the mount answered again.)
+#[tokio::test(start_paused = true)]
+async fn a_silent_mount_does_not_keep_the_dome_open_when_unsafe() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    s.weather.safe_delay_s = 4.0;
+    let scenario = Scenario::parse(
+        r#"[400, {"time": 200, "plcSimulator": {"device_name": "WXT520", "value_name": "RainRate", "value": 8.0}}]"#,
+    )
+    .unwrap();
+    let obs = Observatory::build(&s, c, scenario).unwrap();
+    let (dome, mount) = (obs.dome.clone().unwrap(), obs.mount.clone().unwrap());
+    let inside = obs.sim.dome.clone().unwrap();
+    let env: Factory = {
+        let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
+        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+    };
+    let majordome: Factory = {
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+    };
+    let h = Harness::start(vec![env, majordome], c).await;
+    h.until(60.0, "safe", safe).await;
+    dome.open().await.unwrap();
+    mount.unpark().await.unwrap();
+    mount.slew_altaz(60.0, 150.0).await.unwrap();
+    dome.set_slaved(true).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    assert_eq!(inside.shutter(), Shutter::Opened);
+    obs.sim.mount.as_ref().unwrap().faults.set(ferros_devices_sim::Fault::Unreachable);
+    let rain_at = start_time() + chrono::TimeDelta::seconds(200);
+    while c.now() < rain_at {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Closing within an ENV period, a majordome period and a little; closed a minute later.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_ne!(inside.shutter(), Shutter::Opened, "the dome is still open 6 s after the rain");
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    assert_eq!(inside.shutter(), Shutter::Closed);
+    let logs = h.db.recent_logs(200).await.unwrap();
+    assert!(logs.iter().any(|l| l.source == "majordome" && l.message.ends_with("-> CLOSING")), "{logs:?}");
+    h.stop().await;
+}
