@@ -3,7 +3,7 @@
 //! rules (`ferros-majordome`) and carries out the safety actions on the
 //! devices: abort exposures, close the dome, park the mount. Every change of
 //! mode is logged and published on the bus. Observing is the executor's
-//! (`executor.rs`): it runs the schedule while the mode is SCHEDULER
+//! (`executor/`): it runs the schedule while the mode is SCHEDULER
 //! (observing), which the majordome enters when it is night, safe, and
 //! there is work (a sequence due, an alert waiting, the evening's flats).
 

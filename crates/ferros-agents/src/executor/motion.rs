@@ -1,0 +1,162 @@
+//! Moving the observatory: the dome, the mount, the filters; waiting on a device; dithering.
+
+use super::*;
+
+/// One camera and its filter wheel.
+#[derive(Clone)]
+pub(super) struct Channel {
+    pub(super) detector: Detector,
+    pub(super) camera: Arc<dyn Camera>,
+    pub(super) wheel: Option<Arc<dyn FilterWheel>>,
+}
+
+impl Kit {
+    pub(super) fn evening(&self, now: DateTime<Utc>) -> bool {
+        evening(&self.settings, self.site.as_ref(), now)
+    }
+
+    pub(super) fn channel(&self, detector: Detector) -> Option<Channel> {
+        let (camera, wheel) = match detector {
+            Detector::Vis => (&self.obs.camera_vis, &self.obs.filter_vis),
+            Detector::Nir => (&self.obs.camera_nir, &self.obs.filter_nir),
+        };
+        Some(Channel { detector, camera: camera.clone()?, wheel: wheel.clone() })
+    }
+
+    /// Polls `read` every half second (clock time) until `done`, or `Timeout` after `limit`.
+    pub(super) async fn until<T, F, Fut>(
+        &self,
+        device: &str,
+        what: &str,
+        limit: Duration,
+        mut read: F,
+        done: impl Fn(&Stamped<T>) -> bool,
+    ) -> DeviceResult<Stamped<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = DeviceResult<Stamped<T>>>,
+    {
+        let start = self.clock.now();
+        loop {
+            let v = read().await?;
+            if done(&v) {
+                return Ok(v);
+            }
+            if (self.clock.now() - start).to_std().unwrap_or_default() >= limit {
+                return Err(DeviceError::Timeout {
+                    device: device.to_owned(),
+                    what: what.to_owned(),
+                    seconds: limit.as_secs_f64(),
+                });
+            }
+            self.clock.sleep(POLL).await;
+        }
+    }
+
+    pub(super) fn motion_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.settings.executor.motion_timeout_s)
+    }
+
+    pub(super) async fn log(&self, level: LogLevel, m: impl Into<String>) {
+        self.ctx.log("executor", level, m).await;
+    }
+
+    /// Waits for the dome to be open (the majordome opens it).
+    pub(super) async fn dome_open(&self) -> DeviceResult<()> {
+        let Some(d) = &self.obs.dome else { return Ok(()) };
+        let t = self.timeout;
+        self.until(
+            d.name(),
+            "shutter open",
+            self.motion_limit(),
+            || bounded(d.name(), "state", t, d.state()),
+            |s| s.value.shutter == Shutter::Opened,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Slews to J2000 `ra`, `dec` and waits for the mount, then the dome, to arrive.
+    pub(super) async fn point(&self, ra: f64, dec: f64) -> DeviceResult<()> {
+        let t = self.timeout;
+        if let Some(m) = &self.obs.mount {
+            // The majordome unparks the mount when observing starts; the executor never does.
+            self.until(
+                m.name(),
+                "unpark",
+                self.motion_limit(),
+                || bounded(m.name(), "state", t, m.state()),
+                |s| !s.value.parked,
+            )
+            .await?;
+            bounded(m.name(), "slew", t, m.slew_radec(ra, dec)).await?;
+            self.until(
+                m.name(),
+                "slew",
+                self.motion_limit(),
+                || bounded(m.name(), "state", t, m.state()),
+                |s| !s.value.slewing,
+            )
+            .await?;
+            if let Some(d) = &self.obs.dome {
+                let ds = bounded(d.name(), "state", t, d.state()).await?;
+                if d.capabilities().slave && !ds.value.slaved {
+                    bounded(d.name(), "slave", t, d.set_slaved(true)).await?;
+                } else if !d.capabilities().slave && d.capabilities().azimuth {
+                    let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
+                    bounded(d.name(), "azimuth", t, d.slew_azimuth(az)).await?;
+                }
+                self.until(
+                    d.name(),
+                    "dome rotation",
+                    self.motion_limit(),
+                    || bounded(d.name(), "state", t, d.state()),
+                    |s| !s.value.slewing,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn select_filter(&self, ch: &Channel, filter: &str) -> DeviceResult<()> {
+        let Some(w) = &ch.wheel else { return Ok(()) };
+        let t = self.timeout;
+        let s = bounded(w.name(), "state", t, w.state()).await?;
+        if s.value.filter() == Some(filter) {
+            return Ok(());
+        }
+        bounded(w.name(), "select", t, w.select_filter(filter)).await?;
+        self.until(
+            w.name(),
+            "filter change",
+            self.motion_limit(),
+            || bounded(w.name(), "state", t, w.state()),
+            |s| !s.value.moving && s.value.filter() == Some(filter),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// A dithering offset: a point of a square spiral of `amplitude` arcsec, in degrees.
+pub fn dither_offset(i: u32, amplitude: f64, dec: f64) -> (f64, f64) {
+    if i == 0 || amplitude <= 0.0 {
+        return (0.0, 0.0);
+    }
+    const PATTERN: [(f64, f64); 8] = [
+        (1.0, 0.0),
+        (1.0, 1.0),
+        (0.0, 1.0),
+        (-1.0, 1.0),
+        (-1.0, 0.0),
+        (-1.0, -1.0),
+        (0.0, -1.0),
+        (1.0, -1.0),
+    ];
+    let (x, y) = PATTERN[((i - 1) % 8) as usize];
+    let ring = f64::from((i - 1) / 8 + 1);
+    let a = amplitude / 3600.0 * ring;
+    let cos = dec.to_radians().cos().max(0.01);
+    (x * a / cos, y * a)
+}
