@@ -11,8 +11,7 @@ use ferros_devices_sim::Scenario;
 use ferros_domain::GlobalStatus;
 use ferros_observatory::Observatory;
 
-use super::sim::read_scenario;
-use super::start::shutdown_signal;
+use super::common::{read_scenario, shutdown_signal};
 use crate::cli::{AgentArgs, AgentName};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod astro;
 pub mod bench;
 pub mod bench_history;
+pub mod common;
 pub mod control;
 pub mod device;
 pub mod env;

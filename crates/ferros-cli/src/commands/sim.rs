@@ -1,7 +1,6 @@
 //! `ferros sim plc|telescope|dome|camera-vis|camera-nir|all`: the simulator
 //! servers of the PyROS socket protocol, on the Ferros clock, until Ctrl-C.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use ferros_devices::{Camera, Dome, FilterWheel, Mount};
 use ferros_devices_sim::Scenario;
 use ferros_devices_socket::{CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler};
 
-use super::start::shutdown_signal;
+use super::common::{read_scenario, shutdown_signal};
 use crate::cli::{SimArgs, SimDevice};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
@@ -91,11 +90,4 @@ pub async fn run(ctx: &Context, a: SimArgs) -> CliResult {
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())
-}
-
-pub(crate) fn read_scenario(path: &Path) -> CliResult<Scenario> {
-    let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
-    Scenario::parse(&text).map_err(|e| CliError::input(format!("{shown}: {e}")))
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use ferros_devices_sim::Scenario;
 use ferros_simulation::{Campaign, CampaignNight, Night, RequestText, SimError};
 
-use super::sim::read_scenario;
+use super::common::read_scenario;
 use crate::cli::{CampaignArgs, SimulateArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};

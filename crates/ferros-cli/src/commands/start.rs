@@ -15,6 +15,8 @@ use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::password;
 
+use super::common::shutdown_signal;
+
 pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     let signal = shutdown_signal();
     let settings = &ctx.settings;
@@ -116,36 +118,5 @@ async fn log(db: &Db, ctx: &Context, level: LogLevel, message: String) {
     let entry = LogEntry { at: ctx.clock.now(), source: "ferros".to_owned(), level, message };
     if let Err(e) = db.log(&entry).await {
         tracing::warn!("cannot write to the log table: {e}");
-    }
-}
-
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is
-/// called, not when first awaited: a signal in between is not lost.
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let signals = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    };
-    async move {
-        #[cfg(unix)]
-        match signals {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!("cannot listen for Ctrl-C and SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-        say!("Stopping...");
     }
 }
