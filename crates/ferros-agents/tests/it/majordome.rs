@@ -12,6 +12,19 @@ use ferros_observatory::Observatory;
 
 use super::{Harness, safe, settings, start_time};
 
+/// ENV (reading the dome too, if `dome`) and the majordome, on `obs`.
+fn env_and_majordome(s: &ferros_config::Settings, obs: &Observatory, dome: bool) -> [Factory; 2] {
+    let env: Factory = {
+        let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone().filter(|_| dome));
+        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+    };
+    let majordome: Factory = {
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+    };
+    [env, majordome]
+}
+
 #[tokio::test(start_paused = true)]
 async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
     let c = Clock::virtual_from(start_time());
@@ -25,14 +38,7 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
     .unwrap();
     let obs = Observatory::build(&s, c, scenario).unwrap();
     let (dome, mount) = (obs.dome.clone().unwrap(), obs.mount.clone().unwrap());
-    let env: Factory = {
-        let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
-        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
-    };
-    let majordome: Factory = {
-        let (s, o) = (s.clone(), obs.clone());
-        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-    };
+    let [env, majordome] = env_and_majordome(&s, &obs, true);
     let h = Harness::start(vec![env, majordome], c).await;
     h.until(60.0, "safe", safe).await;
     // An observer opens and points, as the executor will.
@@ -46,12 +52,12 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
         let shutter = dome.state().await.unwrap().value.shutter;
         assert_ne!(shutter, Shutter::Closed, "closed before the rain");
         opened |= shutter == Shutter::Opened;
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        c.sleep(Duration::from_millis(400)).await;
     }
     assert!(opened, "the dome had opened before the rain");
     // The dome starts closing within an ENV period, a majordome period and a little.
     let mut closing_at = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(200);
+    let deadline = c.now() + chrono::TimeDelta::seconds(200);
     loop {
         let d = dome.state().await.unwrap().value;
         let m = mount.state().await.unwrap().value;
@@ -61,8 +67,8 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
         if d.shutter == Shutter::Closed && m.parked && !m.slewing {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not secured: {d:?} {m:?}");
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(c.now() < deadline, "not secured: {d:?} {m:?}");
+        c.sleep(Duration::from_millis(400)).await;
     }
     let reaction = (closing_at.unwrap() - rain_at).num_milliseconds() as f64 / 1000.0;
     println!("reaction to rain: {reaction:.1} s of clock (ENV period 2 s, majordome period 2 s)");
@@ -80,24 +86,17 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
     let c = Clock::virtual_from(start_time());
     let s = settings();
     let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
-    let majordome: Factory = {
-        let (s, o) = (s.clone(), obs.clone());
-        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-    };
-    let env: Factory = {
-        let (s, w) = (s.clone(), obs.weather.clone().unwrap());
-        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), None)) as Box<dyn Agent>)
-    };
+    let [env, majordome] = env_and_majordome(&s, &obs, false);
     let h = Harness::start(vec![env, majordome], c).await;
     let state = async || {
         let (_, body) = h.db.majordome_state().await.unwrap().unwrap_or_default();
         serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()
     };
     // Secured, in the scheduler's standby or ready; lock it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(100);
+    let deadline = c.now() + chrono::TimeDelta::seconds(100);
     while !state().await["mode"].as_str().unwrap_or_default().starts_with("SCHEDULER") {
-        assert!(tokio::time::Instant::now() < deadline, "{}", state().await);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(c.now() < deadline, "{}", state().await);
+        c.sleep(Duration::from_secs(1)).await;
     }
     let u = ferros_db::NewUser {
         username: "olga".into(),
@@ -109,23 +108,23 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
     h.db.create_user(&u, c.now()).await.unwrap();
     let id = h.db.submit_command("olga", "lock", c.now()).await.unwrap();
     while h.db.control_command(id).await.unwrap().unwrap().state == "pending" {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.sleep(Duration::from_secs(1)).await;
     }
     while state().await["mode"] != "STANDBY" {
-        assert!(tokio::time::Instant::now() < deadline, "{}", state().await);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(c.now() < deadline, "{}", state().await);
+        c.sleep(Duration::from_secs(1)).await;
     }
     h.handle.kill("majordome").await;
-    let logs_deadline = tokio::time::Instant::now() + Duration::from_secs(100);
+    let logs_deadline = c.now() + chrono::TimeDelta::seconds(100);
     loop {
         let logs = h.db.recent_logs(50).await.unwrap();
         if logs.iter().any(|l| l.message == "the observatory was locked: it stays locked") {
             break;
         }
-        assert!(tokio::time::Instant::now() < logs_deadline, "{logs:?}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(c.now() < logs_deadline, "{logs:?}");
+        c.sleep(Duration::from_secs(1)).await;
     }
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.sleep(Duration::from_secs(6)).await;
     let v = state().await;
     assert_eq!((v["mode"].as_str(), v["locked"].as_bool()), (Some("STANDBY"), Some(true)), "{v}");
     h.stop().await;
@@ -147,7 +146,7 @@ async fn the_device_status_list_is_published_for_the_gic() {
     };
     let h = Harness::start(vec![gic], c).await;
     let file = archive.exchange("GIC", "TO").join(ferros_agents::DEVICE_STATUS_FILE);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(100);
+    let deadline = c.now() + chrono::TimeDelta::seconds(100);
     let mut dates = std::collections::BTreeSet::new();
     while dates.len() < 2 {
         if let Ok(text) = std::fs::read_to_string(&file) {
@@ -156,8 +155,8 @@ async fn the_device_status_list_is_published_for_the_gic() {
             assert_eq!(v["devices"][1]["state"]["shutter"], "closed");
             dates.insert(v["date"].as_str().unwrap().to_owned());
         }
-        assert!(tokio::time::Instant::now() < deadline, "not replaced every 6 s: {dates:?}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(c.now() < deadline, "not replaced every 6 s: {dates:?}");
+        c.sleep(Duration::from_secs(1)).await;
     }
     assert!(!archive.exchange("GIC", "TO").join("device_status.json.tmp").exists());
     h.stop().await;
@@ -169,14 +168,7 @@ async fn devices_are_commanded_by_hand_in_remote() {
     let s = settings();
     let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
     let dome = obs.dome.clone().unwrap();
-    let majordome: Factory = {
-        let (s, o) = (s.clone(), obs.clone());
-        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-    };
-    let env: Factory = {
-        let (s, w) = (s.clone(), obs.weather.clone().unwrap());
-        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), None)) as Box<dyn Agent>)
-    };
+    let [env, majordome] = env_and_majordome(&s, &obs, false);
     let h = Harness::start(vec![env, majordome], c).await;
     h.until(60.0, "safe", safe).await;
     for (name, profile) in
@@ -193,14 +185,14 @@ async fn devices_are_commanded_by_hand_in_remote() {
     }
     let answer = async |who: &str, what: &str| {
         let id = h.db.submit_command(who, what, c.now()).await.unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(100);
+        let deadline = c.now() + chrono::TimeDelta::seconds(100);
         loop {
             let cmd = h.db.control_command(id).await.unwrap().unwrap();
             if cmd.state != "pending" {
                 return (cmd.state, cmd.reason);
             }
-            assert!(tokio::time::Instant::now() < deadline, "{what}: no answer");
-            tokio::time::sleep(Duration::from_millis(600)).await;
+            assert!(c.now() < deadline, "{what}: no answer");
+            c.sleep(Duration::from_millis(600)).await;
         }
     };
     let (state, why) = answer("ivan", "device dome open").await;
@@ -212,7 +204,7 @@ async fn devices_are_commanded_by_hand_in_remote() {
     let (state, why) = answer("ivan", "device telescope slew 400 0").await;
     assert!(state == "refused" && why.contains("must be a number in 0..360"), "{why}");
     assert_eq!(answer("ivan", "device dome open").await, ("accepted".to_owned(), String::new()));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    c.sleep(Duration::from_secs(4)).await;
     assert_ne!(dome.state().await.unwrap().value.shutter, Shutter::Closed, "the dome opens");
     assert_eq!(answer("ivan", "device filter_vis select V").await.0, "accepted");
     let (state, why) = answer("ivan", "device filter_nir select Q").await;
@@ -239,31 +231,24 @@ async fn a_silent_mount_does_not_keep_the_dome_open_when_unsafe() {
     let obs = Observatory::build(&s, c, scenario).unwrap();
     let (dome, mount) = (obs.dome.clone().unwrap(), obs.mount.clone().unwrap());
     let inside = obs.sim.dome.clone().unwrap();
-    let env: Factory = {
-        let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
-        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
-    };
-    let majordome: Factory = {
-        let (s, o) = (s.clone(), obs.clone());
-        Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-    };
+    let [env, majordome] = env_and_majordome(&s, &obs, true);
     let h = Harness::start(vec![env, majordome], c).await;
     h.until(60.0, "safe", safe).await;
     dome.open().await.unwrap();
     mount.unpark().await.unwrap();
     mount.slew_altaz(60.0, 150.0).await.unwrap();
     dome.set_slaved(true).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(90)).await;
+    c.sleep(Duration::from_secs(90)).await;
     assert_eq!(inside.shutter(), Shutter::Opened);
     obs.sim.mount.as_ref().unwrap().faults.set(ferros_devices_sim::Fault::Unreachable);
     let rain_at = start_time() + chrono::TimeDelta::seconds(200);
     while c.now() < rain_at {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.sleep(Duration::from_secs(1)).await;
     }
     // Closing within an ENV period, a majordome period and a little; closed a minute later.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.sleep(Duration::from_secs(6)).await;
     assert_ne!(inside.shutter(), Shutter::Opened, "the dome is still open 6 s after the rain");
-    tokio::time::sleep(Duration::from_secs(70)).await;
+    c.sleep(Duration::from_secs(70)).await;
     assert_eq!(inside.shutter(), Shutter::Closed);
     let logs = h.db.recent_logs(200).await.unwrap();
     assert!(logs.iter().any(|l| l.source == "majordome" && l.message.ends_with("-> CLOSING")), "{logs:?}");
