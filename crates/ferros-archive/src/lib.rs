@@ -278,6 +278,23 @@ mod tests {
     use super::*;
     use ferros_devices::Exposure;
 
+    #[test]
+    fn a_status_file_is_replaced_whole_synced_or_not() {
+        for synced in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let a = Archive::open(dir.path()).unwrap();
+            let a = if synced { a } else { a.unsynced() };
+            let long = br#"{"date": "2026-11-23T06:00:00Z", "devices": [1, 2, 3]}"#;
+            let path = a.publish_gic("device_status.json", long).unwrap();
+            let path2 = a.publish_gic("device_status.json", b"{}").unwrap();
+            assert_eq!(path, path2);
+            assert_eq!(fs::read(&path).unwrap(), b"{}", "synced: {synced}");
+            let left: Vec<_> =
+                fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(left, vec![std::ffi::OsString::from("device_status.json")]);
+        }
+    }
+
     fn frame() -> Frame {
         Frame {
             width: 4,

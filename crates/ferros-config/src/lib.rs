@@ -535,6 +535,10 @@ mod tests {
             jail.set_env("FERROS_AGENTS__ENV_PERIOD_S", "0");
             let e = Settings::load(None).unwrap_err().to_string();
             assert!(e.contains("agents.env_period_s"), "{e}");
+            jail.set_env("FERROS_AGENTS__ENV_PERIOD_S", "2");
+            jail.set_env("FERROS_HISTORY__RAW_EVERY_S", "-1");
+            let e = Settings::load(None).unwrap_err().to_string();
+            assert!(e.contains("history.raw_every_s") && e.contains("0..3600"), "{e}");
             Ok(())
         });
     }

@@ -355,3 +355,46 @@ pub fn check(r: &Report) -> Vec<String> {
     }
     broken
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn efficiency_counts_only_the_safe_dark_time() {
+        // Dark 0..1000 s, UNSAFE 400..600 (and a second period inside it).
+        let dark = (t(0), t(1000));
+        let unsafe_periods = [(t(400), t(600)), (t(450), t(500))];
+        let shot = |frame, a, b| ShotRecord { frame, start: t(a), end: t(b) };
+        let shots = [
+            shot(FrameType::Light, -50, 100), // starts before the dark time
+            shot(FrameType::Light, 350, 450), // runs into UNSAFE
+            shot(FrameType::Flat, 700, 800),  // not the sky of the night
+            shot(FrameType::Light, 900, 1100),
+        ];
+        let motion = |what, a, b| Motion { what, start: t(a), end: t(b) };
+        let motions = [
+            motion("slew", 100, 130),
+            motion("slew", 120, 140), // overlaps the first: counted once
+            motion("shutter", 590, 650),
+            motion("rotation", 640, 660),
+            motion("filter", 500, 510), // while UNSAFE: not counted
+            motion("readout", 100, 105),
+        ];
+        let e = efficiency(dark, &unsafe_periods, &shots, &motions);
+        assert_eq!(e.safe_dark_s, 800.0);
+        assert_eq!(e.open_shutter_s, 100.0 + 50.0 + 100.0);
+        assert_eq!(e.open_shutter_fraction, 0.313);
+        assert_eq!((e.slews_s, e.dome_s, e.filters_s, e.readout_s), (40.0, 60.0, 0.0, 5.0));
+    }
+
+    #[test]
+    fn a_night_without_safe_dark_time_has_no_fraction() {
+        let e = efficiency((t(0), t(100)), &[(t(-10), t(200))], &[], &[]);
+        assert_eq!((e.safe_dark_s, e.open_shutter_fraction), (0.0, 0.0));
+    }
+}
