@@ -16,6 +16,7 @@ use ferros_devices::{Dome, DomeState, Stamped, WeatherSource, WeatherStatus, bou
 use ferros_domain::{GlobalStatus, LogLevel};
 use ferros_env::{Inputs, Synthesis, Synthesizer, Thresholds};
 
+use crate::AgentError;
 use crate::runtime::{Agent, AgentContext, Event};
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -31,7 +32,7 @@ type Stored = (DateTime<Utc>, GlobalStatus, Vec<String>);
 pub struct EnvAgent {
     source: Arc<dyn WeatherSource>,
     dome: Option<Arc<dyn Dome>>,
-    site: Option<Site>,
+    site: Site,
     period: Duration,
     timeout: Duration,
     synth: Synthesizer,
@@ -62,7 +63,12 @@ impl std::fmt::Debug for EnvAgent {
 }
 
 impl EnvAgent {
-    pub fn new(settings: &Settings, source: Arc<dyn WeatherSource>, dome: Option<Arc<dyn Dome>>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        site: Site,
+        source: Arc<dyn WeatherSource>,
+        dome: Option<Arc<dyn Dome>>,
+    ) -> Self {
         let w = &settings.weather;
         let thresholds = Thresholds {
             max_rain_rate: w.max_rain_rate,
@@ -75,12 +81,11 @@ impl EnvAgent {
             safe_delay: w.safe_delay_s,
             required: w.required.clone(),
         };
-        let s = &settings.site;
         let h = &settings.history;
         Self {
             source,
             dome,
-            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
+            site,
             period: Duration::from_secs_f64(settings.agents.env_period_s),
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
             synth: Synthesizer::new(thresholds, w.sensors.clone()),
@@ -98,27 +103,25 @@ impl EnvAgent {
         }
     }
 
-    async fn fold_and_prune(&mut self, ctx: &AgentContext, now: DateTime<Utc>) -> Result<(), String> {
+    async fn fold_and_prune(&mut self, ctx: &AgentContext, now: DateTime<Utc>) -> Result<(), AgentError> {
         let now_ms = now.timestamp_millis();
         let minute = now_ms - now_ms.rem_euclid(MINUTE_MS);
         // After a restart, fold the last hour again: folding is idempotent.
         let from = self.folded_to.unwrap_or(minute - 60 * MINUTE_MS);
         if minute > from {
             let db = &ctx.db;
-            db.aggregate_series(0, MINUTE_MS, from, minute).await.map_err(|e| e.to_string())?;
+            db.aggregate_series(0, MINUTE_MS, from, minute).await?;
             let ten_from = from - from.rem_euclid(TEN_MINUTES_MS);
             let ten_to = minute - minute.rem_euclid(TEN_MINUTES_MS);
             if ten_to > ten_from {
-                db.aggregate_series(MINUTE_MS, TEN_MINUTES_MS, ten_from, ten_to)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                db.aggregate_series(MINUTE_MS, TEN_MINUTES_MS, ten_from, ten_to).await?;
             }
             self.folded_to = Some(minute);
         }
         if self.pruned_at.is_none_or(|t| (now - t).num_minutes() >= 60) {
             for (step, days) in [0, MINUTE_MS, TEN_MINUTES_MS].into_iter().zip(self.retention_days) {
                 let before = now_ms - (days * DAY_MS) as i64;
-                ctx.db.prune_series(step, before).await.map_err(|e| e.to_string())?;
+                ctx.db.prune_series(step, before).await?;
             }
             self.pruned_at = Some(now);
         }
@@ -131,7 +134,7 @@ impl EnvAgent {
 const KINDS: [&str; 3] = ["env", "weather", "site"];
 
 /// A watch of the synthesis: its status, reasons and body.
-fn watch(s: &Synthesis, kind: usize) -> Result<WatchWrite, String> {
+fn watch(s: &Synthesis, kind: usize) -> Result<WatchWrite, AgentError> {
     let (global_status, reasons, body) = match kind {
         0 => (s.global_status, &s.reasons, json(s)?),
         1 => (s.weather.global_status, &s.weather.reasons, json(&s.weather)?),
@@ -146,8 +149,8 @@ fn watch(s: &Synthesis, kind: usize) -> Result<WatchWrite, String> {
     })
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
-    serde_json::to_string(v).map_err(|e| e.to_string())
+fn json<T: serde::Serialize>(v: &T) -> Result<String, AgentError> {
+    Ok(serde_json::to_string(v)?)
 }
 
 #[async_trait]
@@ -160,7 +163,7 @@ impl Agent for EnvAgent {
         self.period
     }
 
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
         let read = bounded(self.source.name(), "status", self.timeout, self.source.status()).await;
         let fresh = match read {
             Ok(s) => {
@@ -184,7 +187,7 @@ impl Agent for EnvAgent {
             Some(d) => bounded(d.name(), "state", self.timeout, d.state()).await.ok(),
             None => None,
         };
-        let sun = crate::sun_altitude(self.site.as_ref(), now);
+        let sun = crate::sun_altitude(&self.site, now);
         let synthesis = self.synth.step(&Inputs {
             now,
             status: self.last.as_ref(),
@@ -253,9 +256,10 @@ impl Agent for EnvAgent {
             }
         }
         if !due.is_empty() || !samples.is_empty() {
-            let watches = due.iter().map(|k| watch(&synthesis, *k)).collect::<Result<Vec<_>, String>>()?;
+            let watches =
+                due.iter().map(|k| watch(&synthesis, *k)).collect::<Result<Vec<_>, AgentError>>()?;
             let write = EnvWrite { watches, samples };
-            ctx.db.store_env(&write).await.map_err(|e| format!("cannot store the synthesis: {e}"))?;
+            ctx.db.store_env(&write).await?;
             for k in due {
                 self.stored[k] = Some((now, keys[k].0, keys[k].1.clone()));
             }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use ferros_archive::Archive;
 use ferros_observatory::Observatory;
 
+use crate::AgentError;
 use crate::runtime::{Agent, AgentContext};
 
 pub struct GicPublisher {
@@ -48,16 +49,16 @@ impl Agent for GicPublisher {
         self.period
     }
 
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
         let reports = self.obs.status().await;
         let body = Published { date: ctx.clock.now(), devices: &reports };
-        let text = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(&body)?;
         // File work is blocking: off the async workers.
         let archive = self.archive.clone();
         ctx.clock
             .offload(move || archive.publish_gic(DEVICE_STATUS_FILE, &text))
             .await
-            .map_err(|e| format!("publishing the device status: {e}"))?
-            .map(|_| ())
+            .map_err(|source| AgentError::Offload { what: "publishing the device status", source })??;
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 mod device_states;
 mod env;
+mod error;
 mod executor;
 mod gic;
 mod majordome;
@@ -16,6 +17,7 @@ mod runtime;
 
 pub use device_states::{DeviceStates, Latest};
 pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
+pub use error::AgentError;
 pub use executor::{ExecutorAgent, Twilight, dither_offset, flats_due};
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
 pub use majordome::MajordomeAgent;
@@ -25,13 +27,9 @@ pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Shared, Supervisor, 
 
 /// The Sun's altitude at `site` at `now`, degrees: interpolated between whole
 /// minutes (`ferros_astro::SunAltitudes`), shared by every agent of the process.
-pub(crate) fn sun_altitude(
-    site: Option<&ferros_astro::Site>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<f64> {
+pub(crate) fn sun_altitude(site: &ferros_astro::Site, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
     use std::sync::{Arc, Mutex};
     static SITES: Mutex<Vec<Arc<ferros_astro::SunAltitudes>>> = Mutex::new(Vec::new());
-    let site = site?;
     let jd = ferros_domain::JulianDate::from_datetime(now).ok()?;
     let track = {
         let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());

@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferros_astro::Site;
-use ferros_config::Settings;
+use ferros_config::{Role, Settings};
 use ferros_devices::{CameraActivity, Shutter, bounded};
-use ferros_domain::{Decision, GlobalStatus, JulianDate, LogLevel};
+use ferros_domain::{Decision, Detector, GlobalStatus, JulianDate, LogLevel};
 use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, PlcLink, Rules, State};
 use ferros_observatory::Observatory;
 
+use crate::AgentError;
 use crate::device_states::{DeviceStates, Latest};
 use crate::runtime::{Agent, AgentContext, Event};
 
@@ -25,7 +26,7 @@ const STORE_AT_LEAST_S: i64 = 60;
 
 pub struct MajordomeAgent {
     obs: Observatory,
-    site: Option<Site>,
+    site: Site,
     night_altitude: f64,
     stale_after: f64,
     period: Duration,
@@ -53,11 +54,10 @@ impl std::fmt::Debug for MajordomeAgent {
 
 impl MajordomeAgent {
     pub fn new(settings: &Settings, obs: Observatory) -> Self {
-        let s = &settings.site;
         Self {
+            site: obs.site,
             obs,
-            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
-            night_altitude: s.night_sun_altitude,
+            night_altitude: settings.site.night_sun_altitude,
             stale_after: settings.weather.stale_after_s,
             period: Duration::from_secs_f64(settings.agents.majordome_period_s),
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
@@ -73,7 +73,7 @@ impl MajordomeAgent {
     }
 
     /// What the majordome sees now.
-    async fn inputs(&self, ctx: &AgentContext) -> Result<Inputs, String> {
+    async fn inputs(&self, ctx: &AgentContext) -> Result<Inputs, AgentError> {
         let now = ctx.clock.now();
         // No synthesis, or an old one (ENV not running): UNSAFE, PLC unknown.
         let synthesis = ctx
@@ -97,11 +97,11 @@ impl MajordomeAgent {
             || dome.as_ref().is_some_and(|d| d.shutter == Shutter::Closed))
             && (self.obs.mount.is_none() || mount.as_ref().is_some_and(|m| m.parked && !m.slewing))
             && !exposing;
-        let sun = crate::sun_altitude(self.site.as_ref(), now);
+        let sun = crate::sun_altitude(&self.site, now);
         // Work: a sequence due (or running), an alert waiting, or the evening's flats.
-        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?.days();
-        let flats = crate::flats_due(&ctx.db, &self.settings, self.site.as_ref(), now).await;
-        let work = flats || ctx.db.work_due(jd, jd + self.lead_days).await.map_err(|e| e.to_string())?;
+        let jd = JulianDate::from_datetime(now)?.days();
+        let flats = crate::flats_due(&ctx.db, &self.settings, &self.site, now).await;
+        let work = flats || ctx.db.work_due(jd, jd + self.lead_days).await?;
         Ok(Inputs {
             now,
             plc_fresh,
@@ -191,37 +191,62 @@ impl MajordomeAgent {
     }
 }
 
+/// Why a control command was not carried out (stored with it, and logged).
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("unknown command \"{0}\"")]
+    Unknown(String),
+    #[error("no user named {0}")]
+    NoUser(String),
+    #[error("{0} is not an active user")]
+    Inactive(String),
+    #[error(transparent)]
+    Rule(#[from] ferros_majordome::Refusal),
+    #[error(transparent)]
+    Syntax(#[from] ferros_majordome::CommandError),
+    #[error(transparent)]
+    Device(#[from] ferros_devices::DeviceError),
+}
+
+/// The profiles of the active user `actor`, or why there are none.
+async fn profiles_of(
+    ctx: &AgentContext,
+    actor: &str,
+) -> Result<Result<Vec<ferros_domain::Profile>, Refused>, AgentError> {
+    Ok(match ctx.db.user_by_name(actor).await? {
+        None => Err(Refused::NoUser(actor.to_owned())),
+        Some(u) if !u.active => Err(Refused::Inactive(actor.to_owned())),
+        Some(u) => Ok(u.profiles.into_iter().collect()),
+    })
+}
+
 impl MajordomeAgent {
     /// Answers the pending control commands, oldest first, with the rules of
     /// who may and when; carries out what an accepted one asks.
-    async fn commands(&mut self, ctx: &AgentContext, inputs: &Inputs) -> Result<(), String> {
-        let pending = ctx.db.pending_commands().await.map_err(|e| e.to_string())?;
+    async fn commands(&mut self, ctx: &AgentContext, inputs: &Inputs) -> Result<(), AgentError> {
+        let pending = ctx.db.pending_commands().await?;
         for c in pending {
             if c.command.starts_with("device ") {
                 self.device_command(ctx, &c, inputs).await?;
                 continue;
             }
             let outcome = match Command::parse(&c.command) {
-                None => Err(format!("unknown command \"{}\"", c.command)),
-                Some(cmd) => match ctx.db.user_by_name(&c.actor).await.map_err(|e| e.to_string())? {
-                    None => Err(format!("no user named {}", c.actor)),
-                    Some(u) if !u.active => Err(format!("{} is not an active user", c.actor)),
-                    Some(u) => {
-                        let profiles: Vec<_> = u.profiles.into_iter().collect();
-                        self.majordome.command(cmd, &profiles, inputs)
-                    }
+                None => Err(Refused::Unknown(c.command.clone())),
+                Some(cmd) => match profiles_of(ctx, &c.actor).await? {
+                    Err(why) => Err(why),
+                    Ok(profiles) => self.majordome.command(cmd, &profiles, inputs).map_err(Refused::from),
                 },
             };
             let now = ctx.clock.now();
             match outcome {
                 Ok(actions) => {
-                    ctx.db.finish_command(c.id, true, "", now).await.map_err(|e| e.to_string())?;
+                    ctx.db.finish_command(c.id, true, "", now).await?;
                     ctx.log("majordome", LogLevel::Info, format!("{}: {} accepted", c.actor, c.command))
                         .await;
                     self.act(ctx, &actions).await;
                 }
                 Err(why) => {
-                    ctx.db.finish_command(c.id, false, &why, now).await.map_err(|e| e.to_string())?;
+                    ctx.db.finish_command(c.id, false, &why.to_string(), now).await?;
                     ctx.log(
                         "majordome",
                         LogLevel::Warn,
@@ -243,27 +268,23 @@ impl MajordomeAgent {
         ctx: &AgentContext,
         c: &ferros_db::ControlCommand,
         inputs: &Inputs,
-    ) -> Result<(), String> {
+    ) -> Result<(), AgentError> {
         let outcome = match DeviceCommand::parse(&c.command) {
-            Err(e) => Err(e),
-            Ok(cmd) => match ctx.db.user_by_name(&c.actor).await.map_err(|e| e.to_string())? {
-                None => Err(format!("no user named {}", c.actor)),
-                Some(u) if !u.active => Err(format!("{} is not an active user", c.actor)),
-                Some(u) => {
-                    let profiles: Vec<_> = u.profiles.into_iter().collect();
-                    match self.majordome.device_command(&cmd, &profiles, inputs) {
-                        Ok(()) => self.run_device(&cmd).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    }
-                }
+            Err(e) => Err(Refused::from(e)),
+            Ok(cmd) => match profiles_of(ctx, &c.actor).await? {
+                Err(why) => Err(why),
+                Ok(profiles) => match self.majordome.device_command(&cmd, &profiles, inputs) {
+                    Ok(()) => self.run_device(&cmd).await.map_err(Refused::from),
+                    Err(e) => Err(e.into()),
+                },
             },
         };
         let now = ctx.clock.now();
         let (ok, why) = match &outcome {
             Ok(()) => (true, String::new()),
-            Err(e) => (false, e.clone()),
+            Err(e) => (false, e.to_string()),
         };
-        ctx.db.finish_command(c.id, ok, &why, now).await.map_err(|e| e.to_string())?;
+        ctx.db.finish_command(c.id, ok, &why, now).await?;
         let (level, said) = if ok {
             (LogLevel::Info, "done".to_owned())
         } else {
@@ -279,8 +300,8 @@ impl MajordomeAgent {
             device: role.to_owned(),
             what: "this observatory has none".to_owned(),
         };
-        let mount = || self.obs.mount.as_ref().ok_or_else(|| missing("telescope"));
-        let dome = || self.obs.dome.as_ref().ok_or_else(|| missing("dome"));
+        let mount = || self.obs.mount.as_ref().ok_or_else(|| missing(Role::Telescope.as_str()));
+        let dome = || self.obs.dome.as_ref().ok_or_else(|| missing(Role::Dome.as_str()));
         match cmd {
             DeviceCommand::MountPark => {
                 let m = mount()?;
@@ -315,13 +336,19 @@ impl MajordomeAgent {
                 bounded(d.name(), "abort", t, d.abort()).await
             }
             DeviceCommand::FilterSelect { wheel, filter } => {
-                let w = if wheel == "vis" { &self.obs.filter_vis } else { &self.obs.filter_nir };
-                let w = w.as_ref().ok_or_else(|| missing(&format!("filter_{wheel}")))?;
+                let (w, role) = match wheel {
+                    Detector::Vis => (&self.obs.filter_vis, Role::FilterVis),
+                    Detector::Nir => (&self.obs.filter_nir, Role::FilterNir),
+                };
+                let w = w.as_ref().ok_or_else(|| missing(role.as_str()))?;
                 bounded(w.name(), "select", t, w.select_filter(filter)).await
             }
             DeviceCommand::CameraAbort { camera } => {
-                let c = if camera == "vis" { &self.obs.camera_vis } else { &self.obs.camera_nir };
-                let c = c.as_ref().ok_or_else(|| missing(&format!("camera_{camera}")))?;
+                let (c, role) = match camera {
+                    Detector::Vis => (&self.obs.camera_vis, Role::CameraVis),
+                    Detector::Nir => (&self.obs.camera_nir, Role::CameraNir),
+                };
+                let c = c.as_ref().ok_or_else(|| missing(role.as_str()))?;
                 bounded(c.name(), "abort", t, c.abort()).await
             }
         }
@@ -343,11 +370,11 @@ impl Agent for MajordomeAgent {
         matches!(e, Event::Environment { .. } | Event::Sequence { .. } | Event::Schedule { .. })
     }
 
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
         if !self.restored {
             // A lock and the night's ACK outlive a restart; a bypass does not
             // (an operator asks for it again, and the PLC confirms it again).
-            if let Some((_, body)) = ctx.db.majordome_state().await.map_err(|e| e.to_string())? {
+            if let Some((_, body)) = ctx.db.majordome_state().await? {
                 match serde_json::from_str::<State>(&body) {
                     Ok(s) => (self.majordome.locked, self.majordome.night_ack) = (s.locked, s.night_ack),
                     Err(e) => {
@@ -397,8 +424,8 @@ impl Agent for MajordomeAgent {
             s != state || inputs.now - at >= chrono::TimeDelta::seconds(STORE_AT_LEAST_S)
         });
         if due {
-            let body = serde_json::to_string(&state).map_err(|e| e.to_string())?;
-            ctx.db.store_majordome(inputs.now, &body).await.map_err(|e| e.to_string())?;
+            let body = serde_json::to_string(&state)?;
+            ctx.db.store_majordome(inputs.now, &body).await?;
             self.stored = Some((inputs.now, state));
         }
         Ok(())

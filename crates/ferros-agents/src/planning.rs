@@ -17,6 +17,8 @@ use ferros_domain::{
 };
 use ferros_scheduler::{Frozen, Input, Plan, Status, Task};
 
+use crate::AgentError;
+
 const DAY: f64 = 86_400.0;
 
 /// Why a night could not be planned.
@@ -243,7 +245,7 @@ fn task_of(c: &PlanningCandidate, sky: &NightSky, horizon: f64) -> Task {
 /// cancelled, started or ended (the sequences' latest change moves), the
 /// environment changes state, or a new night begins.
 pub struct PlannerAgent {
-    site: Option<Site>,
+    site: Site,
     night_altitude: f64,
     horizon: f64,
     period: std::time::Duration,
@@ -259,10 +261,10 @@ impl std::fmt::Debug for PlannerAgent {
 }
 
 impl PlannerAgent {
-    pub fn new(settings: &ferros_config::Settings) -> Self {
+    pub fn new(settings: &ferros_config::Settings, site: Site) -> Self {
         let s = &settings.site;
         Self {
-            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
+            site,
             night_altitude: s.night_sun_altitude,
             horizon: s.horizon,
             period: std::time::Duration::from_secs_f64(settings.agents.planner_period_s),
@@ -287,12 +289,12 @@ impl crate::Agent for PlannerAgent {
         matches!(e, crate::Event::Sequence { .. } | crate::Event::Environment { .. })
     }
 
-    async fn step(&mut self, ctx: &crate::AgentContext) -> Result<(), String> {
-        let Some(site) = self.site else { return Err("the site is not valid".into()) };
+    async fn step(&mut self, ctx: &crate::AgentContext) -> Result<(), AgentError> {
+        let site = self.site;
         let now = ctx.clock.now();
-        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+        let jd = JulianDate::from_datetime(now)?;
         let night = night_of(jd, site.longitude());
-        let sequences = ctx.db.planning_mark().await.map_err(|e| e.to_string())?;
+        let sequences = ctx.db.planning_mark().await?;
         let env = ctx.env().await?.map(|s| s.global_status);
         let mark = (sequences, env, night);
         if self.mark.as_ref() == Some(&mark) || sequences.sequences == 0 {
@@ -325,13 +327,13 @@ impl crate::Agent for PlannerAgent {
                 self.mark = p.mark.map(|m| (m, mark.1, night));
                 Ok(())
             }
-            Err(PlanningError::NoNight(m)) => {
+            Err(e @ PlanningError::NoNight(_)) => {
                 self.mark = Some(mark);
-                Err(m)
+                Err(e.into())
             }
             // A sequence changed meanwhile (the executor took it): plan again next step.
             Err(PlanningError::Db(ferros_db::DbError::Conflict(_))) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -8,6 +8,7 @@ use ferros_archive::Archive;
 use ferros_config::Settings;
 use ferros_observatory::Observatory;
 
+use crate::AgentError;
 use crate::runtime::{Agent, AgentContext, Factory};
 use crate::{EnvAgent, ExecutorAgent, GicPublisher, MajordomeAgent, PlannerAgent};
 
@@ -36,7 +37,7 @@ pub fn factories(
     obs: &Observatory,
     archive: &Archive,
     only: Option<AgentKind>,
-) -> Result<Vec<Factory>, String> {
+) -> Result<Vec<Factory>, AgentError> {
     let mut out: Vec<Factory> = Vec::new();
     for kind in AgentKind::ALL {
         if only.is_some_and(|o| o != kind) {
@@ -45,15 +46,15 @@ pub fn factories(
         let factory: Factory = match kind {
             AgentKind::Env => {
                 let Some(source) = obs.weather.clone() else {
-                    return Err(
+                    return Err(AgentError::Missing(
                         "no weather source: devices.plc has driver \"none\", ENV has nothing to read"
                             .to_owned(),
-                    );
+                    ));
                 };
-                let settings = settings.clone();
+                let (settings, site) = (settings.clone(), obs.site);
                 let dome = obs.dome.clone();
                 Arc::new(move || {
-                    Box::new(EnvAgent::new(&settings, source.clone(), dome.clone())) as Box<dyn Agent>
+                    Box::new(EnvAgent::new(&settings, site, source.clone(), dome.clone())) as Box<dyn Agent>
                 })
             }
             AgentKind::Majordome => {
@@ -67,8 +68,8 @@ pub fn factories(
                 })
             }
             AgentKind::Planner => {
-                let settings = settings.clone();
-                Arc::new(move || Box::new(PlannerAgent::new(&settings)) as Box<dyn Agent>)
+                let (settings, site) = (settings.clone(), obs.site);
+                Arc::new(move || Box::new(PlannerAgent::new(&settings, site)) as Box<dyn Agent>)
             }
             AgentKind::Executor => {
                 let (settings, obs, archive, actx) =

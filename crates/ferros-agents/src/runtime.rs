@@ -13,6 +13,8 @@ use ferros_domain::{GlobalStatus, LogEntry, LogLevel};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+use crate::AgentError;
+
 /// What agents tell each other and the console.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -101,28 +103,28 @@ impl AgentContext {
 
     /// ENV's latest synthesis: from memory when ENV runs in this process,
     /// else as stored (ENV running elsewhere). `None` when there is none.
-    pub async fn env(&self) -> Result<Option<Arc<ferros_env::Synthesis>>, String> {
+    pub async fn env(&self) -> Result<Option<Arc<ferros_env::Synthesis>>, AgentError> {
         if let Some(s) = self.shared.env() {
             return Ok(Some(s));
         }
-        let Some(w) = self.db.latest_watch("env").await.map_err(|e| e.to_string())? else { return Ok(None) };
-        let s =
-            serde_json::from_str(&w.body).map_err(|e| format!("the stored synthesis cannot be read: {e}"))?;
+        let Some(w) = self.db.latest_watch("env").await? else { return Ok(None) };
+        let s = serde_json::from_str(&w.body)
+            .map_err(|source| AgentError::Stored { what: "synthesis", source })?;
         Ok(Some(Arc::new(s)))
     }
 
     /// The majordome's latest state: from memory when it runs in this
     /// process, else as stored. `None` when it has not ticked yet.
-    pub async fn majordome(&self) -> Result<Option<ferros_majordome::State>, String> {
+    pub async fn majordome(&self) -> Result<Option<ferros_majordome::State>, AgentError> {
         if let Some(s) = self.shared.majordome() {
             return Ok(Some(s));
         }
-        let Some((_, body)) = self.db.majordome_state().await.map_err(|e| e.to_string())? else {
+        let Some((_, body)) = self.db.majordome_state().await? else {
             return Ok(None);
         };
         serde_json::from_str(&body)
             .map(Some)
-            .map_err(|e| format!("the majordome's stored state cannot be read: {e}"))
+            .map_err(|source| AgentError::Stored { what: "majordome's state", source })
     }
 
     /// Logs to the database (the System page) and to standard error.
@@ -147,7 +149,7 @@ pub trait Agent: Send + 'static {
     fn period(&self) -> Duration;
     /// One iteration. An error is logged and the agent goes on; a panic ends
     /// it (and the supervisor starts a new one).
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String>;
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError>;
     /// Whether this news on the bus calls for a step at once, before the period is over.
     fn wakes_on(&self, _event: &Event) -> bool {
         false
@@ -263,7 +265,7 @@ impl Supervisor {
             let mut instant = (ctx.clock.now(), 0_u32);
             loop {
                 if let Err(e) = agent.step(&ctx).await {
-                    ctx.log(agent.name(), LogLevel::Warn, e).await;
+                    ctx.log(agent.name(), LogLevel::Warn, e.to_string()).await;
                 }
                 let now = ctx.clock.now();
                 instant = if instant.0 == now { (now, instant.1.saturating_add(1)) } else { (now, 1) };

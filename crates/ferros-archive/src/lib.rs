@@ -58,19 +58,32 @@ pub struct ImageInfo {
     pub elevation: f64,
 }
 
+/// What the archive could not do, and on which file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{what} {}: {source}", path.display())]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{} exists already: not overwritten", .0.display())]
+    Exists(PathBuf),
+    #[error("{} has no file name", .0.display())]
+    NoFileName(PathBuf),
+    #[error("FITS: {0}")]
+    Fits(#[from] ferros_fits::FitsError),
+}
+
 /// Writes `bytes` over the file at `path` in place (an unsynced archive's status file).
-fn overwrite(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn overwrite(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
     let mut f = fs::OpenOptions::new().write(true).open(path).map_err(|e| io("cannot open", path, e))?;
     f.write_all(bytes).and_then(|()| f.set_len(bytes.len() as u64)).map_err(|e| io("cannot write", path, e))
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> String {
-    format!("{what} {}: {e}", path.display())
+fn io(what: &'static str, path: &Path, source: std::io::Error) -> ArchiveError {
+    ArchiveError::Io { what, path: path.to_owned(), source }
 }
 
 impl Archive {
     /// Opens (creating its folders) the archive at `root`.
-    pub fn open(root: &Path) -> Result<Archive, String> {
+    pub fn open(root: &Path) -> Result<Archive, ArchiveError> {
         let a = Archive { root: root.to_owned(), synced: true };
         for d in [a.produced(), a.exchange("GIC", "TO"), a.exchange("GIC", "FROM"), a.exchange("FSC", "TO")] {
             fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
@@ -104,7 +117,7 @@ impl Archive {
 
     /// The folder of a request being filled (`<kind>_<id>_active`), created,
     /// or moved back from its finished name if the request runs again.
-    pub fn begin_request(&self, kind: &str, request: i64) -> Result<PathBuf, String> {
+    pub fn begin_request(&self, kind: &str, request: i64) -> Result<PathBuf, ArchiveError> {
         let name = Self::request_name(kind, request);
         let active = self.produced().join(format!("{name}_active"));
         let done = self.produced().join(&name);
@@ -119,14 +132,14 @@ impl Archive {
     }
 
     /// A sequence's folder inside its request's (created).
-    pub fn sequence_dir(&self, request_dir: &Path, sequence: i64) -> Result<PathBuf, String> {
+    pub fn sequence_dir(&self, request_dir: &Path, sequence: i64) -> Result<PathBuf, ArchiveError> {
         let d = request_dir.join(format!("sequence_{sequence}"));
         fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
         Ok(d)
     }
 
     /// Drops `_active`: the request's folder is complete.
-    pub fn finish_request(&self, kind: &str, request: i64) -> Result<PathBuf, String> {
+    pub fn finish_request(&self, kind: &str, request: i64) -> Result<PathBuf, ArchiveError> {
         let name = Self::request_name(kind, request);
         let active = self.produced().join(format!("{name}_active"));
         let done = self.produced().join(&name);
@@ -136,9 +149,9 @@ impl Archive {
         Ok(done)
     }
 
-    fn write(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), String> {
+    fn write(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), ArchiveError> {
         if !replace && path.exists() {
-            return Err(format!("{} exists already: not overwritten", path.display()));
+            return Err(ArchiveError::Exists(path.to_owned()));
         }
         if replace && !self.synced && path.exists() {
             return overwrite(path, bytes);
@@ -164,7 +177,7 @@ impl Archive {
         name: &str,
         frame: &Frame,
         info: &ImageInfo,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, ArchiveError> {
         let header = image_header(frame, info);
         let bytes = ferros_fits::write(frame.width, frame.height, &frame.pixels, &header)?;
         let path = dir.join(format!("{name}.fits"));
@@ -173,16 +186,16 @@ impl Archive {
     }
 
     /// Replaces `exchange/GIC/TO/<name>` at once (the device status list, every few seconds).
-    pub fn publish_gic(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+    pub fn publish_gic(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, ArchiveError> {
         let path = self.exchange("GIC", "TO").join(name);
         self.write(&path, bytes, true)?;
         Ok(path)
     }
 
     /// Links an image into `exchange/FSC/TO` (a symbolic link, not a copy).
-    pub fn link_fsc(&self, image: &Path) -> Result<PathBuf, String> {
+    pub fn link_fsc(&self, image: &Path) -> Result<PathBuf, ArchiveError> {
         let target = fs::canonicalize(image).map_err(|e| io("cannot find", image, e))?;
-        let name = target.file_name().ok_or_else(|| format!("{} has no file name", image.display()))?;
+        let name = target.file_name().ok_or_else(|| ArchiveError::NoFileName(image.to_owned()))?;
         let link = self.exchange("FSC", "TO").join(name);
         if link.symlink_metadata().is_ok() {
             fs::remove_file(&link).map_err(|e| io("cannot replace", &link, e))?;
@@ -197,7 +210,7 @@ impl Archive {
 
     /// Removes the `*.tmp` images a crash left behind in `produced/`; returns
     /// them. The exchange folders are left alone: their writers are running.
-    pub fn recover(&self) -> Result<Vec<PathBuf>, String> {
+    pub fn recover(&self) -> Result<Vec<PathBuf>, ArchiveError> {
         let mut removed = Vec::new();
         let mut stack = vec![self.produced()];
         while let Some(dir) = stack.pop() {
@@ -340,7 +353,7 @@ mod tests {
         assert_eq!(img.keyword("OBJECT"), Some("GRB 261123A"));
         assert_eq!(img.keyword("SEQ_ID"), Some("12"));
         assert_eq!(img.keyword("FILTER"), Some("r"));
-        assert!(a.write_image(&seq, "r_0001", &frame(), &info()).unwrap_err().contains("exists already"));
+        assert!(matches!(a.write_image(&seq, "r_0001", &frame(), &info()), Err(ArchiveError::Exists(_))));
         let link = a.link_fsc(&path).unwrap();
         assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
         let done = a.finish_request("alert", 7).unwrap();

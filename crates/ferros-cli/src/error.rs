@@ -17,8 +17,9 @@ pub enum CliError {
 }
 
 impl CliError {
-    pub fn input(msg: impl Into<String>) -> Self {
-        CliError::Input(msg.into())
+    /// Bad input, said by `msg` (a message or a library's error).
+    pub fn input(msg: impl fmt::Display) -> Self {
+        CliError::Input(msg.to_string())
     }
 
     pub fn exit_code(&self) -> ExitCode {

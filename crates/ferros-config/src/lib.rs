@@ -91,7 +91,7 @@ impl Default for Site {
 pub struct Devices {
     /// Every device's driver unless it names its own: `sim` (in-process
     /// simulators), `socket` (PyROS JSON over TCP), `indi`, `alpaca`.
-    pub driver: String,
+    pub driver: Driver,
     /// Longest a device call may take, seconds.
     pub timeout_s: f64,
     /// The INDI server of the devices on `indi` that give no address.
@@ -115,7 +115,7 @@ pub struct Devices {
 impl Default for Devices {
     fn default() -> Self {
         Self {
-            driver: "sim".to_owned(),
+            driver: Driver::Sim,
             timeout_s: 5.0,
             indi: "127.0.0.1:7624".to_owned(),
             alpaca: "http://127.0.0.1:11111".to_owned(),
@@ -131,30 +131,104 @@ impl Default for Devices {
     }
 }
 
-/// The device roles of an observatory, as named in `[devices.<role>]`.
-pub const DEVICE_ROLES: [&str; 7] =
-    ["telescope", "dome", "camera_vis", "camera_nir", "filter_vis", "filter_nir", "plc"];
+/// A device's place in the observatory, as named in `[devices.<role>]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Telescope,
+    Dome,
+    CameraVis,
+    CameraNir,
+    FilterVis,
+    FilterNir,
+    /// The weather and site source.
+    Plc,
+}
 
-/// The drivers a device may name; `none` for a device the observatory does not have.
-pub const DRIVERS: [&str; 5] = ["sim", "socket", "indi", "alpaca", "none"];
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Telescope,
+        Role::Dome,
+        Role::CameraVis,
+        Role::CameraNir,
+        Role::FilterVis,
+        Role::FilterNir,
+        Role::Plc,
+    ];
+
+    /// The name in the configuration and in messages (`camera_vis`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Telescope => "telescope",
+            Role::Dome => "dome",
+            Role::CameraVis => "camera_vis",
+            Role::CameraNir => "camera_nir",
+            Role::FilterVis => "filter_vis",
+            Role::FilterNir => "filter_nir",
+            Role::Plc => "plc",
+        }
+    }
+
+    /// The role named `name`, if any.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How Ferros talks to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// In-process simulators.
+    Sim,
+    /// PyROS JSON over TCP.
+    Socket,
+    Indi,
+    Alpaca,
+    /// The observatory has no such device (a role's own driver only).
+    None,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Sim => "sim",
+            Driver::Socket => "socket",
+            Driver::Indi => "indi",
+            Driver::Alpaca => "alpaca",
+            Driver::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl Devices {
-    pub fn role(&self, role: &str) -> Option<&Device> {
-        Some(match role {
-            "telescope" => &self.telescope,
-            "dome" => &self.dome,
-            "camera_vis" => &self.camera_vis,
-            "camera_nir" => &self.camera_nir,
-            "filter_vis" => &self.filter_vis,
-            "filter_nir" => &self.filter_nir,
-            "plc" => &self.plc,
-            _ => return None,
-        })
+    pub fn role(&self, role: Role) -> &Device {
+        match role {
+            Role::Telescope => &self.telescope,
+            Role::Dome => &self.dome,
+            Role::CameraVis => &self.camera_vis,
+            Role::CameraNir => &self.camera_nir,
+            Role::FilterVis => &self.filter_vis,
+            Role::FilterNir => &self.filter_nir,
+            Role::Plc => &self.plc,
+        }
     }
 
     /// The driver a device uses: its own, else `devices.driver`.
-    pub fn driver_of(&self, role: &str) -> &str {
-        self.role(role).and_then(|d| d.driver.as_deref()).unwrap_or(&self.driver)
+    pub fn driver_of(&self, role: Role) -> Driver {
+        self.role(role).driver.unwrap_or(self.driver)
     }
 }
 
@@ -163,7 +237,7 @@ impl Devices {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Device {
-    pub driver: Option<String>,
+    pub driver: Option<Driver>,
     /// `host:port` (socket, indi) or a URL (alpaca).
     pub address: Option<String>,
     /// The INDI device name, or the Alpaca device number.
@@ -397,22 +471,12 @@ impl Settings {
                 &format!("{} is outside -90..0 degrees", s.night_sun_altitude),
             );
         }
-        if !DRIVERS[..4].contains(&self.devices.driver.as_str()) {
-            return bad(
-                "devices.driver",
-                &format!("\"{}\" is not one of sim, socket, indi, alpaca", self.devices.driver),
-            );
+        if self.devices.driver == Driver::None {
+            return bad("devices.driver", "\"none\" is for one device only (devices.<role>.driver)");
         }
-        for role in DEVICE_ROLES {
-            let driver = self.devices.driver_of(role);
-            if !DRIVERS.contains(&driver) {
-                return bad(
-                    &format!("devices.{role}.driver"),
-                    &format!("\"{driver}\" is not one of sim, socket, indi, alpaca, none"),
-                );
-            }
-            let d = self.devices.role(role).cloned().unwrap_or_default();
-            if driver == "alpaca"
+        for role in Role::ALL {
+            let d = self.devices.role(role);
+            if self.devices.driver_of(role) == Driver::Alpaca
                 && let Some(n) = &d.device
                 && n.parse::<u32>().is_err()
             {
@@ -556,13 +620,13 @@ mod tests {
             let s = Settings::load(Some(Path::new("d.toml"))).map_err(|e| e.to_string())?;
             let d = &s.devices;
             assert_eq!(
-                (d.driver_of("telescope"), d.driver_of("camera_vis"), d.driver_of("plc")),
-                ("indi", "alpaca", "socket")
+                (d.driver_of(Role::Telescope), d.driver_of(Role::CameraVis), d.driver_of(Role::Plc)),
+                (Driver::Indi, Driver::Alpaca, Driver::Socket)
             );
             assert_eq!(d.camera_vis.device.as_deref(), Some("2"));
             assert_eq!(d.plc.device.as_deref(), Some("7"));
             assert_eq!(d.telescope.address.as_deref(), Some("10.0.0.5:7624"));
-            assert_eq!(d.driver_of("dome"), "indi");
+            assert_eq!(d.driver_of(Role::Dome), Driver::Indi);
             jail.create_file("e.toml", "[devices.dome]\nspeed = 3\n")?;
             let e = Settings::load(Some(Path::new("e.toml"))).unwrap_err().to_string();
             assert!(e.contains("speed"), "{e}");

@@ -15,54 +15,80 @@ pub struct Image {
 
 const HEADER: usize = 44;
 
+/// What is wrong with an image a server sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("ImageBytes: {0} bytes, shorter than the 44-byte header")]
+    Short(usize),
+    #[error("ImageBytes: metadata version {0} (expected 1)")]
+    Version(i32),
+    #[error("ImageBytes: negative data start")]
+    NegativeStart,
+    /// The server's own error, with its text.
+    #[error("Alpaca error 0x{number:X}: {text}")]
+    Server { number: i32, text: String },
+    #[error("ImageBytes: rank {0} (only monochrome, rank 2, images are read)")]
+    Rank(i32),
+    #[error("ImageBytes: dimensions {0}x{1}")]
+    Dimensions(i64, i64),
+    #[error("ImageBytes: transmission element type {0} not read (1, 2, 6, 8 are)")]
+    ElementType(i32),
+    #[error("ImageBytes: dimensions {0}x{1} too large")]
+    TooLarge(u32, u32),
+    #[error("ImageBytes: data start {start} beyond the {len} bytes")]
+    StartBeyond { start: usize, len: usize },
+    #[error(
+        "ImageBytes: {have} bytes of pixels for {width}x{height} of {size} byte(s) (expected {expected})"
+    )]
+    PixelBytes { have: usize, width: u32, height: u32, size: usize, expected: usize },
+    /// The JSON form: where (`Value[3]`, `Value[3][7]`) and what.
+    #[error("imagearray: {at} {what}")]
+    Json { at: String, what: String },
+}
+
 fn int(b: &[u8], at: usize) -> i32 {
     i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// Reads an ImageBytes body; errors say which header field is wrong.
-pub fn parse(b: &[u8]) -> Result<Image, String> {
+pub fn parse(b: &[u8]) -> Result<Image, ImageError> {
     if b.len() < HEADER {
-        return Err(format!("ImageBytes: {} bytes, shorter than the 44-byte header", b.len()));
+        return Err(ImageError::Short(b.len()));
     }
     let version = int(b, 0);
     if version != 1 {
-        return Err(format!("ImageBytes: metadata version {version} (expected 1)"));
+        return Err(ImageError::Version(version));
     }
     let error = int(b, 4);
-    let start = usize::try_from(int(b, 16)).map_err(|_| "ImageBytes: negative data start".to_owned())?;
+    let start = usize::try_from(int(b, 16)).map_err(|_| ImageError::NegativeStart)?;
     if error != 0 {
         let text = b.get(start.min(b.len())..).map(String::from_utf8_lossy).unwrap_or_default();
-        return Err(format!("Alpaca error 0x{error:X}: {text}"));
+        return Err(ImageError::Server { number: error, text: text.into_owned() });
     }
     let transmission = int(b, 24);
     let rank = int(b, 28);
     if rank != 2 {
-        return Err(format!("ImageBytes: rank {rank} (only monochrome, rank 2, images are read)"));
+        return Err(ImageError::Rank(rank));
     }
     let (w, h) = (int(b, 32), int(b, 36));
     let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
-        return Err(format!("ImageBytes: dimensions {w}x{h}"));
+        return Err(ImageError::Dimensions(i64::from(w), i64::from(h)));
     };
     let size: usize = match transmission {
         1 | 8 => 2,
         2 => 4,
         6 => 1,
         other => {
-            return Err(format!("ImageBytes: transmission element type {other} not read (1, 2, 6, 8 are)"));
+            return Err(ImageError::ElementType(other));
         }
     };
     let n = (width as usize).checked_mul(height as usize);
     let Some(expected) = n.and_then(|n| n.checked_mul(size)) else {
-        return Err(format!("ImageBytes: dimensions {width}x{height} too large"));
+        return Err(ImageError::TooLarge(width, height));
     };
-    let data = b
-        .get(start..)
-        .ok_or_else(|| format!("ImageBytes: data start {start} beyond the {} bytes", b.len()))?;
+    let data = b.get(start..).ok_or(ImageError::StartBeyond { start, len: b.len() })?;
     if data.len() != expected {
-        return Err(format!(
-            "ImageBytes: {} bytes of pixels for {width}x{height} of {size} byte(s) (expected {expected})",
-            data.len()
-        ));
+        return Err(ImageError::PixelBytes { have: data.len(), width, height, size, expected });
     }
     let value = |i: usize| -> u16 {
         let p = &data[i * size..(i + 1) * size];
@@ -89,23 +115,26 @@ fn transpose(width: u32, height: u32, value: impl Fn(usize) -> u16) -> Vec<u16> 
 }
 
 /// Reads the JSON form of an image (`Value` indexed `[x][y]`).
-pub fn from_json(value: &Value) -> Result<Image, String> {
-    let columns = value.as_array().ok_or("imagearray: Value is not a list")?;
+pub fn from_json(value: &Value) -> Result<Image, ImageError> {
+    let bad = |at: String, what: &str| ImageError::Json { at, what: what.to_owned() };
+    let columns = value.as_array().ok_or_else(|| bad("Value".into(), "is not a list"))?;
     let width = columns.len();
     let height = columns.first().and_then(Value::as_array).map_or(0, Vec::len);
     let mut flat = Vec::with_capacity(width * height);
     for (x, col) in columns.iter().enumerate() {
-        let col = col.as_array().ok_or(format!("imagearray: Value[{x}] is not a list"))?;
+        let col = col.as_array().ok_or_else(|| bad(format!("Value[{x}]"), "is not a list"))?;
         if col.len() != height {
-            return Err(format!("imagearray: Value[{x}] has {} pixels, Value[0] {height}", col.len()));
+            let what = format!("has {} pixels, Value[0] {height}", col.len());
+            return Err(bad(format!("Value[{x}]"), &what));
         }
         for (y, p) in col.iter().enumerate() {
-            let v = p.as_f64().ok_or(format!("imagearray: Value[{x}][{y}] is not a number"))?;
+            let v = p.as_f64().ok_or_else(|| bad(format!("Value[{x}][{y}]"), "is not a number"))?;
             flat.push(v.clamp(0.0, f64::from(u16::MAX)) as u16);
         }
     }
+    let too_large = || ImageError::Dimensions(width as i64, height as i64);
     let (w, h) =
-        (u32::try_from(width).map_err(|e| e.to_string())?, u32::try_from(height).map_err(|e| e.to_string())?);
+        (u32::try_from(width).map_err(|_| too_large())?, u32::try_from(height).map_err(|_| too_large())?);
     Ok(Image { width: w, height: h, pixels: transpose(w, h, |i| flat[i]) })
 }
 

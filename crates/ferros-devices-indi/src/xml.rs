@@ -9,6 +9,50 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use tokio::io::AsyncBufRead;
 
+/// What is wrong in the stream: where (the element) and what.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum XmlError {
+    #[error("connection lost in the middle of <{tag}>: {why}")]
+    LostIn { tag: String, why: String },
+    #[error("connection lost: {0}")]
+    Lost(String),
+    #[error("malformed XML at byte {at}: {why}")]
+    Malformed { at: u64, why: String },
+    #[error("connection closed in the middle of <{0}>")]
+    ClosedIn(String),
+    #[error("text outside any element: \"{0}\"")]
+    StrayText(String),
+    #[error("unknown entity &{0};")]
+    Entity(String),
+    #[error("a closing tag without its opening")]
+    StrayClose,
+    #[error("<{child}> inside <{open}> in <{top}>")]
+    Nested { child: String, open: String, top: String },
+    #[error("unbalanced tags in <{0}>")]
+    Unbalanced(String),
+    #[error("<{tag}> without {attr}=")]
+    MissingAttribute { tag: String, attr: String },
+    /// A vector (`<setNumberVector device="T" name="EQ">`) with a bad state
+    /// or element (`element`, if it is one of its elements).
+    #[error("{at}: {}{what}", element.as_ref().map(|e| format!("{e}: ")).unwrap_or_default())]
+    Vector { at: String, element: Option<String>, what: ValueError },
+}
+
+/// A value that is not what its kind says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("\"{0}\" is not a number")]
+    NotANumber(String),
+    #[error("state \"{0}\" is not Idle, Ok, Busy or Alert")]
+    State(String),
+    #[error("switch value \"{0}\" is not On or Off")]
+    Switch(String),
+    #[error("BLOB is not base64: {0}")]
+    Base64(String),
+    #[error("BLOB of {have} bytes, announced {announced}")]
+    BlobSize { have: usize, announced: usize },
+}
+
 /// A property's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropState {
@@ -19,13 +63,13 @@ pub enum PropState {
 }
 
 impl PropState {
-    fn parse(s: &str) -> Result<Self, String> {
+    fn parse(s: &str) -> Result<Self, ValueError> {
         match s {
             "Idle" => Ok(PropState::Idle),
             "Ok" => Ok(PropState::Ok),
             "Busy" => Ok(PropState::Busy),
             "Alert" => Ok(PropState::Alert),
-            other => Err(format!("state \"{other}\" is not Idle, Ok, Busy or Alert")),
+            other => Err(ValueError::State(other.to_owned())),
         }
     }
 }
@@ -113,27 +157,32 @@ impl<R: AsyncBufRead + Unpin> MessageReader<R> {
     }
 
     /// The next message; `Ok(None)` when the peer closed the stream between messages.
-    pub async fn next(&mut self) -> Result<Option<Message>, String> {
+    pub async fn next(&mut self) -> Result<Option<Message>, XmlError> {
         let mut top: Option<Top> = None;
         loop {
             self.buf.clear();
+            let at = self.reader.buffer_position();
+            let malformed = |e: &dyn std::fmt::Display| XmlError::Malformed { at, why: e.to_string() };
             let event = match self.reader.read_event_into_async(&mut self.buf).await {
                 Ok(e) => e,
                 Err(quick_xml::Error::Io(e)) => {
                     return Err(match &top {
-                        Some(t) => format!("connection lost in the middle of <{}>: {e}", t.tag),
-                        None => format!("connection lost: {e}"),
+                        Some(t) => XmlError::LostIn { tag: t.tag.clone(), why: e.to_string() },
+                        None => XmlError::Lost(e.to_string()),
                     });
                 }
                 Err(e) => {
-                    return Err(format!("malformed XML at byte {}: {e}", self.reader.buffer_position()));
+                    return Err(XmlError::Malformed {
+                        at: self.reader.buffer_position(),
+                        why: e.to_string(),
+                    });
                 }
             };
             match event {
                 Event::Eof => {
                     return match top {
                         None => Ok(None),
-                        Some(t) => Err(format!("connection closed in the middle of <{}>", t.tag)),
+                        Some(t) => Err(XmlError::ClosedIn(t.tag)),
                     };
                 }
                 Event::Start(e) => match &mut top {
@@ -148,25 +197,25 @@ impl<R: AsyncBufRead + Unpin> MessageReader<R> {
                     }
                 },
                 Event::Text(e) => {
-                    let text = e.xml_content().map_err(|e| e.to_string())?;
+                    let text = e.xml_content().map_err(|e| malformed(&e))?;
                     match &mut top {
                         Some(t) => t.text(&text),
                         None => {
                             let shown: String = text.chars().take(40).collect();
-                            return Err(format!("text outside any element: \"{shown}\""));
+                            return Err(XmlError::StrayText(shown));
                         }
                     }
                 }
                 Event::GeneralRef(r) => {
-                    let c = match r.resolve_char_ref().map_err(|e| e.to_string())? {
+                    let c = match r.resolve_char_ref().map_err(|e| malformed(&e))? {
                         Some(c) => c.to_string(),
-                        None => match r.decode().map_err(|e| e.to_string())?.as_ref() {
+                        None => match r.decode().map_err(|e| malformed(&e))?.as_ref() {
                             "amp" => "&".into(),
                             "lt" => "<".into(),
                             "gt" => ">".into(),
                             "quot" => "\"".into(),
                             "apos" => "'".into(),
-                            other => return Err(format!("unknown entity &{other};")),
+                            other => return Err(XmlError::Entity(other.to_owned())),
                         },
                     };
                     if let Some(t) = &mut top {
@@ -176,7 +225,7 @@ impl<R: AsyncBufRead + Unpin> MessageReader<R> {
                 Event::End(_) => match &mut top {
                     Some(t) if t.child.is_some() => t.child_end()?,
                     Some(_) => return top.take().map(Top::finish).transpose(),
-                    None => return Err("a closing tag without its opening".into()),
+                    None => return Err(XmlError::StrayClose),
                 },
                 // Declarations, comments, processing instructions: nothing to read.
                 _ => {}
@@ -185,12 +234,14 @@ impl<R: AsyncBufRead + Unpin> MessageReader<R> {
     }
 }
 
-fn attributes(e: &BytesStart<'_>) -> Result<BTreeMap<String, String>, String> {
+fn attributes(e: &BytesStart<'_>) -> Result<BTreeMap<String, String>, XmlError> {
+    let tag = || String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let bad = |why: String| XmlError::Malformed { at: 0, why: format!("in <{}>: {why}", tag()) };
     let mut out = BTreeMap::new();
     for a in e.attributes() {
-        let a = a.map_err(|e| e.to_string())?;
+        let a = a.map_err(|e| bad(e.to_string()))?;
         let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
+        let value = a.unescape_value().map_err(|e| bad(e.to_string()))?.into_owned();
         out.insert(key, value);
     }
     Ok(out)
@@ -207,22 +258,22 @@ struct Top {
 }
 
 impl Top {
-    fn open(e: &BytesStart<'_>) -> Result<Top, String> {
+    fn open(e: &BytesStart<'_>) -> Result<Top, XmlError> {
         let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         Ok(Top { attrs: attributes(e)?, tag, child: None, children: Vec::new() })
     }
 
-    fn child_start(&mut self, e: &BytesStart<'_>) -> Result<(), String> {
+    fn child_start(&mut self, e: &BytesStart<'_>) -> Result<(), XmlError> {
         let tag = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         if let Some((open, _, _)) = &self.child {
-            return Err(format!("<{tag}> inside <{open}> in <{}>", self.tag));
+            return Err(XmlError::Nested { child: tag, open: open.clone(), top: self.tag.clone() });
         }
         self.child = Some((tag, attributes(e)?, String::new()));
         Ok(())
     }
 
-    fn child_end(&mut self) -> Result<(), String> {
-        let child = self.child.take().ok_or_else(|| format!("unbalanced tags in <{}>", self.tag))?;
+    fn child_end(&mut self) -> Result<(), XmlError> {
+        let child = self.child.take().ok_or_else(|| XmlError::Unbalanced(self.tag.clone()))?;
         self.children.push(child);
         Ok(())
     }
@@ -233,11 +284,14 @@ impl Top {
         }
     }
 
-    fn attr(&self, k: &str) -> Result<String, String> {
-        self.attrs.get(k).cloned().ok_or_else(|| format!("<{}> without {k}=", self.tag))
+    fn attr(&self, k: &str) -> Result<String, XmlError> {
+        self.attrs
+            .get(k)
+            .cloned()
+            .ok_or_else(|| XmlError::MissingAttribute { tag: self.tag.clone(), attr: k.to_owned() })
     }
 
-    fn finish(self) -> Result<Message, String> {
+    fn finish(self) -> Result<Message, XmlError> {
         let tag = self.tag.as_str();
         if tag == "delProperty" {
             return Ok(Message::Delete {
@@ -269,11 +323,18 @@ impl Top {
             .get("state")
             .map(|s| PropState::parse(s))
             .transpose()
-            .map_err(|e| format!("{at}: {e}"))?;
+            .map_err(|what| XmlError::Vector { at: at.clone(), element: None, what })?;
         let mut elements = BTreeMap::new();
         for (ctag, cattrs, text) in self.children {
-            let ename = cattrs.get("name").cloned().ok_or_else(|| format!("{at}: <{ctag}> without name="))?;
-            let value = element(kind, &cattrs, &text).map_err(|e| format!("{at}: {ename}: {e}"))?;
+            let ename = cattrs
+                .get("name")
+                .cloned()
+                .ok_or_else(|| XmlError::MissingAttribute { tag: ctag.clone(), attr: "name".into() })?;
+            let value = element(kind, &cattrs, &text).map_err(|what| XmlError::Vector {
+                at: at.clone(),
+                element: Some(ename.clone()),
+                what,
+            })?;
             elements.insert(ename, value);
         }
         Ok(Message::Vector {
@@ -288,7 +349,7 @@ impl Top {
     }
 }
 
-fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<Value, String> {
+fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<Value, ValueError> {
     let text = text.trim();
     Ok(match kind {
         Kind::Number => Value::Number(number(text)?),
@@ -296,7 +357,7 @@ fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<V
         Kind::Switch => Value::Switch(match text {
             "On" => true,
             "Off" => false,
-            other => return Err(format!("switch value \"{other}\" is not On or Off")),
+            other => return Err(ValueError::Switch(other.to_owned())),
         }),
         Kind::Light => Value::Light(PropState::parse(text)?),
         Kind::Blob => {
@@ -304,12 +365,12 @@ fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<V
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let data = base64::engine::general_purpose::STANDARD
                 .decode(compact.as_bytes())
-                .map_err(|e| format!("BLOB is not base64: {e}"))?;
+                .map_err(|e| ValueError::Base64(e.to_string()))?;
             if let Some(size) = attrs.get("size").and_then(|s| s.parse::<usize>().ok())
                 && size != data.len()
                 && !format.ends_with(".z")
             {
-                return Err(format!("BLOB of {} bytes, announced {size}", data.len()));
+                return Err(ValueError::BlobSize { have: data.len(), announced: size });
             }
             Value::Blob { format, data }
         }
@@ -317,8 +378,8 @@ fn element(kind: Kind, attrs: &BTreeMap<String, String>, text: &str) -> Result<V
 }
 
 /// An INDI number: decimal, or sexagesimal (`-12:30:15.5`, `12 30`).
-pub fn number(s: &str) -> Result<f64, String> {
-    let bad = || format!("\"{}\" is not a number", s.chars().take(40).collect::<String>());
+pub fn number(s: &str) -> Result<f64, ValueError> {
+    let bad = || ValueError::NotANumber(s.chars().take(40).collect());
     if let Ok(v) = s.parse::<f64>() {
         return if v.is_finite() { Ok(v) } else { Err(bad()) };
     }

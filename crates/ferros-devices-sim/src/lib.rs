@@ -16,4 +16,4 @@ pub use fault::{Fault, Faults};
 pub use filter_wheel::SimFilterWheel;
 pub use motion::{Motion, Motions};
 pub use mount::{MountConfig, SimMount, altaz, hadec};
-pub use plc::{Change, PlcModel, Scenario, SimPlc};
+pub use plc::{Change, ModelError, PlcModel, Scenario, ScenarioError, SimPlc};

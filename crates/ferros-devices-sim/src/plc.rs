@@ -26,6 +26,31 @@ use serde_json::Value;
 
 use crate::fault::Faults;
 
+/// What is wrong with a scenario: where (the item of the list, or the
+/// change in time order) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("a scenario is a JSON list: [N, {{\"time\": i, ...}}, ...]")]
+    NotAList,
+    /// Item `at` of the list (0: the number of iterations).
+    #[error("[{at}]: {what}")]
+    Item { at: usize, what: String },
+    /// The `n`-th change (1-based, time order) does not fit the PLC's model.
+    #[error("change {n}: {what}")]
+    Change { n: usize, what: ModelError },
+}
+
+/// A change that names what the simulated PLC does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("no sensor {0}")]
+    NoSensor(String),
+    #[error("sensor {device} has no value {value}")]
+    NoValue { device: String, value: String },
+}
+
 /// One change of a scenario, at an iteration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -46,16 +71,16 @@ pub struct Scenario {
 
 impl Scenario {
     /// Reads a scenario, reporting the first problem with its index in the list.
-    pub fn parse(text: &str) -> Result<Scenario, String> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let items = doc.as_array().ok_or("a scenario is a JSON list: [N, {\"time\": i, ...}, ...]")?;
-        let iterations = items
-            .first()
-            .and_then(Value::as_u64)
-            .ok_or("[0]: the first item must be the number of iterations (an integer >= 0)")?;
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| ScenarioError::NotJson(e.to_string()))?;
+        let items = doc.as_array().ok_or(ScenarioError::NotAList)?;
+        let iterations = items.first().and_then(Value::as_u64).ok_or_else(|| ScenarioError::Item {
+            at: 0,
+            what: "the first item must be the number of iterations (an integer >= 0)".into(),
+        })?;
         let mut changes = Vec::new();
         for (i, item) in items.iter().enumerate().skip(1) {
-            let at = |m: &str| format!("[{i}]: {m}");
+            let at = |m: &str| ScenarioError::Item { at: i, what: m.to_owned() };
             let obj =
                 item.as_object().ok_or_else(|| at("expected {\"time\": i, \"plcSimulator\": {...}}"))?;
             let time = obj
@@ -206,13 +231,15 @@ impl Default for PlcModel {
 
 impl PlcModel {
     /// Applies a change; a change naming an unknown sensor or value is refused.
-    pub fn apply(&mut self, change: &Change) -> Result<(), String> {
+    pub fn apply(&mut self, change: &Change) -> Result<(), ModelError> {
         match change {
             Change::Value { device, value, reading } => {
                 let s = self.sensor(device)?;
                 match s.values.iter_mut().find(|v| &v.name == value) {
                     Some(v) => v.value = reading.clone(),
-                    None => return Err(format!("sensor {device} has no value {value}")),
+                    None => {
+                        return Err(ModelError::NoValue { device: device.clone(), value: value.clone() });
+                    }
                 }
             }
             Change::Valid { device, valid } => self.sensor(device)?.valid = *valid,
@@ -229,8 +256,8 @@ impl PlcModel {
         Ok(())
     }
 
-    fn sensor(&mut self, name: &str) -> Result<&mut Sensor, String> {
-        self.sensors.iter_mut().find(|s| s.name == name).ok_or_else(|| format!("no sensor {name}"))
+    fn sensor(&mut self, name: &str) -> Result<&mut Sensor, ModelError> {
+        self.sensors.iter_mut().find(|s| s.name == name).ok_or_else(|| ModelError::NoSensor(name.to_owned()))
     }
 }
 
@@ -270,10 +297,15 @@ fn noise_amplitude(value: &str) -> f64 {
 
 impl SimPlc {
     /// Checks that every change of the scenario applies to the model, then starts it now.
-    pub fn new(name: &str, clock: Clock, period: Duration, scenario: Scenario) -> Result<Self, String> {
+    pub fn new(
+        name: &str,
+        clock: Clock,
+        period: Duration,
+        scenario: Scenario,
+    ) -> Result<Self, ScenarioError> {
         let mut probe = PlcModel::default();
         for (i, (_, c)) in scenario.changes.iter().enumerate() {
-            probe.apply(c).map_err(|m| format!("change {}: {m}", i + 1))?;
+            probe.apply(c).map_err(|what| ScenarioError::Change { n: i + 1, what })?;
         }
         Ok(Self {
             name: name.to_owned(),

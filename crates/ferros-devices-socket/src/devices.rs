@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::client::Connection;
 use crate::protocol::{decode, expect, request};
+use crate::wire::WireError;
 
 /// Largest answer a camera may send (an image).
 pub const MAX_IMAGE_MESSAGE: usize = 512 << 20;
@@ -199,24 +200,22 @@ pub fn encode_pixels(pixels: &[u16]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn decode_image(a: ImageAnswer) -> Result<Frame, String> {
+fn decode_image(a: ImageAnswer) -> Result<Frame, WireError> {
     if a.encoding != IMAGE_ENCODING {
-        return Err(format!("IMAGE.encoding \"{}\" (expected {IMAGE_ENCODING})", a.encoding));
+        let what = format!("\"{}\" (expected {IMAGE_ENCODING})", a.encoding);
+        return Err(WireError::field("IMAGE.encoding", what));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(a.pixels.as_bytes())
-        .map_err(|e| format!("IMAGE.pixels: {e}"))?;
+        .map_err(|e| WireError::field("IMAGE.pixels", e.to_string()))?;
     let Some(expected) = (a.width as usize).checked_mul(a.height as usize).and_then(|n| n.checked_mul(2))
     else {
-        return Err(format!("IMAGE: dimensions {}x{} too large", a.width, a.height));
+        return Err(WireError::field("IMAGE", format!("dimensions {}x{} too large", a.width, a.height)));
     };
     if bytes.len() != expected {
-        return Err(format!(
-            "IMAGE.pixels: {} bytes for a {}x{} image (expected {expected})",
-            bytes.len(),
-            a.width,
-            a.height
-        ));
+        let what =
+            format!("{} bytes for a {}x{} image (expected {expected})", bytes.len(), a.width, a.height);
+        return Err(WireError::field("IMAGE.pixels", what));
     }
     let pixels = bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
     Ok(Frame { width: a.width, height: a.height, pixels, exposure: a.exposure, started: a.started })

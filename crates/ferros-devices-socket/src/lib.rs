@@ -17,7 +17,8 @@ pub use devices::{
     IMAGE_ENCODING, MAX_IMAGE_MESSAGE, SocketCamera, SocketDome, SocketFilterWheel, SocketMount,
     encode_pixels,
 };
-pub use ports::SocketConfig;
+pub use ports::{PortsError, SocketConfig};
 pub use server::{
     CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler, PlcSource, Reply, serve, serve_plc,
 };
+pub use wire::WireError;

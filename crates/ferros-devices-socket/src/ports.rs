@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 pub const DEFAULT_PORTS: [(&str, u16); 5] =
     [("Telescope", 5000), ("CameraVIS", 5001), ("CameraNIR", 5002), ("PLC", 5003), ("Dome", 5004)];
 
+/// What is wrong in a `socket_config.ini`, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortsError {
+    #[error("line {line}: {what}")]
+    Line { line: usize, what: String },
+    #[error("[{0}]: no port")]
+    NoPort(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketConfig {
     /// Section name -> `ip:port`.
@@ -24,13 +33,13 @@ impl Default for SocketConfig {
 impl SocketConfig {
     /// Reads the file's text; sections it leaves out keep their defaults.
     /// Errors name the line.
-    pub fn parse(text: &str) -> Result<SocketConfig, String> {
+    pub fn parse(text: &str) -> Result<SocketConfig, PortsError> {
         let mut config = SocketConfig::default();
         let mut section: Option<String> = None;
         let mut entries: BTreeMap<String, (Option<String>, Option<u16>)> = BTreeMap::new();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
-            let at = |m: String| format!("line {}: {m}", n + 1);
+            let at = |what: String| PortsError::Line { line: n + 1, what };
             if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
                 continue;
             }
@@ -65,7 +74,7 @@ impl SocketConfig {
         for (name, (ip, port)) in entries {
             let default_port = DEFAULT_PORTS.iter().find(|(d, _)| *d == name).map(|(_, p)| *p);
             let Some(port) = port.or(default_port) else {
-                return Err(format!("[{name}]: no port"));
+                return Err(PortsError::NoPort(name));
             };
             config.addresses.insert(name, format!("{}:{port}", ip.unwrap_or_else(|| "127.0.0.1".into())));
         }
@@ -95,11 +104,24 @@ mod tests {
         assert_eq!(c.address("Dome"), Some("127.0.0.1:5004"), "defaults stay");
         assert_eq!(
             SocketConfig::parse("[PLC]\nport=99999\n").unwrap_err(),
-            "line 2: port \"99999\" is not a port number"
+            PortsError::Line { line: 2, what: "port \"99999\" is not a port number".into() }
         );
-        assert_eq!(SocketConfig::parse("port=1\n").unwrap_err(), "line 1: a key before any [Section]");
-        assert!(SocketConfig::parse("[PLC]\nspeed=1\n").unwrap_err().contains("unknown key \"speed\""));
-        assert!(SocketConfig::parse("[PLC\n").unwrap_err().starts_with("line 1: expected key=value"));
-        assert_eq!(SocketConfig::parse("[Webcam]\nip=1.2.3.4\n").unwrap_err(), "[Webcam]: no port");
+        assert_eq!(
+            SocketConfig::parse("port=1\n").unwrap_err().to_string(),
+            "line 1: a key before any [Section]"
+        );
+        assert!(
+            SocketConfig::parse("[PLC]\nspeed=1\n")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown key \"speed\"")
+        );
+        assert!(
+            SocketConfig::parse("[PLC\n").unwrap_err().to_string().starts_with("line 1: expected key=value")
+        );
+        assert_eq!(
+            SocketConfig::parse("[Webcam]\nip=1.2.3.4\n").unwrap_err(),
+            PortsError::NoPort("Webcam".into())
+        );
     }
 }

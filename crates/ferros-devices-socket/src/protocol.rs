@@ -10,6 +10,8 @@ use ferros_devices::{DeviceError, DeviceResult};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use crate::wire::WireError;
+
 /// A request for one command with its parameters (an object, or `null`).
 pub fn request(name: &str, params: Value) -> Value {
     let mut command = match params {
@@ -21,11 +23,10 @@ pub fn request(name: &str, params: Value) -> Value {
 }
 
 /// The command of a request: its name and the whole object (parameters).
-pub fn command(v: &Value) -> Result<(String, Map<String, Value>), String> {
-    let list =
-        v.get("command").and_then(Value::as_array).ok_or("expected {\"command\": [{\"name\": ...}]}")?;
-    let first = list.first().and_then(Value::as_object).ok_or("an empty command list")?;
-    let name = first.get("name").and_then(Value::as_str).ok_or("a command without \"name\"")?;
+pub fn command(v: &Value) -> Result<(String, Map<String, Value>), WireError> {
+    let list = v.get("command").and_then(Value::as_array).ok_or(WireError::NotACommand)?;
+    let first = list.first().and_then(Value::as_object).ok_or(WireError::NoCommand)?;
+    let name = first.get("name").and_then(Value::as_str).ok_or(WireError::NoName)?;
     Ok((name.to_owned(), first.clone()))
 }
 
@@ -58,8 +59,8 @@ pub fn error(e: &DeviceError) -> Value {
 }
 
 /// An answer for a request the device could not read.
-pub fn bad_request(message: impl Into<String>) -> Value {
-    json!([{"name": "ERROR", "error": "bad_request", "message": message.into()}])
+pub fn bad_request(message: impl std::fmt::Display) -> Value {
+    json!([{"name": "ERROR", "error": "bad_request", "message": message.to_string()}])
 }
 
 /// The object answering `name` in `reply`, or the device's error as a `DeviceError`.
@@ -98,15 +99,19 @@ pub fn decode<T: DeserializeOwned>(device: &str, what: &str, o: Map<String, Valu
 }
 
 /// A number parameter of a command.
-pub fn number(c: &Map<String, Value>, key: &str) -> Result<f64, String> {
+pub fn number(c: &Map<String, Value>, key: &str) -> Result<f64, WireError> {
     match c.get(key) {
-        Some(Value::Number(n)) => n.as_f64().ok_or_else(|| format!("\"{key}\" is not a number")),
-        Some(other) => Err(format!("\"{key}\" is {other}, not a number")),
-        None => Err(format!("\"{key}\" is missing")),
+        Some(Value::Number(n)) => {
+            n.as_f64().ok_or_else(|| WireError::field(format!("\"{key}\""), "not a number"))
+        }
+        Some(other) => Err(WireError::NotANumber { key: key.to_owned(), found: other.to_string() }),
+        None => Err(WireError::Missing(key.to_owned())),
     }
 }
 
 /// A boolean parameter of a command.
-pub fn boolean(c: &Map<String, Value>, key: &str) -> Result<bool, String> {
-    c.get(key).and_then(Value::as_bool).ok_or_else(|| format!("\"{key}\" missing or not true/false"))
+pub fn boolean(c: &Map<String, Value>, key: &str) -> Result<bool, WireError> {
+    c.get(key)
+        .and_then(Value::as_bool)
+        .ok_or_else(|| WireError::field(format!("\"{key}\""), "missing or not true/false"))
 }

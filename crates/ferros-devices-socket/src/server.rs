@@ -169,7 +169,7 @@ fn parse(request: &Value) -> Result<(String, Map<String, Value>), Value> {
 }
 
 /// Runs `f` on the parameters, or answers that they are wrong.
-fn params<T>(name: &str, r: Result<T, String>) -> Result<T, Value> {
+fn params<T, E: std::fmt::Display>(name: &str, r: Result<T, E>) -> Result<T, Value> {
     r.map_err(|e| protocol::bad_request(format!("{name}: {e}")))
 }
 
@@ -291,8 +291,7 @@ impl CameraHandler {
         Ok(match n {
             "STATUS" => status(cam.state().await, cam.capabilities()),
             "EXPOSE" => {
-                let e: Exposure =
-                    params(n, serde_json::from_value(Value::Object(c)).map_err(|e| e.to_string()))?;
+                let e: Exposure = params(n, serde_json::from_value(Value::Object(c)))?;
                 done(n, cam.expose(&e).await)
             }
             "ABORT" => done(n, cam.abort().await),

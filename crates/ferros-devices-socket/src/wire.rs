@@ -9,22 +9,53 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use ferros_devices::{PlcMode, Reading, Sensor, SensorValue, WeatherStatus};
 use serde_json::{Map, Value, json};
 
+/// What is wrong in a message, and where in it (`STATUS.device[2]`, `"ra"`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("expected {{\"command\": [{{\"name\": ...}}]}}")]
+    NotACommand,
+    #[error("an empty command list")]
+    NoCommand,
+    #[error("a command without \"name\"")]
+    NoName,
+    #[error("the answer is not a JSON list")]
+    NotAList,
+    #[error("no STATUS object in the answer")]
+    NoStatus,
+    #[error("\"{0}\" is missing")]
+    Missing(String),
+    /// A parameter that should be a number (`found` as sent).
+    #[error("\"{key}\" is {found}, not a number")]
+    NotANumber { key: String, found: String },
+    #[error("{at}: {what}")]
+    Field { at: String, what: String },
+}
+
+impl WireError {
+    pub fn field(at: impl Into<String>, what: impl Into<String>) -> WireError {
+        WireError::Field { at: at.into(), what: what.into() }
+    }
+
+    /// The same error, found inside `outer` (`STATUS.device[1]`).
+    fn inside(self, outer: &str) -> WireError {
+        match self {
+            WireError::Field { at, what } => WireError::field(format!("{outer}: {at}"), what),
+            WireError::Missing(k) => WireError::field(outer, format!("\"{k}\" missing")),
+            other => WireError::field(outer, other.to_string()),
+        }
+    }
+}
+
 /// The request for a status.
 pub fn status_request() -> Value {
     json!({"command": [{"name": "STATUS"}]})
 }
 
 /// The names of the commands of a request, or why it is not one.
-pub fn command_names(v: &Value) -> Result<Vec<String>, String> {
-    let list =
-        v.get("command").and_then(Value::as_array).ok_or("expected {\"command\": [{\"name\": ...}]}")?;
+pub fn command_names(v: &Value) -> Result<Vec<String>, WireError> {
+    let list = v.get("command").and_then(Value::as_array).ok_or(WireError::NotACommand)?;
     list.iter()
-        .map(|c| {
-            c.get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| "a command without \"name\"".to_owned())
-        })
+        .map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned).ok_or(WireError::NoName))
         .collect()
 }
 
@@ -56,19 +87,19 @@ pub fn encode_status(s: &WeatherStatus, now: DateTime<Utc>) -> Value {
 }
 
 /// Reads a PLC answer, saying what is wrong where.
-pub fn decode_status(v: &Value) -> Result<WeatherStatus, String> {
-    let list = v.as_array().ok_or("the answer is not a JSON list")?;
+pub fn decode_status(v: &Value) -> Result<WeatherStatus, WireError> {
+    let list = v.as_array().ok_or(WireError::NotAList)?;
     let status = list
         .iter()
         .find(|o| o.get("name").and_then(Value::as_str) == Some("STATUS"))
         .and_then(Value::as_object)
-        .ok_or("no STATUS object in the answer")?;
+        .ok_or(WireError::NoStatus)?;
     let measured_at = status
         .get("date")
         .and_then(Value::as_str)
         .map(|d| NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
         .transpose()
-        .map_err(|e| format!("STATUS.date: {e}"))?;
+        .map_err(|e| WireError::field("STATUS.date", e.to_string()))?;
     let mode = match status.get("mode").and_then(Value::as_str) {
         Some("AUTO") | None => PlcMode::Auto,
         Some("MANUAL") => PlcMode::Manual,
@@ -78,53 +109,61 @@ pub fn decode_status(v: &Value) -> Result<WeatherStatus, String> {
         None => Vec::new(),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|x| x.as_str().map(str::to_owned).ok_or("STATUS.alarms: not a name"))
+            .map(|x| {
+                x.as_str().map(str::to_owned).ok_or_else(|| WireError::field("STATUS.alarms", "not a name"))
+            })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err("STATUS.alarms: not a list".into()),
+        Some(_) => return Err(WireError::field("STATUS.alarms", "not a list")),
     };
-    let devices =
-        status.get("device").and_then(Value::as_array).ok_or("STATUS.device: missing or not a list")?;
+    let devices = status
+        .get("device")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WireError::field("STATUS.device", "missing or not a list"))?;
     let sensors = devices
         .iter()
         .enumerate()
-        .map(|(i, d)| sensor(d).map_err(|e| format!("STATUS.device[{i}]: {e}")))
+        .map(|(i, d)| sensor(d).map_err(|e| e.inside(&format!("STATUS.device[{i}]"))))
         .collect::<Result<_, _>>()?;
     Ok(WeatherStatus { mode, measured_at, sensors, alarms })
 }
 
-fn text(o: &Map<String, Value>, k: &str) -> Result<String, String> {
+fn text(o: &Map<String, Value>, k: &str) -> Result<String, WireError> {
     o.get(k)
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| format!("\"{k}\" missing or not a string"))
+        .ok_or_else(|| WireError::field(format!("\"{k}\""), "missing or not a string"))
 }
 
-fn sensor(d: &Value) -> Result<Sensor, String> {
-    let o = d.as_object().ok_or("not an object")?;
+fn sensor(d: &Value) -> Result<Sensor, WireError> {
+    let o = d.as_object().ok_or_else(|| WireError::field("sensor", "not an object"))?;
     let valid = match text(o, "valid")?.as_str() {
         "yes" => true,
         "no" => false,
-        other => return Err(format!("valid = \"{other}\" (expected yes or no)")),
+        other => return Err(WireError::field(format!("valid = \"{other}\""), "expected yes or no")),
     };
-    let values = o.get("values").and_then(Value::as_array).ok_or("\"values\" missing or not a list")?;
+    let values = o
+        .get("values")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WireError::field("\"values\"", "missing or not a list"))?;
     let values = values
         .iter()
         .enumerate()
         .map(|(j, v)| {
-            let vo = v.as_object().ok_or(format!("values[{j}]: not an object"))?;
+            let at = format!("values[{j}]");
+            let vo = v.as_object().ok_or_else(|| WireError::field(&at, "not an object"))?;
             let value = match vo.get("value") {
                 Some(Value::Number(n)) => Reading::Number(n.as_f64().unwrap_or(f64::NAN)),
                 Some(Value::String(s)) => Reading::Text(s.clone()),
-                _ => return Err(format!("values[{j}].value: not a number or a string")),
+                _ => return Err(WireError::field(format!("{at}.value"), "not a number or a string")),
             };
             Ok(SensorValue {
-                name: text(vo, "name").map_err(|e| format!("values[{j}]: {e}"))?,
+                name: text(vo, "name").map_err(|e| e.inside(&at))?,
                 value,
-                unit: text(vo, "unit").map_err(|e| format!("values[{j}]: {e}"))?,
+                unit: text(vo, "unit").map_err(|e| e.inside(&at))?,
                 comment: vo.get("comment").and_then(Value::as_str).unwrap_or_default().to_owned(),
             })
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, WireError>>()?;
     Ok(Sensor {
         name: text(o, "name")?,
         kind: text(o, "type")?,

@@ -37,6 +37,19 @@ pub enum CameraActivity {
     Error,
 }
 
+impl CameraActivity {
+    /// As serialized (`exposing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraActivity::Idle => "idle",
+            CameraActivity::Exposing => "exposing",
+            CameraActivity::Reading => "reading",
+            CameraActivity::Ready => "ready",
+            CameraActivity::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CameraCapabilities {
     pub width: u32,

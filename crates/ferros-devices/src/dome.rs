@@ -15,6 +15,18 @@ pub enum Shutter {
     Unknown,
 }
 
+impl Shutter {
+    /// As serialized (`opened`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shutter::Opened => "opened",
+            Shutter::Closed => "closed",
+            Shutter::Intermediate => "intermediate",
+            Shutter::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomeCapabilities {
     /// A rotating dome (a roll-off roof has no azimuth).

@@ -59,6 +59,17 @@ pub enum PlcMode {
     Unknown,
 }
 
+impl PlcMode {
+    /// As serialized (`AUTO`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlcMode::Auto => "AUTO",
+            PlcMode::Manual => "MANUAL",
+            PlcMode::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeatherStatus {
     pub mode: PlcMode,

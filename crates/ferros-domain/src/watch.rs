@@ -36,6 +36,17 @@ pub enum Decision {
     Unknown,
 }
 
+impl Decision {
+    /// As serialized (`unsafe`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Safe => "safe",
+            Decision::Unsafe => "unsafe",
+            Decision::Unknown => "unknown",
+        }
+    }
+}
+
 /// The synthesis of one quantity: "rain = 5; it rains hard; secure = no".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantitySynthesis {

@@ -22,8 +22,43 @@ impl Image {
     }
 }
 
+/// What is wrong with a FITS file read or written: the card or the size.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitsError {
+    #[error("card {0} is not ASCII")]
+    NotAscii(usize),
+    #[error("no END card: not a FITS file, or a truncated header")]
+    NoEnd,
+    #[error("the first card is not SIMPLE = T")]
+    NotSimple,
+    #[error("no {0} card")]
+    Missing(String),
+    #[error("{key} = {value} is not {expected}")]
+    BadValue { key: String, value: String, expected: &'static str },
+    #[error("NAXIS = {0}: only two-dimensional images are read")]
+    NotTwoDimensional(i64),
+    #[error("NAXIS1 x NAXIS2 = {0} x {1}")]
+    BadSize(i64, i64),
+    #[error("BITPIX = {0} is not a FITS pixel type")]
+    BadBitpix(i64),
+    #[error("{have} bytes of pixels for {width}x{height} of {size} byte(s)")]
+    Truncated { have: usize, width: u32, height: u32, size: usize },
+    #[error("keyword \"{0}\": 1 to 8 of A-Z, 0-9, - and _")]
+    BadKeyword(String),
+    #[error("{key}: {value} is not a FITS number")]
+    NotFinite { key: String, value: f64 },
+    #[error("{0}: text must be printable ASCII")]
+    NotPrintable(String),
+    #[error("{key}: value too long for one card ({len} characters)")]
+    TooLong { key: String, len: usize },
+    #[error("{pixels} pixels for a {width}x{height} image")]
+    PixelCount { pixels: usize, width: u32, height: u32 },
+    #[error("{0} is written by Ferros itself")]
+    Structural(String),
+}
+
 /// Reads the primary image; errors name the card or the size that is wrong.
-pub fn read(bytes: &[u8]) -> Result<Image, String> {
+pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
     let mut header = Vec::new();
     let mut end = None;
     for (i, card) in bytes.chunks(CARD).enumerate() {
@@ -31,9 +66,9 @@ pub fn read(bytes: &[u8]) -> Result<Image, String> {
             break;
         }
         if !card.is_ascii() {
-            return Err(format!("card {} is not ASCII", i + 1));
+            return Err(FitsError::NotAscii(i + 1));
         }
-        let text = std::str::from_utf8(card).map_err(|_| format!("card {} is not ASCII", i + 1))?;
+        let text = std::str::from_utf8(card).map_err(|_| FitsError::NotAscii(i + 1))?;
         let key = text[..8].trim_end().to_owned();
         if key == "END" {
             end = Some(i);
@@ -44,29 +79,35 @@ pub fn read(bytes: &[u8]) -> Result<Image, String> {
         }
     }
     let Some(end) = end else {
-        return Err("no END card: not a FITS file, or a truncated header".into());
+        return Err(FitsError::NoEnd);
     };
     if header.first().map(|(k, v)| (k.as_str(), v.as_str())) != Some(("SIMPLE", "T")) {
-        return Err("the first card is not SIMPLE = T".into());
+        return Err(FitsError::NotSimple);
     }
-    let int = |k: &str| -> Result<i64, String> {
-        let v = header.iter().find(|(key, _)| key == k).map(|(_, v)| v).ok_or(format!("no {k} card"))?;
-        v.parse().map_err(|_| format!("{k} = {v} is not an integer"))
+    let bad =
+        |k: &str, v: &str, expected| FitsError::BadValue { key: k.to_owned(), value: v.to_owned(), expected };
+    let int = |k: &str| -> Result<i64, FitsError> {
+        let v = header
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v)
+            .ok_or_else(|| FitsError::Missing(k.to_owned()))?;
+        v.parse().map_err(|_| bad(k, v, "an integer"))
     };
-    let float = |k: &str, default: f64| -> Result<f64, String> {
+    let float = |k: &str, default: f64| -> Result<f64, FitsError> {
         match header.iter().find(|(key, _)| key == k) {
             None => Ok(default),
-            Some((_, v)) => v.parse().map_err(|_| format!("{k} = {v} is not a number")),
+            Some((_, v)) => v.parse().map_err(|_| bad(k, v, "a number")),
         }
     };
     let bitpix = int("BITPIX")?;
     let naxis = int("NAXIS")?;
     if naxis != 2 {
-        return Err(format!("NAXIS = {naxis}: only two-dimensional images are read"));
+        return Err(FitsError::NotTwoDimensional(naxis));
     }
     let (w, h) = (int("NAXIS1")?, int("NAXIS2")?);
     let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
-        return Err(format!("NAXIS1 x NAXIS2 = {w} x {h}"));
+        return Err(FitsError::BadSize(w, h));
     };
     let (bzero, bscale) = (float("BZERO", 0.0)?, float("BSCALE", 1.0)?);
     let size = match bitpix {
@@ -74,16 +115,16 @@ pub fn read(bytes: &[u8]) -> Result<Image, String> {
         16 => 2,
         32 | -32 => 4,
         -64 => 8,
-        other => return Err(format!("BITPIX = {other} is not a FITS pixel type")),
+        other => return Err(FitsError::BadBitpix(other)),
     };
     let start = (end * CARD).div_ceil(BLOCK) * BLOCK;
     let n = (width as usize).saturating_mul(height as usize);
     let end = n.saturating_mul(size).saturating_add(start);
-    let data = bytes.get(start..end).ok_or_else(|| {
-        format!(
-            "{} bytes of pixels for {width}x{height} of {size} byte(s)",
-            bytes.len().saturating_sub(start)
-        )
+    let data = bytes.get(start..end).ok_or_else(|| FitsError::Truncated {
+        have: bytes.len().saturating_sub(start),
+        width,
+        height,
+        size,
     })?;
     let raw = |i: usize| -> f64 {
         let p = &data[i * size..(i + 1) * size];
@@ -226,27 +267,27 @@ fn value_text(v: &Value) -> String {
 }
 
 /// One 80-character card, or why it cannot be written.
-fn card(key: &str, value: &Value, comment: &str) -> Result<String, String> {
+fn card(key: &str, value: &Value, comment: &str) -> Result<String, FitsError> {
     if key.is_empty()
         || key.len() > 8
         || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     {
-        return Err(format!("keyword \"{key}\": 1 to 8 of A-Z, 0-9, - and _"));
+        return Err(FitsError::BadKeyword(key.to_owned()));
     }
     if let Value::Float(f) = value
         && !f.is_finite()
     {
-        return Err(format!("{key}: {f} is not a FITS number"));
+        return Err(FitsError::NotFinite { key: key.to_owned(), value: *f });
     }
     let text = value_text(value);
     if let Value::Text(s) = value
         && (!s.is_ascii() || s.chars().any(|c| c.is_ascii_control()))
     {
-        return Err(format!("{key}: text must be printable ASCII"));
+        return Err(FitsError::NotPrintable(key.to_owned()));
     }
     let mut c = format!("{key:<8}= {text}");
     if c.len() > 80 {
-        return Err(format!("{key}: value too long for one card ({} characters)", text.len()));
+        return Err(FitsError::TooLong { key: key.to_owned(), len: text.len() });
     }
     if !comment.is_empty() && c.len() + 3 < 80 {
         c.push_str(" / ");
@@ -258,9 +299,9 @@ fn card(key: &str, value: &Value, comment: &str) -> Result<String, String> {
 
 /// A FITS file of 16-bit pixels (row-major, first row first) with `header`;
 /// an error names the card that cannot be written.
-pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result<Vec<u8>, String> {
+pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result<Vec<u8>, FitsError> {
     if pixels.len() != width as usize * height as usize {
-        return Err(format!("{} pixels for a {width}x{height} image", pixels.len()));
+        return Err(FitsError::PixelCount { pixels: pixels.len(), width, height });
     }
     let mut cards = vec![
         card("SIMPLE", &Value::Bool(true), "conforms to FITS")?,
@@ -273,7 +314,7 @@ pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result
     ];
     for (k, v, c) in &header.cards {
         if STRUCTURAL.contains(&k.as_str()) {
-            return Err(format!("{k} is written by Ferros itself"));
+            return Err(FitsError::Structural(k.clone()));
         }
         cards.push(card(k, v, c)?);
     }
@@ -332,14 +373,23 @@ mod tests {
         let bad = |k: &str, v: Value| {
             let mut h = Header::default();
             h.set(k, v, "");
-            write(1, 1, &[0], &h).unwrap_err()
+            write(1, 1, &[0], &h).unwrap_err().to_string()
         };
         assert!(bad("TOOLONGKEY", Value::Int(1)).contains("TOOLONGKEY"));
         assert!(bad("EXPTIME", Value::Float(f64::NAN)).contains("EXPTIME: NaN is not a FITS number"));
         assert!(bad("OBJECT", Value::Text("x".repeat(80))).contains("OBJECT: value too long"));
         assert!(bad("OBJECT", Value::Text("é".into())).contains("printable ASCII"));
         assert!(bad("NAXIS1", Value::Int(3)).contains("written by Ferros itself"));
-        assert!(write(2, 2, &[0], &Header::default()).unwrap_err().contains("1 pixels for a 2x2 image"));
+        assert_eq!(
+            write(1, 1, &[0], Header::default().set("é", 1, "")).unwrap_err(),
+            FitsError::BadKeyword("é".into())
+        );
+        assert!(
+            write(2, 2, &[0], &Header::default())
+                .unwrap_err()
+                .to_string()
+                .contains("1 pixels for a 2x2 image")
+        );
     }
 
     #[test]
@@ -347,20 +397,20 @@ mod tests {
         let mut f = write_u16(4, 3, &[0; 12]);
         f[3 * 80 + 10..3 * 80 + 30].copy_from_slice(b"          4294967295");
         f[4 * 80 + 10..4 * 80 + 30].copy_from_slice(b"          4294967295");
-        assert!(read(&f).unwrap_err().contains("bytes of pixels for 4294967295x4294967295"));
+        assert!(read(&f).unwrap_err().to_string().contains("bytes of pixels for 4294967295x4294967295"));
         let mut g = write_u16(1, 1, &[0]);
         g[5..9].copy_from_slice("é\u{e9}".as_bytes());
-        assert!(read(&g).unwrap_err().contains("card 1 is not ASCII"));
+        assert!(read(&g).unwrap_err().to_string().contains("card 1 is not ASCII"));
     }
 
     #[test]
     fn errors_name_what_is_wrong() {
-        assert!(read(b"hello").unwrap_err().contains("no END card"));
+        assert!(read(b"hello").unwrap_err().to_string().contains("no END card"));
         let f = write_u16(4, 3, &[0; 12]);
-        assert!(read(&f[..2880 + 10]).unwrap_err().contains("10 bytes of pixels for 4x3"));
+        assert!(read(&f[..2880 + 10]).unwrap_err().to_string().contains("10 bytes of pixels for 4x3"));
         let mut bad = f.clone();
         bad[80 + 10..80 + 30].copy_from_slice(b"                  12");
-        assert!(read(&bad).unwrap_err().contains("BITPIX = 12"));
+        assert!(read(&bad).unwrap_err().to_string().contains("BITPIX = 12"));
         assert_eq!(value_of(" 'It''s ok'  / comment"), "It's ok");
     }
 }

@@ -1,10 +1,10 @@
 //! Manual device commands (seed 000: engineers command the devices by hand in
 //! REMOTE): parsed from text, allowed or refused by the rules.
 
-use ferros_domain::{Profile, Right};
+use ferros_domain::{Detector, Profile, Right};
 use serde::Serialize;
 
-use crate::{Inputs, Majordome, Mode};
+use crate::{Inputs, Majordome, Mode, Refusal};
 
 /// A command for one device, as `ferros control device ...` gives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,15 +24,25 @@ pub enum DeviceCommand {
         azimuth: f64,
     },
     DomeAbort,
-    /// `vis` or `nir` wheel.
+    /// The wheel of the VIS or NIR camera.
     FilterSelect {
-        wheel: String,
+        wheel: Detector,
         filter: String,
     },
-    /// `vis` or `nir` camera.
     CameraAbort {
-        camera: String,
+        camera: Detector,
     },
+}
+
+/// A text that is not a device command, and what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown device command \"{0}\" (expected {USAGE})")]
+    Unknown(String),
+    #[error("not a device command (expected {USAGE})")]
+    NotADeviceCommand,
+    #[error("{name} \"{text}\" must be a number in {lo}..{hi}")]
+    OutOfRange { name: &'static str, text: String, lo: f64, hi: f64 },
 }
 
 const USAGE: &str = "device telescope park|unpark|abort|slew RA DEC, device dome open|close|abort|azimuth AZ, \
@@ -40,15 +50,15 @@ const USAGE: &str = "device telescope park|unpark|abort|slew RA DEC, device dome
 
 impl DeviceCommand {
     /// Parses `device <role> <action> [args]`; the error says what is expected.
-    pub fn parse(text: &str) -> Result<DeviceCommand, String> {
+    pub fn parse(text: &str) -> Result<DeviceCommand, CommandError> {
         let words: Vec<&str> = text.split_whitespace().collect();
-        let bad = |why: &str| format!("{why} (expected {USAGE})");
-        let number = |s: &str, name: &str, lo: f64, hi: f64| -> Result<f64, String> {
+        let number = |s: &str, name: &'static str, lo: f64, hi: f64| -> Result<f64, CommandError> {
             match s.parse::<f64>() {
                 Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(format!("{name} \"{s}\" must be a number in {lo}..{hi}")),
+                _ => Err(CommandError::OutOfRange { name, text: s.to_owned(), lo, hi }),
             }
         };
+        let detector = |role: &str| if role.ends_with("_vis") { Detector::Vis } else { Detector::Nir };
         match words.as_slice() {
             ["device", "telescope", "park"] => Ok(Self::MountPark),
             ["device", "telescope", "unpark"] => Ok(Self::MountUnpark),
@@ -64,13 +74,13 @@ impl DeviceCommand {
                 Ok(Self::DomeAzimuth { azimuth: number(az, "azimuth", 0.0, 360.0)? })
             }
             ["device", w @ ("filter_vis" | "filter_nir"), "select", name] => {
-                Ok(Self::FilterSelect { wheel: w[7..].to_owned(), filter: (*name).to_owned() })
+                Ok(Self::FilterSelect { wheel: detector(w), filter: (*name).to_owned() })
             }
             ["device", c @ ("camera_vis" | "camera_nir"), "abort"] => {
-                Ok(Self::CameraAbort { camera: c[7..].to_owned() })
+                Ok(Self::CameraAbort { camera: detector(c) })
             }
-            ["device", ..] => Err(bad(&format!("unknown device command \"{text}\""))),
-            _ => Err(bad("not a device command")),
+            ["device", ..] => Err(CommandError::Unknown(text.to_owned())),
+            _ => Err(CommandError::NotADeviceCommand),
         }
     }
 
@@ -88,18 +98,21 @@ impl Majordome {
         cmd: &DeviceCommand,
         profiles: &[Profile],
         inp: &Inputs,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         if !profiles.iter().any(|p| p.allows(Right::DeviceCommand)) {
-            return Err("only engineers and operators may command the devices".into());
+            return Err(Refusal::NotAllowed("engineers and operators"));
         }
         if self.locked {
-            return Err("the observatory is locked".into());
+            return Err(Refusal::Locked);
         }
         if self.mode != Mode::Remote {
-            return Err(format!("devices are commanded by hand only in REMOTE, not {}", self.mode.label()));
+            return Err(Refusal::WrongMode {
+                rule: "devices are commanded by hand only in REMOTE",
+                mode: self.mode,
+            });
         }
         if cmd.opens() && !self.safe(inp) {
-            return Err("the environment is UNSAFE".into());
+            return Err(Refusal::Unsafe);
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
 
 mod device;
 
-pub use device::DeviceCommand;
+pub use device::{CommandError, DeviceCommand};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ferros_domain::{GlobalStatus, Profile, Right};
@@ -434,9 +434,10 @@ impl Majordome {
         cmd: Command,
         profiles: &[Profile],
         inp: &Inputs,
-    ) -> Result<Vec<Action>, String> {
+    ) -> Result<Vec<Action>, Refusal> {
         let may = |r: Right| profiles.iter().any(|p| p.allows(r));
-        let need = |r: Right, who: &str| if may(r) { Ok(()) } else { Err(format!("only {who} may do this")) };
+        let need = |r: Right, who: &'static str| if may(r) { Ok(()) } else { Err(Refusal::NotAllowed(who)) };
+        let wrong = |rule: &'static str| Refusal::WrongMode { rule, mode: self.mode };
         let safe = self.safe(inp);
         let scheduler =
             matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady | Mode::SchedulerObserving);
@@ -444,10 +445,10 @@ impl Majordome {
             Command::PlcBypass => {
                 need(Right::PlcBypass, "an operator")?;
                 if inp.env == GlobalStatus::Safe {
-                    return Err("the environment is SAFE: nothing to bypass".into());
+                    return Err(Refusal::NothingToBypass);
                 }
                 if self.bypass != Bypass::Off {
-                    return Err("the bypass is already asked for or on".into());
+                    return Err(Refusal::BypassAlready);
                 }
                 self.bypass = Bypass::Pending(inp.now);
                 Ok(vec![Action::PlcBypass(true)])
@@ -455,7 +456,7 @@ impl Majordome {
             Command::StopPlcBypass => {
                 need(Right::PlcBypass, "an operator")?;
                 if self.bypass == Bypass::Off {
-                    return Err("there is no bypass to stop".into());
+                    return Err(Refusal::NoBypass);
                 }
                 self.bypass = Bypass::Off;
                 Ok(vec![Action::PlcBypass(false)])
@@ -463,10 +464,10 @@ impl Majordome {
             Command::Lock => {
                 need(Right::ObservatoryControl, "operators and engineers")?;
                 if self.locked {
-                    return Err("the observatory is locked already".into());
+                    return Err(Refusal::AlreadyLocked);
                 }
                 if !(scheduler || self.mode == Mode::Remote) {
-                    return Err(format!("cannot lock in {}", self.mode.label()));
+                    return Err(wrong("lock only in the scheduler's modes or REMOTE"));
                 }
                 self.locked = true;
                 self.mode = Mode::Closing;
@@ -475,7 +476,7 @@ impl Majordome {
             Command::Unlock => {
                 need(Right::ObservatoryControl, "operators and engineers")?;
                 if !self.locked {
-                    return Err("the observatory is not locked".into());
+                    return Err(Refusal::NotLocked);
                 }
                 self.locked = false;
                 Ok(Vec::new())
@@ -483,13 +484,10 @@ impl Majordome {
             Command::GoRemote => {
                 need(Right::ChangeMode, "engineers and operators")?;
                 if self.locked {
-                    return Err("the observatory is locked: unlock it first".into());
+                    return Err(Refusal::Locked);
                 }
                 if !matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady) {
-                    return Err(format!(
-                        "REMOTE only from the scheduler's standby or ready, not {}",
-                        self.mode.label()
-                    ));
+                    return Err(wrong("REMOTE only from the scheduler's standby or ready"));
                 }
                 self.remote = true;
                 self.mode = Mode::Remote;
@@ -498,13 +496,13 @@ impl Majordome {
             Command::GoScheduler => {
                 need(Right::ChangeMode, "engineers and operators")?;
                 if self.locked {
-                    return Err("the observatory is locked: unlock it first".into());
+                    return Err(Refusal::Locked);
                 }
                 if self.mode != Mode::Remote {
-                    return Err(format!("GO SCHEDULER only from REMOTE, not {}", self.mode.label()));
+                    return Err(wrong("GO SCHEDULER only from REMOTE"));
                 }
                 if !safe {
-                    return Err("the environment is UNSAFE".into());
+                    return Err(Refusal::Unsafe);
                 }
                 self.remote = false;
                 self.stopped = false;
@@ -514,7 +512,7 @@ impl Majordome {
             Command::StopObserving => {
                 need(Right::ObservatoryControl, "operators and engineers")?;
                 if !(scheduler || self.mode == Mode::Remote) {
-                    return Err(format!("nothing to stop in {}", self.mode.label()));
+                    return Err(wrong("stop only in the scheduler's modes or REMOTE"));
                 }
                 self.stopped = !self.remote;
                 self.mode = Mode::Closing;
@@ -539,4 +537,28 @@ fn dedup(actions: &mut Vec<Action>) {
             true
         }
     });
+}
+
+/// Why a command is refused: who may not, or what the state forbids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("only {0} may do this")]
+    NotAllowed(&'static str),
+    #[error("the environment is SAFE: nothing to bypass")]
+    NothingToBypass,
+    #[error("the bypass is already asked for or on")]
+    BypassAlready,
+    #[error("there is no bypass to stop")]
+    NoBypass,
+    #[error("the observatory is locked already")]
+    AlreadyLocked,
+    #[error("the observatory is not locked")]
+    NotLocked,
+    #[error("the observatory is locked: unlock it first")]
+    Locked,
+    #[error("the environment is UNSAFE")]
+    Unsafe,
+    /// `rule` says where the command may be given; `mode` is where it was.
+    #[error("{rule}, not {}", mode.label())]
+    WrongMode { rule: &'static str, mode: Mode },
 }

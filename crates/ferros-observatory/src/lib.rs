@@ -4,26 +4,29 @@
 //! night. Agents take their devices from here and never know the driver.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferros_astro::Site;
+use ferros_astro::{AstroError, Site};
 use ferros_clock::Clock;
-use ferros_config::{DEVICE_ROLES, Settings};
+use ferros_config::{Driver, Role, Settings};
 use ferros_devices::{
-    Camera, DeviceError, DeviceResult, Dome, FilterWheel, Mount, Stamped, WeatherSource, bounded,
+    Camera, CameraState, DeviceResult, Dome, DomeState, FilterWheel, FilterWheelState, Mount, MountState,
+    Stamped, WeatherSource, WeatherStatus, bounded,
 };
 use ferros_devices_alpaca::{
     AlpacaCamera, AlpacaDome, AlpacaFilterWheel, AlpacaMount, AlpacaWeather, Endpoint,
 };
 use ferros_devices_indi::{IndiCamera, IndiClient, IndiDome, IndiFilterWheel, IndiMount, IndiWeather};
 use ferros_devices_sim::{
-    CameraConfig, DomeConfig, MountConfig, Scenario, SimCamera, SimDome, SimFilterWheel, SimMount, SimPlc,
+    CameraConfig, DomeConfig, MountConfig, Scenario, ScenarioError, SimCamera, SimDome, SimFilterWheel,
+    SimMount, SimPlc,
 };
 use ferros_devices_socket::{
-    Backoff, Connection, SocketCamera, SocketConfig, SocketDome, SocketFilterWheel, SocketMount, SocketPlc,
+    Backoff, Connection, PortsError, SocketCamera, SocketConfig, SocketDome, SocketFilterWheel, SocketMount,
+    SocketPlc,
 };
 use serde::Serialize;
 
@@ -31,12 +34,33 @@ use serde::Serialize;
 pub const VIS_FILTERS: [&str; 10] = ["g", "r", "i", "z", "y", "B", "V", "R", "I", "Ha"];
 pub const NIR_FILTERS: [&str; 4] = ["Y", "J", "H", "Ks"];
 
+/// Why the observatory cannot be built as configured.
+#[derive(Debug, thiserror::Error)]
+pub enum ObservatoryError {
+    #[error("site: {0}")]
+    Site(#[from] AstroError),
+    #[error("{}: cannot read: {source}", path.display())]
+    SocketConfigUnreadable { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    SocketConfig { path: PathBuf, source: PortsError },
+    /// The PLC simulator's scenario names what its model lacks.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
+/// The validated place of the observatory, from `[site]`: built once and
+/// handed to those who compute the sky.
+pub fn site(settings: &Settings) -> Result<Site, AstroError> {
+    let s = &settings.site;
+    Site::new(s.latitude, s.longitude, s.elevation)
+}
+
 /// Where one role's device is and how Ferros talks to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Slot {
-    pub role: &'static str,
-    /// `sim`, `socket`, `indi`, `alpaca` or `none`.
-    pub driver: String,
+    pub role: Role,
+    /// `none` when the observatory has no such device.
+    pub driver: Driver,
     pub address: Option<String>,
     /// INDI device name or Alpaca device number.
     pub device: Option<String>,
@@ -59,6 +83,8 @@ pub struct Simulators {
 #[derive(Clone)]
 pub struct Observatory {
     pub slots: Vec<Slot>,
+    /// The validated site the mount and the sky computations use.
+    pub site: Site,
     pub mount: Option<Arc<dyn Mount>>,
     pub dome: Option<Arc<dyn Dome>>,
     pub camera_vis: Option<Arc<dyn Camera>>,
@@ -84,7 +110,7 @@ pub fn simulators(
     clock: Clock,
     scenario: Scenario,
     plc_period: Duration,
-) -> Result<Simulators, String> {
+) -> Result<Simulators, ObservatoryError> {
     simulators_seeded(settings, clock, scenario, plc_period, None)
 }
 
@@ -96,11 +122,11 @@ pub fn simulators_seeded(
     scenario: Scenario,
     plc_period: Duration,
     seed: Option<u64>,
-) -> Result<Simulators, String> {
+) -> Result<Simulators, ObservatoryError> {
     // Each camera's own seed, distinct per camera.
     let camera_seed = |n: u64| seed.map_or(n, |s| s.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(n));
     let s = &settings.site;
-    let site = Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| format!("site: {e}"))?;
+    let site = site(settings)?;
     let mount = Arc::new(SimMount::new(
         "telescope",
         site,
@@ -142,95 +168,96 @@ pub fn simulators_seeded(
 }
 
 /// The socket section of each role in `socket_config.ini` (filter wheels are on their camera's port).
-fn socket_section(role: &str) -> &'static str {
+fn socket_section(role: Role) -> &'static str {
     match role {
-        "telescope" => "Telescope",
-        "dome" => "Dome",
-        "camera_vis" | "filter_vis" => "CameraVIS",
-        "camera_nir" | "filter_nir" => "CameraNIR",
-        _ => "PLC",
+        Role::Telescope => "Telescope",
+        Role::Dome => "Dome",
+        Role::CameraVis | Role::FilterVis => "CameraVIS",
+        Role::CameraNir | Role::FilterNir => "CameraNIR",
+        Role::Plc => "PLC",
     }
 }
 
 /// The INDI simulators' device names, Ferros's defaults (none for the NIR
 /// camera and wheel: they are not fitted unless named).
-fn indi_default(role: &str) -> Option<&'static str> {
+fn indi_default(role: Role) -> Option<&'static str> {
     match role {
-        "telescope" => Some("Telescope Simulator"),
-        "dome" => Some("Dome Simulator"),
-        "camera_vis" => Some("CCD Simulator"),
-        "filter_vis" => Some("Filter Simulator"),
-        "plc" => Some("Weather Simulator"),
-        _ => None,
+        Role::Telescope => Some("Telescope Simulator"),
+        Role::Dome => Some("Dome Simulator"),
+        Role::CameraVis => Some("CCD Simulator"),
+        Role::FilterVis => Some("Filter Simulator"),
+        Role::Plc => Some("Weather Simulator"),
+        Role::CameraNir | Role::FilterNir => None,
     }
 }
 
 /// Alpaca device numbers by default: the first of each type; the NIR camera
 /// and wheel only when configured (a second camera is not a given).
-fn alpaca_default(role: &str) -> Option<&'static str> {
-    (!role.ends_with("_nir")).then_some("0")
+fn alpaca_default(role: Role) -> Option<&'static str> {
+    match role {
+        Role::CameraNir | Role::FilterNir => None,
+        _ => Some("0"),
+    }
 }
 
 /// The socket ports in force: `devices.socket_config` when set, else the defaults.
-pub fn socket_ports(settings: &Settings) -> Result<SocketConfig, String> {
+pub fn socket_ports(settings: &Settings) -> Result<SocketConfig, ObservatoryError> {
     match &settings.devices.socket_config {
         None => Ok(SocketConfig::default()),
         Some(path) => read_socket_config(path),
     }
 }
 
-fn read_socket_config(path: &Path) -> Result<SocketConfig, String> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    SocketConfig::parse(&text).map_err(|e| format!("{shown}: {e}"))
+fn read_socket_config(path: &Path) -> Result<SocketConfig, ObservatoryError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ObservatoryError::SocketConfigUnreadable { path: path.to_owned(), source })?;
+    SocketConfig::parse(&text)
+        .map_err(|source| ObservatoryError::SocketConfig { path: path.to_owned(), source })
 }
 
 /// Each role's driver, address and device name, from the settings.
-pub fn slots(settings: &Settings) -> Result<Vec<Slot>, String> {
+pub fn slots(settings: &Settings) -> Result<Vec<Slot>, ObservatoryError> {
     let d = &settings.devices;
     let ports = socket_ports(settings)?;
-    DEVICE_ROLES
-        .iter()
-        .map(|&role| {
-            let own = d.role(role).cloned().unwrap_or_default();
-            let driver = d.driver_of(role).to_owned();
-            let slot = match driver.as_str() {
-                "sim" | "none" => Slot { role, driver, address: None, device: None },
-                "socket" => {
-                    let address =
-                        own.address.or_else(|| ports.address(socket_section(role)).map(str::to_owned));
-                    Slot { role, driver, address, device: None }
-                }
-                "indi" => match own.device.or_else(|| indi_default(role).map(str::to_owned)) {
-                    Some(name) => Slot {
-                        role,
-                        driver,
-                        address: Some(own.address.unwrap_or_else(|| d.indi.clone())),
-                        device: Some(name),
-                    },
-                    None => Slot { role, driver: "none".into(), address: None, device: None },
+    let slot = |role: Role| {
+        let own = d.role(role).clone();
+        let none = Slot { role, driver: Driver::None, address: None, device: None };
+        match d.driver_of(role) {
+            driver @ (Driver::Sim | Driver::None) => Slot { driver, ..none },
+            Driver::Socket => {
+                let address = own.address.or_else(|| ports.address(socket_section(role)).map(str::to_owned));
+                Slot { driver: Driver::Socket, address, ..none }
+            }
+            Driver::Indi => match own.device.or_else(|| indi_default(role).map(str::to_owned)) {
+                Some(name) => Slot {
+                    driver: Driver::Indi,
+                    address: Some(own.address.unwrap_or_else(|| d.indi.clone())),
+                    device: Some(name),
+                    ..none
                 },
-                _ => match own.device.or_else(|| alpaca_default(role).map(str::to_owned)) {
-                    Some(number) => Slot {
-                        role,
-                        driver,
-                        address: Some(own.address.unwrap_or_else(|| d.alpaca.clone())),
-                        device: Some(number),
-                    },
-                    None => Slot { role, driver: "none".into(), address: None, device: None },
+                None => none,
+            },
+            Driver::Alpaca => match own.device.or_else(|| alpaca_default(role).map(str::to_owned)) {
+                Some(number) => Slot {
+                    driver: Driver::Alpaca,
+                    address: Some(own.address.unwrap_or_else(|| d.alpaca.clone())),
+                    device: Some(number),
+                    ..none
                 },
-            };
-            Ok(slot)
-        })
-        .collect()
+                None => none,
+            },
+        }
+    };
+    Ok(Role::ALL.into_iter().map(slot).collect())
 }
 
 impl Observatory {
     /// An observatory of simulators only, every role in-process (a simulated night).
-    pub fn of_simulators(sim: Simulators, timeout: Duration) -> Observatory {
-        let slot = |role| Slot { role, driver: "sim".into(), address: None, device: None };
+    pub fn of_simulators(sim: Simulators, site: Site, timeout: Duration) -> Observatory {
+        let slot = |role| Slot { role, driver: Driver::Sim, address: None, device: None };
         Observatory {
-            slots: DEVICE_ROLES.iter().map(|&r| slot(r)).collect(),
+            slots: Role::ALL.into_iter().map(slot).collect(),
+            site,
             mount: sim.mount.clone().map(|d| d as Arc<dyn Mount>),
             dome: sim.dome.clone().map(|d| d as Arc<dyn Dome>),
             camera_vis: sim.camera_vis.clone().map(|d| d as Arc<dyn Camera>),
@@ -245,7 +272,11 @@ impl Observatory {
 
     /// Builds every configured device; the PLC simulator (if used) plays
     /// `scenario`. Must run inside the Tokio runtime (INDI keeps a task per server).
-    pub fn build(settings: &Settings, clock: Clock, scenario: Scenario) -> Result<Observatory, String> {
+    pub fn build(
+        settings: &Settings,
+        clock: Clock,
+        scenario: Scenario,
+    ) -> Result<Observatory, ObservatoryError> {
         Self::build_with(settings, clock, scenario, Duration::from_secs(1))
     }
 
@@ -255,12 +286,11 @@ impl Observatory {
         clock: Clock,
         scenario: Scenario,
         plc_period: Duration,
-    ) -> Result<Observatory, String> {
+    ) -> Result<Observatory, ObservatoryError> {
         let slots = slots(settings)?;
         let timeout = Duration::from_secs_f64(settings.devices.timeout_s);
-        let s = &settings.site;
-        let site = Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| format!("site: {e}"))?;
-        let sim = if slots.iter().any(|x| x.driver == "sim") {
+        let site = site(settings)?;
+        let sim = if slots.iter().any(|x| x.driver == Driver::Sim) {
             simulators(settings, clock, scenario, plc_period)?
         } else {
             Simulators::default()
@@ -268,6 +298,7 @@ impl Observatory {
         let mut indi: HashMap<String, Arc<IndiClient>> = HashMap::new();
         let mut obs = Observatory {
             slots: slots.clone(),
+            site,
             mount: None,
             dome: None,
             camera_vis: None,
@@ -280,9 +311,10 @@ impl Observatory {
         };
         for slot in &slots {
             let role = slot.role;
+            let name = role.as_str();
             let addr = slot.address.clone().unwrap_or_default();
             let device = slot.device.clone().unwrap_or_default();
-            let conn = || Connection::new(role, &addr, timeout, Backoff::default());
+            let conn = || Connection::new(name, &addr, timeout, Backoff::default());
             let mut client = || {
                 indi.entry(addr.clone())
                     .or_insert_with(|| {
@@ -291,59 +323,67 @@ impl Observatory {
                     .clone()
             };
             let number = || device.parse::<u32>().unwrap_or(0);
-            let ep = |kind: &'static str| Endpoint::new(role, &addr, kind, number(), timeout);
-            match (role, slot.driver.as_str()) {
-                (_, "none") => {}
-                ("telescope", "sim") => obs.mount = sim.mount.clone().map(|m| m as Arc<dyn Mount>),
-                ("telescope", "socket") => obs.mount = Some(Arc::new(SocketMount::new(conn(), clock))),
-                ("telescope", "indi") => {
-                    obs.mount = Some(Arc::new(IndiMount::new(client(), &device, role, clock, Some(site))))
-                }
-                ("telescope", _) => obs.mount = Some(Arc::new(AlpacaMount::new(ep("telescope"), clock))),
-                ("dome", "sim") => obs.dome = sim.dome.clone().map(|d| d as Arc<dyn Dome>),
-                ("dome", "socket") => obs.dome = Some(Arc::new(SocketDome::new(conn(), clock))),
-                ("dome", "indi") => obs.dome = Some(Arc::new(IndiDome::new(client(), &device, role, clock))),
-                ("dome", _) => obs.dome = Some(Arc::new(AlpacaDome::new(ep("dome"), clock))),
-                ("camera_vis" | "camera_nir", driver) => {
-                    let cam: Arc<dyn Camera> = match driver {
-                        "sim" if role == "camera_vis" => sim.camera_vis.clone().ok_or("no VIS simulator")?,
-                        "sim" => sim.camera_nir.clone().ok_or("no NIR simulator")?,
-                        "socket" => Arc::new(SocketCamera::new(conn(), clock)),
-                        "indi" => Arc::new(IndiCamera::new(client(), &device, role, clock)),
-                        _ => Arc::new(AlpacaCamera::new(ep("camera"), clock)),
-                    };
-                    if role == "camera_vis" {
-                        obs.camera_vis = Some(cam);
-                    } else {
-                        obs.camera_nir = Some(cam);
-                    }
-                }
-                ("filter_vis" | "filter_nir", driver) => {
-                    let wheel: Arc<dyn FilterWheel> = match driver {
-                        "sim" if role == "filter_vis" => {
-                            sim.filter_vis.clone().ok_or("no VIS wheel simulator")?
+            let ep = |kind: &'static str| Endpoint::new(name, &addr, kind, number(), timeout);
+            let camera = |sim_cam: &Option<Arc<SimCamera>>, client: &mut dyn FnMut() -> Arc<IndiClient>| {
+                let cam: Option<Arc<dyn Camera>> = match slot.driver {
+                    Driver::None => None,
+                    Driver::Sim => sim_cam.clone().map(|c| c as Arc<dyn Camera>),
+                    Driver::Socket => Some(Arc::new(SocketCamera::new(conn(), clock))),
+                    Driver::Indi => Some(Arc::new(IndiCamera::new(client(), &device, name, clock))),
+                    Driver::Alpaca => Some(Arc::new(AlpacaCamera::new(ep("camera"), clock))),
+                };
+                cam
+            };
+            let wheel = |sim_wheel: &Option<Arc<SimFilterWheel>>,
+                         client: &mut dyn FnMut() -> Arc<IndiClient>| {
+                let wheel: Option<Arc<dyn FilterWheel>> = match slot.driver {
+                    Driver::None => None,
+                    Driver::Sim => sim_wheel.clone().map(|w| w as Arc<dyn FilterWheel>),
+                    Driver::Socket => Some(Arc::new(SocketFilterWheel::new(conn(), clock))),
+                    Driver::Indi => Some(Arc::new(IndiFilterWheel::new(client(), &device, name, clock))),
+                    Driver::Alpaca => Some(Arc::new(AlpacaFilterWheel::new(ep("filterwheel"), clock))),
+                };
+                wheel
+            };
+            match role {
+                Role::Telescope => {
+                    obs.mount = match slot.driver {
+                        Driver::None => None,
+                        Driver::Sim => sim.mount.clone().map(|m| m as Arc<dyn Mount>),
+                        Driver::Socket => Some(Arc::new(SocketMount::new(conn(), clock))),
+                        Driver::Indi => {
+                            Some(Arc::new(IndiMount::new(client(), &device, name, clock, Some(site))))
                         }
-                        "sim" => sim.filter_nir.clone().ok_or("no NIR wheel simulator")?,
-                        "socket" => Arc::new(SocketFilterWheel::new(conn(), clock)),
-                        "indi" => Arc::new(IndiFilterWheel::new(client(), &device, role, clock)),
-                        _ => Arc::new(AlpacaFilterWheel::new(ep("filterwheel"), clock)),
-                    };
-                    if role == "filter_vis" {
-                        obs.filter_vis = Some(wheel);
-                    } else {
-                        obs.filter_nir = Some(wheel);
+                        Driver::Alpaca => Some(Arc::new(AlpacaMount::new(ep("telescope"), clock))),
                     }
                 }
-                (_, "sim") => obs.weather = sim.plc.clone().map(|p| p as Arc<dyn WeatherSource>),
-                (_, "socket") => {
-                    obs.weather =
-                        Some(Arc::new(SocketPlc::new(role, &addr, clock, timeout, Backoff::default())))
+                Role::Dome => {
+                    obs.dome = match slot.driver {
+                        Driver::None => None,
+                        Driver::Sim => sim.dome.clone().map(|d| d as Arc<dyn Dome>),
+                        Driver::Socket => Some(Arc::new(SocketDome::new(conn(), clock))),
+                        Driver::Indi => Some(Arc::new(IndiDome::new(client(), &device, name, clock))),
+                        Driver::Alpaca => Some(Arc::new(AlpacaDome::new(ep("dome"), clock))),
+                    }
                 }
-                (_, "indi") => obs.weather = Some(Arc::new(IndiWeather::new(client(), &device, role, clock))),
-                (_, _) => {
-                    let safety = Endpoint::new("safetymonitor", &addr, "safetymonitor", number(), timeout);
-                    obs.weather =
-                        Some(Arc::new(AlpacaWeather::new(ep("observingconditions"), Some(safety), clock)))
+                Role::CameraVis => obs.camera_vis = camera(&sim.camera_vis, &mut client),
+                Role::CameraNir => obs.camera_nir = camera(&sim.camera_nir, &mut client),
+                Role::FilterVis => obs.filter_vis = wheel(&sim.filter_vis, &mut client),
+                Role::FilterNir => obs.filter_nir = wheel(&sim.filter_nir, &mut client),
+                Role::Plc => {
+                    obs.weather = match slot.driver {
+                        Driver::None => None,
+                        Driver::Sim => sim.plc.clone().map(|p| p as Arc<dyn WeatherSource>),
+                        Driver::Socket => {
+                            Some(Arc::new(SocketPlc::new(name, &addr, clock, timeout, Backoff::default())))
+                        }
+                        Driver::Indi => Some(Arc::new(IndiWeather::new(client(), &device, name, clock))),
+                        Driver::Alpaca => {
+                            let safety =
+                                Endpoint::new("safetymonitor", &addr, "safetymonitor", number(), timeout);
+                            Some(Arc::new(AlpacaWeather::new(ep("observingconditions"), Some(safety), clock)))
+                        }
+                    }
                 }
             }
         }
@@ -355,10 +395,9 @@ impl Observatory {
     pub async fn status(&self) -> Vec<Report> {
         let mut out = Vec::new();
         for slot in &self.slots {
-            let read = self.read(slot.role).await;
-            let (ok, at, state, error) = match read {
+            let (ok, at, state, error) = match self.read(slot.role).await {
                 None => (true, None, None, None),
-                Some(Ok((at, v))) => (true, Some(at), Some(v), None),
+                Some(Ok(s)) => (true, Some(s.at), Some(s.value), None),
                 Some(Err(e)) => (false, None, None, Some(e.to_string())),
             };
             out.push(Report { slot: slot.clone(), ok, at, state, error });
@@ -366,25 +405,55 @@ impl Observatory {
         out
     }
 
-    async fn read(&self, role: &str) -> Option<DeviceResult<(DateTime<Utc>, serde_json::Value)>> {
-        fn json<T: Serialize>(
+    /// One device's state; `None` when the observatory has no such device.
+    async fn read(&self, role: Role) -> Option<DeviceResult<Stamped<DeviceState>>> {
+        fn as_state<T>(
             r: DeviceResult<Stamped<T>>,
-        ) -> DeviceResult<(DateTime<Utc>, serde_json::Value)> {
-            let s = r?;
-            let v = serde_json::to_value(&s.value).map_err(|e| DeviceError::comm("status", e.to_string()))?;
-            Ok((s.at, v))
+            f: fn(T) -> DeviceState,
+        ) -> DeviceResult<Stamped<DeviceState>> {
+            r.map(|s| Stamped { at: s.at, value: f(s.value) })
         }
-        let t = self.timeout;
+        let (t, name) = (self.timeout, role.as_str());
         Some(match role {
-            "telescope" => json(bounded(role, "state", t, self.mount.as_ref()?.state()).await),
-            "dome" => json(bounded(role, "state", t, self.dome.as_ref()?.state()).await),
-            "camera_vis" => json(bounded(role, "state", t, self.camera_vis.as_ref()?.state()).await),
-            "camera_nir" => json(bounded(role, "state", t, self.camera_nir.as_ref()?.state()).await),
-            "filter_vis" => json(bounded(role, "state", t, self.filter_vis.as_ref()?.state()).await),
-            "filter_nir" => json(bounded(role, "state", t, self.filter_nir.as_ref()?.state()).await),
-            _ => json(bounded(role, "status", t, self.weather.as_ref()?.status()).await),
+            Role::Telescope => {
+                as_state(bounded(name, "state", t, self.mount.as_ref()?.state()).await, DeviceState::Mount)
+            }
+            Role::Dome => {
+                as_state(bounded(name, "state", t, self.dome.as_ref()?.state()).await, DeviceState::Dome)
+            }
+            Role::CameraVis => as_state(
+                bounded(name, "state", t, self.camera_vis.as_ref()?.state()).await,
+                DeviceState::Camera,
+            ),
+            Role::CameraNir => as_state(
+                bounded(name, "state", t, self.camera_nir.as_ref()?.state()).await,
+                DeviceState::Camera,
+            ),
+            Role::FilterVis => as_state(
+                bounded(name, "state", t, self.filter_vis.as_ref()?.state()).await,
+                DeviceState::FilterWheel,
+            ),
+            Role::FilterNir => as_state(
+                bounded(name, "state", t, self.filter_nir.as_ref()?.state()).await,
+                DeviceState::FilterWheel,
+            ),
+            Role::Plc => as_state(
+                bounded(name, "status", t, self.weather.as_ref()?.status()).await,
+                DeviceState::Weather,
+            ),
         })
     }
+}
+
+/// What a device says of itself, by kind (serialized as the state's own fields).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DeviceState {
+    Mount(MountState),
+    Dome(DomeState),
+    Camera(CameraState),
+    FilterWheel(FilterWheelState),
+    Weather(WeatherStatus),
 }
 
 /// One device's live status.
@@ -396,6 +465,6 @@ pub struct Report {
     pub ok: bool,
     /// When the state was read (Ferros clock).
     pub at: Option<DateTime<Utc>>,
-    pub state: Option<serde_json::Value>,
+    pub state: Option<DeviceState>,
     pub error: Option<String>,
 }

@@ -111,7 +111,7 @@ pub fn campaign(
 
 /// The random weather of a campaign's night of `seed`.
 pub fn random_weather(seed: u64) -> Result<Scenario, SimError> {
-    Scenario::parse(&random_scenario(seed)).map_err(SimError::Failure)
+    Ok(Scenario::parse(&random_scenario(seed))?)
 }
 
 /// The night of `seed`: its random weather and faults.

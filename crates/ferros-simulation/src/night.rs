@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ferros_agents::{AgentContext, Bus, Event, Supervisor};
 use ferros_archive::Archive;
-use ferros_astro::{NightSky, Site};
+use ferros_astro::NightSky;
 use ferros_clock::Clock;
 use ferros_config::Settings;
 use ferros_db::{Db, NewUser};
@@ -109,6 +109,12 @@ pub enum SimError {
     /// The simulation itself failed (database, disk, threads).
     #[error("{0}")]
     Failure(String),
+    /// The simulated observatory cannot be built from the settings.
+    #[error("{0}")]
+    Observatory(#[from] ferros_observatory::ObservatoryError),
+    /// A campaign drew a weather scenario the PLC refuses (a bug of the campaign).
+    #[error("random weather: {0}")]
+    Weather(#[from] ferros_devices_sim::ScenarioError),
 }
 
 impl From<ferros_db::DbError> for SimError {
@@ -132,8 +138,7 @@ struct Span {
 
 fn span(settings: &Settings, date: NaiveDate) -> Result<Span, SimError> {
     let s = &settings.site;
-    let site =
-        Site::new(s.latitude, s.longitude, s.elevation).map_err(|e| SimError::Input(format!("site: {e}")))?;
+    let site = ferros_observatory::site(settings).map_err(|e| SimError::Input(format!("site: {e}")))?;
     let sky = NightSky::new(site, date, s.night_sun_altitude).map_err(|e| SimError::Input(e.to_string()))?;
     let (dusk, dawn) = sky.dusk_dawn(-0.833);
     let dark = sky.dark();
@@ -297,9 +302,9 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
         night.scenario.clone(),
         plc_period,
         Some(night.seed),
-    )
-    .map_err(SimError::Input)?;
-    let obs = Observatory::of_simulators(sim, Duration::from_secs_f64(settings.devices.timeout_s));
+    )?;
+    let site = ferros_observatory::site(&settings).map_err(|e| SimError::Input(format!("site: {e}")))?;
+    let obs = Observatory::of_simulators(sim, site, Duration::from_secs_f64(settings.devices.timeout_s));
     // The cameras' own record of their shots: the safety figures rest on what
     // the detectors took, not on what the agents say they did.
     let witnesses: Vec<Witness> =
@@ -324,7 +329,9 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
     let actx = AgentContext::new(db.clone(), clock, bus.clone());
     let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
     let mut supervisor = Supervisor::new(actx.clone(), timeout);
-    for f in ferros_agents::factories(&settings, &actx, &obs, &archive, None).map_err(SimError::Input)? {
+    for f in ferros_agents::factories(&settings, &actx, &obs, &archive, None)
+        .map_err(|e| SimError::Input(e.to_string()))?
+    {
         supervisor.add(f);
     }
     let handle = supervisor.handle();

@@ -4,12 +4,12 @@ use super::*;
 
 impl Kit {
     /// Twilight flats: the telescope at the anti-solar point 75 degrees up, N per filter.
-    pub(super) async fn run_flats(&self, mut stop: watch::Receiver<Stop>) -> Result<(), String> {
+    pub(super) async fn run_flats(&self, mut stop: watch::Receiver<Stop>) -> Result<(), AgentError> {
         let now = self.clock.now();
         self.log(LogLevel::Info, "twilight flats").await;
-        if let (Some(m), Some(site)) = (&self.obs.mount, self.site.as_ref()) {
-            let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
-            let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
+        if let Some(m) = &self.obs.mount {
+            let jd = JulianDate::from_datetime(now)?;
+            let frame = ferros_astro::Frame::new(&self.site, jd)?;
             let az = (frame.sun().horizontal.az + 180.0).rem_euclid(360.0);
             let t = self.timeout;
             let unparked = tokio::select! {
@@ -17,22 +17,19 @@ impl Kit {
                 _ = stop.wait_for(|s| *s != Stop::Go) => None,
                 r = self.until(m.name(), "unpark", self.motion_limit(), || bounded(m.name(), "state", t, m.state()), |s| !s.value.parked) => Some(r),
             };
-            unparked.ok_or_else(|| stop_reason(&stop))?.map_err(|e| e.to_string())?;
-            bounded(m.name(), "slew", t, m.slew_altaz(75.0, az)).await.map_err(|e| e.to_string())?;
+            unparked.ok_or_else(|| stop_reason(&stop))??;
+            bounded(m.name(), "slew", t, m.slew_altaz(75.0, az)).await?;
         }
         let r = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s != Stop::Go) => None,
             r = self.dome_open() => Some(r),
         };
-        r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
-        let night = crate::planning::night_of(
-            JulianDate::from_datetime(now).map_err(|e| e.to_string())?,
-            self.settings.site.longitude,
-        );
+        r.ok_or_else(|| stop_reason(&stop))?.map_err(AgentError::part("dome"))?;
+        let night = crate::planning::night_of(JulianDate::from_datetime(now)?, self.settings.site.longitude);
         let dir = self.calibration_dir(night)?;
         // Only what is missing (a run stopped halfway goes on where it stopped).
-        let wanted = flats_wanted(&self.db, &self.settings, self.site.as_ref(), now).await;
+        let wanted = flats_wanted(&self.db, &self.settings, &self.site, now).await;
         let mut parts = tokio::task::JoinSet::new();
         for det in [Detector::Vis, Detector::Nir] {
             let Some(ch) = self.channel(det) else { continue };
@@ -52,7 +49,7 @@ impl Kit {
                     window: None,
                 };
                 for (f, missing) in &filters {
-                    kit.select_filter(&ch, f).await.map_err(|e| format!("filter {f}: {e}"))?;
+                    kit.select_filter(&ch, f).await.map_err(AgentError::part(format!("filter {f}")))?;
                     let first = e.flats_per_filter - missing;
                     for i in first..e.flats_per_filter {
                         let prefix = format!("flat_{f}_{:02}", i + 1);
@@ -69,14 +66,11 @@ impl Kit {
     }
 
     /// Bias and darks, dome closed, every camera in parallel.
-    pub(super) async fn run_calibrations(&self, stop: watch::Receiver<Stop>) -> Result<(), String> {
+    pub(super) async fn run_calibrations(&self, stop: watch::Receiver<Stop>) -> Result<(), AgentError> {
         let x = &self.settings.executor;
         let now = self.clock.now();
         self.log(LogLevel::Info, "bias and darks").await;
-        let night = crate::planning::night_of(
-            JulianDate::from_datetime(now).map_err(|e| e.to_string())?,
-            self.settings.site.longitude,
-        );
+        let night = crate::planning::night_of(JulianDate::from_datetime(now)?, self.settings.site.longitude);
         let dir = self.calibration_dir(night)?;
         let mut parts = tokio::task::JoinSet::new();
         for det in [Detector::Vis, Detector::Nir] {
@@ -103,9 +97,10 @@ impl Kit {
         join_parts(parts).await
     }
 
-    pub(super) fn calibration_dir(&self, night: NaiveDate) -> Result<PathBuf, String> {
+    pub(super) fn calibration_dir(&self, night: NaiveDate) -> Result<PathBuf, AgentError> {
         let d = self.archive.produced().join("calibrations").join(night.to_string());
-        std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        std::fs::create_dir_all(&d)
+            .map_err(|source| AgentError::Io { what: format!("cannot create {}", d.display()), source })?;
         Ok(d)
     }
 }

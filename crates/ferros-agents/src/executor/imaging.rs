@@ -10,14 +10,14 @@ impl Kit {
         exposure: &Exposure,
         stop: &mut watch::Receiver<Stop>,
         shot: Shot<'_>,
-    ) -> Result<Option<PathBuf>, String> {
+    ) -> Result<Option<PathBuf>, AgentError> {
         if matches!(*stop.borrow(), Stop::Now(_) | Stop::AfterExposure(_)) {
             return Ok(None);
         }
         let c = &ch.camera;
         let t = self.timeout;
         let started = self.clock.now();
-        bounded(c.name(), "expose", t, c.expose(exposure)).await.map_err(|e| e.to_string())?;
+        bounded(c.name(), "expose", t, c.expose(exposure)).await?;
         let limit = Duration::from_secs_f64(exposure.duration + self.settings.executor.readout_timeout_s);
         let wait = self.until(
             c.name(),
@@ -50,7 +50,7 @@ impl Kit {
                 });
                 return Ok(None);
             }
-            Some(r) => r.map_err(|e| e.to_string())?,
+            Some(r) => r?,
         };
         self.ctx.bus.publish(Event::Exposure {
             camera: c.name().to_owned(),
@@ -60,9 +60,9 @@ impl Kit {
             completed: state.value.activity == CameraActivity::Ready,
         });
         if state.value.activity != CameraActivity::Ready {
-            return Err(format!("{}: the exposure ended {:?}", c.name(), state.value.activity));
+            return Err(AgentError::Exposure { camera: c.name().to_owned(), activity: state.value.activity });
         }
-        let frame = bounded(c.name(), "image", t, c.image()).await.map_err(|e| e.to_string())?;
+        let frame = bounded(c.name(), "image", t, c.image()).await?;
         let info = self.image_info(ch, &shot, state.value.ccd_temperature).await;
         let header = image_header(&frame, &info);
         let name = format!(
@@ -98,15 +98,15 @@ impl Kit {
             let path = clock
                 .offload(move || file.write_image(&dir, &name, &frame, &info))
                 .await
-                .map_err(|e| format!("writing the image: {e}"))??;
+                .map_err(|source| AgentError::Offload { what: "writing the image", source })??;
             image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
-            db.insert_image(&image).await.map_err(|e| e.to_string())?;
+            db.insert_image(&image).await?;
             if alert {
                 archive.link_fsc(&path)?;
             }
-            Ok::<_, String>(path)
+            Ok::<_, AgentError>(path)
         });
-        let path = store.await.map_err(|e| format!("storing the image: {e}"))??;
+        let path = store.await.map_err(|source| AgentError::Task { what: "storing the image", source })??;
         Ok(Some(path))
     }
 
@@ -114,7 +114,7 @@ impl Kit {
         let s = &self.settings.site;
         let (mut ra, mut dec, mut airmass) = (shot.radec.map(|p| p.0), shot.radec.map(|p| p.1), None);
         if shot.kind == ImageKind::Light
-            && let (Some((r, d)), Some(site)) = (shot.radec, self.site.as_ref())
+            && let (Some((r, d)), site) = (shot.radec, &self.site)
             && let Ok(jd) = JulianDate::from_datetime(self.clock.now())
             && let Ok(frame) = ferros_astro::Frame::new(site, jd)
             && let Ok(c) = ferros_domain::Coordinates::new(r, d)

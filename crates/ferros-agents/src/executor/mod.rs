@@ -45,6 +45,7 @@ use ferros_observatory::Observatory;
 use tokio::sync::{RwLock, watch};
 use tokio::task::JoinHandle;
 
+use crate::AgentError;
 use crate::runtime::{Agent, AgentContext, Event};
 
 mod calibrations;
@@ -101,7 +102,7 @@ struct Kit {
     clock: Clock,
     ctx: AgentContext,
     settings: Arc<Settings>,
-    site: Option<Site>,
+    site: Site,
     /// Device call time limit (real time).
     timeout: Duration,
 }
@@ -127,8 +128,8 @@ impl std::fmt::Debug for ExecutorAgent {
 
 impl ExecutorAgent {
     pub fn new(settings: &Settings, obs: Observatory, archive: Archive, ctx: AgentContext) -> Self {
-        let s = &settings.site;
         let kit = Kit {
+            site: obs.site,
             timeout: Duration::from_secs_f64(settings.devices.timeout_s),
             obs,
             archive,
@@ -136,7 +137,6 @@ impl ExecutorAgent {
             clock: ctx.clock,
             ctx,
             settings: Arc::new(settings.clone()),
-            site: Site::new(s.latitude, s.longitude, s.elevation).ok(),
         };
         Self {
             kit,
@@ -204,11 +204,11 @@ impl ExecutorAgent {
 
     /// With no job running, nothing executes: what is still marked EXECUTING
     /// (a run that could not record its end) goes back to the planner.
-    async fn give_back_orphans(&self, ctx: &AgentContext, why: &str) -> Result<(), String> {
+    async fn give_back_orphans(&self, ctx: &AgentContext, why: &str) -> Result<(), AgentError> {
         let now = ctx.clock.now();
-        for id in ctx.db.executing_sequences().await.map_err(|e| e.to_string())? {
+        for id in ctx.db.executing_sequences().await? {
             let end = SequenceEnd::GivenBack { reason: format!("interrupted: {why}") };
-            if ctx.db.finish_sequence(id, &end, now).await.map_err(|e| e.to_string())? {
+            if ctx.db.finish_sequence(id, &end, now).await? {
                 ctx.log(
                     "executor",
                     LogLevel::Warn,
@@ -223,7 +223,7 @@ impl ExecutorAgent {
 
     /// After a restart: nothing runs, so what is marked EXECUTING goes back to
     /// the planner, exposures left running are aborted, half-written files removed.
-    async fn recover(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn recover(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
         self.give_back_orphans(ctx, "the executor restarted").await?;
         for c in [&self.kit.obs.camera_vis, &self.kit.obs.camera_nir].into_iter().flatten() {
             if let Ok(s) = bounded(c.name(), "state", self.kit.timeout, c.state()).await
@@ -254,7 +254,7 @@ impl ExecutorAgent {
         &self,
         site: &ferros_astro::Site,
         now: DateTime<Utc>,
-    ) -> Result<ferros_astro::Frame, String> {
+    ) -> Result<ferros_astro::Frame, AgentError> {
         let minute = now.timestamp().div_euclid(60);
         let mut cache = self.frames.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((m, f)) = cache.as_ref()
@@ -263,24 +263,25 @@ impl ExecutorAgent {
             return Ok(f.clone());
         }
         let at = DateTime::<Utc>::from_timestamp(minute * 60, 0).unwrap_or(now);
-        let jd = JulianDate::from_datetime(at).map_err(|e| e.to_string())?;
-        let frame = ferros_astro::Frame::new(site, jd).map_err(|e| e.to_string())?;
+        let jd = JulianDate::from_datetime(at)?;
+        let frame = ferros_astro::Frame::new(site, jd)?;
         *cache = Some((minute, frame.clone()));
         Ok(frame)
     }
 
     /// An alert sequence waiting, its window open and its target up: pre-empts routine work.
-    async fn alert_ready(&self, now: DateTime<Utc>) -> Result<Option<SequenceId>, String> {
-        let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
-        let waiting = self.kit.db.alerts_waiting(jd.days()).await.map_err(|e| e.to_string())?;
+    async fn alert_ready(&self, now: DateTime<Utc>) -> Result<Option<SequenceId>, AgentError> {
+        let jd = JulianDate::from_datetime(now)?;
+        let waiting = self.kit.db.alerts_waiting(jd.days()).await?;
         let horizon = self.kit.settings.site.horizon;
         for a in waiting {
-            let up = match (a.radec, self.kit.site.as_ref()) {
-                (Some((ra, dec)), Some(site)) => {
-                    let c = ferros_domain::Coordinates::new(ra, dec).map_err(|e| e.to_string())?;
-                    self.frame_of_minute(site, now)?.star(c).alt > a.min_alt.unwrap_or(horizon).max(horizon)
+            let up = match a.radec {
+                Some((ra, dec)) => {
+                    let c = ferros_domain::Coordinates::new(ra, dec)?;
+                    self.frame_of_minute(&self.kit.site, now)?.star(c).alt
+                        > a.min_alt.unwrap_or(horizon).max(horizon)
                 }
-                _ => true,
+                None => true,
             };
             if up {
                 return Ok(Some(a.id));
@@ -305,7 +306,7 @@ impl Agent for ExecutorAgent {
         matches!(e, Event::Mode { .. } | Event::Environment { .. } | Event::Schedule { .. })
     }
 
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
         if !self.recovered {
             self.recover(ctx).await?;
             self.recovered = true;
@@ -325,7 +326,7 @@ impl Agent for ExecutorAgent {
         if let Some(r) = &self.running {
             match &r.job {
                 Job::Sequence { id, alert } => {
-                    let status = ctx.db.sequence_status(*id).await.map_err(|e| e.to_string())?;
+                    let status = ctx.db.sequence_status(*id).await?;
                     if status == Some(SequenceStatus::Cancelled) {
                         self.stop(Stop::Now("cancelled".into()));
                     } else if !observing {
@@ -353,24 +354,21 @@ impl Agent for ExecutorAgent {
         }
         let site = self.kit.site;
         if observing {
-            if flats_due(&ctx.db, &self.kit.settings, site.as_ref(), now).await {
+            if flats_due(&ctx.db, &self.kit.settings, &site, now).await {
                 self.start(Job::Flats, ctx);
                 return Ok(());
             }
-            let jd = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+            let jd = JulianDate::from_datetime(now)?;
             let lead = self.kit.settings.executor.lead_s / 86_400.0;
             if self.taken.0 != now {
                 self.taken = (now, Vec::new());
             }
             let job = if let Some(a) = self.alert_ready(now).await?
-                && ctx.db.sequence_status(a).await.map_err(|e| e.to_string())?
-                    == Some(SequenceStatus::Planned)
+                && ctx.db.sequence_status(a).await? == Some(SequenceStatus::Planned)
             {
                 Some(Job::Sequence { id: a, alert: true })
-            } else if let Some((id, _)) =
-                ctx.db.next_planned(jd.days() + lead).await.map_err(|e| e.to_string())?
-            {
-                let alert = ctx.db.is_alert(id).await.map_err(|e| e.to_string())?;
+            } else if let Some((id, _)) = ctx.db.next_planned(jd.days() + lead).await? {
+                let alert = ctx.db.is_alert(id).await?;
                 Some(Job::Sequence { id, alert })
             } else {
                 None
@@ -383,7 +381,7 @@ impl Agent for ExecutorAgent {
                 self.start(Job::Sequence { id, alert }, ctx);
             }
         } else if majordome.is_some_and(|m| m.mode != Mode::Closing)
-            && calibrations_due(&ctx.db, &self.kit.settings, site.as_ref(), now).await
+            && calibrations_due(&ctx.db, &self.kit.settings, &site, now).await
             && secured(&self.kit).await
         {
             self.start(Job::Calibrations, ctx);
@@ -406,10 +404,11 @@ async fn secured(kit: &Kit) -> bool {
     }
 }
 
-async fn join_parts(mut parts: tokio::task::JoinSet<Part>) -> Result<(), String> {
+async fn join_parts(mut parts: tokio::task::JoinSet<Part>) -> Result<(), AgentError> {
     let mut result = Ok(());
     while let Some(r) = parts.join_next().await {
-        if let Err(e) = r.map_err(|e| e.to_string()).and_then(|r| r)
+        if let Err(e) =
+            r.map_err(|source| AgentError::Task { what: "a part of the work", source }).and_then(|r| r)
             && result.is_ok()
         {
             result = Err(e);
@@ -422,9 +421,9 @@ fn seq_start(start: JulianDate) -> DateTime<Utc> {
     start.to_datetime()
 }
 
-fn stop_reason(stop: &watch::Receiver<Stop>) -> String {
-    match &*stop.borrow() {
+fn stop_reason(stop: &watch::Receiver<Stop>) -> AgentError {
+    AgentError::Stopped(match &*stop.borrow() {
         Stop::Now(why) | Stop::AfterExposure(why) => why.clone(),
         Stop::Go => "stopped".into(),
-    }
+    })
 }

@@ -12,7 +12,7 @@ pub(super) struct Channel {
 
 impl Kit {
     pub(super) fn evening(&self, now: DateTime<Utc>) -> bool {
-        evening(&self.settings, self.site.as_ref(), now)
+        evening(&self.settings, &self.site, now)
     }
 
     pub(super) fn channel(&self, detector: Detector) -> Option<Channel> {

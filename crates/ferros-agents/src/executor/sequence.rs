@@ -3,26 +3,32 @@
 use super::*;
 
 /// The outcome of an album or a job part.
-pub(super) type Part = Result<(), String>;
+pub(super) type Part = Result<(), AgentError>;
 
 impl Kit {
     pub(super) async fn run_sequence(
         &self,
         id: SequenceId,
         stop: watch::Receiver<Stop>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AgentError> {
         let db = &self.db;
-        let Some((_, rid)) = db.sequence_request(id).await.map_err(|e| e.to_string())? else {
-            return Err(format!("sequence {id} is gone"));
+        let Some((_, rid)) = db.sequence_request(id).await? else {
+            return Err(AgentError::Missing(format!("sequence {id} is gone")));
         };
-        let request = db.request(rid).await.map_err(|e| e.to_string())?.ok_or("the request is gone")?;
-        let seq = request.sequences.iter().find(|s| s.id == id).ok_or("the sequence is gone")?.clone();
+        let request =
+            db.request(rid).await?.ok_or_else(|| AgentError::Missing("the request is gone".into()))?;
+        let seq = request
+            .sequences
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| AgentError::Missing("the sequence is gone".into()))?
+            .clone();
         let block = seq.spec.block().get();
         // A sequence is started up to `lead_s` before its planned start; one
         // whose target rises only at that start waits for it (else the planner
         // would place it again at the same time, and so on for ever).
         if let Some(tsp) = seq.tsp {
-            let now = JulianDate::from_datetime(self.clock.now()).map_err(|e| e.to_string())?;
+            let now = JulianDate::from_datetime(self.clock.now())?;
             if tsp.days() > now.days()
                 && !self.up_between(&seq, now.days(), now.days() + block / 86_400.0)
                 && self.up_between(&seq, tsp.days(), tsp.days() + block / 86_400.0)
@@ -38,10 +44,10 @@ impl Kit {
             }
         }
         let now = self.clock.now();
-        let start = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+        let start = JulianDate::from_datetime(now)?;
         // What the observatory cannot do at all is given up, with the reason.
         if let Some(why) = self.cannot_do(&seq).await {
-            db.give_up_sequence(id, &why, now).await.map_err(|e| e.to_string())?;
+            db.give_up_sequence(id, &why, now).await?;
             self.log(LogLevel::Warn, format!("sequence {id} is UNPLANNABLE: {why}")).await;
             self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("UNPLANNABLE: {why}") });
             return Ok(());
@@ -53,12 +59,12 @@ impl Kit {
         if down || end > seq.spec.jd2.days() {
             let why =
                 if down { "its target is not up now" } else { "it can no longer end within its window" };
-            db.replan_sequence(id, why, now).await.map_err(|e| e.to_string())?;
+            db.replan_sequence(id, why, now).await?;
             self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("replanned: {why}") });
             return Ok(());
         }
-        let end = JulianDate::new(start.days() + block / 86_400.0).map_err(|e| e.to_string())?;
-        db.start_sequence(id, start, end, now).await.map_err(|e| e.to_string())?;
+        let end = JulianDate::new(start.days() + block / 86_400.0)?;
+        db.start_sequence(id, start, end, now).await?;
         self.log(LogLevel::Info, format!("sequence {id} \"{}\" started", seq.spec.name)).await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: "EXECUTING".into() });
         let outcome = self.sequence_body(&request, &seq, stop.clone()).await;
@@ -66,12 +72,12 @@ impl Kit {
         let (end, state) = match outcome {
             Ok(()) => {
                 let charge = (now - seq_start(start)).num_milliseconds() as f64 / 1000.0;
-                let tep = JulianDate::from_datetime(now).map_err(|e| e.to_string())?;
+                let tep = JulianDate::from_datetime(now)?;
                 (SequenceEnd::Executed { tep, charge_s: charge }, "EXECUTED".to_owned())
             }
-            Err(why) => (SequenceEnd::GivenBack { reason: why.clone() }, format!("given back: {why}")),
+            Err(why) => (SequenceEnd::GivenBack { reason: why.to_string() }, format!("given back: {why}")),
         };
-        let changed = db.finish_sequence(id, &end, now).await.map_err(|e| e.to_string())?;
+        let changed = db.finish_sequence(id, &end, now).await?;
         let state = if changed { state } else { "cancelled".to_owned() };
         self.log(LogLevel::Info, format!("sequence {id}: {state}")).await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state });
@@ -87,7 +93,7 @@ impl Kit {
 
     /// Whether the target stays above its lowest altitude from `a` to `b` (JD).
     pub(super) fn up_between(&self, seq: &ferros_domain::Sequence, a: f64, b: f64) -> bool {
-        let (Some(c), Some(site)) = (seq.spec.coordinates, self.site.as_ref()) else { return true };
+        let (Some(c), site) = (seq.spec.coordinates, &self.site) else { return true };
         let floor =
             crate::planning::altitude_floor(seq.spec.constraints.min_altitude, self.settings.site.horizon);
         let steps = ((b - a) * 86_400.0 / 600.0).ceil().max(1.0) as u32;
@@ -149,7 +155,7 @@ impl Kit {
         request: &Request,
         seq: &ferros_domain::Sequence,
         mut stop: watch::Receiver<Stop>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AgentError> {
         let radec = seq.spec.coordinates.map(|c| (c.ra.degrees(), c.dec.degrees()));
         if let Some((ra, dec)) = radec {
             let r = tokio::select! {
@@ -157,14 +163,14 @@ impl Kit {
                 _ = stop.wait_for(|s| *s != Stop::Go) => None,
                 r = self.point(ra, dec) => Some(r),
             };
-            r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("pointing: {e}"))?;
+            r.ok_or_else(|| stop_reason(&stop))?.map_err(AgentError::part("pointing"))?;
         }
         let r = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s != Stop::Go) => None,
             r = self.dome_open() => Some(r),
         };
-        r.ok_or_else(|| stop_reason(&stop))?.map_err(|e| format!("dome: {e}"))?;
+        r.ok_or_else(|| stop_reason(&stop))?.map_err(AgentError::part("dome"))?;
         let dir = self.request_folder(request.kind.code(), request.id, true).await?;
         let dir = self.archive.sequence_dir(&dir, seq.id.0)?;
         let total: f64 = seq
@@ -181,7 +187,7 @@ impl Kit {
         for album in &seq.albums {
             let Some(ch) = self.channel(album.spec.detector) else {
                 if album.spec.detector == Detector::Vis {
-                    return Err("no VIS camera".into());
+                    return Err(AgentError::Missing("no VIS camera".into()));
                 }
                 self.log(LogLevel::Warn, format!("album {}: no NIR camera here; skipped", album.id)).await;
                 continue;
@@ -207,7 +213,7 @@ impl Kit {
                 let run = async {
                     for plan in &album.plans {
                         let p = &plan.spec;
-                        kit.select_filter(&ch, &p.filter).await.map_err(|e| format!("filter: {e}"))?;
+                        kit.select_filter(&ch, &p.filter).await.map_err(AgentError::part("filter"))?;
                         let exposure = Exposure {
                             duration: p.exposure.get(),
                             frame: FrameType::Light,
@@ -231,7 +237,7 @@ impl Kit {
                                     };
                                     moved
                                         .ok_or_else(|| stop_reason(&stop))?
-                                        .map_err(|e| format!("dithering: {e}"))?;
+                                        .map_err(AgentError::part("dithering"))?;
                                     *at = Some(target);
                                 }
                             }
@@ -258,8 +264,7 @@ impl Kit {
                             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                             kit.db
                                 .record_progress(sid, plan.id, i64::from(i + 1), f64::from(n) / total)
-                                .await
-                                .map_err(|e| e.to_string())?;
+                                .await?;
                             if *stop.borrow() != Stop::Go {
                                 return Err(stop_reason(&stop));
                             }
@@ -275,7 +280,9 @@ impl Kit {
         while let Some(r) = albums.join_next().await {
             let (detector, album, r) = match r {
                 Ok((d, a, r, going)) => (d, Some((a, going)), r),
-                Err(e) => (Detector::Vis, None, Err(format!("an album's task failed: {e}"))),
+                Err(source) => {
+                    (Detector::Vis, None, Err(AgentError::Task { what: "an album's task", source }))
+                }
             };
             match (r, album) {
                 (Ok(()), _) => {}
@@ -297,7 +304,7 @@ impl Kit {
         kind: &str,
         request: RequestId,
         active: bool,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, AgentError> {
         let name = format!("{kind}_{}", request.0);
         let (done, open) = (format!("produced/{name}/"), format!("produced/{name}_active/"));
         let dir = if active {
@@ -306,7 +313,7 @@ impl Kit {
             self.archive.finish_request(kind, request.0)?
         };
         let (from, to) = if active { (done, open) } else { (open, done) };
-        self.db.move_image_paths(&from, &to).await.map_err(|e| e.to_string())?;
+        self.db.move_image_paths(&from, &to).await?;
         Ok(dir)
     }
 }

@@ -11,7 +11,7 @@ pub struct Twilight {
 }
 
 impl Twilight {
-    pub fn at(site: Option<&Site>, now: DateTime<Utc>) -> Option<Twilight> {
+    pub fn at(site: &Site, now: DateTime<Utc>) -> Option<Twilight> {
         let sun = crate::sun_altitude(site, now)?;
         let sun_later = crate::sun_altitude(site, now + TimeDelta::minutes(10))?;
         Some(Twilight { sun, sun_later })
@@ -30,13 +30,13 @@ impl Twilight {
 
 /// The evening twilight of the flats: the Sun setting between
 /// `executor.flats_sun_altitude` and the night's altitude.
-pub(super) fn evening(settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+pub(super) fn evening(settings: &Settings, site: &Site, now: DateTime<Utc>) -> bool {
     Twilight::at(site, now)
         .is_some_and(|t| t.evening(settings.executor.flats_sun_altitude, settings.site.night_sun_altitude))
 }
 
 /// Whether twilight flats are due now: evening, and a filter still lacks its flats.
-pub async fn flats_due(db: &Db, settings: &Settings, site: Option<&Site>, now: DateTime<Utc>) -> bool {
+pub async fn flats_due(db: &Db, settings: &Settings, site: &Site, now: DateTime<Utc>) -> bool {
     !flats_wanted(db, settings, site, now).await.is_empty()
 }
 
@@ -46,7 +46,7 @@ pub async fn flats_due(db: &Db, settings: &Settings, site: Option<&Site>, now: D
 pub async fn flats_wanted(
     db: &Db,
     settings: &Settings,
-    site: Option<&Site>,
+    site: &Site,
     now: DateTime<Utc>,
 ) -> Vec<(Detector, String, u32)> {
     let x = &settings.executor;
@@ -73,12 +73,7 @@ pub async fn flats_wanted(
 }
 
 /// Whether the morning's bias and darks are due: morning, none taken in the last 6 hours.
-pub(super) async fn calibrations_due(
-    db: &Db,
-    settings: &Settings,
-    site: Option<&Site>,
-    now: DateTime<Utc>,
-) -> bool {
+pub(super) async fn calibrations_due(db: &Db, settings: &Settings, site: &Site, now: DateTime<Utc>) -> bool {
     let x = &settings.executor;
     if x.biases == 0 && x.darks_s.is_empty() {
         return false;

@@ -68,8 +68,8 @@ fn planner_and_executor(
     ctx: &ferros_agents::AgentContext,
 ) -> (Factory, Factory) {
     let planner: Factory = {
-        let s = s.clone();
-        Arc::new(move || Box::new(PlannerAgent::new(&s)) as Box<dyn Agent>)
+        let (s, o) = (s.clone(), obs.clone());
+        Arc::new(move || Box::new(PlannerAgent::new(&s, o.site)) as Box<dyn Agent>)
     };
     let executor: Factory = {
         let (s, o, a, ctx) = (s.clone(), obs.clone(), archive.clone(), ctx.clone());
@@ -136,7 +136,8 @@ async fn sequences_run_are_preempted_and_cancelled() {
     let h = Harness::start_with(c, |ctx| {
         let env: Factory = {
             let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
-            Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+            let obs_site = obs.site;
+            Arc::new(move || Box::new(EnvAgent::new(&s, obs_site, w.clone(), d.clone())) as Box<dyn Agent>)
         };
         let majordome: Factory = {
             let (s, o) = (s.clone(), obs.clone());

@@ -128,7 +128,10 @@ fn unsafe_because(what: &'static str) -> impl Fn(&StoredWatch) -> bool {
 
 fn env_factory(source: Arc<dyn WeatherSource>) -> Factory {
     let s = settings();
-    Arc::new(move || Box::new(EnvAgent::new(&s, source.clone(), None)) as Box<dyn Agent>)
+    Arc::new(move || {
+        Box::new(EnvAgent::new(&s, ferros_observatory::site(&s).unwrap(), source.clone(), None))
+            as Box<dyn Agent>
+    })
 }
 
 async fn plc_server(clock: Clock, scenario: &str, addr: &str) -> tokio::sync::oneshot::Sender<()> {
@@ -281,10 +284,12 @@ impl Agent for Faulty {
     fn period(&self) -> Duration {
         Duration::from_secs(1)
     }
-    async fn step(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    async fn step(&mut self, ctx: &AgentContext) -> Result<(), ferros_agents::AgentError> {
         self.steps += 1;
         if self.steps == 2 {
-            return Err("a step that fails is logged, nothing more".into());
+            return Err(ferros_agents::AgentError::Missing(
+                "a step that fails is logged, nothing more".into(),
+            ));
         }
         if self.steps == 3 {
             if self.panic {

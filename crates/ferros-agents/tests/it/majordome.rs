@@ -16,7 +16,8 @@ use super::{Harness, safe, settings, start_time};
 fn env_and_majordome(s: &ferros_config::Settings, obs: &Observatory, dome: bool) -> [Factory; 2] {
     let env: Factory = {
         let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone().filter(|_| dome));
-        Arc::new(move || Box::new(EnvAgent::new(&s, w.clone(), d.clone())) as Box<dyn Agent>)
+        let obs = obs.clone();
+        Arc::new(move || Box::new(EnvAgent::new(&s, obs.site, w.clone(), d.clone())) as Box<dyn Agent>)
     };
     let majordome: Factory = {
         let (s, o) = (s.clone(), obs.clone());

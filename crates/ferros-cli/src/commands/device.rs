@@ -1,9 +1,9 @@
 //! `ferros device status`: every configured device, its driver and address,
 //! read once now.
 
+use ferros_config::Driver;
 use ferros_devices_sim::Scenario;
-use ferros_observatory::{Observatory, Report};
-use serde_json::Value;
+use ferros_observatory::{DeviceState, Observatory, Report};
 
 use super::print_json;
 use crate::cli::DeviceCmd;
@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, cmd: DeviceCmd) -> CliResult {
             print_report(r);
         }
     }
-    let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.slot.role).collect();
+    let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.slot.role.as_str()).collect();
     if !failed.is_empty() {
         return Err(CliError::Failure(anyhow::anyhow!("no answer from: {}", failed.join(", "))));
     }
@@ -35,60 +35,52 @@ fn print_report(r: &Report) {
     let place = match (&s.address, &s.device) {
         (Some(a), Some(d)) => format!("{d} at {a}"),
         (Some(a), None) => a.clone(),
-        _ if s.driver == "sim" => "in-process simulator".to_owned(),
+        _ if s.driver == Driver::Sim => "in-process simulator".to_owned(),
         _ => "not fitted".to_owned(),
     };
-    let head = format!("{:<11} {:<7} {place}", s.role, s.driver);
+    let head = format!("{:<11} {:<7} {place}", s.role.as_str(), s.driver.as_str());
     match (&r.error, &r.state) {
         (Some(e), _) => say!("{head}\n            ERROR: {e}"),
-        (None, Some(state)) => say!("{head}\n            {}", summary(s.role, state)),
+        (None, Some(state)) => say!("{head}\n            {}", summary(state)),
         (None, None) => say!("{head}"),
     }
 }
 
 /// The few fields staff look at first; `--json` has them all.
-fn summary(role: &str, v: &Value) -> String {
-    let f = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
-    let num = |k: &str| f(k).as_f64().map_or("-".to_owned(), |x| format!("{:.2}", x + 0.0));
-    match role {
-        "telescope" => format!(
+fn summary(state: &DeviceState) -> String {
+    let num = |x: f64| format!("{:.2}", x + 0.0);
+    match state {
+        DeviceState::Mount(m) => format!(
             "connected {} slewing {} tracking {} parked {}  alt {} az {}  ra {} dec {}",
-            f("connected"),
-            f("slewing"),
-            f("tracking"),
-            f("parked"),
-            num("alt"),
-            num("az"),
-            num("ra"),
-            num("dec")
+            m.connected,
+            m.slewing,
+            m.tracking,
+            m.parked,
+            num(m.alt),
+            num(m.az),
+            num(m.ra),
+            num(m.dec)
         ),
-        "dome" => format!(
+        DeviceState::Dome(d) => format!(
             "connected {} shutter {} azimuth {} slewing {} slaved {}",
-            f("connected"),
-            f("shutter").as_str().unwrap_or("-"),
-            num("azimuth"),
-            f("slewing"),
-            f("slaved")
+            d.connected,
+            d.shutter.as_str(),
+            num(d.azimuth),
+            d.slewing,
+            d.slaved
         ),
-        "camera_vis" | "camera_nir" => format!(
+        DeviceState::Camera(c) => format!(
             "connected {} {} ccd {} C cooler {}",
-            f("connected"),
-            f("activity").as_str().unwrap_or("-"),
-            num("ccd_temperature"),
-            f("cooler_on")
+            c.connected,
+            c.activity.as_str(),
+            num(c.ccd_temperature),
+            c.cooler_on
         ),
-        "filter_vis" | "filter_nir" => {
-            let names: Vec<String> = f("names")
-                .as_array()
-                .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default();
-            let at = f("position").as_u64().and_then(|p| names.get(p as usize).cloned());
-            format!("connected {} filter {} of {}", f("connected"), at.unwrap_or("-".into()), names.join(" "))
+        DeviceState::FilterWheel(w) => {
+            format!("connected {} filter {} of {}", w.connected, w.filter().unwrap_or("-"), w.names.join(" "))
         }
-        _ => {
-            let sensors = f("sensors").as_array().map_or(0, Vec::len);
-            let alarms = f("alarms").as_array().map_or(0, Vec::len);
-            format!("mode {} sensors {sensors} alarms {alarms}", f("mode").as_str().unwrap_or("-"))
+        DeviceState::Weather(w) => {
+            format!("mode {} sensors {} alarms {}", w.mode.as_str(), w.sensors.len(), w.alarms.len())
         }
     }
 }

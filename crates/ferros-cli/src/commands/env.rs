@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use ferros_agents::{series_bin, series_step};
-use ferros_domain::GlobalStatus;
+use ferros_domain::{GlobalStatus, QuantitySynthesis};
+use ferros_env::Synthesis;
 use serde_json::{Value, json};
 
 use super::print_json;
@@ -32,23 +33,11 @@ async fn status(ctx: &Context, as_json: bool) -> CliResult {
             "no environment synthesis yet: the ENV agent has not run (ferros start, or ferros agent env)"
         )));
     };
-    let body: Value = serde_json::from_str(&w.body).map_err(|e| anyhow::anyhow!("stored synthesis: {e}"))?;
+    let synthesis: Synthesis =
+        serde_json::from_str(&w.body).map_err(|e| anyhow::anyhow!("stored synthesis: {e}"))?;
     let now = ctx.instance_clock(&db).await?.now();
-    let quantities: Vec<Value> = ["weather", "site"]
-        .iter()
-        .flat_map(|g| body[*g]["quantities"].as_array().cloned().unwrap_or_default())
-        .map(|q| {
-            let age = q["measured_at"]
-                .as_str()
-                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-                .map(|t| (secs_between(t, now) * 10.0).round() / 10.0);
-            json!({
-                "name": q["name"], "value": q["value"], "unit": q["unit"],
-                "interpretation": q["interpretation"], "decision": q["decision"],
-                "sensor": q["sensor"], "suspects": q["suspects"], "age_s": age,
-            })
-        })
-        .collect();
+    let quantities: Vec<_> = synthesis.quantities().collect();
+    let age_of = |q: &QuantitySynthesis| q.measured_at.map(|t| (secs_between(t, now) * 10.0).round() / 10.0);
     let age = secs_between(w.updated, now);
     let status = match w.global_status {
         GlobalStatus::Safe => "SAFE",
@@ -58,7 +47,12 @@ async fn status(ctx: &Context, as_json: bool) -> CliResult {
         let out = json!({
             "global_status": status, "reasons": w.reasons,
             "updated": w.updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "age_s": (age * 10.0).round() / 10.0, "quantities": quantities,
+            "age_s": (age * 10.0).round() / 10.0,
+            "quantities": quantities.iter().map(|q| json!({
+                "name": q.name, "value": q.value, "unit": q.unit,
+                "interpretation": q.interpretation, "decision": q.decision,
+                "sensor": q.sensor, "suspects": q.suspects, "age_s": age_of(q),
+            })).collect::<Vec<Value>>(),
         });
         print_json(&out)?;
     } else {
@@ -70,17 +64,17 @@ async fn status(ctx: &Context, as_json: bool) -> CliResult {
             say!("  - {r}");
         }
         for q in &quantities {
-            let value = match q["value"].as_f64() {
-                Some(v) => format!("{v:.2} {}", q["unit"].as_str().unwrap_or_default()),
+            let value = match q.value {
+                Some(v) => format!("{v:.2} {}", q.unit),
                 None => "-".to_owned(),
             };
             say!(
                 "{:<16} {:<8} {:<14} {:<14} {}",
-                q["name"].as_str().unwrap_or_default(),
-                q["decision"].as_str().unwrap_or_default(),
+                q.name,
+                q.decision.as_str(),
                 value,
-                q["sensor"].as_str().unwrap_or("-"),
-                q["interpretation"].as_str().unwrap_or_default()
+                q.sensor.as_deref().unwrap_or("-"),
+                q.interpretation
             );
         }
     }

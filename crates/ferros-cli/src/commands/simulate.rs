@@ -31,7 +31,10 @@ fn date(text: &str, arg: &str) -> CliResult<NaiveDate> {
 fn sim_error(e: SimError) -> CliError {
     match e {
         SimError::Input(m) => CliError::input(m),
-        SimError::Failure(m) => CliError::Failure(anyhow::anyhow!(m)),
+        SimError::Observatory(e) => CliError::input(e),
+        e @ (SimError::Failure(_) | SimError::Weather(_)) => {
+            CliError::Failure(anyhow::anyhow!(e.to_string()))
+        }
     }
 }
 

@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use ferros_clock::Clock;
 use ferros_devices::{Camera, DeviceError, Mount, WeatherSource};
-use ferros_devices_indi::xml::{Kind, Message, MessageReader, PropState, Value, number};
+use ferros_devices_indi::xml::{
+    Kind, Message, MessageReader, PropState, Value, ValueError, XmlError, number,
+};
 use ferros_devices_indi::{
     Backoff, IndiCamera, IndiClient, IndiDome, IndiFilterWheel, IndiMount, IndiWeather,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-async fn read_all(xml: &str) -> Result<Vec<Message>, String> {
+async fn read_all(xml: &str) -> Result<Vec<Message>, XmlError> {
     let mut r = MessageReader::new(xml.as_bytes());
     let mut out = Vec::new();
     while let Some(m) = r.next().await? {
@@ -52,36 +54,44 @@ async fn the_reader_takes_indi_messages() {
     assert_eq!(elements["CCD1"], Value::Blob { format: ".fits".into(), data: vec![0, 1, 2] });
     assert!(matches!(&m[5], Message::Other(t) if t == "pingRequest"));
     assert_eq!(number("-12:30:36").unwrap(), -12.51);
-    assert!(number("12:xx").is_err() && number("NaN").is_err());
+    assert_eq!(number("12:xx"), Err(ValueError::NotANumber("12:xx".into())));
+    assert!(number("NaN").is_err());
 }
 
 #[tokio::test]
 async fn the_reader_says_what_is_wrong() {
-    let e = read_all("this is not XML").await.unwrap_err();
+    let e = read_all("this is not XML").await.unwrap_err().to_string();
     assert!(e.contains("text outside any element: \"this is not XML\""), "{e}");
     let e = read_all(r#"<setNumberVector device="T" name="EQ"><oneNumber name="RA">1"#).await.unwrap_err();
+    assert_eq!(e, XmlError::ClosedIn("setNumberVector".into()));
+    let e = e.to_string();
     assert_eq!(e, "connection closed in the middle of <setNumberVector>");
     let e = read_all(
         r#"<setNumberVector device="T" name="EQ"><oneNumber name="RA">north</oneNumber></setNumberVector>"#,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert_eq!(e, "<setNumberVector device=\"T\" name=\"EQ\">: RA: \"north\" is not a number");
     let e = read_all(
         r#"<setSwitchVector device="T" name="S"><oneSwitch name="A">Maybe</oneSwitch></setSwitchVector>"#,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.ends_with("A: switch value \"Maybe\" is not On or Off"), "{e}");
     let e = read_all(r#"<setNumberVector device="T" name="EQ" state="Fine"></setNumberVector>"#)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.ends_with("state \"Fine\" is not Idle, Ok, Busy or Alert"), "{e}");
-    let e = read_all(r#"<setNumberVector device="T" name="EQ"></setTextVector>"#).await.unwrap_err();
+    let e =
+        read_all(r#"<setNumberVector device="T" name="EQ"></setTextVector>"#).await.unwrap_err().to_string();
     assert!(e.starts_with("malformed XML"), "{e}");
     let e = read_all(r#"<setBLOBVector device="C" name="CCD1"><oneBLOB name="CCD1" size="3" format=".fits">!!!</oneBLOB></setBLOBVector>"#)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("BLOB is not base64"), "{e}");
 }
 

@@ -267,7 +267,7 @@ async fn the_plc_scenario_extensions_change_mode_validity_alarms_and_answers() {
 #[test]
 fn bad_scenarios_say_where() {
     use ferros_devices_sim::Scenario;
-    let bad = |t: &str| Scenario::parse(t).unwrap_err();
+    let bad = |t: &str| Scenario::parse(t).unwrap_err().to_string();
     assert!(bad("{").starts_with("not JSON"));
     assert!(bad("{}").contains("JSON list"));
     assert!(bad(r#"["ten"]"#).starts_with("[0]:"));
@@ -289,7 +289,9 @@ fn bad_scenarios_say_where() {
     )
     .unwrap();
     let e = ferros_devices_sim::SimPlc::new("plc", clock(), Duration::from_secs(1), unknown).unwrap_err();
-    assert_eq!(e, "change 1: no sensor Nope");
+    let nope = ferros_devices_sim::ModelError::NoSensor("Nope".into());
+    assert_eq!(e, ferros_devices_sim::ScenarioError::Change { n: 1, what: nope });
+    assert_eq!(e.to_string(), "change 1: no sensor Nope");
 }
 
 mod camera {

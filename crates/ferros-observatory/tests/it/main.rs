@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
 use ferros_clock::Clock;
-use ferros_config::{Device, Settings};
+use ferros_config::{Device, Driver, Settings};
 use ferros_devices_sim::Scenario;
 use ferros_observatory::{Observatory, slots};
 
@@ -14,8 +14,8 @@ fn quiet() -> Scenario {
 #[test]
 fn defaults_per_driver() {
     let mut s = Settings::default();
-    assert!(slots(&s).unwrap().iter().all(|x| x.driver == "sim" && x.address.is_none()));
-    s.devices.driver = "socket".into();
+    assert!(slots(&s).unwrap().iter().all(|x| x.driver == Driver::Sim && x.address.is_none()));
+    s.devices.driver = Driver::Socket;
     let socket = slots(&s).unwrap();
     let addr: Vec<_> = socket.iter().map(|x| x.address.as_deref().unwrap()).collect();
     assert_eq!(
@@ -30,23 +30,25 @@ fn defaults_per_driver() {
             "127.0.0.1:5003"
         ]
     );
-    s.devices.driver = "indi".into();
+    s.devices.driver = Driver::Indi;
     s.devices.camera_nir = Device { device: Some("CAGIRE".into()), ..Device::default() };
     let indi = slots(&s).unwrap();
     assert_eq!(indi[0].device.as_deref(), Some("Telescope Simulator"));
-    assert_eq!((indi[3].driver.as_str(), indi[3].device.as_deref()), ("indi", Some("CAGIRE")));
-    assert_eq!(indi[5].driver, "none", "no NIR wheel unless named");
+    assert_eq!((indi[3].driver, indi[3].device.as_deref()), (Driver::Indi, Some("CAGIRE")));
+    assert_eq!(indi[5].driver, Driver::None, "no NIR wheel unless named");
     assert!(
-        indi.iter().filter(|x| x.driver == "indi").all(|x| x.address.as_deref() == Some("127.0.0.1:7624"))
+        indi.iter()
+            .filter(|x| x.driver == Driver::Indi)
+            .all(|x| x.address.as_deref() == Some("127.0.0.1:7624"))
     );
-    s.devices.driver = "alpaca".into();
-    s.devices.dome = Device { driver: Some("none".into()), ..Device::default() };
+    s.devices.driver = Driver::Alpaca;
+    s.devices.dome = Device { driver: Some(Driver::None), ..Device::default() };
     let alpaca = slots(&s).unwrap();
     assert_eq!(
         (alpaca[0].address.as_deref(), alpaca[0].device.as_deref()),
         (Some("http://127.0.0.1:11111"), Some("0"))
     );
-    assert_eq!(alpaca[1].driver, "none");
+    assert_eq!(alpaca[1].driver, Driver::None);
 }
 
 #[test]
@@ -55,13 +57,13 @@ fn a_socket_config_file_gives_the_ports() {
     let ini = dir.path().join("ports.ini");
     std::fs::write(&ini, "[CameraVIS]\nip=10.1.1.1\nport=6001\n").unwrap();
     let mut s = Settings::default();
-    s.devices.driver = "socket".into();
+    s.devices.driver = Driver::Socket;
     s.devices.socket_config = Some(ini.clone());
     let x = slots(&s).unwrap();
     assert_eq!(x[2].address.as_deref(), Some("10.1.1.1:6001"));
     assert_eq!(x[4].address.as_deref(), Some("10.1.1.1:6001"), "the wheel is on its camera's port");
     std::fs::write(&ini, "[CameraVIS]\nport=sixty\n").unwrap();
-    let e = slots(&s).unwrap_err();
+    let e = slots(&s).unwrap_err().to_string();
     assert!(e.contains("ports.ini") && e.contains("line 2"), "{e}");
 }
 
