@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferros_clock::Clock;
+use ferros_devices::net::{Network, Stream};
 use ferros_devices::{DeviceError, DeviceResult, Stamped, WeatherSource, WeatherStatus};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -18,24 +18,33 @@ use crate::wire;
 
 pub use ferros_devices::Backoff;
 
-#[derive(Debug)]
 struct Link {
-    stream: Option<(TcpStream, JsonReader)>,
+    stream: Option<(Box<dyn Stream>, JsonReader)>,
     next_attempt: Option<Instant>,
     delay: Duration,
 }
 
 /// A device's connection: one exchange at a time, each bounded by `timeout`
-/// (real time). A failed exchange drops the connection; the next call after
-/// the backoff delay connects again, so either side may start first.
-#[derive(Debug)]
+/// (tokio's time: real, or virtual on a paused runtime). A failed exchange
+/// drops the connection; the next call after the backoff delay connects
+/// again, so either side may start first.
 pub struct Connection {
     name: String,
     addr: String,
+    network: Network,
     timeout: Duration,
     backoff: Backoff,
     max_message: usize,
     link: Mutex<Link>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
@@ -43,11 +52,18 @@ impl Connection {
         Self {
             name: name.to_owned(),
             addr: addr.to_owned(),
+            network: Network::Tcp,
             timeout,
             backoff,
             max_message: crate::stream::MAX_MESSAGE,
             link: Mutex::new(Link { stream: None, next_attempt: None, delay: backoff.first }),
         }
+    }
+
+    /// Reaches the device over `network` instead of TCP.
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.network = network;
+        self
     }
 
     /// Accepts answers up to `bytes` long (camera images).
@@ -82,7 +98,7 @@ impl Connection {
                     format!("not connected to {}; next attempt in {:.1} s", self.addr, wait.as_secs_f64()),
                 ));
             }
-            match tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr)).await {
+            match tokio::time::timeout(self.timeout, self.network.connect(&self.addr)).await {
                 Ok(Ok(s)) => {
                     link.stream = Some((s, JsonReader::with_limit(self.max_message)));
                     tracing::info!("{}: connected to {}", self.name, self.addr);
@@ -151,6 +167,12 @@ impl SocketPlc {
     /// A PLC at `addr` (`host:port`); each exchange is bounded by `timeout` (real time).
     pub fn new(name: &str, addr: &str, clock: Clock, timeout: Duration, backoff: Backoff) -> Self {
         Self { conn: Connection::new(name, addr, timeout, backoff), clock }
+    }
+
+    /// Reaches the PLC over `network` instead of TCP.
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.conn = self.conn.with_network(network);
+        self
     }
 }
 

@@ -17,6 +17,7 @@ pub use devices::{
     IMAGE_ENCODING, MAX_IMAGE_MESSAGE, SocketCamera, SocketDome, SocketFilterWheel, SocketMount,
     encode_pixels,
 };
+pub use ferros_devices::net::{Listener, Network};
 pub use ports::{PortsError, SocketConfig};
 pub use server::{
     CameraHandler, DomeHandler, Handler, MountHandler, PlcHandler, PlcSource, Reply, serve, serve_plc,

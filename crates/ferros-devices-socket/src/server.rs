@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ferros_clock::Clock;
+use ferros_devices::net::{Listener, Stream};
 use ferros_devices::{Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, PlcSays};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::devices::{IMAGE_ENCODING, encode_pixels};
 use crate::protocol::{self, boolean, number};
@@ -37,7 +37,12 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Serves `handler` until `shutdown` completes, then closes every connection.
-pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: impl Into<Listener>,
+    handler: Arc<dyn Handler>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut listener = listener.into();
     tokio::pin!(shutdown);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
@@ -58,7 +63,7 @@ pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, shutdown: i
     while sessions.join_next().await.is_some() {}
 }
 
-async fn session(mut stream: TcpStream, handler: Arc<dyn Handler>) {
+async fn session(mut stream: Box<dyn Stream>, handler: Arc<dyn Handler>) {
     let mut reader = JsonReader::default();
     loop {
         let request = match reader.next(&mut stream).await {
@@ -80,7 +85,7 @@ async fn session(mut stream: TcpStream, handler: Arc<dyn Handler>) {
     }
 }
 
-async fn send(stream: &mut TcpStream, v: &Value) -> std::io::Result<()> {
+async fn send(stream: &mut Box<dyn Stream>, v: &Value) -> std::io::Result<()> {
     let mut text = v.to_string();
     text.push('\n');
     stream.write_all(text.as_bytes()).await
@@ -91,7 +96,7 @@ pub type PlcSource = Arc<dyn Fn(DateTime<Utc>) -> PlcSays + Send + Sync>;
 
 /// Serves a PLC: the seeds' STATUS, silences and garbage as `source` says.
 pub async fn serve_plc(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     source: PlcSource,
     clock: Clock,
     shutdown: impl Future<Output = ()>,

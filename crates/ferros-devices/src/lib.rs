@@ -19,6 +19,7 @@ mod dome;
 mod error;
 mod filter_wheel;
 mod mount;
+pub mod net;
 mod weather;
 
 pub use camera::{Camera, CameraActivity, CameraCapabilities, CameraState, Exposure, Frame, FrameType};

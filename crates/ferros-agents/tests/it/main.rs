@@ -1,7 +1,9 @@
-//! The runtime and ENV on the PLC simulator over TCP: any start order, a PLC
-//! that goes silent or sends garbage, the seeds' rain, an agent killed, hung
-//! or crashing. Each time the status turns UNSAFE within the configured delay,
-//! nothing crashes, and monitoring resumes.
+//! The runtime and ENV on the PLC simulator over the socket protocol: any
+//! start order, a PLC that goes silent or sends garbage, the seeds' rain, an
+//! agent killed, hung or crashing. Each time the status turns UNSAFE within
+//! the configured delay, nothing crashes, and monitoring resumes. Every test
+//! runs on the virtual clock and the in-process network: its result does not
+//! depend on how busy the machine is.
 
 #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
@@ -16,15 +18,11 @@ use ferros_config::Settings;
 use ferros_db::{Db, StoredWatch};
 use ferros_devices::WeatherSource;
 use ferros_devices_sim::{Scenario, SimPlc};
-use ferros_devices_socket::{Backoff, SocketPlc, serve_plc};
+use ferros_devices_socket::{Backoff, Network, SocketPlc, serve_plc};
 use ferros_domain::GlobalStatus;
-use tokio::net::TcpListener;
 
 mod executor;
 mod majordome;
-
-/// Ten simulated seconds a real second; night at San Pedro Martir.
-const SPEED: f64 = 10.0;
 
 pub(crate) fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()
@@ -85,8 +83,8 @@ impl Harness {
         self.db.latest_watch("env").await.unwrap()
     }
 
-    /// Waits (seconds of tokio's clock: real ones, or virtual ones on a paused
-    /// runtime) for the env watch to satisfy `ok`; returns it.
+    /// Waits (seconds of tokio's clock: virtual ones on a paused runtime) for
+    /// the env watch to satisfy `ok`; returns it.
     pub(crate) async fn until(
         &self,
         real_secs: f64,
@@ -134,11 +132,14 @@ fn env_factory(source: Arc<dyn WeatherSource>) -> Factory {
     })
 }
 
-async fn plc_server(clock: Clock, scenario: &str, addr: &str) -> tokio::sync::oneshot::Sender<()> {
+/// The address of the PLC on a test's network.
+const PLC: &str = "plc:5003";
+
+async fn plc_server(net: &Network, clock: Clock, scenario: &str) -> tokio::sync::oneshot::Sender<()> {
     let plc = Arc::new(
         SimPlc::new("plc-sim", clock, Duration::from_secs(1), Scenario::parse(scenario).unwrap()).unwrap(),
     );
-    let listener = TcpListener::bind(addr).await.unwrap();
+    let listener = net.bind(PLC).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve_plc(listener, Arc::new(move |t| plc.says(t)), clock, async {
         let _ = stopped.await;
@@ -146,49 +147,43 @@ async fn plc_server(clock: Clock, scenario: &str, addr: &str) -> tokio::sync::on
     stop
 }
 
-async fn free_addr() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-fn socket_plc(addr: &str, clock: Clock) -> Arc<dyn WeatherSource> {
+fn socket_plc(net: &Network, clock: Clock) -> Arc<dyn WeatherSource> {
     let backoff = Backoff { first: Duration::from_millis(50), max: Duration::from_millis(200) };
-    Arc::new(SocketPlc::new("plc", addr, clock, Duration::from_millis(300), backoff))
+    let timeout = Duration::from_secs_f64(settings().devices.timeout_s);
+    Arc::new(SocketPlc::new("plc", PLC, clock, timeout, backoff).with_network(net.clone()))
 }
 
 fn clock() -> Clock {
-    Clock::simulated(start_time(), SPEED).unwrap()
+    Clock::virtual_from(start_time())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_plc_may_start_after_ferros() {
-    let c = clock();
-    let addr = free_addr().await;
-    let h = Harness::start(vec![env_factory(socket_plc(&addr, c))], c).await;
-    let w = h.until(3.0, "unsafe without a PLC", unsafe_because("no data from the weather source")).await;
+    let (c, net) = (clock(), Network::memory());
+    let h = Harness::start(vec![env_factory(socket_plc(&net, c))], c).await;
+    let w = h.until(30.0, "unsafe without a PLC", unsafe_because("no data from the weather source")).await;
     assert!(w.reasons.iter().any(|r| r.contains("cannot connect")), "{:?}", w.reasons);
-    let _plc = plc_server(c, "[0]", &addr).await;
-    // Answering now; SAFE once conditions stayed good for the safe delay (6 s = 0.6 s real).
-    h.until(3.0, "safe once the PLC answers", safe).await;
+    let _plc = plc_server(&net, c, "[0]").await;
+    // Answering now; SAFE once conditions stayed good for the safe delay (6 s).
+    h.until(30.0, "safe once the PLC answers", safe).await;
     h.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_plc_may_start_first_and_rain_is_seen_at_once() {
-    let c = clock();
-    let addr = free_addr().await;
+    let (c, net) = (clock(), Network::memory());
     let rain =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scenarios/rain.json"))
             .unwrap();
     // Rain from iteration 3 (3 s) to 7 (7 s): dry before, dry after.
-    let plc = plc_server(c, &rain, &addr).await;
+    let plc = plc_server(&net, c, &rain).await;
     let mut events =
         {
-            let h = Harness::start(vec![env_factory(socket_plc(&addr, c))], c).await;
+            let h = Harness::start(vec![env_factory(socket_plc(&net, c))], c).await;
             let events = h.bus.subscribe();
-            let w = h.until(3.0, "rain", unsafe_because("rain: it rains hard (12.0 mm/h)")).await;
+            let w = h.until(30.0, "rain", unsafe_because("rain: it rains hard (12.0 mm/h)")).await;
             let since = w.updated;
-            h.until(5.0, "safe after the rain", safe).await;
+            h.until(50.0, "safe after the rain", safe).await;
             let changes =
                 h.db.watch_history("weather", since - chrono::TimeDelta::seconds(10), 100).await.unwrap();
             assert!(changes.iter().any(|x| x.global_status == GlobalStatus::Unsafe
@@ -210,50 +205,47 @@ async fn the_plc_may_start_first_and_rain_is_seen_at_once() {
     let _ = plc.send(());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_plc_is_unsafe_within_the_stale_delay_then_monitoring_resumes() {
-    let c = clock();
-    let addr = free_addr().await;
+    let (c, net) = (clock(), Network::memory());
     // Silent from 6 s to 20 s of its loop.
-    let _plc = plc_server(c, r#"[40, {"time": 6, "plcSimulator": {"silent": true}}, {"time": 20, "plcSimulator": {"silent": false}}]"#, &addr).await;
-    let h = Harness::start(vec![env_factory(socket_plc(&addr, c))], c).await;
-    h.until(2.0, "safe first", safe).await;
-    let w = h.until(3.0, "stale", unsafe_because("plc_link: data")).await;
+    let _plc = plc_server(&net, c, r#"[40, {"time": 6, "plcSimulator": {"silent": true}}, {"time": 20, "plcSimulator": {"silent": false}}]"#).await;
+    let h = Harness::start(vec![env_factory(socket_plc(&net, c))], c).await;
+    h.until(20.0, "safe first", safe).await;
+    let w = h.until(30.0, "stale", unsafe_because("plc_link: data")).await;
     // Silent from 6 s; stale after 8 s more; one period (2 s) and a timeout (3 s) of slack.
     let silent_for =
         (w.updated - (start_time() + chrono::TimeDelta::seconds(6))).num_milliseconds() as f64 / 1000.0;
     assert!(silent_for <= 8.0 + 2.0 + 3.0 + 1.0, "unsafe {silent_for} s after the PLC went silent");
-    h.until(4.0, "safe again", safe).await;
+    h.until(40.0, "safe again", safe).await;
     h.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn garbage_from_the_plc_is_unsafe_and_nothing_crashes() {
-    let c = clock();
-    let addr = free_addr().await;
-    let _plc = plc_server(c, r#"[40, {"time": 5, "plcSimulator": {"garbage": true}}, {"time": 18, "plcSimulator": {"garbage": false}}]"#, &addr).await;
-    let h = Harness::start(vec![env_factory(socket_plc(&addr, c))], c).await;
-    h.until(2.0, "safe first", safe).await;
-    let w = h.until(3.0, "garbage", unsafe_because("plc_link")).await;
+    let (c, net) = (clock(), Network::memory());
+    let _plc = plc_server(&net, c, r#"[40, {"time": 5, "plcSimulator": {"garbage": true}}, {"time": 18, "plcSimulator": {"garbage": false}}]"#).await;
+    let h = Harness::start(vec![env_factory(socket_plc(&net, c))], c).await;
+    h.until(20.0, "safe first", safe).await;
+    let w = h.until(30.0, "garbage", unsafe_because("plc_link")).await;
     assert!(w.reasons.iter().any(|r| r.contains("unreadable answer")), "{:?}", w.reasons);
-    h.until(4.0, "safe again", safe).await;
+    h.until(40.0, "safe again", safe).await;
     let agents = h.db.list_agents().await.unwrap();
     assert_eq!((agents[0].name.as_str(), agents[0].restarts), ("env", 0), "the agent never died");
     h.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_killed_agent_is_restarted_and_monitoring_resumes() {
-    let c = clock();
-    let addr = free_addr().await;
-    let _plc = plc_server(c, "[0]", &addr).await;
-    let h = Harness::start(vec![env_factory(socket_plc(&addr, c))], c).await;
+    let (c, net) = (clock(), Network::memory());
+    let _plc = plc_server(&net, c, "[0]").await;
+    let h = Harness::start(vec![env_factory(socket_plc(&net, c))], c).await;
     let mut events = h.bus.subscribe();
-    let before = h.until(2.0, "safe first", safe).await.updated;
+    let before = h.until(20.0, "safe first", safe).await.updated;
     h.handle.kill("env").await;
     // A new agent starts UNSAFE until the safe delay has passed again, and keeps updating.
-    h.until(2.0, "restarted", |w| w.updated > before && w.global_status == GlobalStatus::Unsafe).await;
-    h.until(3.0, "safe again", safe).await;
+    h.until(20.0, "restarted", |w| w.updated > before && w.global_status == GlobalStatus::Unsafe).await;
+    h.until(30.0, "safe again", safe).await;
     let a = &h.db.list_agents().await.unwrap()[0];
     assert_eq!((a.state.as_str(), a.restarts, a.last_error.as_str()), ("running", 1, "killed"));
     let logs = h.db.recent_logs(50).await.unwrap();
@@ -302,14 +294,14 @@ impl Agent for Faulty {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hung_and_crashing_agents_are_restarted_with_backoff() {
     let c = clock();
     let hanging: Factory = Arc::new(|| Box::new(Faulty { steps: 0, panic: false }) as Box<dyn Agent>);
     let crashing: Factory = Arc::new(|| Box::new(Faulty { steps: 0, panic: true }) as Box<dyn Agent>);
     let h = Harness::start(vec![hanging, crashing], c).await;
-    // The hanging one misses its heartbeat (20 s of clock = 2 s real).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    // The hanging one misses its heartbeat (20 s of clock).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(80);
     loop {
         let agents = h.db.list_agents().await.unwrap();
         let get = |n: &str| agents.iter().find(|a| a.name == n).cloned();

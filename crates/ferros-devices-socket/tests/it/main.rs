@@ -1,25 +1,31 @@
-//! The PLC over TCP: the seeds' rain scenario through the simulator server,
-//! either side starting first, and misbehaving peers.
+//! The PLC: the seeds' rain scenario through the simulator server over TCP;
+//! then, on the in-process network and the virtual clock (each result the
+//! same on a loaded machine), either side starting first, silences, garbage
+//! and misbehaving peers.
 
 #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use ferros_clock::Clock;
 use ferros_devices::{DeviceError, WeatherSource, WeatherStatus};
 use ferros_devices_sim::{Scenario, SimPlc};
-use ferros_devices_socket::{Backoff, SocketPlc, serve_plc, wire};
+use ferros_devices_socket::{Backoff, Listener, Network, SocketPlc, serve_plc, wire};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 mod devices;
 
-const SPEED: f64 = 10.0;
-
+/// The virtual clock of a test on a paused runtime (`start_paused`).
 fn clock() -> Clock {
-    Clock::simulated(Utc::now(), SPEED).unwrap()
+    Clock::virtual_from(Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap())
+}
+
+/// A PLC client on the in-process network `net`.
+fn plc_client(net: &Network, addr: &str, timeout: Duration) -> SocketPlc {
+    SocketPlc::new("plc", addr, clock(), timeout, backoff()).with_network(net.clone())
 }
 
 fn backoff() -> Backoff {
@@ -34,7 +40,7 @@ fn rain_scenario() -> Scenario {
 }
 
 async fn start_server(
-    listener: TcpListener,
+    listener: impl Into<Listener> + Send + 'static,
     clock: Clock,
     scenario: Scenario,
 ) -> tokio::sync::oneshot::Sender<()> {
@@ -50,13 +56,15 @@ fn rain(s: &WeatherStatus) -> f64 {
     s.sensors.iter().find(|x| x.name == "WXT520").unwrap().value("RainRate").unwrap().as_f64().unwrap()
 }
 
+/// Over real TCP: the one place where the network is the machine's.
 #[tokio::test]
 async fn the_rain_scenario_reaches_a_ferros_client() {
-    let c = clock();
+    let c = Clock::simulated(Utc::now(), 10.0).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let _stop = start_server(listener, c, rain_scenario()).await;
-    let client = SocketPlc::new("plc", &addr, c, Duration::from_secs(2), backoff());
+    // A limit no answer over the loopback comes near, however busy the machine.
+    let client = SocketPlc::new("plc", &addr, c, Duration::from_secs(60), backoff());
     let mut rained = false;
     let mut dried = false;
     // One simulated second per iteration: 12 s of simulated time.
@@ -73,42 +81,39 @@ async fn the_rain_scenario_reaches_a_ferros_client() {
     assert!(rained && dried, "it rained from iteration 3 and stopped at 7");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_client_may_start_first_and_reconnects() {
-    let c = clock();
-    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = probe.local_addr().unwrap().to_string();
-    drop(probe);
-    let client = SocketPlc::new("plc", &addr, c, Duration::from_secs(1), backoff());
+    let (c, net) = (clock(), Network::memory());
+    let addr = "plc:5003";
+    let client = plc_client(&net, addr, Duration::from_secs(1));
     let e = client.status().await.unwrap_err();
-    assert!(e.to_string().contains("cannot connect to"), "{e}");
+    assert!(e.to_string().contains("cannot connect to plc:5003: connection refused"), "{e}");
     let e = client.status().await.unwrap_err();
     assert!(e.to_string().contains("next attempt in"), "backing off: {e}");
-    let listener = TcpListener::bind(&addr).await.unwrap();
-    let stop = start_server(listener, c, Scenario { iterations: 0, changes: vec![] }).await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(client.status().await.is_ok());
+    let quiet = || Scenario { iterations: 0, changes: vec![] };
+    let stop = start_server(net.bind(addr).await.unwrap(), c, quiet()).await;
+    // The first backoff is 50 ms of the clock, to the millisecond.
+    c.sleep(Duration::from_millis(49)).await;
+    assert!(
+        client.status().await.unwrap_err().to_string().contains("next attempt in"),
+        "not before the backoff"
+    );
+    c.sleep(Duration::from_millis(1)).await;
+    assert!(client.status().await.is_ok(), "connected once the backoff is over");
     // The server goes away and comes back: the client follows.
     stop.send(()).unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = client.status().await;
-    let listener = TcpListener::bind(&addr).await.unwrap();
-    let _stop = start_server(listener, c, Scenario { iterations: 0, changes: vec![] }).await;
-    let mut back = false;
-    for _ in 0..20 {
-        if client.status().await.is_ok() {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(back, "reconnected");
+    c.sleep(Duration::from_millis(1)).await;
+    assert!(client.status().await.is_err(), "the server is gone");
+    let _stop = start_server(net.bind(addr).await.unwrap(), c, quiet()).await;
+    assert!(client.status().await.unwrap_err().to_string().contains("next attempt in"), "still backing off");
+    c.sleep(Duration::from_millis(50)).await;
+    assert!(client.status().await.is_ok(), "reconnected");
 }
 
-/// A peer that answers every request with `reply` (then maybe closes).
-async fn fake_peer(reply: &'static [u8], close: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+/// A peer on `net` that answers every request with `reply` (then maybe closes).
+async fn fake_peer(net: &Network, reply: &'static [u8], close: bool) -> String {
+    let mut listener = net.bind("peer:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -133,12 +138,12 @@ async fn fake_peer(reply: &'static [u8], close: bool) -> String {
 }
 
 async fn error_from(reply: &'static [u8], close: bool) -> DeviceError {
-    let addr = fake_peer(reply, close).await;
-    let client = SocketPlc::new("plc", &addr, clock(), Duration::from_millis(300), backoff());
-    client.status().await.unwrap_err()
+    let net = Network::memory();
+    let addr = fake_peer(&net, reply, close).await;
+    plc_client(&net, &addr, Duration::from_millis(300)).status().await.unwrap_err()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn misbehaving_peers_give_clear_errors() {
     let e = error_from(b"this is not json\n", false).await;
     assert!(e.to_string().starts_with("plc: communication failed: STATUS: unreadable answer"), "{e}");
@@ -157,12 +162,11 @@ async fn misbehaving_peers_give_clear_errors() {
     assert!(e.to_string().contains("values[0].value: not a number or a string"), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_simulator_goes_silent_and_sends_garbage_when_told() {
-    // One iteration a (real) second, to leave room for the client's timeouts.
-    let c = Clock::simulated(Utc::now(), 1.0).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+    let (c, net) = (clock(), Network::memory());
+    let listener = net.bind("plc:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let scenario = Scenario::parse(
         r#"[10, {"time": 2, "plcSimulator": {"silent": true}}, {"time": 4, "plcSimulator": {"silent": false}},
             {"time": 5, "plcSimulator": {"garbage": true}}, {"time": 7, "plcSimulator": {"garbage": false}}]"#,
@@ -174,15 +178,16 @@ async fn the_simulator_goes_silent_and_sends_garbage_when_told() {
         let left = secs - (c.now() - start).num_milliseconds() as f64 / 1000.0;
         c.sleep(Duration::from_secs_f64(left.max(0.0)))
     };
-    let client = SocketPlc::new("plc", &addr, c, Duration::from_millis(300), backoff());
+    let client = plc_client(&net, &addr, Duration::from_millis(300));
     assert!(client.status().await.is_ok());
     until(1.5).await; // iteration 2: silent
     assert!(matches!(client.status().await.unwrap_err(), DeviceError::Timeout { .. }));
+    until(3.5).await; // iteration 4: answers again
+    assert!(client.status().await.is_ok());
     until(4.5).await; // iteration 5: garbage
     let e = client.status().await.unwrap_err();
     assert!(e.to_string().contains("unreadable"), "{e}");
-    until(7.5).await; // iteration 8: answers again
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    until(7.5).await; // iteration 8: answers again, once the backoff is over
     assert!(client.status().await.is_ok());
 }
 
@@ -211,20 +216,19 @@ mod conformance {
     use ferros_devices::conformance;
     use ferros_devices_socket::PlcHandler;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn weather() {
-        let c = clock();
+        let (c, net) = (clock(), Network::memory());
         let plc = Arc::new(
             SimPlc::new("plc-sim", c, Duration::from_secs(1), Scenario { iterations: 0, changes: vec![] })
                 .unwrap(),
         );
-        let server =
-            devices::Server::start(Arc::new(PlcHandler { source: Arc::new(move |t| plc.says(t)), clock: c }))
-                .await;
-        let client = SocketPlc::new("plc", &server.addr, c, Duration::from_millis(300), backoff());
+        let handler = Arc::new(PlcHandler { source: Arc::new(move |t| plc.says(t)), clock: c });
+        let server = devices::Server::start(&net, handler).await;
+        let client = plc_client(&net, &server.addr, Duration::from_millis(300));
         conformance::weather_story(&client).await.unwrap();
         // A fresh client for the link story, so the cut is seen on connecting.
-        let client = SocketPlc::new("plc", &server.addr, c, Duration::from_millis(300), backoff());
+        let client = plc_client(&net, &server.addr, Duration::from_millis(300));
         conformance::link_story(&server, Duration::from_secs(2), || async {
             client.status().await.map(|_| ())
         })
