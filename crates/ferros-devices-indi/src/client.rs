@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferros_devices::net::Network;
 use ferros_devices::{DeviceError, DeviceResult};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::xml::{Kind, Message, MessageReader, PropState, Value, escape};
@@ -79,6 +79,11 @@ pub struct IndiClient {
 impl IndiClient {
     /// Starts keeping a connection to `addr` (`host:7624`); calls wait at most `timeout`.
     pub fn start(addr: &str, timeout: Duration, backoff: Backoff) -> Arc<IndiClient> {
+        Self::start_on(Network::Tcp, addr, timeout, backoff)
+    }
+
+    /// [`IndiClient::start`] on `network` (the in-process one for virtual time).
+    pub fn start_on(network: Network, addr: &str, timeout: Duration, backoff: Backoff) -> Arc<IndiClient> {
         let (alive, watch) = watch::channel(());
         let client = Arc::new(IndiClient {
             addr: addr.to_owned(),
@@ -87,7 +92,7 @@ impl IndiClient {
             changed: Notify::new(),
             _alive: alive,
         });
-        tokio::spawn(run(Arc::downgrade(&client), addr.to_owned(), backoff, watch));
+        tokio::spawn(run(Arc::downgrade(&client), network, addr.to_owned(), backoff, watch));
         client
     }
 
@@ -354,6 +359,7 @@ fn refused(device: &str, name: &str, why: &str) -> DeviceError {
 /// Keeps the connection up while the client lives.
 async fn run(
     client: std::sync::Weak<IndiClient>,
+    network: Network,
     addr: String,
     backoff: Backoff,
     mut alive: watch::Receiver<()>,
@@ -362,7 +368,7 @@ async fn run(
     loop {
         let (why, was_online) = tokio::select! {
             _ = alive.changed() => return,
-            ended = session(&client, &addr) => ended,
+            ended = session(&client, &network, &addr) => ended,
         };
         if was_online {
             delay = backoff.first;
@@ -381,14 +387,14 @@ async fn run(
 }
 
 /// One connection: why it ended, and whether it had been up.
-async fn session(client: &std::sync::Weak<IndiClient>, addr: &str) -> (String, bool) {
+async fn session(client: &std::sync::Weak<IndiClient>, network: &Network, addr: &str) -> (String, bool) {
     let timeout = client.upgrade().map_or(Duration::from_secs(5), |c| c.timeout);
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    let stream = match tokio::time::timeout(timeout, network.connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return (format!("cannot connect to {addr}: {e}"), false),
         Err(_) => return (format!("cannot connect to {addr}: timed out"), false),
     };
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let (out, mut outbox) = mpsc::unbounded_channel::<String>();
     {
         let Some(c) = client.upgrade() else { return ("closed".into(), false) };

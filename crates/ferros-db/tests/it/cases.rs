@@ -540,15 +540,15 @@ pub async fn cancelled_writers_leave_no_transaction_open(db: &Db) {
         task.abort();
         let _ = task.await;
     }
-    // Every connection of the pool is taken in turn: each write lands at once.
-    let start = std::time::Instant::now();
+    // Every connection of the pool is taken in turn: each write lands (one
+    // left inside a transaction would hold the write lock, and the others
+    // would fail with "database is locked" once the busy timeout is over).
     let mut after = Vec::new();
     for i in 0..20 {
         let mut r = req.clone();
         r.name = format!("after {i}");
         after.push(db.create_request(&r, "alice", true, now()).await.unwrap());
     }
-    assert!(start.elapsed() < std::time::Duration::from_secs(5), "writes waited {:?}", start.elapsed());
     // What landed is whole; what was written after is there for all to see.
     let all = db.list_requests().await.unwrap();
     for s in &all {

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::TimeZone;
 use ferros_clock::Clock;
+use ferros_devices::net::Network;
 use ferros_devices::{Camera, DeviceError, Mount, WeatherSource};
 use ferros_devices_indi::xml::{
     Kind, Message, MessageReader, PropState, Value, ValueError, XmlError, number,
@@ -16,7 +18,6 @@ use ferros_devices_indi::{
     Backoff, IndiCamera, IndiClient, IndiDome, IndiFilterWheel, IndiMount, IndiWeather,
 };
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 async fn read_all(xml: &str) -> Result<Vec<Message>, XmlError> {
     let mut r = MessageReader::new(xml.as_bytes());
@@ -95,15 +96,15 @@ async fn the_reader_says_what_is_wrong() {
     assert!(e.contains("BLOB is not base64"), "{e}");
 }
 
-/// A server that sends `script` to each client, then keeps the connection open.
-async fn fake_server(script: &'static str) -> String {
-    fake_server_then(script, false).await
+/// A server on `net` that sends `script` to each client, then keeps the connection open.
+async fn fake_server(net: &Network, script: &'static str) -> String {
+    fake_server_then(net, script, false).await
 }
 
-/// A server that sends `script` to each client, then closes the connection when `close`.
-async fn fake_server_then(script: &'static str, close: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+/// A server on `net` that sends `script` to each client, then closes the connection when `close`.
+async fn fake_server_then(net: &Network, script: &'static str, close: bool) -> String {
+    let mut listener = net.bind("indi:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -126,21 +127,26 @@ const TELESCOPE: &str = r#"<defSwitchVector device="Scope" name="CONNECTION" sta
 <defNumberVector device="Scope" name="GEOGRAPHIC_COORD" state="Ok" perm="rw"><defNumber name="LAT">31</defNumber><defNumber name="LONG">245</defNumber><defNumber name="ELEV">2800</defNumber></defNumberVector>
 "#;
 
-fn client(addr: &str) -> Arc<IndiClient> {
+fn client(net: &Network, addr: &str) -> Arc<IndiClient> {
     let backoff = Backoff { first: Duration::from_millis(50), max: Duration::from_millis(200) };
-    IndiClient::start(addr, Duration::from_millis(500), backoff)
+    IndiClient::start_on(net.clone(), addr, Duration::from_millis(500), backoff)
 }
 
-#[tokio::test]
+/// The virtual clock of a test on a paused runtime.
+fn clock() -> Clock {
+    Clock::virtual_from(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap())
+}
+
+#[tokio::test(start_paused = true)]
 async fn misbehaving_servers_give_clear_errors() {
-    let c = Clock::Real;
+    let (c, net) = (clock(), Network::memory());
     // A device without the property a mount needs.
-    let m = IndiMount::new(client(&fake_server(TELESCOPE).await), "Scope", "telescope", c, None);
+    let m = IndiMount::new(client(&net, &fake_server(&net, TELESCOPE).await), "Scope", "telescope", c, None);
     let e = m.state().await.unwrap_err();
     assert!(matches!(e, DeviceError::NotSupported { .. }), "{e}");
     assert!(e.to_string().contains("EQUATORIAL_EOD_COORD (the INDI device has no such property)"), "{e}");
     // A device that is not there at all.
-    let m = IndiMount::new(client(&fake_server(TELESCOPE).await), "Other", "telescope", c, None);
+    let m = IndiMount::new(client(&net, &fake_server(&net, TELESCOPE).await), "Other", "telescope", c, None);
     let e = m.state().await.unwrap_err().to_string();
     assert!(e.contains("no INDI device named \"Other\""), "{e}");
     // Garbage, truncated XML, a value of the wrong type: the link is dropped and retried.
@@ -157,8 +163,8 @@ async fn misbehaving_servers_give_clear_errors() {
             "RA: \"one\" is not a number",
         ),
     ] {
-        let addr = fake_server_then(script, close).await;
-        let m = IndiMount::new(client(&addr), "Scope", "telescope", c, None);
+        let addr = fake_server_then(&net, script, close).await;
+        let m = IndiMount::new(client(&net, &addr), "Scope", "telescope", c, None);
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Down, or up again and waiting for the next bad message: either way the error says why.
         let e = m.state().await.unwrap_err();
@@ -167,21 +173,22 @@ async fn misbehaving_servers_give_clear_errors() {
         assert!(text.contains(&format!("from {addr}")) && text.contains(expected), "{text}");
     }
     // A server that accepts and says nothing.
-    let m = IndiMount::new(client(&fake_server("").await), "Scope", "telescope", c, None);
+    let m = IndiMount::new(client(&net, &fake_server(&net, "").await), "Scope", "telescope", c, None);
     let e = m.state().await.unwrap_err().to_string();
     assert!(e.contains("no INDI device named \"Scope\""), "{e}");
     // Nobody listening.
-    let m = IndiMount::new(client("127.0.0.1:9"), "Scope", "telescope", c, None);
+    let m = IndiMount::new(client(&net, "nobody:7624"), "Scope", "telescope", c, None);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let e = m.state().await.unwrap_err().to_string();
-    assert!(e.contains("cannot connect to 127.0.0.1:9"), "{e}");
+    assert!(e.contains("cannot connect to nobody:7624: connection refused"), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_server_that_stops_answering_is_dropped() {
     // It answers its first client, then never a word (to the probe either).
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+    let net = Network::memory();
+    let mut listener = net.bind("indi:7624").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let mut first = true;
         while let Ok((mut s, _)) = listener.accept().await {
@@ -197,7 +204,7 @@ async fn a_server_that_stops_answering_is_dropped() {
             });
         }
     });
-    let m = IndiMount::new(client(&addr), "Scope", "telescope", Clock::Real, None);
+    let m = IndiMount::new(client(&net, &addr), "Scope", "telescope", clock(), None);
     assert!(matches!(m.state().await.unwrap_err(), DeviceError::NotSupported { .. }), "answering at first");
     // Silent for the whole timeout (0.5 s), even to the probe: the link is declared dead.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -205,12 +212,14 @@ async fn a_server_that_stops_answering_is_dropped() {
     assert!(e.contains("no answer from") && e.contains("for 0.5 s"), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_command_without_answer_times_out() {
     let script = r#"<defSwitchVector device="Scope" name="CONNECTION" state="Ok"><defSwitch name="CONNECT">On</defSwitch></defSwitchVector>
 <defSwitchVector device="Scope" name="TELESCOPE_PARK" state="Ok"><defSwitch name="PARK">On</defSwitch><defSwitch name="UNPARK">Off</defSwitch></defSwitchVector>
 "#;
-    let m = IndiMount::new(client(&fake_server(script).await), "Scope", "telescope", Clock::Real, None);
+    let net = Network::memory();
+    let m =
+        IndiMount::new(client(&net, &fake_server(&net, script).await), "Scope", "telescope", clock(), None);
     let e = m.unpark().await.unwrap_err();
     assert!(matches!(e, DeviceError::Timeout { .. }), "{e}");
 }

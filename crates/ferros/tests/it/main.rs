@@ -727,7 +727,7 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
     let f = Ferros::new();
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/rain.json");
     let mut child = f
-        .command(&["sim", "plc", "--scenario", s(&scenario), "--bind", "127.0.0.1:0", "--period", "0.1"])
+        .command(&["sim", "plc", "--scenario", s(&scenario), "--bind", "127.0.0.1:0", "--period", "0.5"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -740,8 +740,13 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
     let conn = std::net::TcpStream::connect(&addr).unwrap();
     let mut lines = BufReader::new(conn.try_clone().unwrap());
     let mut writer = conn;
-    let mut rates = Vec::new();
-    for _ in 0..30 {
+    let mut rates: Vec<f64> = Vec::new();
+    // Rain from 1.5 s to 3.5 s of the PLC's loop: asked until it has rained
+    // and stopped (a minute at most, however busy the machine).
+    for _ in 0..1200 {
+        if rates.iter().any(|r| *r > 0.0) && rates.last() == Some(&0.0) {
+            break;
+        }
         writer.write_all(b"{\"command\": [{\"name\": \"STATUS\"}]}\n").unwrap();
         let mut answer = String::new();
         lines.read_line(&mut answer).unwrap();
@@ -1033,7 +1038,8 @@ fn control_commands_go_through_the_majordome() {
     assert!(err.contains("the environment is SAFE: nothing to bypass"), "{err}");
     assert!(f.ok(&["control", "lock", "--as", "olga"]).contains("lock accepted"));
     let mut locked = false;
-    for _ in 0..50 {
+    // The majordome answers within a step or two; a minute at most, however busy the machine.
+    for _ in 0..600 {
         let v = f.json(&["control", "status", "--json"]);
         if v["mode"] == "STANDBY" && v["locked"] == true {
             locked = true;
