@@ -56,7 +56,7 @@ impl Agent for GicPublisher {
         // File work is blocking: off the async workers.
         let archive = self.archive.clone();
         ctx.clock
-            .offload(move || archive.publish_gic(DEVICE_STATUS_FILE, &text))
+            .offload(move || archive.publish_gic(DEVICE_STATUS_FILE, text))
             .await
             .map_err(|source| AgentError::Offload { what: "publishing the device status", source })??;
         Ok(())

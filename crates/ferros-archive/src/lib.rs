@@ -21,6 +21,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ferros_devices::{Frame, FrameType};
@@ -32,6 +33,24 @@ pub struct Archive {
     root: PathBuf,
     /// Images are synced before they are renamed into place.
     synced: bool,
+    /// The files are written behind, in order, by a thread of their own.
+    behind: Option<Arc<Behind>>,
+}
+
+/// A piece of file work for the writer thread.
+type Job = Box<dyn FnOnce() -> Result<(), ArchiveError> + Send>;
+
+/// The writer thread of an archive written behind: its queue, and the first
+/// error it met (given by [`Archive::flush`]).
+struct Behind {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    failed: Arc<Mutex<Option<ArchiveError>>>,
+}
+
+impl std::fmt::Debug for Behind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behind").finish_non_exhaustive()
+    }
 }
 
 /// What goes into an image's header besides the frame itself.
@@ -69,6 +88,10 @@ pub enum ArchiveError {
     NoFileName(PathBuf),
     #[error("FITS: {0}")]
     Fits(#[from] ferros_fits::FitsError),
+    #[error("the archive's writer thread is gone")]
+    WriterGone,
+    #[error("cannot start the archive's writer thread: {0}")]
+    Writer(std::io::Error),
 }
 
 /// Writes `bytes` over the file at `path` in place (an unsynced archive's status file).
@@ -81,10 +104,36 @@ fn io(what: &'static str, path: &Path, source: std::io::Error) -> ArchiveError {
     ArchiveError::Io { what, path: path.to_owned(), source }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes `bytes` at `path`: as `<path>.tmp`, synced when `sync`, renamed
+/// into place; a status (`replace`) on an unsynced archive is overwritten in place.
+fn write_file(path: &Path, bytes: &[u8], replace: bool, synced: bool) -> Result<(), ArchiveError> {
+    if !replace && path.exists() {
+        return Err(ArchiveError::Exists(path.to_owned()));
+    }
+    if replace && !synced && path.exists() {
+        return overwrite(path, bytes);
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    // What is kept is synced; what is replaced soon (a status) need not be.
+    let written = f.write_all(bytes).and_then(|()| if replace || !synced { Ok(()) } else { f.sync_all() });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io("cannot write", &tmp, e));
+    }
+    fs::rename(&tmp, path).map_err(|e| io("cannot rename", &tmp, e))
+}
+
 impl Archive {
     /// Opens (creating its folders) the archive at `root`.
     pub fn open(root: &Path) -> Result<Archive, ArchiveError> {
-        let a = Archive { root: root.to_owned(), synced: true };
+        let a = Archive { root: root.to_owned(), synced: true, behind: None };
         for d in [a.produced(), a.exchange("GIC", "TO"), a.exchange("GIC", "FROM"), a.exchange("FSC", "TO")] {
             fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
         }
@@ -96,6 +145,56 @@ impl Archive {
     pub fn unsynced(mut self) -> Archive {
         self.synced = false;
         self
+    }
+
+    /// The same archive (unsynced), its files written behind by a thread of
+    /// their own, in the order asked, while the caller goes on: a simulated
+    /// night's, whose agents must not wait on the disk in real time. The
+    /// paths are returned at once; an error of the writer is kept and given
+    /// by [`Archive::flush`], which the night calls at its end. The thread
+    /// first runs `setup` (where it should run).
+    pub fn written_behind(mut self, setup: impl FnOnce() + Send + 'static) -> Result<Archive, ArchiveError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let failed = Arc::new(Mutex::new(None));
+        let first = failed.clone();
+        std::thread::Builder::new()
+            .name("archive-writer".into())
+            .spawn(move || {
+                setup();
+                for job in queue {
+                    if let Err(e) = job() {
+                        lock(&first).get_or_insert(e);
+                    }
+                }
+            })
+            .map_err(ArchiveError::Writer)?;
+        self.synced = false;
+        self.behind = Some(Arc::new(Behind { jobs: Mutex::new(jobs), failed }));
+        Ok(self)
+    }
+
+    /// Runs `job` now, or queues it for the writer thread.
+    fn run(
+        &self,
+        job: impl FnOnce() -> Result<(), ArchiveError> + Send + 'static,
+    ) -> Result<(), ArchiveError> {
+        match &self.behind {
+            None => job(),
+            Some(b) => lock(&b.jobs).send(Box::new(job)).map_err(|_| ArchiveError::WriterGone),
+        }
+    }
+
+    /// Waits for the files written behind; the first error the writer met,
+    /// if any. Nothing to wait for on an archive written in place.
+    pub fn flush(&self) -> Result<(), ArchiveError> {
+        let Some(b) = &self.behind else { return Ok(()) };
+        let (done, finished) = mpsc::channel();
+        self.run(move || {
+            let _ = done.send(());
+            Ok(())
+        })?;
+        finished.recv().map_err(|_| ArchiveError::WriterGone)?;
+        lock(&b.failed).take().map_or(Ok(()), Err)
     }
 
     pub fn root(&self) -> &Path {
@@ -121,21 +220,26 @@ impl Archive {
         let name = Self::request_name(kind, request);
         let active = self.produced().join(format!("{name}_active"));
         let done = self.produced().join(&name);
-        if !active.exists() {
-            if done.exists() {
-                fs::rename(&done, &active).map_err(|e| io("cannot reopen", &done, e))?;
-            } else {
-                fs::create_dir_all(&active).map_err(|e| io("cannot create", &active, e))?;
+        let dir = active.clone();
+        self.run(move || {
+            if !active.exists() {
+                if done.exists() {
+                    fs::rename(&done, &active).map_err(|e| io("cannot reopen", &done, e))?;
+                } else {
+                    fs::create_dir_all(&active).map_err(|e| io("cannot create", &active, e))?;
+                }
             }
-        }
-        Ok(active)
+            Ok(())
+        })?;
+        Ok(dir)
     }
 
     /// A sequence's folder inside its request's (created).
     pub fn sequence_dir(&self, request_dir: &Path, sequence: i64) -> Result<PathBuf, ArchiveError> {
         let d = request_dir.join(format!("sequence_{sequence}"));
-        fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
-        Ok(d)
+        let dir = d.clone();
+        self.run(move || fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e)))?;
+        Ok(dir)
     }
 
     /// Drops `_active`: the request's folder is complete.
@@ -143,31 +247,19 @@ impl Archive {
         let name = Self::request_name(kind, request);
         let active = self.produced().join(format!("{name}_active"));
         let done = self.produced().join(&name);
-        if active.exists() {
-            fs::rename(&active, &done).map_err(|e| io("cannot finish", &active, e))?;
-        }
-        Ok(done)
+        let dir = done.clone();
+        self.run(move || {
+            if active.exists() {
+                fs::rename(&active, &done).map_err(|e| io("cannot finish", &active, e))?;
+            }
+            Ok(())
+        })?;
+        Ok(dir)
     }
 
-    fn write(&self, path: &Path, bytes: &[u8], replace: bool) -> Result<(), ArchiveError> {
-        if !replace && path.exists() {
-            return Err(ArchiveError::Exists(path.to_owned()));
-        }
-        if replace && !self.synced && path.exists() {
-            return overwrite(path, bytes);
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let mut f = fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
-        // What is kept is synced; what is replaced soon (a status) need not be.
-        let written =
-            f.write_all(bytes).and_then(|()| if replace || !self.synced { Ok(()) } else { f.sync_all() });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io("cannot write", &tmp, e));
-        }
-        fs::rename(&tmp, path).map_err(|e| io("cannot rename", &tmp, e))
+    fn write(&self, path: &Path, bytes: Vec<u8>, replace: bool) -> Result<(), ArchiveError> {
+        let (path, synced) = (path.to_owned(), self.synced);
+        self.run(move || write_file(&path, &bytes, replace, synced))
     }
 
     /// Writes a frame as FITS with its full header into `dir`; returns the path.
@@ -175,42 +267,52 @@ impl Archive {
         &self,
         dir: &Path,
         name: &str,
-        frame: &Frame,
+        frame: Frame,
         info: &ImageInfo,
     ) -> Result<PathBuf, ArchiveError> {
-        let header = image_header(frame, info);
-        let bytes = ferros_fits::write(frame.width, frame.height, &frame.pixels, &header)?;
+        let header = image_header(&frame, info);
         let path = dir.join(format!("{name}.fits"));
-        self.write(&path, &bytes, false)?;
+        let (target, synced) = (path.clone(), self.synced);
+        self.run(move || {
+            let bytes = ferros_fits::write(frame.width, frame.height, &frame.pixels, &header)?;
+            write_file(&target, &bytes, false, synced)
+        })?;
         Ok(path)
     }
 
     /// Replaces `exchange/GIC/TO/<name>` at once (the device status list, every few seconds).
-    pub fn publish_gic(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, ArchiveError> {
+    pub fn publish_gic(&self, name: &str, bytes: impl Into<Vec<u8>>) -> Result<PathBuf, ArchiveError> {
         let path = self.exchange("GIC", "TO").join(name);
-        self.write(&path, bytes, true)?;
+        self.write(&path, bytes.into(), true)?;
         Ok(path)
     }
 
-    /// Links an image into `exchange/FSC/TO` (a symbolic link, not a copy).
+    /// Links an image into `exchange/FSC/TO` (a hard link, or a copy).
     pub fn link_fsc(&self, image: &Path) -> Result<PathBuf, ArchiveError> {
-        let target = fs::canonicalize(image).map_err(|e| io("cannot find", image, e))?;
-        let name = target.file_name().ok_or_else(|| ArchiveError::NoFileName(image.to_owned()))?;
+        let name = image.file_name().ok_or_else(|| ArchiveError::NoFileName(image.to_owned()))?;
         let link = self.exchange("FSC", "TO").join(name);
-        if link.symlink_metadata().is_ok() {
-            fs::remove_file(&link).map_err(|e| io("cannot replace", &link, e))?;
-        }
-        // A hard link: it stays good when the request's folder is renamed
-        // at its end (a symbolic link would then point nowhere).
-        if fs::hard_link(&target, &link).is_err() {
-            fs::copy(&target, &link).map(|_| ()).map_err(|e| io("cannot copy", &link, e))?;
-        }
+        let (image, target_link) = (image.to_owned(), link.clone());
+        self.run(move || {
+            let target = fs::canonicalize(&image).map_err(|e| io("cannot find", &image, e))?;
+            let link = target_link;
+            if link.symlink_metadata().is_ok() {
+                fs::remove_file(&link).map_err(|e| io("cannot replace", &link, e))?;
+            }
+            // A hard link: it stays good when the request's folder is renamed
+            // at its end (a symbolic link would then point nowhere).
+            if fs::hard_link(&target, &link).is_err() {
+                fs::copy(&target, &link).map(|_| ()).map_err(|e| io("cannot copy", &link, e))?;
+            }
+            Ok(())
+        })?;
         Ok(link)
     }
 
     /// Removes the `*.tmp` images a crash left behind in `produced/`; returns
     /// them. The exchange folders are left alone: their writers are running.
+    /// An archive written behind first waits for its writer.
     pub fn recover(&self) -> Result<Vec<PathBuf>, ArchiveError> {
+        self.flush()?;
         let mut removed = Vec::new();
         let mut stack = vec![self.produced()];
         while let Some(dir) = stack.pop() {
@@ -292,6 +394,35 @@ mod tests {
     use ferros_devices::Exposure;
 
     #[test]
+    fn an_archive_written_behind_has_it_all_once_flushed_and_tells_its_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let a = Archive::open(dir.path())
+            .unwrap()
+            .written_behind(move || tx.send(std::thread::current().id()).unwrap())
+            .unwrap();
+        let req = a.begin_request("routine", 4).unwrap();
+        let seq = a.sequence_dir(&req, 9).unwrap();
+        let path = a.write_image(&seq, "r_0001", frame(), &info()).unwrap();
+        let link = a.link_fsc(&path).unwrap();
+        a.publish_gic("device_status.json", b"{}").unwrap();
+        let done = a.finish_request("routine", 4).unwrap();
+        a.flush().unwrap();
+        assert_ne!(rx.recv().unwrap(), std::thread::current().id(), "written by a thread of its own");
+        let moved = done.join("sequence_9").join("r_0001.fits");
+        assert_eq!(ferros_fits::read(&fs::read(&moved).unwrap()).unwrap().width, 4);
+        assert_eq!(fs::read(&link).unwrap(), fs::read(&moved).unwrap());
+        assert!(!req.exists() && done.exists());
+        // An error is told by the flush that follows it, once.
+        let again = a.begin_request("routine", 4).unwrap();
+        let seq = a.sequence_dir(&again, 9).unwrap();
+        a.write_image(&seq, "r_0001", frame(), &info()).unwrap();
+        assert!(matches!(a.flush(), Err(ArchiveError::Exists(_))));
+        a.flush().unwrap();
+        assert_eq!(a.recover().unwrap(), Vec::<PathBuf>::new());
+    }
+
+    #[test]
     fn a_status_file_is_replaced_whole_synced_or_not() {
         for synced in [true, false] {
             let dir = tempfile::tempdir().unwrap();
@@ -347,13 +478,13 @@ mod tests {
         let req = a.begin_request("alert", 7).unwrap();
         assert!(req.ends_with("produced/alert_7_active"));
         let seq = a.sequence_dir(&req, 12).unwrap();
-        let path = a.write_image(&seq, "r_0001", &frame(), &info()).unwrap();
+        let path = a.write_image(&seq, "r_0001", frame(), &info()).unwrap();
         let img = ferros_fits::read(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(img.keyword("DATE-OBS"), Some("2026-11-23T06:00:00.000"));
         assert_eq!(img.keyword("OBJECT"), Some("GRB 261123A"));
         assert_eq!(img.keyword("SEQ_ID"), Some("12"));
         assert_eq!(img.keyword("FILTER"), Some("r"));
-        assert!(matches!(a.write_image(&seq, "r_0001", &frame(), &info()), Err(ArchiveError::Exists(_))));
+        assert!(matches!(a.write_image(&seq, "r_0001", frame(), &info()), Err(ArchiveError::Exists(_))));
         let link = a.link_fsc(&path).unwrap();
         assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
         let done = a.finish_request("alert", 7).unwrap();

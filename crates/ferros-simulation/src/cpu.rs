@@ -23,15 +23,37 @@ pub enum Cpu {
     Nth(usize),
 }
 
-/// Pins the calling thread as `cpu` says; the CPU's number, if it was pinned.
-pub(crate) fn pin(cpu: Cpu) -> Option<usize> {
-    let cores = core_affinity::get_core_ids().filter(|c| !c.is_empty())?;
+/// Where a night was put: the CPU it was pinned to, if any, and those the
+/// process may use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pinned {
+    cpu: Cpu,
+    at: Option<usize>,
+    cores: Vec<CoreId>,
+}
+
+/// Pins the calling thread as `cpu` says.
+pub(crate) fn pin(cpu: Cpu) -> Pinned {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
     let core = match cpu {
-        Cpu::Any => return None,
-        Cpu::Nth(n) => cores[n % cores.len()],
-        Cpu::Idlest => idlest(&cores)?,
+        _ if cores.is_empty() => None,
+        Cpu::Any => None,
+        Cpu::Nth(n) => Some(cores[n % cores.len()]),
+        Cpu::Idlest => idlest(&cores),
     };
-    core_affinity::set_for_current(core).then_some(core.id)
+    let at = core.filter(|c| core_affinity::set_for_current(*c)).map(|c| c.id);
+    Pinned { cpu, at, cores }
+}
+
+/// Moves the calling thread, a helper of a `night`, beside it: on another CPU for a lone night (the idlest CPU was
+/// chosen, another is free), on the night's own for a campaign's worker (the
+/// other CPUs run other nights). The archive's writer is one: it hands
+/// nothing back to the night, so a CPU between them costs little.
+pub(crate) fn beside(night: &Pinned) {
+    let (Cpu::Idlest, Some(at)) = (night.cpu, night.at) else { return };
+    if let Some(other) = night.cores.iter().find(|c| c.id != at) {
+        core_affinity::set_for_current(*other);
+    }
 }
 
 /// The core with the most idle time over a short while, from `/proc/stat`.

@@ -206,7 +206,7 @@ pub fn run(night: Night) -> Result<Report, SimError> {
         .spawn(move || {
             let started = std::time::Instant::now();
             // Before the database's threads start: they run on the same CPU.
-            pin(night.cpu);
+            let pinned = pin(night.cpu);
             let mut builder = tokio::runtime::Builder::new_current_thread();
             builder.enable_time().start_paused(true);
             let pace = night.pace.map(pacer);
@@ -219,7 +219,7 @@ pub fn run(night: Night) -> Result<Report, SimError> {
                 set(Some(std::time::Instant::now()));
             });
             let rt = builder.build().map_err(|e| SimError::Failure(format!("runtime: {e}")))?;
-            let mut report = rt.block_on(simulate(night, stuck_rx))?;
+            let mut report = rt.block_on(simulate(night, pinned, stuck_rx))?;
             report.wall = Some(Wall { seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0 });
             Ok(report)
         })
@@ -247,7 +247,11 @@ fn pacer(speed: f64) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Result<Report, SimError> {
+async fn simulate(
+    night: Night,
+    pinned: crate::cpu::Pinned,
+    stuck: tokio::sync::oneshot::Receiver<()>,
+) -> Result<Report, SimError> {
     let say = |line: &str| {
         if let Some(p) = &night.printer {
             p(line);
@@ -321,10 +325,12 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
     for m in &motions {
         m.start_recording();
     }
-    // Thrown away after the report: not synced to the disk.
+    // Thrown away after the report: not synced to the disk, and written
+    // behind by a thread beside the night's (its real time is no part of
+    // the night's; what is written is, whole, when the night returns).
     let archive = Archive::open(&dir.join("archive"))
-        .map_err(|e| SimError::Failure(format!("archive: {e}")))?
-        .unsynced();
+        .and_then(|a| a.written_behind(move || crate::cpu::beside(&pinned)))
+        .map_err(|e| SimError::Failure(format!("archive: {e}")))?;
     let bus = Bus::default();
     let actx = AgentContext::new(db.clone(), clock, bus.clone());
     let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
@@ -410,6 +416,7 @@ async fn simulate(night: Night, stuck: tokio::sync::oneshot::Receiver<()>) -> Re
     if let Some(f) = faults {
         f.abort();
     }
+    archive.flush().map_err(|e| SimError::Failure(format!("archive: {e}")))?;
     let shots: Vec<_> = witnesses.iter().flat_map(Witness::shots).collect();
     let moved: Vec<_> = motions.iter().flat_map(Motions::recorded).collect();
     let report = report(

@@ -96,7 +96,7 @@ impl Kit {
         let store = tokio::spawn(async move {
             let file = archive.clone();
             let path = clock
-                .offload(move || file.write_image(&dir, &name, &frame, &info))
+                .offload(move || file.write_image(&dir, &name, frame, &info))
                 .await
                 .map_err(|source| AgentError::Offload { what: "writing the image", source })??;
             image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
