@@ -35,6 +35,18 @@ pub struct Archive {
     synced: bool,
     /// The files are written behind, in order, by a thread of their own.
     behind: Option<Arc<Behind>>,
+    /// A disk fault a simulated night injects, shared by the clones.
+    fault: Arc<Mutex<Option<DiskFault>>>,
+}
+
+/// What a simulated night's disk does wrong for a while.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DiskFault {
+    /// Every write fails, as on a full disk.
+    Full,
+    /// Writes take time: `bytes_per_s` (the writer waits that long, on the
+    /// Ferros clock, after each image: see [`Archive::delay_of`]).
+    Slow { bytes_per_s: f64 },
 }
 
 /// A piece of file work for the writer thread.
@@ -133,7 +145,7 @@ fn write_file(path: &Path, bytes: &[u8], replace: bool, synced: bool) -> Result<
 impl Archive {
     /// Opens (creating its folders) the archive at `root`.
     pub fn open(root: &Path) -> Result<Archive, ArchiveError> {
-        let a = Archive { root: root.to_owned(), synced: true, behind: None };
+        let a = Archive { root: root.to_owned(), synced: true, behind: None, fault: Arc::default() };
         for d in [a.produced(), a.exchange("GIC", "TO"), a.exchange("GIC", "FROM"), a.exchange("FSC", "TO")] {
             fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
         }
@@ -171,6 +183,32 @@ impl Archive {
         self.synced = false;
         self.behind = Some(Arc::new(Behind { jobs: Mutex::new(jobs), failed }));
         Ok(self)
+    }
+
+    /// Makes the disk fail (`Some`) or mends it (`None`): a simulated night's fault.
+    pub fn set_fault(&self, fault: Option<DiskFault>) {
+        *lock(&self.fault) = fault;
+    }
+
+    /// How long writing `bytes` takes on a slow disk (nothing otherwise),
+    /// for the writer to wait on its clock.
+    pub fn delay_of(&self, bytes: usize) -> std::time::Duration {
+        match *lock(&self.fault) {
+            Some(DiskFault::Slow { bytes_per_s }) if bytes_per_s > 0.0 => {
+                std::time::Duration::from_secs_f64((bytes as f64 / bytes_per_s).min(3_600.0))
+            }
+            _ => std::time::Duration::ZERO,
+        }
+    }
+
+    /// Refuses a write at once when the disk is full (the decision is the
+    /// caller's, at the call: the same on any machine).
+    fn check_space(&self, path: &Path) -> Result<(), ArchiveError> {
+        if *lock(&self.fault) == Some(DiskFault::Full) {
+            let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device");
+            return Err(io("cannot write", path, full));
+        }
+        Ok(())
     }
 
     /// Runs `job` now, or queues it for the writer thread.
@@ -258,6 +296,7 @@ impl Archive {
     }
 
     fn write(&self, path: &Path, bytes: Vec<u8>, replace: bool) -> Result<(), ArchiveError> {
+        self.check_space(path)?;
         let (path, synced) = (path.to_owned(), self.synced);
         self.run(move || write_file(&path, &bytes, replace, synced))
     }
@@ -272,6 +311,7 @@ impl Archive {
     ) -> Result<PathBuf, ArchiveError> {
         let header = image_header(&frame, info);
         let path = dir.join(format!("{name}.fits"));
+        self.check_space(&path)?;
         let (target, synced) = (path.clone(), self.synced);
         self.run(move || {
             let bytes = ferros_fits::write(frame.width, frame.height, &frame.pixels, &header)?;
@@ -420,6 +460,16 @@ mod tests {
         assert!(matches!(a.flush(), Err(ArchiveError::Exists(_))));
         a.flush().unwrap();
         assert_eq!(a.recover().unwrap(), Vec::<PathBuf>::new());
+        // A full disk refuses at the call; a slow one says how long a write takes.
+        a.set_fault(Some(DiskFault::Full));
+        let e = a.write_image(&seq, "r_0002", frame(), &info()).unwrap_err().to_string();
+        assert!(e.contains("r_0002.fits: no space left on device"), "{e}");
+        a.set_fault(Some(DiskFault::Slow { bytes_per_s: 1e6 }));
+        assert_eq!(a.delay_of(4_000_000), std::time::Duration::from_secs(4));
+        a.write_image(&seq, "r_0002", frame(), &info()).unwrap();
+        a.set_fault(None);
+        assert_eq!(a.delay_of(4_000_000), std::time::Duration::ZERO);
+        a.flush().unwrap();
     }
 
     #[test]

@@ -363,7 +363,15 @@ async fn simulate(
     };
     submitted += alert_count;
     let faults = night.faults.then(|| {
-        tokio::spawn(inject_faults(night.seed, obs.clone(), handle, clock, (from, to), log.clone()))
+        tokio::spawn(inject_faults(
+            night.seed,
+            obs.clone(),
+            archive.clone(),
+            handle,
+            clock,
+            (from, to),
+            log.clone(),
+        ))
     });
     // The simulation ends after sunrise, once the agents have finished what
     // they were doing (at most half an hour of clock later).

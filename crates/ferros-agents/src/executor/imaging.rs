@@ -95,10 +95,16 @@ impl Kit {
             (self.archive.clone(), self.db.clone(), shot.dir.to_path_buf(), shot.alert, self.clock);
         let store = tokio::spawn(async move {
             let file = archive.clone();
+            let bytes = frame.pixels.len() * 2;
             let path = clock
                 .offload(move || file.write_image(&dir, &name, frame, &info))
                 .await
                 .map_err(|source| AgentError::Offload { what: "writing the image", source })??;
+            // A slow disk (a simulated night's fault) holds the camera's next frame.
+            let slow = archive.delay_of(bytes);
+            if !slow.is_zero() {
+                clock.sleep(slow).await;
+            }
             image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
             db.insert_image(&image).await?;
             if alert {
