@@ -97,7 +97,7 @@ impl EnvAgent {
             retention_days: [h.raw_days, h.minute_days, h.ten_minute_days],
             readings: (Vec::new(), 0),
             stored: [None, None, None],
-            store_every_s: w.stale_after_s / 3.0,
+            store_every_s: w.stale_after_s / 2.0,
             raw_every_ms: (h.raw_every_s * 1000.0).round() as i64,
             raw_slot: None,
         }
@@ -237,10 +237,12 @@ impl Agent for EnvAgent {
         };
         // The other agents hear it first: a database that fails delays no safety.
         ctx.shared.set_env(synthesis.clone());
-        // Stored when a status or its reasons change, with readings, and at
-        // least every third of the staleness delay: a reader elsewhere (a
-        // command, an agent run alone) never finds it stale while ENV runs.
-        // The `weather` and `site` watches (which `env` holds too) at least once a minute.
+        // Stored when a status or its reasons change (not their figures nor
+        // the countdown to SAFE), with readings, and at least every half of
+        // the staleness delay: a reader elsewhere (a command, an agent run
+        // alone) never finds it stale while ENV runs, and sees figures at
+        // most that old. The `weather` and `site` watches (which `env` holds
+        // too) at least once a minute.
         let keys = [
             (synthesis.global_status, &synthesis.reasons),
             (synthesis.weather.global_status, &synthesis.weather.reasons),
@@ -250,7 +252,9 @@ impl Agent for EnvAgent {
         for (kind, (status, reasons)) in keys.iter().enumerate() {
             let every_s = if kind == 0 { self.store_every_s } else { self.store_every_s.max(60.0) };
             if self.stored[kind].as_ref().is_none_or(|(at, s, r)| {
-                s != status || r != *reasons || (now - *at).num_milliseconds() as f64 >= every_s * 1000.0
+                s != status
+                    || strip(r) != strip(reasons)
+                    || (now - *at).num_milliseconds() as f64 >= every_s * 1000.0
             }) {
                 due.push(kind);
             }

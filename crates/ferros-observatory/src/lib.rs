@@ -196,7 +196,7 @@ fn indi_default(role: Role) -> Option<&'static str> {
 fn alpaca_default(role: Role) -> Option<&'static str> {
     match role {
         Role::CameraNir | Role::FilterNir => None,
-        _ => Some("0"),
+        Role::Telescope | Role::Dome | Role::CameraVis | Role::FilterVis | Role::Plc => Some("0"),
     }
 }
 

@@ -5,8 +5,9 @@
 //! own) some hundred thousand times. Between two CPUs each hand-off wakes the
 //! other CPU, which on a virtual machine costs more than the work itself: a
 //! database call took 46 us between two CPUs and 9 us on one. So a night
-//! runs all its threads on one CPU; the threads it starts inherit it. Which
-//! CPU changes nothing in the night, only how fast it goes.
+//! runs its threads on one CPU; the threads it starts inherit it, but for
+//! the archive's writer, which only takes work and goes beside it
+//! ([`beside`]). Which CPU changes nothing in the night, only how fast it goes.
 
 use core_affinity::CoreId;
 
@@ -45,10 +46,11 @@ pub(crate) fn pin(cpu: Cpu) -> Pinned {
     Pinned { cpu, at, cores }
 }
 
-/// Moves the calling thread, a helper of a `night`, beside it: on another CPU for a lone night (the idlest CPU was
-/// chosen, another is free), on the night's own for a campaign's worker (the
-/// other CPUs run other nights). The archive's writer is one: it hands
-/// nothing back to the night, so a CPU between them costs little.
+/// Moves the calling thread, a helper of a `night`, beside it: on another
+/// CPU for a lone night (the idlest CPU was chosen, another is free), on the
+/// night's own for a campaign's worker (the other CPUs run other nights).
+/// The archive's writer is one: it hands nothing back to the night, so a CPU
+/// between them costs little.
 pub(crate) fn beside(night: &Pinned) {
     let (Cpu::Idlest, Some(at)) = (night.cpu, night.at) else { return };
     if let Some(other) = night.cores.iter().find(|c| c.id != at) {
