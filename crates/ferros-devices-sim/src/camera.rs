@@ -480,8 +480,10 @@ impl Camera for SimCamera {
                 format!("bin {}x{}", exposure.binning, exposure.binning),
             ));
         }
+        // In u64: a window sent from outside may be near u32::MAX.
+        let beyond = |at: u32, len: u32, size: u32| u64::from(at) + u64::from(len) > u64::from(size);
         if let Some((x, y, w, h)) = exposure.window
-            && (w == 0 || h == 0 || x + w > c.width || y + h > c.height)
+            && (w == 0 || h == 0 || beyond(x, w, c.width) || beyond(y, h, c.height))
         {
             return Err(DeviceError::limit(
                 &self.name,

@@ -117,7 +117,8 @@ pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
         -64 => 8,
         other => return Err(FitsError::BadBitpix(other)),
     };
-    let start = (end * CARD).div_ceil(BLOCK) * BLOCK;
+    // The header is the cards up to END included, padded to whole blocks.
+    let start = ((end + 1) * CARD).div_ceil(BLOCK) * BLOCK;
     let n = (width as usize).saturating_mul(height as usize);
     let end = n.saturating_mul(size).saturating_add(start);
     let data = bytes.get(start..end).ok_or_else(|| FitsError::Truncated {
@@ -343,6 +344,22 @@ mod tests {
         let img = read(&f).unwrap();
         assert_eq!((img.width, img.height, &img.pixels), (4, 3, &pixels));
         assert_eq!(img.keyword("BZERO"), Some("32768"));
+    }
+
+    /// Whatever the header's length, the pixels start at the block after
+    /// END: with 36 cards before it, END opens a block of its own.
+    #[test]
+    fn the_pixels_start_after_the_block_of_end() {
+        let pixels: Vec<u16> = (0..12).map(|i| 1000 + i).collect();
+        for extra in 27..=31 {
+            let mut h = Header::default();
+            for i in 0..extra {
+                h.set(&format!("KEY{i}"), i64::from(i), "");
+            }
+            let f = write(4, 3, &pixels, &h).unwrap();
+            let img = read(&f).unwrap();
+            assert_eq!(img.pixels, pixels, "7 structural and {extra} more cards before END");
+        }
     }
 
     #[test]

@@ -426,6 +426,11 @@ mod camera {
             })
             .await;
         assert!(e.unwrap_err().to_string().contains("outside 256x256"));
+        // Windows near u32::MAX, as a peer may send them: refused, no overflow.
+        for window in [(1, 1, u32::MAX, u32::MAX), (1, 0, u32::MAX, 1), (u32::MAX, 0, 1, 1)] {
+            let e = cam.expose(&Exposure { window: Some(window), ..light(1.0) }).await.unwrap_err();
+            assert!(e.to_string().contains("outside 256x256"), "{window:?}: {e}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -259,4 +259,15 @@ async fn the_server_refuses_malformed_commands() {
     assert!(r.contains("expected {\\\"command\\\""), "{r}");
     let r = ask(serde_json::json!({"command": [{"name": "FLY"}]})).await;
     assert!(r.contains("not_supported") && r.contains("unknown command FLY"), "{r}");
+    // A camera asked for windows near u32::MAX refuses them; its server lives on.
+    let camera = Server::start(&net, camera_server_handler(c)).await;
+    let conn = connection(&net, "camera", &camera.addr);
+    for window in [[1_u64, 1, 4_294_967_295, 4_294_967_295], [1, 0, 4_294_967_295, 1]] {
+        let expose = serde_json::json!({"command": [{"name": "EXPOSE", "duration": 1.0, "frame": "bias",
+            "binning": 1, "window": window}]});
+        let r = conn.exchange("test", &expose).await.unwrap().to_string();
+        assert!(r.contains("limit") && r.contains("outside 320x200"), "{r}");
+    }
+    let status = serde_json::json!({"command": [{"name": "STATUS"}]});
+    assert!(conn.exchange("test", &status).await.unwrap().to_string().contains("\"STATUS\""));
 }
