@@ -11,6 +11,18 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// The longest period, delay or exposure a setting may give, seconds (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+/// The longest a device call may be allowed, seconds (an hour).
+pub const MAX_CALL_S: f64 = 3_600.0;
+/// The longest history kept, days (ten years).
+pub const MAX_DAYS: f64 = 3_650.0;
+
+/// A number as a person typed it: `1e300`, not three hundred digits.
+fn shown(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1e15 { v.to_string() } else { format!("{v:e}") }
+}
+
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "ferros.toml";
 
@@ -486,8 +498,13 @@ impl Settings {
                 );
             }
         }
-        if !(self.devices.timeout_s.is_finite() && self.devices.timeout_s > 0.0) {
-            return bad("devices.timeout_s", &format!("{} must be > 0 seconds", self.devices.timeout_s));
+        // Durations have an upper bound too: a day (an hour for a device
+        // call), ten years of history; beyond, they are typing errors, and
+        // 1e300 seconds is no duration a clock can hold.
+        let t = self.devices.timeout_s;
+        if !(t.is_finite() && t > 0.0 && t <= MAX_CALL_S) {
+            let t = shown(t);
+            return bad("devices.timeout_s", &format!("{t} must be > 0 and at most {MAX_CALL_S} seconds"));
         }
         let a = &self.agents;
         for (key, v) in [
@@ -501,8 +518,8 @@ impl Settings {
             ("executor.motion_timeout_s", self.executor.motion_timeout_s),
             ("executor.readout_timeout_s", self.executor.readout_timeout_s),
         ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(key, &format!("{v} must be > 0 seconds"));
+            if !(v.is_finite() && v > 0.0 && v <= MAX_SECONDS) {
+                return bad(key, &format!("{} must be > 0 and at most {MAX_SECONDS} seconds", shown(v)));
             }
         }
         let h = &self.history;
@@ -511,8 +528,8 @@ impl Settings {
             ("history.minute_days", h.minute_days),
             ("history.ten_minute_days", h.ten_minute_days),
         ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(key, &format!("{v} must be > 0 days"));
+            if !(v.is_finite() && v > 0.0 && v <= MAX_DAYS) {
+                return bad(key, &format!("{} must be > 0 and at most {MAX_DAYS} days", shown(v)));
             }
         }
         if !(h.raw_every_s.is_finite() && (0.0..=3600.0).contains(&h.raw_every_s)) {
@@ -523,15 +540,16 @@ impl Settings {
             .into_iter()
             .chain(x.darks_s.iter().map(|d| ("executor.darks_s", *d)))
         {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(key, &format!("{v} must be >= 0 seconds"));
+            if !(v.is_finite() && (0.0..=MAX_SECONDS).contains(&v)) {
+                return bad(key, &format!("{} must be 0 to {MAX_SECONDS} seconds", shown(v)));
             }
         }
         if !(-18.0..=0.0).contains(&x.flats_sun_altitude) {
             return bad("executor.flats_sun_altitude", "must be between -18 and 0 degrees");
         }
-        if !(self.weather.safe_delay_s.is_finite() && self.weather.safe_delay_s >= 0.0) {
-            return bad("weather.safe_delay_s", "must be >= 0 seconds");
+        let d = self.weather.safe_delay_s;
+        if !(d.is_finite() && (0.0..=MAX_SECONDS).contains(&d)) {
+            return bad("weather.safe_delay_s", &format!("{} must be 0 to {MAX_SECONDS} seconds", shown(d)));
         }
         Ok(())
     }
@@ -633,6 +651,18 @@ mod tests {
             jail.create_file("f.toml", "[devices]\ntimeout_s = 0\n")?;
             let e = Settings::load(Some(Path::new("f.toml"))).unwrap_err().to_string();
             assert!(e.contains("devices.timeout_s"), "{e}");
+            // Values no clock can hold are refused, naming the key.
+            for (file, key) in [
+                ("[devices]\ntimeout_s = 1e300\n", "devices.timeout_s"),
+                ("[agents]\nheartbeat_timeout_s = 1e300\n", "agents.heartbeat_timeout_s"),
+                ("[history]\nraw_days = 1e300\n", "history.raw_days"),
+                ("[weather]\nsafe_delay_s = 1e300\n", "weather.safe_delay_s"),
+                ("[executor]\ndarks_s = [10, 1e300]\n", "executor.darks_s"),
+            ] {
+                jail.create_file("g.toml", file)?;
+                let e = Settings::load(Some(Path::new("g.toml"))).unwrap_err().to_string();
+                assert!(e.contains(key), "{e}");
+            }
             Ok(())
         });
     }

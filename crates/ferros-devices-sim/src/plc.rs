@@ -26,6 +26,11 @@ use serde_json::Value;
 
 use crate::fault::Faults;
 
+/// The most iterations a scenario may ask for (a million: a night of 1 s
+/// iterations is 50,000), and the most changes it may list.
+pub const MAX_ITERATIONS: u64 = 1_000_000;
+pub const MAX_CHANGES: usize = 10_000;
+
 /// What is wrong with a scenario: where (the item of the list, or the
 /// change in time order) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +83,18 @@ impl Scenario {
             at: 0,
             what: "the first item must be the number of iterations (an integer >= 0)".into(),
         })?;
+        if iterations > MAX_ITERATIONS {
+            return Err(ScenarioError::Item {
+                at: 0,
+                what: format!("{iterations} iterations: at most {MAX_ITERATIONS}"),
+            });
+        }
+        if items.len() > MAX_CHANGES + 1 {
+            return Err(ScenarioError::Item {
+                at: MAX_CHANGES + 1,
+                what: format!("{} changes: at most {MAX_CHANGES}", items.len() - 1),
+            });
+        }
         let mut changes = Vec::new();
         for (i, item) in items.iter().enumerate().skip(1) {
             let at = |m: &str| ScenarioError::Item { at: i, what: m.to_owned() };

@@ -39,10 +39,33 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// The largest files the commands read: a request document, a PLC scenario,
+/// a plan's input.
+pub(crate) const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_PLAN_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a text file given from outside: one larger than `max` bytes (a
+/// `what` may not be) or not UTF-8 is bad input, said with the path; no more
+/// than `max` bytes are ever read.
+pub(crate) fn read_text(path: &Path, max: u64, what: &str) -> CliResult<String> {
+    use std::io::Read;
+    let shown = path.display();
+    let cannot = |e: std::io::Error| CliError::input(format!("{shown}: cannot read: {e}"));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(CliError::input(format!("{shown}: more than the {max} bytes a {what} may have")));
+    }
+    String::from_utf8(bytes).map_err(|e| CliError::input(format!("{shown}: not UTF-8 text: {e}")))
+}
+
 /// Reads a PLC scenario file (the seeds' format); a bad one is bad input.
 pub(crate) fn read_scenario(path: &Path) -> CliResult<Scenario> {
-    let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
-    Scenario::parse(&text).map_err(|e| CliError::input(format!("{shown}: {e}")))
+    let text = read_text(path, MAX_SCENARIO_BYTES, "scenario")?;
+    Scenario::parse(&text).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
 }

@@ -58,9 +58,7 @@ struct ImportOutput {
 
 async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, json: bool) -> CliResult {
     let shown = file.display();
-    let bytes = std::fs::read(file).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
-    let text =
-        String::from_utf8(bytes).map_err(|e| CliError::input(format!("{shown}: not UTF-8 text: {e}")))?;
+    let text = super::common::read_text(file, super::common::MAX_REQUEST_BYTES, "request")?;
     let now = JulianDate::from_datetime(ctx.clock.now())
         .map_err(|e| CliError::input(format!("the clock is outside the dates Ferros handles: {e}")))?;
     let imported = match read_request(&text, &ReadOptions { now }) {

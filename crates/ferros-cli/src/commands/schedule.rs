@@ -234,8 +234,7 @@ struct FileSequence {
 
 fn plan_file(path: &Path) -> CliResult<Plan> {
     let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
+    let text = super::common::read_text(path, super::common::MAX_PLAN_FILE_BYTES, "plan's input")?;
     let file: FileInput =
         serde_json::from_str(&text).map_err(|e| CliError::input(format!("{shown}: {e}")))?;
     let mut tasks = Vec::with_capacity(file.sequences.len());

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use ferros_devices_sim::Scenario;
 use ferros_simulation::{Campaign, CampaignNight, Night, RequestText, SimError};
 
-use super::common::read_scenario;
+use super::common::{MAX_REQUEST_BYTES, read_scenario, read_text};
 use crate::cli::{CampaignArgs, SimulateArgs};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
@@ -17,7 +17,6 @@ use crate::output::say;
 /// Most request files a simulated night reads.
 const MAX_REQUEST_FILES: usize = 1_000;
 /// Largest request file read, bytes.
-const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Most nights in one campaign.
 const MAX_NIGHTS: u64 = 100_000;
 /// Pacing: from real time to a night in under a second.
@@ -58,15 +57,7 @@ fn read_requests(dir: &Path) -> CliResult<Vec<RequestText>> {
     files
         .into_iter()
         .map(|p| {
-            let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-            if size > MAX_REQUEST_BYTES {
-                return Err(CliError::input(format!(
-                    "{}: {size} bytes, more than a request may have ({MAX_REQUEST_BYTES})",
-                    p.display()
-                )));
-            }
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CliError::input(format!("{}: cannot read: {e}", p.display())))?;
+            let text = read_text(&p, MAX_REQUEST_BYTES, "request")?;
             Ok(RequestText { name: p.display().to_string(), text })
         })
         .collect()

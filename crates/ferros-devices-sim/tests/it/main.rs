@@ -271,6 +271,9 @@ fn bad_scenarios_say_where() {
     assert!(bad("{").starts_with("not JSON"));
     assert!(bad("{}").contains("JSON list"));
     assert!(bad(r#"["ten"]"#).starts_with("[0]:"));
+    assert_eq!(bad("[4294967296]"), "[0]: 4294967296 iterations: at most 1000000");
+    let many = format!("[5{}]", r#", {"time": 1, "plcSimulator": {"silent": true}}"#.repeat(10_001));
+    assert_eq!(bad(&many), "[10001]: 10001 changes: at most 10000");
     assert!(bad(r#"[5, {"plcSimulator": {}}]"#).starts_with("[1]: \"time\""));
     assert!(bad(r#"[5, {"time": 1, "plcSimulator": {"mode": "SLEEP"}}]"#).contains("mode \"SLEEP\""));
     assert!(

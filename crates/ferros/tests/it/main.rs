@@ -237,6 +237,10 @@ fn invalid_documents_report_every_problem_and_store_nothing() {
   </sequence>
 </request>"#,
     );
+    // A document larger than a request may be is refused before it is read whole.
+    let huge = f.write("huge.xml", &" ".repeat(4 * 1024 * 1024 + 1));
+    let err = f.fails(&["request", "import", s(&huge), "--user", "alice"], 2);
+    assert!(err.contains("huge.xml: more than the 4194304 bytes a request may have"), "{err}");
     let err = f.fails(&["request", "import", s(&bad), "--user", "alice"], 2);
     let lines: Vec<&str> = err.lines().collect();
     for expected in [
@@ -771,6 +775,12 @@ fn sim_plc_plays_the_rain_scenario_over_tcp() {
     let bad = f.write("bad_scenario.json", r#"[5, {"time": 1, "plcSimulator": {"device_name": "WXT999", "value_name": "RainRate", "value": 1}}]"#);
     let err = f.fails(&["sim", "plc", "--scenario", s(&bad), "--bind", "127.0.0.1:0"], 2);
     assert!(err.contains("--scenario: change 1: no sensor WXT999"), "{err}");
+    let huge = f.write("huge.json", &" ".repeat(4 * 1024 * 1024 + 1));
+    let err = f.fails(&["sim", "plc", "--scenario", s(&huge), "--bind", "127.0.0.1:0"], 2);
+    assert!(err.contains("huge.json: more than the 4194304 bytes a scenario may have"), "{err}");
+    let many = f.write("many.json", "[4294967296]");
+    let err = f.fails(&["sim", "plc", "--scenario", s(&many), "--bind", "127.0.0.1:0"], 2);
+    assert!(err.contains("[0]: 4294967296 iterations: at most 1000000"), "{err}");
     let err = f.fails(&["sim", "plc", "--scenario", "nope.json"], 2);
     assert!(err.contains("nope.json: cannot read"), "{err}");
 
@@ -804,6 +814,9 @@ fn device_status_reads_every_configured_device() {
     assert!(text.contains("dome        sim     in-process simulator"), "{text}");
 
     // Bad configuration is refused naming the key.
+    f.write("ferros.toml", "[devices]\ntimeout_s = 1e300\n");
+    let err = f.fails(&["device", "status"], 2);
+    assert!(err.contains("devices.timeout_s: 1e300 must be > 0 and at most 3600 seconds"), "{err}");
     f.write("ferros.toml", "[devices.dome]\ndriver = \"carrier-pigeon\"\n");
     let err = f.fails(&["device", "status"], 2);
     assert!(
