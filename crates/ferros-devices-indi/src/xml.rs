@@ -3,11 +3,15 @@
 //! error naming the element and what is wrong with it.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use tokio::io::AsyncBufRead;
+use tokio::io::{AsyncBufRead, AsyncRead};
 
 /// What is wrong in the stream: where (the element) and what.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -145,19 +149,73 @@ pub enum Message {
 /// Reads messages off a stream.
 #[derive(Debug)]
 pub struct MessageReader<R> {
-    reader: Reader<R>,
+    reader: Reader<Capped<R>>,
     buf: Vec<u8>,
+    /// Bytes taken off the stream, and where the message being read began.
+    taken: Arc<AtomicU64>,
+    mark: Arc<AtomicU64>,
+}
+
+/// The longest message a server may send, bytes: a few times the largest
+/// image expected as a BLOB (a 16-bit 4096 x 4096 frame is 45 MB in base64).
+pub const MAX_MESSAGE: u64 = 256 << 20;
+
+/// A stream that fails once a message has taken more than `limit` bytes off
+/// it: an endless element cannot grow the reader's buffer without bound.
+#[derive(Debug)]
+struct Capped<R> {
+    inner: R,
+    limit: u64,
+    taken: Arc<AtomicU64>,
+    mark: Arc<AtomicU64>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> AsyncBufRead for Capped<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<&[u8]>> {
+        let this = self.get_mut();
+        let taken = this.taken.load(Ordering::Relaxed) - this.mark.load(Ordering::Relaxed);
+        if taken > this.limit {
+            let too_long = format!("a message of more than {} bytes", this.limit);
+            return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, too_long)));
+        }
+        Pin::new(&mut this.inner).poll_fill_buf(cx)
+    }
+
+    fn consume(mut self: Pin<&mut Self>, amt: usize) {
+        self.taken.fetch_add(amt as u64, Ordering::Relaxed);
+        Pin::new(&mut self.inner).consume(amt);
+    }
 }
 
 impl<R: AsyncBufRead + Unpin> MessageReader<R> {
     pub fn new(inner: R) -> Self {
-        let mut reader = Reader::from_reader(inner);
-        reader.config_mut().trim_text(true);
-        Self { reader, buf: Vec::new() }
+        Self::with_limit(inner, MAX_MESSAGE)
     }
 
-    /// The next message; `Ok(None)` when the peer closed the stream between messages.
+    /// A reader whose messages may be at most `limit` bytes long.
+    pub fn with_limit(inner: R, limit: u64) -> Self {
+        let (taken, mark) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let capped = Capped { inner, limit, taken: taken.clone(), mark: mark.clone() };
+        let mut reader = Reader::from_reader(capped);
+        reader.config_mut().trim_text(true);
+        Self { reader, buf: Vec::new(), taken, mark }
+    }
+
+    /// The next message; `Ok(None)` when the peer closed the stream between
+    /// messages. A message longer than the limit is an error: the stream is
+    /// then to be dropped.
     pub async fn next(&mut self) -> Result<Option<Message>, XmlError> {
+        self.mark.store(self.taken.load(Ordering::Relaxed), Ordering::Relaxed);
         let mut top: Option<Top> = None;
         loop {
             self.buf.clear();

@@ -96,6 +96,25 @@ async fn the_reader_says_what_is_wrong() {
     assert!(e.contains("BLOB is not base64"), "{e}");
 }
 
+/// A message that never ends takes no more than its limit: the reader fails
+/// with the limit, the client then drops the connection.
+#[tokio::test]
+async fn a_message_longer_than_the_limit_is_refused() {
+    let endless = format!(r#"<setTextVector device="T" name="N"><oneText name="A">{}"#, "x".repeat(100_000));
+    let mut r = MessageReader::with_limit(endless.as_bytes(), 10_000);
+    let e = r.next().await.unwrap_err().to_string();
+    assert!(e.contains("in the middle of <setTextVector>: a message of more than 10000 bytes"), "{e}");
+    // Each message has the limit to itself: many short ones are read whole.
+    let short = r#"<setTextVector device="T" name="N"><oneText name="A">hello</oneText></setTextVector>"#;
+    let stream = short.repeat(1_000);
+    let mut r = MessageReader::with_limit(stream.as_bytes(), 200);
+    let mut n = 0;
+    while r.next().await.unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 1_000);
+}
+
 /// A server on `net` that sends `script` to each client, then keeps the connection open.
 async fn fake_server(net: &Network, script: &'static str) -> String {
     fake_server_then(net, script, false).await
