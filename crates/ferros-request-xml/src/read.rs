@@ -15,6 +15,28 @@ pub struct ReadOptions {
     pub now: JulianDate,
 }
 
+/// The longest attribute value a request may carry, characters (names,
+/// targets, filters, numbers).
+pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+/// The most sequences in a request, albums in a sequence, plans in an album.
+pub const MAX_SEQUENCES: usize = 500;
+pub const MAX_ALBUMS: usize = 8;
+pub const MAX_PLANS: usize = 64;
+
+/// Why a character may not be in a name: a control character (a newline
+/// would start a new row of a listing), or one that turns the text's
+/// direction (U+202E shows "fdp.exe" as "exe.pdf").
+fn forbidden(c: char) -> Option<&'static str> {
+    if c.is_control() {
+        Some("a control character")
+    } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    {
+        Some("a character that changes the text's direction")
+    } else {
+        None
+    }
+}
+
 const REQUEST_ATTRS: &[&str] =
     &["name", "scientific_program", "target_type", "is_alert", "submitted", "relative", "strategy"];
 const SEQUENCE_ATTRS: &[&str] = &[
@@ -103,9 +125,28 @@ impl<'a, 'input> Reader<'a, 'input> {
         self.problem(el.node, el.path, e.to_string());
     }
 
-    /// Flags attributes this element does not know, and stray text.
+    /// Flags attributes this element does not know, values too long or with
+    /// forbidden characters, and stray text.
     fn check_shape(&mut self, el: El<'_, '_, '_>, allowed: &[&str]) {
         for a in el.node.attributes() {
+            let value = a.value();
+            let chars = value.chars().count();
+            if chars > MAX_ATTRIBUTE_CHARS {
+                self.problem(
+                    el.node,
+                    el.path,
+                    format!("attribute \"{}\": {chars} characters, at most {MAX_ATTRIBUTE_CHARS}", a.name()),
+                );
+            }
+            if let Some((at, c, why)) =
+                value.chars().enumerate().find_map(|(i, c)| forbidden(c).map(|why| (i + 1, c, why)))
+            {
+                self.problem(
+                    el.node,
+                    el.path,
+                    format!("attribute \"{}\": character {} at {at} is {why}", a.name(), c.escape_unicode()),
+                );
+            }
             if !allowed.contains(&a.name()) || a.namespace().is_some() {
                 self.problem(
                     el.node,
@@ -123,9 +164,18 @@ impl<'a, 'input> Reader<'a, 'input> {
 
     /// The child elements named `name`, with their paths; unknown children are flagged.
     fn children<'n>(&mut self, el: El<'n, 'input, '_>, name: &str) -> Vec<(Node<'n, 'input>, String)> {
+        let max = match name {
+            "sequence" => MAX_SEQUENCES,
+            "album" => MAX_ALBUMS,
+            _ => MAX_PLANS,
+        };
         let mut out = Vec::new();
         for child in el.node.children().filter(Node::is_element) {
             let tag = child.tag_name().name();
+            if tag == name && out.len() == max {
+                self.problem(child, el.path, format!("more than {max} <{name}> here: at most {max}"));
+                break;
+            }
             if tag == name {
                 let path = format!("{}/{}[{}]", el.path, name, out.len() + 1);
                 out.push((child, path));

@@ -221,3 +221,45 @@ fn doctype_declarations_are_refused() {
         problems("<!DOCTYPE request [<!ENTITY x \"y\">]><request name=\"&x;\" scientific_program=\"GRB\"/>");
     assert!(p[0].contains("malformed XML"), "{p:?}");
 }
+
+#[test]
+fn control_and_direction_characters_in_names_are_refused_with_their_place() {
+    let p = problems(&seq(r#"jd1="2461366.5" jd2="2461367.5" target="M31&#10;fake row""#, ALBUM));
+    assert!(
+        p.iter().any(|x| x.contains("sequence[1]: attribute \"target\": character \\u{a} at 4 is a control")),
+        "{p:?}"
+    );
+    let spoof = "<request name=\"invoice\u{202e}fdp.exe\" scientific_program=\"GRB\"><sequence name=\"s\" \
+                 jd1=\"2461366.5\" jd2=\"2461367.5\">"
+        .to_owned()
+        + ALBUM
+        + "</sequence></request>";
+    let p = problems(&spoof);
+    assert!(
+        p.iter()
+            .any(|x| x.contains("attribute \"name\": character \\u{202e} at 8 is a character that changes")),
+        "{p:?}"
+    );
+    let c1 = seq(r#"jd1="2461366.5" jd2="2461367.5" target="a&#x85;b""#, ALBUM);
+    assert!(problems(&c1).iter().any(|x| x.contains("\\u{85} at 2 is a control character")));
+    // Names from any script are welcome.
+    let ok = seq(r#"jd1="2461366.5" jd2="2461367.5" target="Ω Centauri""#, ALBUM);
+    assert!(read_request(&ok, &opts()).is_ok());
+}
+
+#[test]
+fn names_and_counts_have_limits() {
+    let long = "x".repeat(257);
+    let p = problems(&seq(&format!(r#"jd1="2461366.5" jd2="2461367.5" target="{long}""#), ALBUM));
+    assert!(p.iter().any(|x| x.contains("attribute \"target\": 257 characters, at most 256")), "{p:?}");
+    let one = format!(r#"<sequence name="s" jd1="2461366.5" jd2="2461367.5">{ALBUM}</sequence>"#);
+    let many = format!(r#"<request name="r" scientific_program="GRB">{}</request>"#, one.repeat(501));
+    let p = problems(&many);
+    assert!(p.iter().any(|x| x.contains("request: more than 500 <sequence> here: at most 500")), "{p:?}");
+    let plans = r#"<plan name="p" filter="r" exposure="10" nb_images="2"/>"#.repeat(65);
+    let p = problems(&seq(
+        r#"jd1="2461366.5" jd2="2461367.5""#,
+        &format!(r#"<album name="a" detector="VIS">{plans}</album>"#),
+    ));
+    assert!(p.iter().any(|x| x.contains("more than 64 <plan> here")), "{p:?}");
+}
