@@ -20,7 +20,7 @@ pub use env::{EnvAgent, MINUTE_MS, TEN_MINUTES_MS, series_bin, series_step};
 pub use error::AgentError;
 pub use executor::{ExecutorAgent, Twilight, dither_offset, flats_due};
 pub use gic::{DEVICE_STATUS_FILE, GicPublisher};
-pub use majordome::MajordomeAgent;
+pub use majordome::{COMMAND_TTL_S, MajordomeAgent};
 pub use planning::PlannerAgent;
 pub use roster::{AgentKind, factories};
 pub use runtime::{Agent, AgentContext, Bus, Event, Factory, Shared, Supervisor, SupervisorHandle};

@@ -24,6 +24,12 @@ use crate::runtime::{Agent, AgentContext, Event};
 /// The stored state is refreshed at least this often (seconds of the clock).
 const STORE_AT_LEAST_S: i64 = 60;
 
+/// A control command older than this (seconds of the clock) when the
+/// majordome reads it is refused as expired: its giver stopped waiting (an
+/// interrupted `ferros control`, a majordome that was not running), and an
+/// order carried out late is a wrong order.
+pub const COMMAND_TTL_S: i64 = 120;
+
 pub struct MajordomeAgent {
     obs: Observatory,
     site: Site,
@@ -226,6 +232,17 @@ impl MajordomeAgent {
     async fn commands(&mut self, ctx: &AgentContext, inputs: &Inputs) -> Result<(), AgentError> {
         let pending = ctx.db.pending_commands().await?;
         for c in pending {
+            let age = (ctx.clock.now() - c.at).num_seconds();
+            if age > COMMAND_TTL_S {
+                let why = format!(
+                    "expired: given at {} ({age} s ago), more than the {COMMAND_TTL_S} s a command waits",
+                    c.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                ctx.db.finish_command(c.id, false, &why, ctx.clock.now()).await?;
+                ctx.log("majordome", LogLevel::Warn, format!("{}: {} refused: {why}", c.actor, c.command))
+                    .await;
+                continue;
+            }
             if c.command.starts_with("device ") {
                 self.device_command(ctx, &c, inputs).await?;
                 continue;

@@ -19,7 +19,7 @@ pub const MAX_CALL_S: f64 = 3_600.0;
 pub const MAX_DAYS: f64 = 3_650.0;
 
 /// A number as a person typed it: `1e300`, not three hundred digits.
-fn shown(v: f64) -> String {
+pub fn shown(v: f64) -> String {
     if v.is_finite() && v.abs() < 1e15 { v.to_string() } else { format!("{v:e}") }
 }
 

@@ -199,6 +199,19 @@ async fn devices_are_commanded_by_hand_in_remote() {
     let (state, why) = answer("ivan", "device dome open").await;
     assert_eq!(state, "refused");
     assert!(why.contains("only in REMOTE"), "{why}");
+    // A command left pending for long (its giver interrupted) is not carried out late.
+    let old =
+        h.db.submit_command("ivan", "go_remote", c.now() - chrono::TimeDelta::minutes(10)).await.unwrap();
+    while h.db.control_command(old).await.unwrap().unwrap().state == "pending" {
+        c.sleep(Duration::from_millis(600)).await;
+    }
+    let stale = h.db.control_command(old).await.unwrap().unwrap();
+    assert_eq!(stale.state, "refused");
+    assert!(
+        stale.reason.starts_with("expired: given at") && stale.reason.contains("s ago), more than the 120 s"),
+        "{}",
+        stale.reason
+    );
     assert_eq!(answer("ivan", "go_remote").await.0, "accepted");
     let (state, why) = answer("oscar", "device dome open").await;
     assert!(state == "refused" && why.contains("engineers and operators"), "{why}");

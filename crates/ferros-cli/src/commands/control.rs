@@ -43,14 +43,19 @@ pub async fn run(ctx: &Context, a: ControlArgs) -> CliResult {
     let Some(actor) = a.actor else {
         return Err(CliError::input("give the user commanding with --as USER"));
     };
-    if !(a.wait.is_finite() && a.wait > 0.0) {
-        return Err(CliError::input(format!("--wait: {} must be > 0 seconds", a.wait)));
+    // Checked before anything is stored; the majordome refuses a command
+    // older than its time to live anyway.
+    let most = ferros_agents::COMMAND_TTL_S as f64;
+    if !(a.wait.is_finite() && a.wait > 0.0 && a.wait <= most) {
+        let wait = ferros_config::shown(a.wait);
+        return Err(CliError::input(format!("--wait: {wait} must be > 0 and at most {most} seconds")));
     }
     let db = ctx.open_db().await?;
     if db.user_by_name(&actor).await?.is_none() {
         return Err(CliError::input(format!("no user named {actor}")));
     }
-    let id = db.submit_command(&actor, &name, ctx.clock.now()).await?;
+    // Stamped on the running instance's clock, which the majordome reads.
+    let id = db.submit_command(&actor, &name, ctx.instance_clock(&db).await?.now()).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.wait);
     loop {
         let c = db.control_command(id).await?.ok_or_else(|| anyhow::anyhow!("command {id} vanished"))?;

@@ -1045,6 +1045,9 @@ fn control_commands_go_through_the_majordome() {
             break;
         }
     }
+    // A wait no clock can hold is refused before anything is stored.
+    let err = f.fails(&["control", "lock", "--as", "olga", "--wait", "1e300"], 2);
+    assert!(err.contains("--wait: 1e300 must be > 0 and at most 120 seconds"), "{err}");
     let err = f.fails(&["control", "go-remote", "--as", "vic"], 2);
     assert!(err.contains("go remote refused: only engineers and operators may do this"), "{err}");
     let err = f.fails(&["control", "plc-bypass", "--as", "olga"], 2);
