@@ -109,7 +109,18 @@ fn a_night_with_rain_closes_and_resumes() {
     // request folder's rename at its end), nothing else is.
     let alert_images: Vec<PathBuf> =
         walk(&produced).into_iter().filter(|p| p.to_string_lossy().contains("/alert_")).collect();
-    for link in walk(&f.dir.path().join("rain/archive/exchange/FSC/TO")) {
+    let links = walk(&f.dir.path().join("rain/archive/exchange/FSC/TO"));
+    assert!(!alert_images.is_empty());
+    assert_eq!(links.len(), alert_images.len(), "every alert image reaches the FSC");
+    // Every file handed to a partner opens, whole: none dangles.
+    for p in walk(&f.dir.path().join("rain/archive/exchange")) {
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+        assert!(!bytes.is_empty(), "{p:?} is empty");
+    }
+    let status = f.dir.path().join("rain/archive/exchange/GIC/TO/device_status.json");
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(status).unwrap()).unwrap();
+    assert_eq!(status["devices"].as_array().unwrap().len(), 7);
+    for link in links {
         let name = link.file_name().unwrap();
         let image = alert_images.iter().find(|p| p.file_name() == Some(name));
         assert!(
