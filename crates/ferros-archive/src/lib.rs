@@ -120,6 +120,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What [`Archive::recover`] did: whole images put in place, the rest removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub completed: Vec<PathBuf>,
+    pub removed: Vec<PathBuf>,
+}
+
+/// Syncs the folder holding `path`: a rename is durable only once its folder is.
+fn sync_folder(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+}
+
 /// Writes `bytes` at `path`: as `<path>.tmp`, synced when `sync`, renamed
 /// into place; a status (`replace`) on an unsynced archive is overwritten in place.
 fn write_file(path: &Path, bytes: &[u8], replace: bool, synced: bool) -> Result<(), ArchiveError> {
@@ -139,7 +155,12 @@ fn write_file(path: &Path, bytes: &[u8], replace: bool, synced: bool) -> Result<
         let _ = fs::remove_file(&tmp);
         return Err(io("cannot write", &tmp, e));
     }
-    fs::rename(&tmp, path).map_err(|e| io("cannot rename", &tmp, e))
+    fs::rename(&tmp, path).map_err(|e| io("cannot rename", &tmp, e))?;
+    // What is kept is durable only once the folder holding its new name is.
+    if synced && !replace {
+        sync_folder(path);
+    }
+    Ok(())
 }
 
 impl Archive {
@@ -348,12 +369,13 @@ impl Archive {
         Ok(link)
     }
 
-    /// Removes the `*.tmp` images a crash left behind in `produced/`; returns
-    /// them. The exchange folders are left alone: their writers are running.
-    /// An archive written behind first waits for its writer.
-    pub fn recover(&self) -> Result<Vec<PathBuf>, ArchiveError> {
+    /// Finishes what a crash left in `produced/`: a `*.tmp` image that is
+    /// whole (a FITS file that reads) is renamed into place when its name is
+    /// free, any other is removed. The exchange folders are left alone: their
+    /// writers are running. An archive written behind first waits for its writer.
+    pub fn recover(&self) -> Result<Recovered, ArchiveError> {
         self.flush()?;
-        let mut removed = Vec::new();
+        let mut done = Recovered::default();
         let mut stack = vec![self.produced()];
         while let Some(dir) = stack.pop() {
             let entries = fs::read_dir(&dir).map_err(|e| io("cannot read", &dir, e))?;
@@ -363,13 +385,44 @@ impl Archive {
                 if is_dir {
                     stack.push(p);
                 } else if p.extension().is_some_and(|x| x == "tmp") {
-                    fs::remove_file(&p).map_err(|e| io("cannot remove", &p, e))?;
-                    removed.push(p);
+                    let target = p.with_extension("");
+                    let whole = target.extension().is_some_and(|x| x == "fits")
+                        && !target.exists()
+                        && fs::read(&p).is_ok_and(|b| ferros_fits::read(&b).is_ok());
+                    if whole {
+                        fs::rename(&p, &target).map_err(|e| io("cannot rename", &p, e))?;
+                        sync_folder(&target);
+                        done.completed.push(target);
+                    } else {
+                        fs::remove_file(&p).map_err(|e| io("cannot remove", &p, e))?;
+                        done.removed.push(p);
+                    }
                 }
             }
         }
-        removed.sort();
-        Ok(removed)
+        done.completed.sort();
+        done.removed.sort();
+        Ok(done)
+    }
+
+    /// The request folders in `produced/`, as (`<kind>_<id>`, whether it is
+    /// still `_active`): what the image rows' paths are reconciled with.
+    pub fn request_folders(&self) -> Result<Vec<(String, bool)>, ArchiveError> {
+        let dir = self.produced();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| io("cannot read", &dir, e))?.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match name.strip_suffix("_active") {
+                Some(base) => out.push((base.to_owned(), true)),
+                None if name != "calibrations" => out.push((name, false)),
+                None => {}
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }
 
@@ -459,7 +512,7 @@ mod tests {
         a.write_image(&seq, "r_0001", frame(), &info()).unwrap();
         assert!(matches!(a.flush(), Err(ArchiveError::Exists(_))));
         a.flush().unwrap();
-        assert_eq!(a.recover().unwrap(), Vec::<PathBuf>::new());
+        assert_eq!(a.recover().unwrap(), Recovered::default());
         // A full disk refuses at the call; a slow one says how long a write takes.
         a.set_fault(Some(DiskFault::Full));
         let e = a.write_image(&seq, "r_0002", frame(), &info()).unwrap_err().to_string();
@@ -555,9 +608,15 @@ mod tests {
         // The GIC's status being written is not the executor's to remove.
         let writing = a.root().join("exchange/GIC/TO/device_status.json.tmp");
         std::fs::write(&writing, b"{").unwrap();
-        let removed = a.recover().unwrap();
+        // A whole image whose rename a crash stopped is put in place, not lost.
+        let whole = std::fs::read(again.join("sequence_12/r_0001.fits")).unwrap();
+        std::fs::write(again.join("sequence_12/r_0003.fits.tmp"), &whole).unwrap();
+        let done = a.recover().unwrap();
         assert!(writing.is_file());
-        assert_eq!(removed.len(), 1);
-        assert!(removed[0].ends_with("r_0002.fits.tmp"));
+        assert_eq!(done.removed.len(), 1);
+        assert!(done.removed[0].ends_with("r_0002.fits.tmp"));
+        assert_eq!(done.completed, vec![again.join("sequence_12/r_0003.fits")]);
+        assert_eq!(std::fs::read(again.join("sequence_12/r_0003.fits")).unwrap(), whole);
+        assert_eq!(a.request_folders().unwrap(), vec![("alert_7".to_owned(), true)]);
     }
 }

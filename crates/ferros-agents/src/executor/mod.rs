@@ -233,16 +233,39 @@ impl ExecutorAgent {
             }
         }
         match self.kit.archive.recover() {
-            Ok(removed) if !removed.is_empty() => {
-                ctx.log(
-                    "executor",
-                    LogLevel::Warn,
-                    format!("removed {} half-written file(s)", removed.len()),
-                )
-                .await;
+            Ok(done) => {
+                if !done.removed.is_empty() || !done.completed.is_empty() {
+                    let (removed, completed) = (done.removed.len(), done.completed.len());
+                    let text = format!(
+                        "removed {removed} half-written file(s), put {completed} whole one(s) in place"
+                    );
+                    ctx.log("executor", LogLevel::Warn, text).await;
+                }
             }
-            Ok(_) => {}
             Err(e) => ctx.log("executor", LogLevel::Error, format!("archive: {e}")).await,
+        }
+        self.reconcile_folders(ctx).await
+    }
+
+    /// The image rows follow their request folders: a crash between a
+    /// folder's rename and the rows' update left the rows on the old name.
+    async fn reconcile_folders(&self, ctx: &AgentContext) -> Result<(), AgentError> {
+        let folders = match self.kit.archive.request_folders() {
+            Ok(f) => f,
+            Err(e) => {
+                ctx.log("executor", LogLevel::Error, format!("archive: {e}")).await;
+                return Ok(());
+            }
+        };
+        let mut moved = 0;
+        for (name, active) in folders {
+            let (done, open) = (format!("produced/{name}/"), format!("produced/{name}_active/"));
+            let (from, to) = if active { (done, open) } else { (open, done) };
+            moved += ctx.db.move_image_paths(&from, &to).await?;
+        }
+        if moved > 0 {
+            let text = format!("{moved} image row(s) put back on their request folder's name");
+            ctx.log("executor", LogLevel::Warn, text).await;
         }
         Ok(())
     }

@@ -259,3 +259,51 @@ async fn an_orphaned_execution_is_given_back() {
     assert!(db.images(Some(seq), 10).await.unwrap().is_empty(), "nothing ran");
     h.stop().await;
 }
+
+/// A crash between a request folder's rename and the update of its image
+/// rows: at start-up the executor puts the rows back on the folder's name.
+#[tokio::test(start_paused = true)]
+async fn image_rows_follow_their_folder_after_a_crash() {
+    let c = Clock::virtual_from(start_time());
+    let s = settings();
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    // The folder was renamed (the request over), the row still says _active.
+    let done = archive.finish_request("routine", 5).unwrap();
+    std::fs::create_dir_all(done.join("sequence_3")).unwrap();
+    let image = ferros_domain::Image {
+        path: "produced/routine_5_active/sequence_3/r_001.fits".into(),
+        kind: ferros_domain::ImageKind::Light,
+        request_id: None,
+        sequence_id: None,
+        album_id: None,
+        plan_id: None,
+        detector: ferros_domain::Detector::Vis,
+        date_obs: c.now(),
+        exposure_s: 10.0,
+        filter: "r".into(),
+        headers: vec![],
+        calibration: ferros_domain::CalibrationLevel::Raw,
+        analysis: None,
+    };
+    let h = Harness::start_with(c, |ctx| {
+        let (_, executor) = planner_and_executor(&s, &obs, &archive, ctx);
+        vec![executor]
+    })
+    .await;
+    let db = &h.db;
+    db.insert_image(&image).await.unwrap();
+    // The executor reconciles when it starts: as it does after a crash.
+    c.sleep(Duration::from_secs(10)).await;
+    h.handle.kill("executor").await;
+    wait("rows reconciled", 60.0, async || {
+        db.images(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.path == "produced/routine_5/sequence_3/r_001.fits")
+    })
+    .await;
+    h.stop().await;
+}
