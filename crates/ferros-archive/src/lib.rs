@@ -440,17 +440,27 @@ pub fn image_header(frame: &Frame, info: &ImageInfo) -> Header {
         FrameType::Bias => "BIAS",
         FrameType::Flat => "FLAT",
     };
+    // Names come from requests and the configuration, in any script and of
+    // any length: a card holds printable ASCII, 68 characters; the full name
+    // stays in the database.
+    let text = |h: &mut Header, key: &str, value: &str| {
+        let (shown, changed) = ferros_fits::card_text(value);
+        h.set(
+            key,
+            shown,
+            if changed { "shortened or transliterated; full name in the database" } else { "" },
+        );
+    };
     h.set("DATE-OBS", iso(frame.started), "start of the exposure (UTC)")
         .set("EXPTIME", e.duration, "exposure time (s)")
-        .set("IMAGETYP", kind, "")
-        .set("FILTER", info.filter.as_str(), "")
-        .set("XBINNING", i64::from(e.binning), "")
-        .set("YBINNING", i64::from(e.binning), "")
-        .set("OBJECT", info.object.as_str(), "")
-        .set("TELESCOP", info.telescope.as_str(), "")
-        .set("INSTRUME", info.instrument.as_str(), "")
-        .set("OBSERVER", info.observer.as_str(), "")
-        .set("ORIGIN", "Ferros", "observatory control system");
+        .set("IMAGETYP", kind, "");
+    text(&mut h, "FILTER", &info.filter);
+    h.set("XBINNING", i64::from(e.binning), "").set("YBINNING", i64::from(e.binning), "");
+    text(&mut h, "OBJECT", &info.object);
+    text(&mut h, "TELESCOP", &info.telescope);
+    text(&mut h, "INSTRUME", &info.instrument);
+    text(&mut h, "OBSERVER", &info.observer);
+    h.set("ORIGIN", "Ferros", "observatory control system");
     if let Some((x, y, _, _)) = e.window {
         h.set("XORGSUBF", i64::from(x), "sub-frame origin").set("YORGSUBF", i64::from(y), "");
     }
@@ -473,10 +483,12 @@ pub fn image_header(frame: &Frame, info: &ImageInfo) -> Header {
             h.set(k, v, c);
         }
     }
-    h.set("SITENAME", info.site_name.as_str(), "")
-        .set("SITELAT", info.latitude, "deg N")
-        .set("SITELONG", info.longitude, "deg E")
-        .set("SITEELEV", info.elevation, "m");
+    text(&mut h, "SITENAME", &info.site_name);
+    h.set("SITELAT", info.latitude, "deg N").set("SITELONG", info.longitude, "deg E").set(
+        "SITEELEV",
+        info.elevation,
+        "m",
+    );
     h
 }
 
@@ -523,6 +535,23 @@ mod tests {
         a.set_fault(None);
         assert_eq!(a.delay_of(4_000_000), std::time::Duration::ZERO);
         a.flush().unwrap();
+    }
+
+    /// Names in any script and of any length make a FITS file all the same.
+    #[test]
+    fn names_a_card_cannot_hold_are_written_as_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::open(dir.path()).unwrap();
+        for (name, shown) in [
+            ("Ω Centauri", "? Centauri".to_owned()),
+            (&"x".repeat(90)[..], "x".repeat(68)),
+            ("Barnard's star", "Barnard's star".to_owned()),
+        ] {
+            let info = ImageInfo { object: name.to_owned(), site_name: format!("{name} site"), ..info() };
+            let path = a.write_image(dir.path(), &format!("o{}", name.len()), frame(), &info).unwrap();
+            let img = ferros_fits::read(&fs::read(&path).unwrap()).unwrap();
+            assert_eq!(img.keyword("OBJECT"), Some(shown.as_str()), "{name}");
+        }
     }
 
     #[test]

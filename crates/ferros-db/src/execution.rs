@@ -125,15 +125,17 @@ pub(crate) async fn finish_sequence(
             }
             done.rows_affected() == 1
         }
-        SequenceEnd::GivenBack { reason } => {
+        SequenceEnd::GivenBack { reason } | SequenceEnd::GivenUp { reason } => {
+            let to = if matches!(end, SequenceEnd::GivenUp { .. }) { "UNPLANNABLE" } else { "TOBEPLANNED" };
             let done = sqlx::query(
-                "UPDATE sequences SET status = 'TOBEPLANNED', tsp = NULL, tep = NULL, progress = 0, reason = $1,
+                "UPDATE sequences SET status = $4, tsp = NULL, tep = NULL, progress = 0, reason = $1,
                      updated_at = $2
                  WHERE id = $3 AND status = 'EXECUTING'",
             )
             .bind(reason)
             .bind(now)
             .bind(id.0)
+            .bind(to)
             .execute(&mut *tx)
             .await?;
             done.rows_affected() == 1

@@ -66,6 +66,9 @@ pub enum SequenceEnd {
     Executed { tep: JulianDate, charge_s: f64 },
     /// Interrupted (weather, pre-emption, a device): back to the planner, nothing charged.
     GivenBack { reason: String },
+    /// Failed in a way retrying will not mend (the same failure twice):
+    /// UNPLANNABLE with the reason, nothing charged.
+    GivenUp { reason: String },
 }
 
 /// An alert sequence whose window is open and which is not executed yet.

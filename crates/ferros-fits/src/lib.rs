@@ -252,6 +252,27 @@ impl Header {
 
 const STRUCTURAL: [&str; 8] = ["SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "BZERO", "BSCALE", "END"];
 
+/// The longest text a card holds, counted as written (a quote is written twice).
+pub const MAX_TEXT: usize = 68;
+
+/// `text` as a card can hold it: printable ASCII (anything else becomes
+/// `?`), cut to [`MAX_TEXT`]. The second value says whether it changed.
+pub fn card_text(text: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut written = 0;
+    for c in text.chars() {
+        let c = if c.is_ascii() && !c.is_ascii_control() { c } else { '?' };
+        let cost = if c == '\'' { 2 } else { 1 };
+        if written + cost > MAX_TEXT {
+            break;
+        }
+        written += cost;
+        out.push(c);
+    }
+    let changed = out != text;
+    (out, changed)
+}
+
 fn value_text(v: &Value) -> String {
     match v {
         Value::Text(s) => {

@@ -105,6 +105,9 @@ struct Kit {
     site: Site,
     /// Device call time limit (real time).
     timeout: Duration,
+    /// The last failure of each sequence given back (not a stop): the same
+    /// failure twice gives the sequence up, with its reason.
+    failures: Arc<std::sync::Mutex<std::collections::HashMap<SequenceId, String>>>,
 }
 
 pub struct ExecutorAgent {
@@ -137,6 +140,7 @@ impl ExecutorAgent {
             clock: ctx.clock,
             ctx,
             settings: Arc::new(settings.clone()),
+            failures: Arc::default(),
         };
         Self {
             kit,

@@ -69,16 +69,40 @@ impl Kit {
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: "EXECUTING".into() });
         let outcome = self.sequence_body(&request, &seq, stop.clone()).await;
         let now = self.clock.now();
+        // A failure (not a stop: weather, an alert, an operator) met before,
+        // the same: retrying would fail again; given up below.
+        let again = {
+            let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            match &outcome {
+                Err(e) if !matches!(e, AgentError::Stopped(_)) => {
+                    let why = e.to_string();
+                    let twice = failures.get(&id) == Some(&why);
+                    failures.insert(id, why);
+                    twice
+                }
+                _ => {
+                    failures.remove(&id);
+                    false
+                }
+            }
+        };
         let (end, state) = match outcome {
             Ok(()) => {
                 let charge = (now - seq_start(start)).num_milliseconds() as f64 / 1000.0;
                 let tep = JulianDate::from_datetime(now)?;
                 (SequenceEnd::Executed { tep, charge_s: charge }, "EXECUTED".to_owned())
             }
+            Err(why) if again => {
+                let why = format!("it failed twice the same way: {why}");
+                (SequenceEnd::GivenUp { reason: why.clone() }, format!("UNPLANNABLE: {why}"))
+            }
             Err(why) => (SequenceEnd::GivenBack { reason: why.to_string() }, format!("given back: {why}")),
         };
         let changed = db.finish_sequence(id, &end, now).await?;
         let state = if changed { state } else { "cancelled".to_owned() };
+        if again {
+            self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        }
         self.log(LogLevel::Info, format!("sequence {id}: {state}")).await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state });
         // A request with nothing left to do has its folder completed.

@@ -307,3 +307,48 @@ async fn image_rows_follow_their_folder_after_a_crash() {
     .await;
     h.stop().await;
 }
+
+/// A sequence that fails twice the same way (its filter wheel refuses every
+/// move) is given up with the reason, not started again and again.
+#[tokio::test(start_paused = true)]
+async fn a_sequence_failing_twice_the_same_way_is_given_up() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let broken = ferros_devices::DeviceError::comm("filter_vis", "the wheel is jammed");
+    obs.sim.filter_vis.as_ref().unwrap().faults.set(ferros_devices_sim::Fault::Error(broken));
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = Harness::start_with(c, |ctx| {
+        let env: Factory = {
+            let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
+            let obs_site = obs.site;
+            Arc::new(move || Box::new(EnvAgent::new(&s, obs_site, w.clone(), d.clone())) as Box<dyn Agent>)
+        };
+        let majordome: Factory = {
+            let (s, o) = (s.clone(), obs.clone());
+            Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+        };
+        let (planner, executor) = planner_and_executor(&s, &obs, &archive, ctx);
+        vec![env, majordome, planner, executor]
+    })
+    .await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    let id = submit(db, &request("jammed", false, 3), c.now()).await;
+    wait_or_tell(db, "given up", 1800.0, async || status_of(db, id).await == SequenceStatus::Unplannable)
+        .await;
+    let seq = &db.request(id).await.unwrap().unwrap().sequences[0];
+    let logs = db.recent_logs(200).await.unwrap();
+    let started = logs.iter().filter(|l| l.message.contains("\"jammed\" started")).count();
+    assert_eq!(started, 2, "tried twice, no more");
+    assert!(
+        logs.iter().any(|l| l
+            .message
+            .contains(&format!("sequence {}: UNPLANNABLE: it failed twice the same way: filter", seq.id))),
+        "{logs:?}"
+    );
+    h.stop().await;
+}

@@ -476,6 +476,13 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     assert!(db.finish_sequence(b.id, &back, now()).await.unwrap());
     assert_eq!(db.sequence_status(b.id).await.unwrap(), Some(SequenceStatus::Tobeplanned));
     assert_eq!(db.sequence_reason(b.id).await.unwrap().as_deref(), Some("UNSAFE: rain"));
+    // Given up (it failed twice the same way): UNPLANNABLE with the reason, for good.
+    db.set_sequence_status(b.id, SequenceStatus::Planned, now()).await.unwrap();
+    db.start_sequence(b.id, t0, t1, now()).await.unwrap();
+    let up = ferros_db::SequenceEnd::GivenUp { reason: "it failed twice the same way: filter".into() };
+    assert!(db.finish_sequence(b.id, &up, now()).await.unwrap());
+    assert_eq!(db.sequence_status(b.id).await.unwrap(), Some(SequenceStatus::Unplannable));
+    db.set_sequence_status(b.id, SequenceStatus::Tobeplanned, now()).await.unwrap_err();
     let used = db.program_by_name(&r.program).await.unwrap().unwrap().used.get();
     assert!((used - used_before - 900.0).abs() < 1e-6, "{used_before} -> {used}");
     let counts = db.sequence_counts().await.unwrap();
