@@ -465,6 +465,22 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         let s = &self.site;
+        if s.name.trim().is_empty() || s.name.chars().count() > 68 {
+            return bad("site.name", "must be 1 to 68 characters (it goes into every image's header)");
+        }
+        if let Some((at, c)) = s.name.chars().enumerate().find(|(_, c)| {
+            c.is_control()
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        }) {
+            return bad(
+                "site.name",
+                &format!(
+                    "character {} at {} is a control or direction character",
+                    c.escape_unicode(),
+                    at + 1
+                ),
+            );
+        }
         if !(-90.0..=90.0).contains(&s.latitude) {
             return bad("site.latitude", &format!("{} is outside -90..90 degrees", s.latitude));
         }
@@ -651,6 +667,9 @@ mod tests {
             jail.create_file("f.toml", "[devices]\ntimeout_s = 0\n")?;
             let e = Settings::load(Some(Path::new("f.toml"))).unwrap_err().to_string();
             assert!(e.contains("devices.timeout_s"), "{e}");
+            jail.create_file("n.toml", "[site]\nname = \"Pic\\nfake\"\n")?;
+            let e = Settings::load(Some(Path::new("n.toml"))).unwrap_err().to_string();
+            assert!(e.contains("site.name: character \\u{a} at 4 is a control"), "{e}");
             // Values no clock can hold are refused, naming the key.
             for (file, key) in [
                 ("[devices]\ntimeout_s = 1e300\n", "devices.timeout_s"),
