@@ -50,6 +50,16 @@ pub struct MajordomeAgent {
     /// The state last stored, and when: stored again when it changes, and
     /// at least once a minute for those who read its age.
     stored: Option<(chrono::DateTime<chrono::Utc>, State)>,
+    /// When a park and a dome closing were last sent: one in progress is
+    /// progress, not sent again at each tick (a mount slower than a tick
+    /// would never park), until it stops short or takes longer than a motion may.
+    sent: std::sync::Mutex<Sent>,
+}
+
+#[derive(Debug, Default)]
+struct Sent {
+    park: Option<chrono::DateTime<chrono::Utc>>,
+    close: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for MajordomeAgent {
@@ -75,6 +85,7 @@ impl MajordomeAgent {
             announced: false,
             devices: None,
             stored: None,
+            sent: std::sync::Mutex::default(),
         }
     }
 
@@ -147,15 +158,29 @@ impl MajordomeAgent {
             let (v, n) = tokio::join!(abort(&self.obs.camera_vis), abort(&self.obs.camera_nir));
             v.into_iter().chain(n).collect::<Vec<_>>()
         };
+        let now = ctx.clock.now();
+        let limit =
+            chrono::TimeDelta::milliseconds((self.settings.executor.motion_timeout_s * 1000.0) as i64);
+        // Sent at `at` and not over yet: still on its way.
+        let under_way = |at: Option<chrono::DateTime<chrono::Utc>>| at.is_some_and(|at| now - at < limit);
+        let sent = || self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let dome = async {
             let Some(d) = &self.obs.dome else { return Vec::new() };
             if has(Action::CloseDome) {
                 let r = match bounded(d.name(), "state", t, d.state()).await {
-                    Ok(s) if s.value.shutter == Shutter::Closed => Ok(()),
-                    _ => bounded(d.name(), "close", t, d.close()).await,
+                    Ok(s) if s.value.shutter == Shutter::Closed => {
+                        sent().close = None;
+                        Ok(())
+                    }
+                    Ok(s) if s.value.shutter == Shutter::Intermediate && under_way(sent().close) => Ok(()),
+                    _ => {
+                        sent().close = Some(now);
+                        bounded(d.name(), "close", t, d.close()).await
+                    }
                 };
                 vec![(Action::CloseDome, r)]
             } else if has(Action::OpenDome) {
+                sent().close = None;
                 let r = match bounded(d.name(), "state", t, d.state()).await {
                     Ok(s) if s.value.shutter == Shutter::Opened => Ok(()),
                     _ => bounded(d.name(), "open", t, d.open()).await,
@@ -169,16 +194,26 @@ impl MajordomeAgent {
             let Some(m) = &self.obs.mount else { return Vec::new() };
             if has(Action::ParkMount) {
                 let r = match bounded(m.name(), "state", t, m.state()).await {
-                    Ok(s) if s.value.parked => Ok(()),
+                    Ok(s) if s.value.parked && !s.value.slewing => {
+                        sent().park = None;
+                        Ok(())
+                    }
+                    // Parking: on its way, let it go.
+                    Ok(s) if s.value.slewing && under_way(sent().park) => Ok(()),
                     Ok(s) if s.value.slewing => {
                         // Stop wherever it was going, then park.
                         let _ = bounded(m.name(), "abort", t, m.abort()).await;
+                        sent().park = Some(now);
                         bounded(m.name(), "park", t, m.park()).await
                     }
-                    _ => bounded(m.name(), "park", t, m.park()).await,
+                    _ => {
+                        sent().park = Some(now);
+                        bounded(m.name(), "park", t, m.park()).await
+                    }
                 };
                 vec![(Action::ParkMount, r)]
             } else if has(Action::UnparkMount) {
+                sent().park = None;
                 let r = match bounded(m.name(), "state", t, m.state()).await {
                     Ok(s) if !s.value.parked => Ok(()),
                     _ => bounded(m.name(), "unpark", t, m.unpark()).await,

@@ -39,6 +39,8 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
     .unwrap();
     let obs = Observatory::build(&s, c, scenario).unwrap();
     let (dome, mount) = (obs.dome.clone().unwrap(), obs.mount.clone().unwrap());
+    let motions = obs.sim.mount.as_ref().unwrap().motions.clone();
+    motions.start_recording();
     let [env, majordome] = env_and_majordome(&s, &obs, true);
     let h = Harness::start(vec![env, majordome], c).await;
     h.until(60.0, "safe", safe).await;
@@ -71,6 +73,11 @@ async fn rain_closes_the_dome_and_parks_the_mount_in_time() {
         assert!(c.now() < deadline, "not secured: {d:?} {m:?}");
         c.sleep(Duration::from_millis(400)).await;
     }
+    // One park: a park in progress is progress, never aborted and sent again
+    // at the next tick (a real mount slower than a tick would never park).
+    let slews: Vec<_> =
+        motions.recorded().into_iter().filter(|m| m.what == "slew" && m.start >= rain_at).collect();
+    assert_eq!(slews.len(), 1, "{slews:?}");
     let reaction = (closing_at.unwrap() - rain_at).num_milliseconds() as f64 / 1000.0;
     println!("reaction to rain: {reaction:.1} s of clock (ENV period 2 s, majordome period 2 s)");
     assert!(reaction <= 2.0 + 2.0 + 1.5, "the dome started closing {reaction} s after the rain");
