@@ -452,3 +452,41 @@ mod tests {
         assert_eq!(value_of(" 'It''s ok'  / comment"), "It's ok");
     }
 }
+
+/// Whatever the bytes, the reader answers (an image or an error), never panics.
+#[cfg(test)]
+mod fuzz {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn valid() -> Vec<u8> {
+        let mut h = Header::default();
+        h.set("OBJECT", "M 31", "").set("EXPTIME", 30.0, "");
+        write(5, 4, &[7; 20], &h).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn any_bytes_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..6000)) {
+            let _ = read(&bytes);
+        }
+
+        #[test]
+        fn a_damaged_file_reads_without_panic(
+            edits in proptest::collection::vec((0usize..5760, any::<u8>()), 1..12),
+            cut in 0usize..5760,
+        ) {
+            let mut f = valid();
+            for (at, b) in edits {
+                if let Some(x) = f.get_mut(at) {
+                    *x = b;
+                }
+            }
+            f.truncate(cut.max(1));
+            let _ = read(&f);
+        }
+    }
+}

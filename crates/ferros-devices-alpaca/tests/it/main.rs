@@ -202,3 +202,33 @@ mod simulators {
         assert!(e.starts_with("telescope 7"), "{e}");
     }
 }
+
+/// Whatever a server sends, an image reads or is refused, never panics.
+mod fuzz {
+    use ferros_devices_alpaca::image_bytes::{self, Image};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn any_image_bytes_read_without_panic(
+            header in proptest::collection::vec(any::<i32>(), 11),
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut b: Vec<u8> = header.iter().flat_map(|v| v.to_le_bytes()).collect();
+            b.extend(tail);
+            let _ = image_bytes::parse(&b);
+        }
+
+        #[test]
+        fn a_damaged_image_reads_without_panic(edits in proptest::collection::vec((0usize..60, any::<u8>()), 1..6)) {
+            let mut b = image_bytes::encode(&Image { width: 2, height: 2, pixels: vec![1, 2, 3, 4] });
+            for (at, x) in edits {
+                if let Some(y) = b.get_mut(at) {
+                    *y = x;
+                }
+            }
+            let _ = image_bytes::parse(&b);
+        }
+    }
+}

@@ -323,3 +323,42 @@ mod simulators {
         conformance::weather_story(&w).await.unwrap();
     }
 }
+
+/// Whatever a server sends, the reader gives messages or an error, never panics.
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SAMPLE: &str = r#"<defNumberVector device="T" name="EQ" state="Ok"><defNumber name="RA">12:30:00</defNumber></defNumberVector><setBLOBVector device="C" name="CCD1"><oneBLOB name="CCD1" size="3" format=".fits">AAEC</oneBLOB></setBLOBVector><delProperty device="T"/>"#;
+
+    fn read_all(bytes: &[u8]) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut r = MessageReader::with_limit(bytes, 4096);
+            for _ in 0..100 {
+                if !matches!(r.next().await, Ok(Some(_))) {
+                    break;
+                }
+            }
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+        #[test]
+        fn any_bytes_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            read_all(&bytes);
+        }
+
+        #[test]
+        fn a_damaged_stream_reads_without_panic(edits in proptest::collection::vec((0usize..400, any::<u8>()), 1..8)) {
+            let mut b = SAMPLE.as_bytes().to_vec();
+            let n = b.len();
+            for (at, x) in edits {
+                b[at % n] = x;
+            }
+            read_all(&b);
+        }
+    }
+}

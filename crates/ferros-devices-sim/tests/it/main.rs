@@ -549,3 +549,16 @@ mod conformance {
             .unwrap();
     }
 }
+
+/// Whatever the text, a scenario parses or says what is wrong, never panics.
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+        #[test]
+        fn any_scenario_text_parses_without_panic(text in r#"\[[0-9]{0,12}(, \{"time": [0-9]{0,12}, "plcSimulator": \{.{0,60}\}\}){0,3}\]|.{0,200}"#) {
+            let _ = ferros_devices_sim::Scenario::parse(&text);
+        }
+    }
+}

@@ -236,3 +236,53 @@ mod conformance {
         .unwrap();
     }
 }
+
+/// Whatever a peer sends, the stream reader and the STATUS decoder answer, never panic.
+mod fuzz {
+    use ferros_devices_socket::stream::JsonReader;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn read_all(bytes: &[u8]) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut r = JsonReader::with_limit(4096);
+            let mut input = bytes;
+            for _ in 0..100 {
+                match r.next(&mut input).await {
+                    Ok(v) => {
+                        let _ = wire::decode_status(&v);
+                        let _ = wire::command_names(&v);
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+        #[test]
+        fn any_bytes_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            read_all(&bytes);
+        }
+
+        #[test]
+        fn a_damaged_status_reads_without_panic(edits in proptest::collection::vec((0usize..4000, any::<u8>()), 1..8)) {
+            let status = ferros_devices_sim::PlcModel::default();
+            let s = WeatherStatus {
+                mode: ferros_devices::PlcMode::Auto,
+                measured_at: None,
+                sensors: status.sensors,
+                alarms: vec![],
+            };
+            let mut b = wire::encode_status(&s, Utc::now()).to_string().into_bytes();
+            let n = b.len();
+            for (at, x) in edits {
+                b[at % n] = x;
+            }
+            read_all(&b);
+        }
+    }
+}

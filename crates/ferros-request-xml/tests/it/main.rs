@@ -263,3 +263,39 @@ fn names_and_counts_have_limits() {
     ));
     assert!(p.iter().any(|x| x.contains("more than 64 <plan> here")), "{p:?}");
 }
+
+/// Whatever the text, the reader answers (a request or its problems), never panics.
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn sample() -> String {
+        std::fs::read_to_string(samples()[0].clone()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+        #[test]
+        fn any_text_reads_without_panic(text in ".{0,400}") {
+            let _ = read_request(&text, &opts());
+        }
+
+        #[test]
+        fn a_damaged_request_reads_without_panic(
+            edits in proptest::collection::vec((0usize..4000, proptest::char::any()), 1..8),
+            cut in 0usize..4000,
+        ) {
+            let mut chars: Vec<char> = sample().chars().collect();
+            let n = chars.len().max(1);
+            for (at, c) in edits {
+                if let Some(x) = chars.get_mut(at % n) {
+                    *x = c;
+                }
+            }
+            chars.truncate(cut.max(1));
+            let text: String = chars.into_iter().collect();
+            let _ = read_request(&text, &opts());
+        }
+    }
+}
