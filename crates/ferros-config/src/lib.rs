@@ -468,18 +468,8 @@ impl Settings {
         if s.name.trim().is_empty() || s.name.chars().count() > 68 {
             return bad("site.name", "must be 1 to 68 characters (it goes into every image's header)");
         }
-        if let Some((at, c)) = s.name.chars().enumerate().find(|(_, c)| {
-            c.is_control()
-                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
-        }) {
-            return bad(
-                "site.name",
-                &format!(
-                    "character {} at {} is a control or direction character",
-                    c.escape_unicode(),
-                    at + 1
-                ),
-            );
+        if let Some((at, c, why)) = ferros_domain::text::first_forbidden(&s.name) {
+            return bad("site.name", &format!("character {} at {at} is {why}", c.escape_unicode()));
         }
         if !(-90.0..=90.0).contains(&s.latitude) {
             return bad("site.latitude", &format!("{} is outside -90..90 degrees", s.latitude));

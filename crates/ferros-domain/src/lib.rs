@@ -9,6 +9,7 @@ mod log;
 mod program;
 mod request;
 mod schedule;
+pub mod text;
 pub mod units;
 mod user;
 mod watch;

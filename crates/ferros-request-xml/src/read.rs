@@ -23,20 +23,6 @@ pub const MAX_SEQUENCES: usize = 500;
 pub const MAX_ALBUMS: usize = 8;
 pub const MAX_PLANS: usize = 64;
 
-/// Why a character may not be in a name: a control character (a newline
-/// would start a new row of a listing), or one that turns the text's
-/// direction (U+202E shows "fdp.exe" as "exe.pdf").
-fn forbidden(c: char) -> Option<&'static str> {
-    if c.is_control() {
-        Some("a control character")
-    } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-    {
-        Some("a character that changes the text's direction")
-    } else {
-        None
-    }
-}
-
 const REQUEST_ATTRS: &[&str] =
     &["name", "scientific_program", "target_type", "is_alert", "submitted", "relative", "strategy"];
 const SEQUENCE_ATTRS: &[&str] = &[
@@ -138,9 +124,7 @@ impl<'a, 'input> Reader<'a, 'input> {
                     format!("attribute \"{}\": {chars} characters, at most {MAX_ATTRIBUTE_CHARS}", a.name()),
                 );
             }
-            if let Some((at, c, why)) =
-                value.chars().enumerate().find_map(|(i, c)| forbidden(c).map(|why| (i + 1, c, why)))
-            {
+            if let Some((at, c, why)) = ferros_domain::text::first_forbidden(value) {
                 self.problem(
                     el.node,
                     el.path,

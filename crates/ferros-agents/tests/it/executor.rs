@@ -80,6 +80,23 @@ fn planner_and_executor(
     (planner, executor)
 }
 
+/// ENV, the majordome, the planner and the executor: an observatory that observes.
+async fn observing(c: Clock, s: &ferros_config::Settings, obs: &Observatory, archive: &Archive) -> Harness {
+    Harness::start_with(c, |ctx| {
+        let env: Factory = {
+            let (s, w, d, site) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone(), obs.site);
+            Arc::new(move || Box::new(EnvAgent::new(&s, site, w.clone(), d.clone())) as Box<dyn Agent>)
+        };
+        let majordome: Factory = {
+            let (s, o) = (s.clone(), obs.clone());
+            Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
+        };
+        let (planner, executor) = planner_and_executor(s, obs, archive, ctx);
+        vec![env, majordome, planner, executor]
+    })
+    .await
+}
+
 async fn status_of(db: &Db, id: RequestId) -> SequenceStatus {
     db.request(id).await.unwrap().unwrap().sequences[0].status
 }
@@ -133,20 +150,7 @@ async fn sequences_run_are_preempted_and_cancelled() {
     let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
     let archive_dir = tempfile::tempdir().unwrap();
     let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = Harness::start_with(c, |ctx| {
-        let env: Factory = {
-            let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
-            let obs_site = obs.site;
-            Arc::new(move || Box::new(EnvAgent::new(&s, obs_site, w.clone(), d.clone())) as Box<dyn Agent>)
-        };
-        let majordome: Factory = {
-            let (s, o) = (s.clone(), obs.clone());
-            Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-        };
-        let (planner, executor) = planner_and_executor(&s, &obs, &archive, ctx);
-        vec![env, majordome, planner, executor]
-    })
-    .await;
+    let h = observing(c, &s, &obs, &archive).await;
     let db = &h.db;
     program_and_observer(db, c.now()).await;
     h.until(150.0, "safe", safe).await;
@@ -320,20 +324,7 @@ async fn a_sequence_failing_twice_the_same_way_is_given_up() {
     obs.sim.filter_vis.as_ref().unwrap().faults.set(ferros_devices_sim::Fault::Error(broken));
     let archive_dir = tempfile::tempdir().unwrap();
     let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = Harness::start_with(c, |ctx| {
-        let env: Factory = {
-            let (s, w, d) = (s.clone(), obs.weather.clone().unwrap(), obs.dome.clone());
-            let obs_site = obs.site;
-            Arc::new(move || Box::new(EnvAgent::new(&s, obs_site, w.clone(), d.clone())) as Box<dyn Agent>)
-        };
-        let majordome: Factory = {
-            let (s, o) = (s.clone(), obs.clone());
-            Arc::new(move || Box::new(MajordomeAgent::new(&s, o.clone())) as Box<dyn Agent>)
-        };
-        let (planner, executor) = planner_and_executor(&s, &obs, &archive, ctx);
-        vec![env, majordome, planner, executor]
-    })
-    .await;
+    let h = observing(c, &s, &obs, &archive).await;
     let db = &h.db;
     program_and_observer(db, c.now()).await;
     h.until(150.0, "safe", safe).await;
