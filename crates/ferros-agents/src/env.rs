@@ -22,8 +22,7 @@ use crate::runtime::{Agent, AgentContext, Event};
 pub const MINUTE_MS: i64 = 60_000;
 pub const TEN_MINUTES_MS: i64 = 600_000;
 const DAY_MS: f64 = 86_400_000.0;
-/// Readings kept before they are stored, at most (a short period, many sensors).
-const MAX_READINGS: usize = 2_000;
+use ferros_limits::MAX_READINGS;
 
 /// A watch as last stored: when, its status and its reasons.
 type Stored = (DateTime<Utc>, GlobalStatus, Vec<String>);

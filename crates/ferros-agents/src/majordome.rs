@@ -24,11 +24,11 @@ use crate::runtime::{Agent, AgentContext, Event};
 /// The stored state is refreshed at least this often (seconds of the clock).
 const STORE_AT_LEAST_S: i64 = 60;
 
-/// A control command older than this (seconds of the clock) when the
-/// majordome reads it is refused as expired: its giver stopped waiting (an
-/// interrupted `ferros control`, a majordome that was not running), and an
-/// order carried out late is a wrong order.
-pub const COMMAND_TTL_S: i64 = 120;
+// A control command older than `COMMAND_TTL_S` (seconds of the clock) when
+// the majordome reads it is refused as expired: its giver stopped waiting (an
+// interrupted `ferros control`, a majordome that was not running), and an
+// order carried out late is a wrong order.
+pub use ferros_limits::COMMAND_TTL_S;
 
 pub struct MajordomeAgent {
     obs: Observatory,

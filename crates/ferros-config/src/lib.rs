@@ -11,12 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The longest period, delay or exposure a setting may give, seconds (a day).
-pub const MAX_SECONDS: f64 = 86_400.0;
-/// The longest a device call may be allowed, seconds (an hour).
-pub const MAX_CALL_S: f64 = 3_600.0;
-/// The longest history kept, days (ten years).
-pub const MAX_DAYS: f64 = 3_650.0;
+pub use ferros_limits::{ImportLimits, MAX_CALL_S, MAX_DAYS, MAX_READOUT_S, MAX_SECONDS};
 
 /// A number as a person typed it: `1e300`, not three hundred digits.
 pub fn shown(v: f64) -> String {
@@ -49,6 +44,8 @@ pub struct Settings {
     pub weather: Weather,
     pub history: History,
     pub executor: Executor,
+    /// What a request may hold (text lengths, counts), checked at import.
+    pub import: ImportLimits,
 }
 
 impl Default for Settings {
@@ -63,6 +60,7 @@ impl Default for Settings {
             weather: Weather::default(),
             history: History::default(),
             executor: Executor::default(),
+            import: ImportLimits::DEFAULT,
         }
     }
 }
@@ -341,6 +339,11 @@ pub struct Executor {
     pub motion_timeout_s: f64,
     /// Time allowed beyond an exposure for its readout, seconds.
     pub readout_timeout_s: f64,
+    /// Each camera's full-frame readout, seconds (binned n x n: divided by
+    /// n squared). A plan's duration must budget it for every image: the
+    /// importer checks it, and the executor ends a plan at its block's end.
+    pub readout_vis_s: f64,
+    pub readout_nir_s: f64,
     /// Twilight flats per filter each evening (0: none).
     pub flats_per_filter: u32,
     /// Flat exposure, seconds; taken with the Sun between `flats_sun_altitude` and the night altitude.
@@ -355,6 +358,13 @@ pub struct Executor {
     pub darks_s: Vec<f64>,
 }
 
+impl Executor {
+    /// The cameras' readouts, as the importer and the executor count them.
+    pub fn readouts(&self) -> ferros_domain::Readouts {
+        ferros_domain::Readouts { vis: self.readout_vis_s, nir: self.readout_nir_s }
+    }
+}
+
 impl Default for Executor {
     fn default() -> Self {
         Self {
@@ -363,6 +373,8 @@ impl Default for Executor {
             preemption: Preemption::Abort,
             motion_timeout_s: 300.0,
             readout_timeout_s: 120.0,
+            readout_vis_s: 5.0,
+            readout_nir_s: 2.0,
             flats_per_filter: 3,
             flat_exposure_s: 5.0,
             flats_sun_altitude: -3.0,
@@ -438,7 +450,7 @@ impl Settings {
         }
         // Only the variables that name a setting: FERROS_CONFIG, FERROS_LOG and
         // test switches are read elsewhere.
-        const SECTIONS: [&str; 9] = [
+        const SECTIONS: [&str; 10] = [
             "data_dir",
             "database_url",
             "bind",
@@ -448,6 +460,7 @@ impl Settings {
             "weather",
             "history",
             "executor",
+            "import",
         ];
         let env = env
             .filter(|k| {
@@ -552,6 +565,16 @@ impl Settings {
         }
         if !(-18.0..=0.0).contains(&x.flats_sun_altitude) {
             return bad("executor.flats_sun_altitude", "must be between -18 and 0 degrees");
+        }
+        for (key, v) in
+            [("executor.readout_vis_s", x.readout_vis_s), ("executor.readout_nir_s", x.readout_nir_s)]
+        {
+            if !(v.is_finite() && (0.0..=MAX_READOUT_S).contains(&v)) {
+                return bad(key, &format!("{} must be 0 to {MAX_READOUT_S} seconds", shown(v)));
+            }
+        }
+        if let Some((key, v, most)) = self.import.beyond_ceiling() {
+            return bad(&format!("import.{key}"), &format!("{v} must be 1 to {most}"));
         }
         let d = self.weather.safe_delay_s;
         if !(d.is_finite() && (0.0..=MAX_SECONDS).contains(&d)) {
@@ -667,6 +690,9 @@ mod tests {
                 ("[history]\nraw_days = 1e300\n", "history.raw_days"),
                 ("[weather]\nsafe_delay_s = 1e300\n", "weather.safe_delay_s"),
                 ("[executor]\ndarks_s = [10, 1e300]\n", "executor.darks_s"),
+                ("[executor]\nreadout_vis_s = -1\n", "executor.readout_vis_s"),
+                ("[import]\nmax_images = 1000000\n", "import.max_images"),
+                ("[import]\nmax_sequences = 0\n", "import.max_sequences"),
             ] {
                 jail.create_file("g.toml", file)?;
                 let e = Settings::load(Some(Path::new("g.toml"))).unwrap_err().to_string();

@@ -158,7 +158,7 @@ pub struct MessageReader<R> {
 
 /// The longest message a server may send, bytes: a few times the largest
 /// image expected as a BLOB (a 16-bit 4096 x 4096 frame is 45 MB in base64).
-pub const MAX_MESSAGE: u64 = 256 << 20;
+pub const MAX_MESSAGE: u64 = ferros_limits::MAX_INDI_MESSAGE;
 
 /// A stream that fails once a message has taken more than `limit` bytes off
 /// it: an endless element cannot grow the reader's buffer without bound.

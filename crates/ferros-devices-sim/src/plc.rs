@@ -28,8 +28,8 @@ use crate::fault::Faults;
 
 /// The most iterations a scenario may ask for (a million: a night of 1 s
 /// iterations is 50,000), and the most changes it may list.
-pub const MAX_ITERATIONS: u64 = 1_000_000;
-pub const MAX_CHANGES: usize = 10_000;
+pub const MAX_ITERATIONS: u64 = ferros_limits::MAX_SCENARIO_ITERATIONS;
+pub const MAX_CHANGES: usize = ferros_limits::MAX_SCENARIO_CHANGES;
 
 /// What is wrong with a scenario: where (the item of the list, or the
 /// change in time order) and what.

@@ -21,7 +21,7 @@ use crate::protocol::{decode, expect, request};
 use crate::wire::WireError;
 
 /// Largest answer a camera may send (an image).
-pub const MAX_IMAGE_MESSAGE: usize = 512 << 20;
+pub const MAX_IMAGE_MESSAGE: usize = ferros_limits::MAX_SOCKET_IMAGE_MESSAGE;
 
 /// How image pixels travel: 16-bit little-endian, then base64.
 pub const IMAGE_ENCODING: &str = "u16le+base64";

@@ -4,7 +4,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Messages larger than this are refused.
-pub const MAX_MESSAGE: usize = 1 << 20;
+pub const MAX_MESSAGE: usize = ferros_limits::MAX_SOCKET_MESSAGE;
 
 #[derive(Debug)]
 pub struct JsonReader {

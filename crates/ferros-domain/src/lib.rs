@@ -22,7 +22,7 @@ pub use log::{LogEntry, LogLevel};
 pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
 pub use request::{
     Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,
-    PlanSpec, Request, RequestId, RequestKind, RequestStatus, Sequence, SequenceId, SequenceSpec,
+    PlanSpec, Readouts, Request, RequestId, RequestKind, RequestStatus, Sequence, SequenceId, SequenceSpec,
     SequenceStatus, Strategy, Window, album_duration, summarize_statuses,
 };
 pub use schedule::{EntryStatus, NewSchedule, Schedule, ScheduleEntry, ScheduleId};

@@ -338,6 +338,36 @@ impl PlanSpec {
     }
 }
 
+impl PlanSpec {
+    /// The time its images need on a camera whose full-frame readout is
+    /// `readout_s`: `nb_images x (exposure + readout / binning^2)`, seconds.
+    pub fn needed(&self, readout_s: f64) -> f64 {
+        f64::from(self.nb_images) * (self.exposure.get() + readout_s / f64::from(self.binning.max(1)).powi(2))
+    }
+}
+
+/// Each camera's full-frame readout, seconds: what every image costs beyond
+/// its exposure (binned n x n, divided by n squared).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Readouts {
+    pub vis: f64,
+    pub nir: f64,
+}
+
+impl Readouts {
+    /// The simulated cameras' readouts.
+    pub const DEFAULT: Self = Self { vis: 5.0, nir: 2.0 };
+
+    /// The readout of one image on `detector` binned `binning` x `binning`.
+    pub fn of(&self, detector: Detector, binning: u8) -> f64 {
+        let full = match detector {
+            Detector::Vis => self.vis,
+            Detector::Nir => self.nir,
+        };
+        full / f64::from(binning.max(1)).powi(2)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlbumSpec {
     pub name: String,

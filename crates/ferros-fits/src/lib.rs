@@ -253,7 +253,7 @@ impl Header {
 const STRUCTURAL: [&str; 8] = ["SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "BZERO", "BSCALE", "END"];
 
 /// The longest text a card holds, counted as written (a quote is written twice).
-pub const MAX_TEXT: usize = 68;
+pub const MAX_TEXT: usize = ferros_limits::MAX_FITS_TEXT;
 
 /// `text` as a card can hold it: printable ASCII (anything else becomes
 /// `?`), cut to [`MAX_TEXT`]. The second value says whether it changed.

@@ -3,25 +3,30 @@
 
 use ferros_domain::{
     AlbumSpec, Constraints, Coordinates, Detector, DomainError, JulianDate, NewAlbum, NewRequest,
-    NewSequence, PlanSpec, PriorityModulation, RequestKind, Seconds, SequenceSpec, Strategy, Window,
+    NewSequence, PlanSpec, PriorityModulation, Readouts, RequestKind, Seconds, SequenceSpec, Strategy,
+    Window,
 };
+use ferros_limits::ImportLimits;
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::{Imported, Problem};
 
-/// What the reader needs from outside: the instant `relative="1"` times count from.
+/// What the reader needs from outside: the instant `relative="1"` times
+/// count from, the limits of a request, and the cameras' readouts (every
+/// plan's duration must budget one per image).
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
     pub now: JulianDate,
+    pub limits: ImportLimits,
+    pub readouts: Readouts,
 }
 
-/// The longest attribute value a request may carry, characters (names,
-/// targets, filters, numbers).
-pub const MAX_ATTRIBUTE_CHARS: usize = 256;
-/// The most sequences in a request, albums in a sequence, plans in an album.
-pub const MAX_SEQUENCES: usize = 500;
-pub const MAX_ALBUMS: usize = 8;
-pub const MAX_PLANS: usize = 64;
+impl ReadOptions {
+    /// Times counted from `now`; the default limits and the simulated cameras' readouts.
+    pub fn at(now: JulianDate) -> Self {
+        Self { now, limits: ImportLimits::DEFAULT, readouts: Readouts::DEFAULT }
+    }
+}
 
 const REQUEST_ATTRS: &[&str] =
     &["name", "scientific_program", "target_type", "is_alert", "submitted", "relative", "strategy"];
@@ -64,7 +69,7 @@ pub fn read_request(xml: &str, opts: &ReadOptions) -> Result<Imported, Vec<Probl
             }
         };
     let mut r =
-        Reader { doc: &doc, problems: Vec::new(), warnings: Vec::new(), relative: false, now: opts.now };
+        Reader { doc: &doc, problems: Vec::new(), warnings: Vec::new(), relative: false, opts: *opts };
     let root = doc.root_element();
     if root.tag_name().name() != "request" {
         r.problem(
@@ -86,7 +91,7 @@ struct Reader<'a, 'input> {
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
     relative: bool,
-    now: JulianDate,
+    opts: ReadOptions,
 }
 
 /// One element being read: its path and the node.
@@ -117,11 +122,12 @@ impl<'a, 'input> Reader<'a, 'input> {
         for a in el.node.attributes() {
             let value = a.value();
             let chars = value.chars().count();
-            if chars > MAX_ATTRIBUTE_CHARS {
+            let most = self.opts.limits.max_text_chars;
+            if chars > most {
                 self.problem(
                     el.node,
                     el.path,
-                    format!("attribute \"{}\": {chars} characters, at most {MAX_ATTRIBUTE_CHARS}", a.name()),
+                    format!("attribute \"{}\": {chars} characters, at most {most}", a.name()),
                 );
             }
             if let Some((at, c, why)) = ferros_domain::text::first_forbidden(value) {
@@ -148,10 +154,11 @@ impl<'a, 'input> Reader<'a, 'input> {
 
     /// The child elements named `name`, with their paths; unknown children are flagged.
     fn children<'n>(&mut self, el: El<'n, 'input, '_>, name: &str) -> Vec<(Node<'n, 'input>, String)> {
+        let l = &self.opts.limits;
         let max = match name {
-            "sequence" => MAX_SEQUENCES,
-            "album" => MAX_ALBUMS,
-            _ => MAX_PLANS,
+            "sequence" => l.max_sequences,
+            "album" => l.max_albums,
+            _ => l.max_plans,
         };
         let mut out = Vec::new();
         for child in el.node.children().filter(Node::is_element) {
@@ -242,7 +249,7 @@ impl<'a, 'input> Reader<'a, 'input> {
 
     /// A time attribute: a Julian date, or seconds from now when `relative="1"`.
     fn time(&mut self, el: El<'_, 'input, '_>, name: &'static str, v: f64) -> Option<JulianDate> {
-        let jd = if self.relative { self.now.plus_seconds(v) } else { JulianDate::new(v) };
+        let jd = if self.relative { self.opts.now.plus_seconds(v) } else { JulianDate::new(v) };
         jd.map_err(|e| {
             let hint = if self.relative { " (relative=\"1\": seconds from now)" } else { "" };
             self.problem(el.node, el.path, format!("attribute {name}: {e}{hint}"));
@@ -480,20 +487,29 @@ impl<'a, 'input> Reader<'a, 'input> {
                 "no <plan>: the sequence is INCOMPLETE and cannot be submitted".to_owned(),
             );
         }
-        let plans: Option<Vec<PlanSpec>> =
-            plan_nodes.iter().map(|(n, p)| self.plan(*n, p)).collect::<Vec<_>>().into_iter().collect();
+        let plans: Option<Vec<PlanSpec>> = plan_nodes
+            .iter()
+            .map(|(n, p)| self.plan(*n, p, detector))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         Some(NewAlbum { spec: AlbumSpec { name: name?, detector: detector? }, plans: plans? })
     }
 
-    fn plan(&mut self, node: Node<'_, 'input>, path: &str) -> Option<PlanSpec> {
+    fn plan(&mut self, node: Node<'_, 'input>, path: &str, detector: Option<Detector>) -> Option<PlanSpec> {
         let el = El { node, path };
         self.check_shape(el, PLAN_ATTRS);
         let name = self.required(el, "name").map(str::to_owned);
         let filter = self.required(el, "filter").map(str::to_owned);
         let nb_images = match self.required(el, "nb_images").map(|raw| (raw, raw.trim().parse::<i64>())) {
-            Some((_, Ok(n))) if n > 0 && n <= i64::from(u32::MAX) => Some(n as u32),
-            Some((_, Ok(_))) => {
-                self.problem(node, path, "nb_images must be > 0".to_owned());
+            Some((_, Ok(n))) if n > 0 && n <= i64::from(self.opts.limits.max_images) => u32::try_from(n).ok(),
+            Some((_, Ok(n))) => {
+                let most = self.opts.limits.max_images;
+                self.problem(
+                    node,
+                    path,
+                    format!("attribute nb_images: {n} is out of range (expected 1..={most})"),
+                );
                 None
             }
             Some((raw, Err(_))) => {
@@ -519,10 +535,26 @@ impl<'a, 'input> Reader<'a, 'input> {
         };
         let dithering = self.opt_number(el, "dithering");
         let nb = nb_images?;
+        let bin = binning?;
+        // Every image costs its readout beyond its exposure.
+        let readout = detector.map_or(0.0, |d| self.opts.readouts.of(d, bin));
         let (exposure, duration) = match (exposure?, duration?) {
             (Some(e), Some(d)) => (e, d),
-            (Some(e), None) => (e, e * f64::from(nb)),
-            (None, Some(d)) => (d / f64::from(nb), d),
+            (Some(e), None) => (e, (e + readout) * f64::from(nb)),
+            (None, Some(d)) => {
+                let e = d / f64::from(nb) - readout;
+                if e < 0.0 {
+                    self.problem(
+                        node,
+                        path,
+                        format!(
+                            "attribute duration: {d} s leaves no exposure time: {nb} images x {readout} s of readout take longer"
+                        ),
+                    );
+                    return None;
+                }
+                (e, d)
+            }
             (None, None) => {
                 self.problem(
                     node,
@@ -537,12 +569,28 @@ impl<'a, 'input> Reader<'a, 'input> {
             filter: filter?,
             exposure: self.seconds(el, "exposure", exposure)?,
             nb_images: nb,
-            binning: binning?,
+            binning: bin,
             window: window?,
             dithering: dithering?.unwrap_or(0.0),
             duration: self.seconds(el, "duration", duration)?,
         };
         spec.validate().map_err(|e| self.domain(el, e)).ok()?;
+        // The executor ends a plan at its block's end: a duration without
+        // the readouts would lose the last images (or, unchecked, never end).
+        let needed = spec.needed(readout);
+        if spec.duration.get() + 1e-6 < needed {
+            self.problem(
+                node,
+                path,
+                format!(
+                    "attribute duration: {} s is shorter than nb_images x (exposure + readout) = {} x ({} + {readout}) s = {needed} s",
+                    spec.duration.get(),
+                    spec.nb_images,
+                    spec.exposure.get()
+                ),
+            );
+            return None;
+        }
         Some(spec)
     }
 }

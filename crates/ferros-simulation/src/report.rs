@@ -61,6 +61,9 @@ pub struct Sequences {
     pub executing: i64,
     /// Executions stopped and given back to the planner (UNSAFE, alert, device).
     pub interrupted: i64,
+    /// Executed sequences whose run outlasted their block by more than a
+    /// second (the executor ends a plan with its block: none expected).
+    pub overran: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +163,20 @@ pub(crate) async fn report(
     submitted: i64,
 ) -> Result<Report, SimError> {
     let counts: BTreeMap<String, i64> = db.sequence_counts().await?.into_iter().collect();
+    let mut overran = 0;
+    for r in db.list_requests().await? {
+        let Some(r) = db.request(r.id).await? else { continue };
+        overran += r
+            .sequences
+            .iter()
+            .filter(|q| {
+                q.status == ferros_domain::SequenceStatus::Executed
+                    && q.tsp.zip(q.tep).is_some_and(|(a, b)| b.seconds_since(a) > q.spec.block().get() + 1.0)
+            })
+            .count()
+            .try_into()
+            .unwrap_or(i64::MAX);
+    }
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     let images_by_kind: BTreeMap<String, i64> = db.image_counts().await?.into_iter().collect();
     let l = log.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,6 +235,7 @@ pub(crate) async fn report(
             cancelled: n("CANCELLED"),
             executing: n("EXECUTING"),
             interrupted: l.interrupted,
+            overran,
         },
         images: images_by_kind.values().sum(),
         images_by_kind,
@@ -330,6 +348,9 @@ pub fn check(r: &Report) -> Vec<String> {
         ));
     }
     let q = &r.sequences;
+    if q.overran > 0 {
+        broken.push(format!("{} executed sequence(s) ran past their block", q.overran));
+    }
     let accounted = q.planned + q.executed + q.rejected + q.unplannable + q.cancelled;
     if q.submitted != accounted || q.executing != 0 {
         broken.push(format!(

@@ -67,7 +67,10 @@ impl Kit {
         db.start_sequence(id, start, end, now).await?;
         self.log(LogLevel::Info, format!("sequence {id} \"{}\" started", seq.spec.name)).await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: "EXECUTING".into() });
-        let outcome = self.sequence_body(&request, &seq, stop.clone()).await;
+        // The executor never runs past the block the planner gave (its length
+        // from now, within jd2: checked above).
+        let deadline = now + TimeDelta::milliseconds((block * 1000.0).round() as i64);
+        let outcome = self.sequence_body(&request, &seq, stop.clone(), deadline).await;
         let now = self.clock.now();
         // A failure (not a stop: weather, an alert, an operator) met before,
         // the same: retrying would fail again; given up below.
@@ -179,6 +182,7 @@ impl Kit {
         request: &Request,
         seq: &ferros_domain::Sequence,
         mut stop: watch::Receiver<Stop>,
+        deadline: DateTime<Utc>,
     ) -> Result<(), AgentError> {
         let radec = seq.spec.coordinates.map(|c| (c.ra.degrees(), c.dec.degrees()));
         if let Some((ra, dec)) = radec {
@@ -244,7 +248,26 @@ impl Kit {
                             binning: p.binning,
                             window: p.window.map(|w| (w.x, w.y, w.width, w.height)),
                         };
+                        let readout = kit.settings.executor.readouts().of(detector, p.binning);
                         for i in 0..p.nb_images {
+                            // An image that would end after the block is not begun:
+                            // the plan ends with what it has, and says so.
+                            let needs = TimeDelta::milliseconds(
+                                ((p.exposure.get() + readout) * 1000.0).round() as i64,
+                            );
+                            if kit.clock.now() + needs > deadline {
+                                kit.log(
+                                    LogLevel::Warn,
+                                    format!(
+                                        "sequence {sid}, plan \"{}\": {i} of {} images taken; its block ends at {}",
+                                        p.name,
+                                        p.nb_images,
+                                        deadline.format("%H:%M:%S")
+                                    ),
+                                )
+                                .await;
+                                return Ok(());
+                            }
                             if p.dithering > 0.0 && i > 0 {
                                 let mut at = pointing.write().await;
                                 if *stop.borrow() != Stop::Go {

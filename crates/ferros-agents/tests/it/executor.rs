@@ -24,9 +24,10 @@ use super::{Harness, safe, settings, start_time};
 
 fn request(name: &str, alert: bool, images: u32) -> String {
     // RA 37, Dec 31: near the zenith of San Pedro Martir at 06:00 UTC on 2026-11-23.
+    // The overhead budgets the first slew from the park and the dome opening.
     format!(
         r#"<request name="{name}" scientific_program="AGN" target_type="galaxy" is_alert="{}">
-  <sequence name="{name}" target="{name}" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="60">
+  <sequence name="{name}" target="{name}" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="180">
     <album name="vis" detector="VIS"><plan name="r" filter="r" exposure="10" nb_images="{images}"/></album>
     <album name="nir" detector="NIR"><plan name="J" filter="J" exposure="5" nb_images="4" dithering="10"/></album>
   </sequence>
@@ -37,7 +38,7 @@ fn request(name: &str, alert: bool, images: u32) -> String {
 
 async fn submit(db: &Db, xml: &str, now: chrono::DateTime<chrono::Utc>) -> RequestId {
     let jd = JulianDate::from_datetime(now).unwrap();
-    let r = read_request(xml, &ReadOptions { now: jd }).unwrap().request;
+    let r = read_request(xml, &ReadOptions::at(jd)).unwrap().request;
     db.create_request(&r, "ana", true, now).await.unwrap()
 }
 
@@ -340,6 +341,50 @@ async fn a_sequence_failing_twice_the_same_way_is_given_up() {
             .message
             .contains(&format!("sequence {}: UNPLANNABLE: it failed twice the same way: filter", seq.id))),
         "{logs:?}"
+    );
+    h.stop().await;
+}
+
+/// A plan whose duration did not budget the camera's readouts (imported for
+/// cameras that read out at once, run on one that takes 5 s) ends with its
+/// block: the executor never runs past the time the planner gave.
+#[tokio::test(start_paused = true)]
+async fn a_plan_ends_with_its_block() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = observing(c, &s, &obs, &archive).await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    let xml = r#"<request name="tight" scientific_program="AGN" target_type="galaxy">
+  <sequence name="tight" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="120">
+    <album name="vis" detector="VIS"><plan name="r" filter="r" exposure="10" nb_images="30"/></album>
+  </sequence>
+</request>"#;
+    let jd = JulianDate::from_datetime(c.now()).unwrap();
+    let instant =
+        ReadOptions { readouts: ferros_domain::Readouts { vis: 0.0, nir: 0.0 }, ..ReadOptions::at(jd) };
+    let r = read_request(xml, &instant).unwrap().request;
+    assert_eq!(r.sequences[0].spec.block().get(), 120.0 + 300.0);
+    let id = db.create_request(&r, "ana", true, c.now()).await.unwrap();
+    wait_or_tell(db, "executed", 1800.0, async || status_of(db, id).await == SequenceStatus::Executed).await;
+    let seq = &db.request(id).await.unwrap().unwrap().sequences[0];
+    let (start, end) = (seq.tsp.unwrap(), seq.tep.unwrap());
+    let ran = end.seconds_since(start);
+    assert!(ran <= 420.0 + 1.0, "ran {ran} s in a block of 420 s");
+    // 15 s an image: at most 420 / 15 = 28 of the 30 asked fit (fewer after the slew).
+    let images = db.images(Some(seq.id), 100).await.unwrap().len();
+    assert!(images > 0 && images * 15 <= 420, "{images} images");
+    let logs = db.recent_logs(200).await.unwrap();
+    let said = format!("sequence {}, plan \"r\": {images} of 30 images taken; its block ends at", seq.id);
+    assert!(
+        logs.iter().any(|l| l.message.starts_with(&said)),
+        "{:?}",
+        logs.iter().map(|l| &l.message).collect::<Vec<_>>()
     );
     h.stop().await;
 }

@@ -39,11 +39,7 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// The largest files the commands read: a request document, a PLC scenario,
-/// a plan's input.
-pub(crate) const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
-pub(crate) const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
-pub(crate) const MAX_PLAN_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) use ferros_limits::{MAX_PLAN_FILE_BYTES, MAX_REQUEST_BYTES, MAX_SCENARIO_BYTES};
 
 /// Reads a text file given from outside: one larger than `max` bytes (a
 /// `what` may not be) or not UTF-8 is bad input, said with the path; no more

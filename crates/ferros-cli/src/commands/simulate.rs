@@ -14,11 +14,7 @@ use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::output::say;
 
-/// Most request files a simulated night reads.
-const MAX_REQUEST_FILES: usize = 1_000;
-/// Largest request file read, bytes.
-/// Most nights in one campaign.
-const MAX_NIGHTS: u64 = 100_000;
+use ferros_limits::{MAX_NIGHTS, MAX_REQUEST_FILES};
 /// Pacing: from real time to a night in under a second.
 const SPEEDS: std::ops::RangeInclusive<f64> = 1.0..=1_000_000.0;
 

@@ -16,7 +16,7 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn read_opts() -> ReadOptions {
-    ReadOptions { now: JulianDate::from_datetime(now()).unwrap() }
+    ReadOptions::at(JulianDate::from_datetime(now()).unwrap())
 }
 
 pub async fn add_program(db: &Db, name: &str) -> ferros_domain::ScientificProgram {
@@ -128,7 +128,7 @@ pub async fn every_sample_request_is_stored_and_read_back(db: &Db) {
         assert!(stored.sequences.iter().all(|s| s.status == expected), "{}", path.display());
     }
     let list = db.list_requests().await.unwrap();
-    assert_eq!(list.len(), 12);
+    assert_eq!(list.len(), 11);
     assert_eq!(list[0].id, RequestId(1));
     assert!(db.request(RequestId(999)).await.unwrap().is_none());
 }

@@ -5,11 +5,16 @@
 
 use std::path::PathBuf;
 
-use ferros_domain::{Detector, JulianDate, RequestKind, Strategy};
+use ferros_domain::{Detector, JulianDate, Readouts, RequestKind, Strategy};
 use ferros_request_xml::{Problem, ReadOptions, read_request, write_request};
 
 fn opts() -> ReadOptions {
-    ReadOptions { now: JulianDate::new(2_461_366.75).unwrap() }
+    ReadOptions::at(JulianDate::new(2_461_366.75).unwrap())
+}
+
+/// Cameras that read out at once, as the seeds' example assumes.
+fn seed_opts() -> ReadOptions {
+    ReadOptions { readouts: Readouts { vis: 0.0, nir: 0.0 }, ..opts() }
 }
 
 fn samples() -> Vec<PathBuf> {
@@ -19,6 +24,7 @@ fn samples() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
         .collect();
+    files.push(dir.join("../seeds/seed_example.xml"));
     files.sort();
     files
 }
@@ -44,9 +50,10 @@ fn every_sample_reads_and_round_trips() {
     assert!(files.len() >= 11, "expected at least 10 samples and the seeds' example, found {}", files.len());
     for path in files {
         let xml = std::fs::read_to_string(&path).unwrap();
-        let first = read_request(&xml, &opts()).unwrap_or_else(|p| panic!("{}: {p:?}", path.display()));
+        let opts = if path.ends_with("seed_example.xml") { seed_opts() } else { opts() };
+        let first = read_request(&xml, &opts).unwrap_or_else(|p| panic!("{}: {p:?}", path.display()));
         let exported = write_request(&first.request);
-        let second = read_request(&exported, &opts())
+        let second = read_request(&exported, &opts)
             .unwrap_or_else(|p| panic!("{}: {p:?}\n{exported}", path.display()));
         assert_eq!(first.request, second.request, "{} does not round trip:\n{exported}", path.display());
         // Writing is stable once read back.
@@ -56,9 +63,13 @@ fn every_sample_reads_and_round_trips() {
 
 #[test]
 fn the_seed_example_imports_as_it_is() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/requests");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds");
     let xml = std::fs::read_to_string(dir.join("seed_example.xml")).unwrap();
-    let got = read_request(&xml, &opts()).unwrap();
+    // Five images in 10 s: the seeds' example budgets no readout. Ferros's
+    // simulated VIS camera reads out in 5 s, and the plan is refused, saying why.
+    let p = problems(&xml);
+    assert!(p.iter().any(|l| l.contains("10 s leaves no exposure time: 5 images x 5 s of readout")), "{p:?}");
+    let got = read_request(&xml, &seed_opts()).unwrap();
     assert!(got.submit, "submitted=\"1\" asks for submission");
     let r = &got.request;
     assert_eq!(r.program, "GRB");
@@ -95,8 +106,9 @@ fn attributes_map_onto_the_model() {
     let c = r.sequences[0].spec.coordinates.unwrap();
     assert!((c.ra.degrees() - 83.822083).abs() < 1e-5, "{c:?}");
     assert!((c.dec.degrees() + 5.391111).abs() < 1e-5, "{c:?}");
-    // Albums run in parallel: the sequence lasts its longest album (NIR 120 x 5 s).
-    assert_eq!(r.sequences[0].spec.duration.get(), 1200.0);
+    // Albums run in parallel: the sequence lasts its longest album, readouts
+    // included: VIS 4 x (300 + 5 / 2^2) s = 1205 s (NIR: 120 x (5 + 2) s = 840 s).
+    assert_eq!(r.sequences[0].spec.duration.get(), 1205.0);
 
     let r = read_request(&std::fs::read_to_string(dir.join("alert_request_01.xml")).unwrap(), &opts())
         .unwrap()
@@ -129,7 +141,7 @@ fn every_problem_is_reported_with_its_path() {
         "request: unknown attribute \"colour\"",
         "request/sequence[2]: ra = 400 is out of range",
         "request/sequence[2]: jd2 = 2461366.5 must be after jd1 = 2461367.5",
-        "request/sequence[2]/album[1]/plan[1]: nb_images must be > 0",
+        "request/sequence[2]/album[1]/plan[1]: attribute nb_images: 0 is out of range (expected 1..=10000)",
         "request/sequence[2]/album[2]: detector: unknown value \"UV\"",
         "request/sequence[2]/album[2]/plan[1]: attribute exposure: \"ten\" is not a number",
     ];
@@ -147,7 +159,7 @@ fn bad_values_are_rejected_one_by_one() {
         (seq(&format!(r#"{jd} ra="-1" dec="5""#), ALBUM), "ra = -1 is out of range"),
         (seq(&format!(r#"{jd} ra="10""#), ALBUM), "ra is given without dec"),
         (seq(&format!(r#"{jd} duration="-5""#), ALBUM), "duration = -5 is out of range"),
-        (seq(&format!(r#"{jd} duration="5""#), ALBUM), "shorter than its longest album (20 s)"),
+        (seq(&format!(r#"{jd} duration="5""#), ALBUM), "shorter than its longest album (30 s)"),
         (seq(&format!(r#"{jd} overhead="abc""#), ALBUM), "attribute overhead: \"abc\" is not a number"),
         (seq(&format!(r#"{jd} priority="9""#), ALBUM), "priority = 9 is out of range"),
         (seq(&format!(r#"{jd} priority="99999999999""#), ALBUM), "priority = 99999999999 is out of range"),
@@ -167,6 +179,29 @@ fn bad_values_are_rejected_one_by_one() {
                 r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2" duration="5"/></album>"#,
             ),
             "duration: 5 s is shorter than nb_images x exposure",
+        ),
+        // Every image's readout (5 s on the VIS camera) is budgeted.
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2" duration="25"/></album>"#,
+            ),
+            "duration: 25 s is shorter than nb_images x (exposure + readout) = 2 x (10 + 5) s = 30 s",
+        ),
+        // The plan that never ended: 4294967295 images of 0 s in 10 s.
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="0" nb_images="4294967295" duration="10"/></album>"#,
+            ),
+            "attribute nb_images: 4294967295 is out of range (expected 1..=10000)",
+        ),
+        (
+            seq(
+                jd,
+                r#"<album name="a" detector="VIS"><plan name="p" filter="r" exposure="0" nb_images="3" duration="10"/></album>"#,
+            ),
+            "duration: 10 s is shorter than nb_images x (exposure + readout) = 3 x (0 + 5) s = 15 s",
         ),
         (
             seq(

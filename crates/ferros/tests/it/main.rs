@@ -50,6 +50,15 @@ impl Ferros {
         err
     }
 
+    /// Cameras that read out at once (`ferros.toml`), as the seeds' example assumes.
+    fn instant_cameras(&self) {
+        std::fs::write(
+            self.dir.path().join("ferros.toml"),
+            "[executor]\nreadout_vis_s = 0\nreadout_nir_s = 0\n",
+        )
+        .unwrap();
+    }
+
     fn json(&self, args: &[&str]) -> serde_json::Value {
         serde_json::from_str(&self.ok(args)).unwrap()
     }
@@ -87,6 +96,11 @@ fn samples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
     v
+}
+
+/// The seeds' own example request (it budgets no readout: kept apart).
+fn seed_example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds/seed_example.xml")
 }
 
 fn s(p: &Path) -> &str {
@@ -183,7 +197,11 @@ fn twenty_processes_open_a_new_database_at_once() {
 fn the_seed_example_imports_submitted_with_a_warning() {
     let f = Ferros::new();
     f.setup();
-    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    let path = seed_example();
+    // Five images in 10 s: no time for the simulated VIS camera's 5 s readouts.
+    let err = f.fails(&["request", "import", s(&path), "--user", "alice"], 2);
+    assert!(err.contains("seed_example.xml:5:7: request/sequence[1]/album[1]/plan[1]: attribute duration: 10 s leaves no exposure time"), "{err}");
+    f.instant_cameras();
     let out = f.run(&["request", "import", s(&path), "--user", "alice"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -247,11 +265,20 @@ fn invalid_documents_report_every_problem_and_store_nothing() {
         "bad.xml:2:3: request/sequence[1]: ra = 361 is out of range",
         "bad.xml:2:3: request/sequence[1]: jd2 = 2461366.5 must be after jd1 = 2461367.5",
         "bad.xml:3:36: request/sequence[1]/album[1]/plan[1]: unknown attribute \"size\"",
-        "bad.xml:3:36: request/sequence[1]/album[1]/plan[1]: nb_images must be > 0",
+        "bad.xml:3:36: request/sequence[1]/album[1]/plan[1]: attribute nb_images: 0 is out of range (expected 1..=10000)",
     ] {
         assert!(lines.iter().any(|l| l.contains(expected)), "missing {expected:?} in\n{err}");
     }
     assert!(lines.last().unwrap().ends_with("problem(s); nothing stored"), "{err}");
+    // The limits are the observatory's to choose ([import]).
+    std::fs::write(f.dir.path().join("ferros.toml"), "[import]\nmax_sequences = 1\n").unwrap();
+    let three = samples().into_iter().find(|p| p.ends_with("routine_request_02.xml")).unwrap();
+    let err = f.fails(&["request", "import", s(&three), "--user", "alice"], 2);
+    assert!(
+        err.contains("routine_request_02.xml:10:3: request: more than 1 <sequence> here: at most 1"),
+        "{err}"
+    );
+    std::fs::remove_file(f.dir.path().join("ferros.toml")).unwrap();
     let cases = [
         ("malformed.xml", "<request name=\"x\"><sequence></request>", "malformed.xml:1:29: malformed XML"),
         ("empty.xml", "", "empty.xml:1:1: malformed XML"),
@@ -371,7 +398,8 @@ fn bad_settings_and_unreachable_databases_fail_with_one_line() {
 fn relative_times_follow_the_simulated_clock() {
     let f = Ferros::new();
     f.setup();
-    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    f.instant_cameras();
+    let path = seed_example();
     f.ok(&["request", "import", s(&path), "--user", "alice", "--time", "2017-11-18T18:00:00Z"]);
     let shown = f.json(&["request", "show", "1", "--json"]);
     let jd1 = shown["sequences"][0]["spec"]["jd1"].as_f64().unwrap();
@@ -440,7 +468,8 @@ fn start_serves_healthz_creates_one_admin_and_stops_cleanly() {
     assert_eq!(users[0]["profiles"], serde_json::json!(["sysadmin"]));
     // The admin may import for any program.
     f.ok(&["program", "add", "GRB"]);
-    let path = samples().into_iter().find(|p| p.ends_with("seed_example.xml")).unwrap();
+    f.instant_cameras();
+    let path = seed_example();
     f.ok(&["request", "import", s(&path)]);
 }
 

@@ -1,0 +1,141 @@
+//! Every size, count and duration an input to Ferros may carry: files,
+//! network messages, configuration values, requests, commands. The readers
+//! take their limits from here, so that one page (`docs/configuration.md`,
+//! "Limits") lists them all; a value beyond its limit is refused with the
+//! limit named, never truncated in silence.
+//!
+//! Request limits an observatory may want to tighten are configurable
+//! ([`ImportLimits`], the `[import]` section); each has a ceiling
+//! ([`ImportLimits::CEILING`]) that the configuration cannot exceed.
+
+use serde::{Deserialize, Serialize};
+
+// ---- Files read by the command line -------------------------------------
+
+/// A request XML file, bytes.
+pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
+/// A PLC scenario file, bytes.
+pub const MAX_SCENARIO_BYTES: u64 = 4 << 20;
+/// A planner input or output file (`ferros schedule --input`), bytes.
+pub const MAX_PLAN_FILE_BYTES: u64 = 16 << 20;
+/// Request files in one simulated night's folder.
+pub const MAX_REQUEST_FILES: usize = 1_000;
+/// Nights in one simulated campaign.
+pub const MAX_NIGHTS: u64 = 100_000;
+
+// ---- Configuration -------------------------------------------------------
+
+/// The longest period, delay or exposure a setting may give, seconds (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+/// The longest a device call may be allowed, seconds (an hour).
+pub const MAX_CALL_S: f64 = 3_600.0;
+/// The longest history kept, days (ten years).
+pub const MAX_DAYS: f64 = 3_650.0;
+/// A camera's full-frame readout, seconds.
+pub const MAX_READOUT_S: f64 = 600.0;
+
+// ---- Control commands ----------------------------------------------------
+
+/// A control command waits this long for the majordome, seconds; older, it
+/// is refused as expired (an interrupted client's command is not carried
+/// out at the next start).
+pub const COMMAND_TTL_S: i64 = 120;
+
+// ---- Device protocols ----------------------------------------------------
+
+/// One JSON message of the PyROS socket protocol, bytes.
+pub const MAX_SOCKET_MESSAGE: usize = 1 << 20;
+/// A socket camera's image message (base64 pixels), bytes.
+pub const MAX_SOCKET_IMAGE_MESSAGE: usize = 512 << 20;
+/// One INDI message (a BLOB of the largest camera, base64, several times over), bytes.
+pub const MAX_INDI_MESSAGE: u64 = 256 << 20;
+/// Pixels of one image from any camera or file (a 16k x 16k sensor).
+pub const MAX_PIXELS: u64 = 1 << 28;
+/// One FITS header text value, characters (a card holds 68).
+pub const MAX_FITS_TEXT: usize = 68;
+
+// ---- PLC scenarios -------------------------------------------------------
+
+/// Repetitions of a scenario's steps.
+pub const MAX_SCENARIO_ITERATIONS: u64 = 1_000_000;
+/// Changes in one scenario.
+pub const MAX_SCENARIO_CHANGES: usize = 10_000;
+
+// ---- Agents --------------------------------------------------------------
+
+/// Sensor readings ENV keeps per step.
+pub const MAX_READINGS: usize = 2_000;
+
+// ---- Pages and API answers -----------------------------------------------
+
+/// Rows on one page of a list (requests, images, logs); the next page is linked.
+pub const PAGE_ROWS: u32 = 50;
+/// Characters of a name shown in a list before it is cut with "…".
+pub const SHOWN_NAME_CHARS: usize = 80;
+
+/// What a request may hold, checked at import (XML, and later forms and the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportLimits {
+    /// Characters of any attribute: names, targets, filters, numbers.
+    pub max_text_chars: usize,
+    /// Sequences in a request.
+    pub max_sequences: usize,
+    /// Albums in a sequence.
+    pub max_albums: usize,
+    /// Plans in an album.
+    pub max_plans: usize,
+    /// Images in a plan.
+    pub max_images: u32,
+}
+
+impl ImportLimits {
+    /// What an observatory would pick: a night of 10 h at 1 image per 4 s
+    /// is 9,000 images; a request holds a season of sequences.
+    pub const DEFAULT: Self =
+        Self { max_text_chars: 256, max_sequences: 500, max_albums: 8, max_plans: 64, max_images: 10_000 };
+    /// What a configuration may raise them to, at most.
+    pub const CEILING: Self = Self {
+        max_text_chars: 4_096,
+        max_sequences: 10_000,
+        max_albums: 16,
+        max_plans: 1_000,
+        max_images: 100_000,
+    };
+
+    /// The first limit above its ceiling or at zero, as (key, value, ceiling).
+    pub fn beyond_ceiling(&self) -> Option<(&'static str, u64, u64)> {
+        let c = Self::CEILING;
+        let as64 = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        [
+            ("max_text_chars", as64(self.max_text_chars), as64(c.max_text_chars)),
+            ("max_sequences", as64(self.max_sequences), as64(c.max_sequences)),
+            ("max_albums", as64(self.max_albums), as64(c.max_albums)),
+            ("max_plans", as64(self.max_plans), as64(c.max_plans)),
+            ("max_images", u64::from(self.max_images), u64::from(c.max_images)),
+        ]
+        .into_iter()
+        .find(|&(_, v, most)| v == 0 || v > most)
+    }
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_within_their_ceiling() {
+        assert_eq!(ImportLimits::DEFAULT.beyond_ceiling(), None);
+        assert_eq!(ImportLimits::CEILING.beyond_ceiling(), None);
+        let l = ImportLimits { max_plans: 1_001, ..ImportLimits::DEFAULT };
+        assert_eq!(l.beyond_ceiling(), Some(("max_plans", 1_001, 1_000)));
+        let l = ImportLimits { max_images: 0, ..ImportLimits::DEFAULT };
+        assert_eq!(l.beyond_ceiling().map(|b| b.0), Some("max_images"));
+    }
+}
