@@ -49,8 +49,6 @@ pub const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 pub const MAX_SOCKET_IMAGE_MESSAGE: usize = 512 << 20;
 /// One INDI message (a BLOB of the largest camera, base64, several times over), bytes.
 pub const MAX_INDI_MESSAGE: u64 = 256 << 20;
-/// Pixels of one image from any camera or file (a 16k x 16k sensor).
-pub const MAX_PIXELS: u64 = 1 << 28;
 /// One FITS header text value, characters (a card holds 68).
 pub const MAX_FITS_TEXT: usize = 68;
 
