@@ -396,6 +396,20 @@ impl Db {
         on_backend!(self, list_requests())
     }
 
+    /// At most `limit` requests older than `before` (from the newest, without
+    /// it), newest first: one page of a list.
+    pub async fn requests_page(
+        &self,
+        before: Option<RequestId>,
+        limit: u32,
+    ) -> DbResult<Vec<RequestSummary>> {
+        on_backend!(self, requests_page(before, limit))
+    }
+
+    pub async fn count_requests(&self) -> DbResult<i64> {
+        on_backend!(self, count_requests())
+    }
+
     /// Submits a request: its COMPLETE sequences become TOBEPLANNED. Fails,
     /// changing nothing, if a sequence is INCOMPLETE or nothing is left to submit.
     pub async fn submit_request(&self, id: RequestId, now: DateTime<Utc>) -> DbResult<Vec<SequenceId>> {

@@ -582,6 +582,41 @@ pub(crate) async fn list_requests(pool: &Pool<Db>) -> DbResult<Vec<RequestSummar
         sqlx::query_as(&format!("{REQUEST_SELECT} ORDER BY r.id")).fetch_all(pool).await?;
     let statuses: Vec<(i64, String)> =
         sqlx::query_as("SELECT request_id, status FROM sequences ORDER BY id").fetch_all(pool).await?;
+    summaries(rows, statuses)
+}
+
+/// At most `limit` requests older than `before` (all, without it), newest first.
+pub(crate) async fn requests_page(
+    pool: &Pool<Db>,
+    before: Option<RequestId>,
+    limit: u32,
+) -> DbResult<Vec<RequestSummary>> {
+    let before = before.map_or(i64::MAX, |b| b.0);
+    let rows: Vec<RequestRow> =
+        sqlx::query_as(&format!("{REQUEST_SELECT} WHERE r.id < $1 ORDER BY r.id DESC LIMIT $2"))
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+    let (Some(newest), Some(oldest)) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id)) else {
+        return Ok(Vec::new());
+    };
+    let statuses: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT request_id, status FROM sequences WHERE request_id BETWEEN $1 AND $2 ORDER BY id",
+    )
+    .bind(oldest)
+    .bind(newest)
+    .fetch_all(pool)
+    .await?;
+    summaries(rows, statuses)
+}
+
+/// How many requests there are.
+pub(crate) async fn count_requests(pool: &Pool<Db>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM requests").fetch_one(pool).await?)
+}
+
+fn summaries(rows: Vec<RequestRow>, statuses: Vec<(i64, String)>) -> DbResult<Vec<RequestSummary>> {
     let mut by_request: HashMap<i64, Vec<SequenceStatus>> = HashMap::new();
     for (rid, st) in statuses {
         by_request.entry(rid).or_default().push(st.parse().map_err(corrupt("sequences", rid))?);

@@ -1,12 +1,25 @@
 //! The home page: the site, the time, and what the database holds.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
+use ferros_domain::RequestId;
+use ferros_limits::{PAGE_ROWS, SHOWN_NAME_CHARS};
+use serde::Deserialize;
 
 use crate::{AppState, escape};
 
-pub(crate) async fn page(State(state): State<AppState>) -> (StatusCode, Html<String>) {
+/// Which page of the requests: those older than `before` (a request id).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    before: Option<i64>,
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Query(at): Query<Page>,
+) -> (StatusCode, Html<String>) {
     let now = state.clock().now();
     let mut body = format!(
         "<h1>Ferros</h1>\n<p>Robotic observatory control at <strong>{}</strong>.</p>\n<p>UTC time: {}{}</p>\n",
@@ -18,7 +31,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> (StatusCode, Html<Str
             String::new()
         }
     );
-    let code = match summary(&state).await {
+    let code = match summary(&state, at.before.map(RequestId)).await {
         Ok(html) => {
             body.push_str(&html);
             StatusCode::OK
@@ -33,10 +46,19 @@ pub(crate) async fn page(State(state): State<AppState>) -> (StatusCode, Html<Str
     (code, Html(layout("Ferros", &body)))
 }
 
-async fn summary(state: &AppState) -> Result<String, ferros_db::DbError> {
+/// A name as a list shows it: at most `SHOWN_NAME_CHARS` characters.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((cut, _)) => format!("{}…", escape(&name[..cut])),
+        None => escape(name),
+    }
+}
+
+async fn summary(state: &AppState, before: Option<RequestId>) -> Result<String, ferros_db::DbError> {
     let db = state.db();
     let programs = db.list_programs().await?;
-    let requests = db.list_requests().await?;
+    let total = db.count_requests().await?;
+    let requests = db.requests_page(before, PAGE_ROWS).await?;
     let schedule = db.latest_schedule().await?;
     let mut html = String::from("<h2>Scientific programs</h2>\n");
     if programs.is_empty() {
@@ -55,22 +77,29 @@ async fn summary(state: &AppState) -> Result<String, ferros_db::DbError> {
         }
         html.push_str("</table>\n");
     }
-    html.push_str(&format!("<h2>Requests</h2>\n<p>{} request(s).</p>\n", requests.len()));
+    html.push_str(&format!("<h2>Requests</h2>\n<p>{total} request(s), newest first.</p>\n"));
+    if requests.is_empty() && total > 0 {
+        html.push_str("<p>No older requests. <a href=\"/\">Newest</a></p>\n");
+    }
     if !requests.is_empty() {
         html.push_str(
             "<table><tr><th>Id</th><th>Name</th><th>Program</th><th>Owner</th><th>Sequences</th></tr>\n",
         );
-        for r in requests.iter().rev().take(20) {
+        for r in &requests {
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 r.id,
-                escape(&r.name),
-                escape(&r.program),
-                escape(&r.owner),
+                shown(&r.name),
+                shown(&r.program),
+                shown(&r.owner),
                 ferros_domain::summarize_statuses(&r.sequence_statuses)
             ));
         }
         html.push_str("</table>\n");
+        let full = u32::try_from(requests.len()).is_ok_and(|n| n == PAGE_ROWS);
+        if let Some(last) = requests.last().filter(|_| full) {
+            html.push_str(&format!("<p><a href=\"/?before={}\">Older requests</a></p>\n", last.id.0));
+        }
     }
     html.push_str("<h2>Schedule</h2>\n");
     match schedule {
