@@ -339,6 +339,11 @@ pub struct Executor {
     pub motion_timeout_s: f64,
     /// Time allowed beyond an exposure for its readout, seconds.
     pub readout_timeout_s: f64,
+    /// The mount's settling after a slew or a dithering move, seconds.
+    pub settle_s: f64,
+    /// The dome's slit is on the mount when their azimuths differ by at most
+    /// this, degrees: no sky exposure begins before.
+    pub dome_tolerance_deg: f64,
     /// Each camera's full-frame readout, seconds (binned n x n: divided by
     /// n squared). A plan's duration must budget it for every image: the
     /// importer checks it, and the executor ends a plan at its block's end.
@@ -373,6 +378,8 @@ impl Default for Executor {
             preemption: Preemption::Abort,
             motion_timeout_s: 300.0,
             readout_timeout_s: 120.0,
+            settle_s: 1.0,
+            dome_tolerance_deg: 3.0,
             readout_vis_s: 5.0,
             readout_nir_s: 2.0,
             flats_per_filter: 3,
@@ -572,6 +579,16 @@ impl Settings {
             if !(v.is_finite() && (0.0..=MAX_READOUT_S).contains(&v)) {
                 return bad(key, &format!("{} must be 0 to {MAX_READOUT_S} seconds", shown(v)));
             }
+        }
+        if !(x.settle_s.is_finite() && (0.0..=60.0).contains(&x.settle_s)) {
+            return bad("executor.settle_s", &format!("{} must be 0 to 60 seconds", shown(x.settle_s)));
+        }
+        let tol = x.dome_tolerance_deg;
+        if !(tol.is_finite() && tol > 0.0 && tol <= 180.0) {
+            return bad(
+                "executor.dome_tolerance_deg",
+                &format!("{} must be > 0 and at most 180 degrees", shown(tol)),
+            );
         }
         if let Some((key, v, most)) = self.import.beyond_ceiling() {
             return bad(&format!("import.{key}"), &format!("{v} must be 1 to {most}"));

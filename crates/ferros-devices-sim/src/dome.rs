@@ -19,11 +19,17 @@ pub struct DomeConfig {
     pub shutter_seconds: f64,
     /// Rotation rate, degrees per second.
     pub rate: f64,
+    /// Slaved, it looks at the mount's azimuth this often (seconds), once
+    /// the mount is not slewing, and turns toward it when more than
+    /// `follow_threshold` degrees off, as INDI's slaved domes do: it lags
+    /// the mount.
+    pub follow_s: f64,
+    pub follow_threshold: f64,
 }
 
 impl Default for DomeConfig {
     fn default() -> Self {
-        Self { shutter_seconds: 60.0, rate: 5.0 }
+        Self { shutter_seconds: 60.0, rate: 5.0, follow_s: 2.0, follow_threshold: 1.0 }
     }
 }
 
@@ -47,6 +53,8 @@ struct Inner {
     azimuth: f64,
     rotation: Option<Rotation>,
     slaved: bool,
+    /// When a slaved dome last looked at its mount.
+    followed: Option<DateTime<Utc>>,
 }
 
 pub struct SimDome {
@@ -82,6 +90,7 @@ impl SimDome {
                 azimuth: 0.0,
                 rotation: None,
                 slaved: false,
+                followed: None,
             }),
             faults: Faults::default(),
             motions: Motions::default(),
@@ -177,14 +186,26 @@ impl Dome for SimDome {
         self.faults.check(&self.name).await?;
         let slaved = self.lock().slaved;
         let mount_az = match (&self.mount, slaved) {
-            (Some(m), true) => Some(m.state().await?.value.az),
+            // Like INDI's, it waits for the mount to end a slew before following.
+            (Some(m), true) => Some(m.state().await?.value).filter(|s| !s.slewing).map(|s| s.az),
             _ => None,
         };
         let now = self.clock.now();
         let mut inner = self.lock();
-        let (shutter, rotation) = self.settle(&mut inner, now);
-        if let Some(az) = mount_az {
-            inner.azimuth = az;
+        let (shutter, mut rotation) = self.settle(&mut inner, now);
+        if let Some(az) = mount_az
+            && inner.followed.is_none_or(|t| seconds(now - t) >= self.config.follow_s)
+        {
+            inner.followed = Some(now);
+            let off = (az - inner.azimuth + 180.0).rem_euclid(360.0) - 180.0;
+            let heading = rotation.map(|r| (r.from + r.by).rem_euclid(360.0));
+            let retarget = heading.is_none_or(|h| ((az - h + 180.0).rem_euclid(360.0) - 180.0).abs() > 1e-9);
+            if off.abs() > self.config.follow_threshold && retarget {
+                self.motions.started("rotation", now, off.abs() / self.config.rate);
+                let r = Rotation { from: inner.azimuth, by: off, since: now, homing: false };
+                inner.rotation = Some(r);
+                rotation = Some(r);
+            }
         }
         Ok(Stamped {
             at: now,

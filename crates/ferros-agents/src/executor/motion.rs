@@ -106,14 +106,35 @@ impl Kit {
                     let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
                     bounded(d.name(), "azimuth", t, d.slew_azimuth(az)).await?;
                 }
-                self.until(
-                    d.name(),
-                    "dome rotation",
-                    self.motion_limit(),
-                    || bounded(d.name(), "state", t, d.state()),
-                    |s| !s.value.slewing,
-                )
-                .await?;
+                // A stopped dome is not an arrived one: a slaved dome looks
+                // at the mount now and then, and may not have begun to turn.
+                // No sky exposure before the slit is on the mount.
+                let caps = d.capabilities();
+                let tolerance = self.settings.executor.dome_tolerance_deg;
+                let start = self.clock.now();
+                loop {
+                    let ds = bounded(d.name(), "state", t, d.state()).await?.value;
+                    let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
+                    let off = ((az - ds.azimuth + 180.0).rem_euclid(360.0) - 180.0).abs();
+                    if !ds.slewing && (!(caps.azimuth || caps.slave) || off <= tolerance) {
+                        break;
+                    }
+                    if (self.clock.now() - start).to_std().unwrap_or_default() >= self.motion_limit() {
+                        return Err(DeviceError::Timeout {
+                            device: d.name().to_owned(),
+                            what: format!(
+                                "the slit on the mount (dome at {:.1}, mount at {az:.1} deg)",
+                                ds.azimuth
+                            ),
+                            seconds: self.motion_limit().as_secs_f64(),
+                        });
+                    }
+                    self.clock.sleep(POLL).await;
+                }
+            }
+            let settle = self.settings.executor.settle_s;
+            if settle > 0.0 {
+                self.clock.sleep(Duration::from_secs_f64(settle)).await;
             }
         }
         Ok(())

@@ -388,3 +388,60 @@ async fn a_plan_ends_with_its_block() {
     );
     h.stop().await;
 }
+
+/// The dome follows the mount slaved, looking at it every 2 s, as INDI's
+/// domes do: a stopped dome is not an arrived one. No sky exposure is open
+/// while the dome turns toward the target.
+#[tokio::test(start_paused = true)]
+async fn no_exposure_begins_before_the_dome_is_on_the_mount() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let dome = obs.sim.dome.clone().unwrap();
+    dome.motions.start_recording();
+    let witness = obs.sim.camera_vis.as_ref().unwrap().witness();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = observing(c, &s, &obs, &archive).await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    // Two targets far apart in azimuth, one after the other.
+    let xml = |name: &str, ra: f64, dec: f64| {
+        format!(
+            r#"<request name="{name}" scientific_program="AGN" target_type="galaxy">
+  <sequence name="{name}" ra="{ra}" dec="{dec}" jd1="2461367.5" jd2="2461368.0" overhead="240">
+    <album name="vis" detector="VIS"><plan name="r" filter="r" exposure="10" nb_images="3"/></album>
+  </sequence>
+</request>"#
+        )
+    };
+    let east = submit(db, &xml("east", 75.0, 20.0), c.now()).await;
+    wait_or_tell(db, "east", 1800.0, async || status_of(db, east).await == SequenceStatus::Executed).await;
+    let west = submit(db, &xml("west", 350.0, -10.0), c.now()).await;
+    wait_or_tell(db, "west", 1800.0, async || status_of(db, west).await == SequenceStatus::Executed).await;
+    let turns: Vec<_> = dome
+        .motions
+        .recorded()
+        .into_iter()
+        .filter(|m| m.what == "rotation" && (m.end - m.start).num_milliseconds() > 1_000)
+        .collect();
+    assert!(turns.len() >= 2, "the dome turned toward each target: {turns:?}");
+    let lights: Vec<_> =
+        witness.shots().into_iter().filter(|s| s.frame == ferros_devices::FrameType::Light).collect();
+    assert_eq!(lights.len(), 6);
+    for shot in &lights {
+        for turn in &turns {
+            assert!(
+                turn.end <= shot.start || turn.start >= shot.end,
+                "a light frame {}..{} while the dome turned {}..{}",
+                shot.start,
+                shot.end,
+                turn.start,
+                turn.end
+            );
+        }
+    }
+    h.stop().await;
+}

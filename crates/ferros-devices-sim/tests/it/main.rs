@@ -180,9 +180,26 @@ async fn a_slaved_dome_follows_the_mount() {
     m.slew_altaz(40.0, 123.0).await.unwrap();
     advance(60.0).await;
     d.set_slaved(true).await.unwrap();
+    // It turns toward the mount at its own rate (5 deg/s: 123 deg in 24.6 s).
     let s = d.state().await.unwrap().value;
-    assert!(s.slaved && (s.azimuth - 123.0).abs() < 1e-6, "{s:?}");
+    assert!(s.slaved && s.slewing && s.azimuth.abs() < 1e-6, "{s:?}");
+    advance(25.0).await;
+    let s = d.state().await.unwrap().value;
+    assert!(!s.slewing && (s.azimuth - 123.0).abs() < 1e-6, "{s:?}");
     assert!(d.slew_azimuth(10.0).await.unwrap_err().to_string().contains("slaved"));
+    // Like INDI's slaved domes, it looks at the mount every 2 s: right after
+    // the mount moves it has not started yet, and is not slewing.
+    m.slew_altaz(40.0, 150.0).await.unwrap();
+    advance(60.0).await;
+    let s = d.state().await.unwrap().value;
+    assert!(s.slewing, "{s:?}");
+    advance(6.0).await;
+    let s = d.state().await.unwrap().value;
+    assert!(!s.slewing && (s.azimuth - 150.0).abs() < 1e-6, "{s:?}");
+    m.slew_altaz(40.0, 170.0).await.unwrap();
+    advance(1.0).await;
+    let s = d.state().await.unwrap().value;
+    assert!(!s.slewing && (s.azimuth - 150.0).abs() < 1e-6, "{s:?}");
 }
 
 #[tokio::test(start_paused = true)]
