@@ -253,7 +253,17 @@ pub struct Device {
     /// The INDI device name, or the Alpaca device number.
     #[serde(deserialize_with = "name_or_number")]
     pub device: Option<String>,
+    /// A filter wheel's slot names, for the check of requests at import
+    /// (empty: the simulated wheel's with the sim driver, else checked
+    /// when the night begins).
+    pub filters: Vec<String>,
+    /// A filter wheel's aliases: a request's name for a filter to the slot's
+    /// (`r = "Red"`).
+    pub aliases: std::collections::BTreeMap<String, String>,
 }
+
+/// The most filters or aliases a wheel's section may name.
+pub const MAX_WHEEL_NAMES: usize = 64;
 
 /// A device is named by text (INDI) or by number (Alpaca, `device = 1`).
 fn name_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -524,6 +534,46 @@ impl Settings {
                 );
             }
         }
+        for role in Role::ALL {
+            let d = self.devices.role(role);
+            let wheel = matches!(role, Role::FilterVis | Role::FilterNir);
+            if !wheel && !(d.filters.is_empty() && d.aliases.is_empty()) {
+                return bad(&format!("devices.{role}"), "filters and aliases are for filter wheels only");
+            }
+            if d.filters.len() > MAX_WHEEL_NAMES || d.aliases.len() > MAX_WHEEL_NAMES {
+                return bad(
+                    &format!("devices.{role}"),
+                    &format!("at most {MAX_WHEEL_NAMES} filters and aliases"),
+                );
+            }
+            for (key, name) in d
+                .filters
+                .iter()
+                .map(|n| ("filters", n))
+                .chain(d.aliases.iter().flat_map(|(a, n)| [("aliases", a), ("aliases", n)]))
+            {
+                if name.trim().is_empty() || name.chars().count() > 68 {
+                    return bad(
+                        &format!("devices.{role}.{key}"),
+                        &format!("\"{name}\" must be 1 to 68 characters"),
+                    );
+                }
+                if let Some((at, c, why)) = ferros_domain::text::first_forbidden(name) {
+                    return bad(
+                        &format!("devices.{role}.{key}"),
+                        &format!("character {} at {at} is {why}", c.escape_unicode()),
+                    );
+                }
+            }
+            if let Some((alias, slot)) =
+                d.aliases.iter().find(|(_, n)| !d.filters.is_empty() && !d.filters.contains(n))
+            {
+                return bad(
+                    &format!("devices.{role}.aliases"),
+                    &format!("{alias} = \"{slot}\": no such filter in devices.{role}.filters"),
+                );
+            }
+        }
         // Durations have an upper bound too: a day (an hour for a device
         // call), ten years of history; beyond, they are typing errors, and
         // 1e300 seconds is no duration a clock can hold.
@@ -710,6 +760,18 @@ mod tests {
                 ("[executor]\nreadout_vis_s = -1\n", "executor.readout_vis_s"),
                 ("[import]\nmax_images = 1000000\n", "import.max_images"),
                 ("[import]\nmax_sequences = 0\n", "import.max_sequences"),
+                (
+                    "[devices.camera_vis]\naliases = { r = \"Red\" }\n",
+                    "devices.camera_vis: filters and aliases are for filter wheels only",
+                ),
+                (
+                    "[devices.filter_vis]\nfilters = [\"Red\"]\naliases = { g = \"Green\" }\n",
+                    "devices.filter_vis.aliases: g = \"Green\": no such filter",
+                ),
+                (
+                    "[devices.filter_nir]\nfilters = [\"J\\u202e\"]\n",
+                    "devices.filter_nir.filters: character \\u{202e} at 2",
+                ),
             ] {
                 jail.create_file("g.toml", file)?;
                 let e = Settings::load(Some(Path::new("g.toml"))).unwrap_err().to_string();

@@ -23,7 +23,7 @@ pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
 pub use request::{
     Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,
     PlanSpec, Readouts, Request, RequestId, RequestKind, RequestStatus, Sequence, SequenceId, SequenceSpec,
-    SequenceStatus, Strategy, Window, album_duration, summarize_statuses,
+    SequenceStatus, Strategy, Wheel, Wheels, Window, album_duration, summarize_statuses,
 };
 pub use schedule::{EntryStatus, NewSchedule, Schedule, ScheduleEntry, ScheduleId};
 pub use units::{Coordinates, Dec, JulianDate, Priority, PriorityModulation, Ra, Seconds};

@@ -368,6 +368,52 @@ impl Readouts {
     }
 }
 
+/// What a filter wheel holds, as requests are checked against it: its slots'
+/// names (empty: not known before the night) and aliases, a request's name
+/// for a filter (`r`) to the slot's (`Red`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wheel {
+    pub names: Vec<String>,
+    pub aliases: std::collections::BTreeMap<String, String>,
+}
+
+impl Wheel {
+    /// The slot a request's filter name selects.
+    pub fn slot<'a>(&'a self, filter: &'a str) -> &'a str {
+        self.aliases.get(filter).map_or(filter, String::as_str)
+    }
+
+    /// Why `filter` is not on this wheel, if it is known not to be.
+    pub fn lacks(&self, filter: &str) -> Option<String> {
+        let slot = self.slot(filter);
+        if self.names.is_empty() || self.names.iter().any(|n| n == slot) {
+            return None;
+        }
+        let aliases: Vec<String> = self.aliases.iter().map(|(a, n)| format!("{a} = {n}")).collect();
+        Some(format!(
+            "no filter \"{filter}\" on the wheel (it has {}{})",
+            self.names.join(", "),
+            if aliases.is_empty() { String::new() } else { format!("; aliases {}", aliases.join(", ")) }
+        ))
+    }
+}
+
+/// The two wheels, by detector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wheels {
+    pub vis: Wheel,
+    pub nir: Wheel,
+}
+
+impl Wheels {
+    pub fn of(&self, detector: Detector) -> &Wheel {
+        match detector {
+            Detector::Vis => &self.vis,
+            Detector::Nir => &self.nir,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlbumSpec {
     pub name: String,

@@ -28,6 +28,7 @@ use ferros_devices_socket::{
     Backoff, Connection, PortsError, SocketCamera, SocketConfig, SocketDome, SocketFilterWheel, SocketMount,
     SocketPlc,
 };
+use ferros_domain::{Wheel, Wheels};
 use serde::Serialize;
 
 /// Filters of the simulated cameras' wheels.
@@ -94,6 +95,35 @@ pub struct Observatory {
     pub weather: Option<Arc<dyn WeatherSource>>,
     pub sim: Simulators,
     pub timeout: Duration,
+    /// What the filter wheels hold, and their aliases.
+    pub wheels: Wheels,
+}
+
+/// The simulated wheels' filters, with the configured aliases (a simulated night).
+pub fn simulated_wheels(settings: &Settings) -> Wheels {
+    let wheel = |role: Role, sim: &[&str]| Wheel {
+        names: sim.iter().map(|n| (*n).to_owned()).collect(),
+        aliases: settings.devices.role(role).aliases.clone(),
+    };
+    Wheels { vis: wheel(Role::FilterVis, &VIS_FILTERS), nir: wheel(Role::FilterNir, &NIR_FILTERS) }
+}
+
+/// The filter wheels as configured: their slots' names (the configured ones,
+/// else the simulated wheel's with the sim driver, else unknown before the
+/// night) and their aliases.
+pub fn wheels(settings: &Settings) -> Wheels {
+    let wheel = |role: Role, sim: &[&str]| {
+        let d = settings.devices.role(role);
+        let names = if !d.filters.is_empty() {
+            d.filters.clone()
+        } else if settings.devices.driver_of(role) == Driver::Sim {
+            sim.iter().map(|n| (*n).to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        Wheel { names, aliases: d.aliases.clone() }
+    };
+    Wheels { vis: wheel(Role::FilterVis, &VIS_FILTERS), nir: wheel(Role::FilterNir, &NIR_FILTERS) }
 }
 
 impl std::fmt::Debug for Observatory {
@@ -267,6 +297,10 @@ impl Observatory {
             weather: sim.plc.clone().map(|d| d as Arc<dyn WeatherSource>),
             sim,
             timeout,
+            wheels: Wheels {
+                vis: Wheel { names: VIS_FILTERS.map(String::from).to_vec(), aliases: Default::default() },
+                nir: Wheel { names: NIR_FILTERS.map(String::from).to_vec(), aliases: Default::default() },
+            },
         }
     }
 
@@ -308,6 +342,7 @@ impl Observatory {
             weather: None,
             sim: Simulators::default(),
             timeout,
+            wheels: wheels(settings),
         };
         for slot in &slots {
             let role = slot.role;

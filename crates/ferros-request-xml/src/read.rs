@@ -4,7 +4,7 @@
 use ferros_domain::{
     AlbumSpec, Constraints, Coordinates, Detector, DomainError, JulianDate, NewAlbum, NewRequest,
     NewSequence, PlanSpec, PriorityModulation, Readouts, RequestKind, Seconds, SequenceSpec, Strategy,
-    Window,
+    Wheels, Window,
 };
 use ferros_limits::ImportLimits;
 use roxmltree::{Document, Node, ParsingOptions};
@@ -12,19 +12,22 @@ use roxmltree::{Document, Node, ParsingOptions};
 use crate::{Imported, Problem};
 
 /// What the reader needs from outside: the instant `relative="1"` times
-/// count from, the limits of a request, and the cameras' readouts (every
-/// plan's duration must budget one per image).
-#[derive(Debug, Clone, Copy)]
+/// count from, the limits of a request, the cameras' readouts (every
+/// plan's duration must budget one per image) and the filter wheels (a
+/// plan's filter must be on its camera's wheel, when the wheel is known).
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub now: JulianDate,
     pub limits: ImportLimits,
     pub readouts: Readouts,
+    pub wheels: Wheels,
 }
 
 impl ReadOptions {
-    /// Times counted from `now`; the default limits and the simulated cameras' readouts.
+    /// Times counted from `now`; the default limits, the simulated cameras'
+    /// readouts, wheels not known (any filter is accepted).
     pub fn at(now: JulianDate) -> Self {
-        Self { now, limits: ImportLimits::DEFAULT, readouts: Readouts::DEFAULT }
+        Self { now, limits: ImportLimits::DEFAULT, readouts: Readouts::DEFAULT, wheels: Wheels::default() }
     }
 }
 
@@ -68,8 +71,7 @@ pub fn read_request(xml: &str, opts: &ReadOptions) -> Result<Imported, Vec<Probl
                 }]);
             }
         };
-    let mut r =
-        Reader { doc: &doc, problems: Vec::new(), warnings: Vec::new(), relative: false, opts: *opts };
+    let mut r = Reader { doc: &doc, problems: Vec::new(), warnings: Vec::new(), relative: false, opts };
     let root = doc.root_element();
     if root.tag_name().name() != "request" {
         r.problem(
@@ -91,7 +93,7 @@ struct Reader<'a, 'input> {
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
     relative: bool,
-    opts: ReadOptions,
+    opts: &'a ReadOptions,
 }
 
 /// One element being read: its path and the node.
@@ -575,6 +577,10 @@ impl<'a, 'input> Reader<'a, 'input> {
             duration: self.seconds(el, "duration", duration)?,
         };
         spec.validate().map_err(|e| self.domain(el, e)).ok()?;
+        let lacks = detector.and_then(|d| self.opts.wheels.of(d).lacks(&spec.filter));
+        if let Some(why) = &lacks {
+            self.problem(node, path, format!("attribute filter: {why}"));
+        }
         // The executor ends a plan at its block's end: a duration without
         // the readouts would lose the last images (or, unchecked, never end).
         let needed = spec.needed(readout);
@@ -591,7 +597,7 @@ impl<'a, 'input> Reader<'a, 'input> {
             );
             return None;
         }
-        Some(spec)
+        lacks.is_none().then_some(spec)
     }
 }
 

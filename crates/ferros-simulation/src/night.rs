@@ -263,6 +263,7 @@ async fn simulate(
         now: start_jd,
         limits: night.settings.import,
         readouts: night.settings.executor.readouts(),
+        wheels: ferros_observatory::simulated_wheels(&night.settings),
     };
     let requests = read_requests(&night.requests, &opts)?;
     // The scenario's iterations are spread over the simulated span.
@@ -313,7 +314,8 @@ async fn simulate(
         Some(night.seed),
     )?;
     let site = ferros_observatory::site(&settings).map_err(|e| SimError::Input(format!("site: {e}")))?;
-    let obs = Observatory::of_simulators(sim, site, Duration::from_secs_f64(settings.devices.timeout_s));
+    let mut obs = Observatory::of_simulators(sim, site, Duration::from_secs_f64(settings.devices.timeout_s));
+    obs.wheels = ferros_observatory::simulated_wheels(&settings);
     // The cameras' own record of their shots: the safety figures rest on what
     // the detectors took, not on what the agents say they did.
     let witnesses: Vec<Witness> =

@@ -140,8 +140,10 @@ impl Kit {
         Ok(())
     }
 
+    /// Turns the wheel to `filter` (a request's name: the wheel's alias, if any, is followed).
     pub(super) async fn select_filter(&self, ch: &Channel, filter: &str) -> DeviceResult<()> {
         let Some(w) = &ch.wheel else { return Ok(()) };
+        let filter = self.obs.wheels.of(ch.detector).slot(filter);
         let t = self.timeout;
         let s = bounded(w.name(), "state", t, w.state()).await?;
         if s.value.filter() == Some(filter) {

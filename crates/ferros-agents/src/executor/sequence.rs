@@ -138,7 +138,7 @@ impl Kit {
         for album in &seq.albums {
             let Some(ch) = self.channel(album.spec.detector) else { continue };
             // The wheel's filters, when it tells them.
-            let names = match &ch.wheel {
+            let mut names = match &ch.wheel {
                 Some(w) => bounded(w.name(), "state", self.timeout, w.state())
                     .await
                     .map(|s| s.value.names)
@@ -163,15 +163,15 @@ impl Kit {
                         album.spec.detector
                     ));
                 }
-                if !names.is_empty() && !names.iter().any(|n| n == &p.spec.filter) {
-                    return Some(format!(
-                        "album \"{}\": no filter \"{}\" on the {} wheel (has {})",
-                        album.spec.name,
-                        p.spec.filter,
-                        album.spec.detector,
-                        names.join(", ")
-                    ));
+                // The wheel's own names, with the configured aliases.
+                let wheel = ferros_domain::Wheel {
+                    names,
+                    aliases: self.obs.wheels.of(album.spec.detector).aliases.clone(),
+                };
+                if let Some(why) = wheel.lacks(&p.spec.filter) {
+                    return Some(format!("album \"{}\" ({}): {why}", album.spec.name, album.spec.detector));
                 }
+                names = wheel.names;
             }
         }
         None

@@ -445,3 +445,42 @@ async fn no_exposure_begins_before_the_dome_is_on_the_mount() {
     }
     h.stop().await;
 }
+
+/// A request's filter name reaches the wheel through the configured alias;
+/// without it, the sequence is given up with the wheel's filters listed.
+#[tokio::test(start_paused = true)]
+async fn filter_aliases_are_followed() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    s.devices.filter_vis.aliases.insert("Red".into(), "R".into());
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = observing(c, &s, &obs, &archive).await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    let xml = |name: &str, filter: &str| {
+        format!(
+            r#"<request name="{name}" scientific_program="AGN" target_type="galaxy">
+  <sequence name="{name}" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="240">
+    <album name="vis" detector="VIS"><plan name="p" filter="{filter}" exposure="10" nb_images="2"/></album>
+  </sequence>
+</request>"#
+        )
+    };
+    let red = submit(db, &xml("red", "Red"), c.now()).await;
+    wait_or_tell(db, "red", 1800.0, async || status_of(db, red).await == SequenceStatus::Executed).await;
+    let wheel = obs.filter_vis.clone().unwrap();
+    assert_eq!(wheel.state().await.unwrap().value.filter(), Some("R"));
+    let blue = submit(db, &xml("blue", "Blue"), c.now()).await;
+    wait_or_tell(db, "blue", 1800.0, async || status_of(db, blue).await == SequenceStatus::Unplannable).await;
+    let seq = db.request(blue).await.unwrap().unwrap().sequences[0].id;
+    let why = db.sequence_reason(seq).await.unwrap().unwrap();
+    assert_eq!(
+        why,
+        "album \"vis\" (VIS): no filter \"Blue\" on the wheel (it has g, r, i, z, y, B, V, R, I, Ha; aliases Red = R)"
+    );
+    h.stop().await;
+}

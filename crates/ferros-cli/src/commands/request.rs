@@ -61,7 +61,12 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
     let text = super::common::read_text(file, super::common::MAX_REQUEST_BYTES, "request")?;
     let now = JulianDate::from_datetime(ctx.clock.now())
         .map_err(|e| CliError::input(format!("the clock is outside the dates Ferros handles: {e}")))?;
-    let opts = ReadOptions { now, limits: ctx.settings.import, readouts: ctx.settings.executor.readouts() };
+    let opts = ReadOptions {
+        now,
+        limits: ctx.settings.import,
+        readouts: ctx.settings.executor.readouts(),
+        wheels: ferros_observatory::wheels(&ctx.settings),
+    };
     let imported = match read_request(&text, &opts) {
         Ok(imported) => imported,
         Err(problems) => {

@@ -334,3 +334,35 @@ mod fuzz {
         }
     }
 }
+
+/// A plan's filter is checked against its camera's wheel, when the wheel is
+/// known, through the wheel's aliases; the problem lists what the wheel has.
+#[test]
+fn filters_are_checked_against_the_wheel() {
+    let xml = |filter: &str| {
+        seq(
+            r#"jd1="2461366.5" jd2="2461367.5""#,
+            &format!(
+                r#"<album name="a" detector="VIS"><plan name="p" filter="{filter}" exposure="10" nb_images="2"/></album>"#
+            ),
+        )
+    };
+    let names = ["Red", "Green", "Blue"].map(String::from).to_vec();
+    let mut o = opts();
+    o.wheels.vis = ferros_domain::Wheel { names, aliases: Default::default() };
+    let p = read_request(&xml("r"), &o).unwrap_err();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].message, "attribute filter: no filter \"r\" on the wheel (it has Red, Green, Blue)");
+    assert!(read_request(&xml("Red"), &o).is_ok());
+    o.wheels.vis.aliases.insert("r".into(), "Red".into());
+    let r = read_request(&xml("r"), &o).unwrap().request;
+    // The request keeps its own name; the executor turns the wheel to the alias's slot.
+    assert_eq!(r.sequences[0].albums[0].plans[0].filter, "r");
+    let p = read_request(&xml("i"), &o).unwrap_err();
+    assert_eq!(
+        p[0].message,
+        "attribute filter: no filter \"i\" on the wheel (it has Red, Green, Blue; aliases r = Red)"
+    );
+    // An unknown wheel (not simulated, not configured): any filter, checked when the night begins.
+    assert!(read_request(&xml("anything"), &opts()).is_ok());
+}

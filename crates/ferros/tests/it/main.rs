@@ -50,11 +50,13 @@ impl Ferros {
         err
     }
 
-    /// Cameras that read out at once (`ferros.toml`), as the seeds' example assumes.
+    /// Cameras that read out at once (`ferros.toml`), as the seeds' example
+    /// assumes, and its filter an alias of the VIS wheel's "r".
     fn instant_cameras(&self) {
         std::fs::write(
             self.dir.path().join("ferros.toml"),
-            "[executor]\nreadout_vis_s = 0\nreadout_nir_s = 0\n",
+            "[executor]\nreadout_vis_s = 0\nreadout_nir_s = 0\n\
+             [devices.filter_vis]\naliases = { \"First infrared filter\" = \"r\" }\n",
         )
         .unwrap();
     }
@@ -201,6 +203,10 @@ fn the_seed_example_imports_submitted_with_a_warning() {
     // Five images in 10 s: no time for the simulated VIS camera's 5 s readouts.
     let err = f.fails(&["request", "import", s(&path), "--user", "alice"], 2);
     assert!(err.contains("seed_example.xml:5:7: request/sequence[1]/album[1]/plan[1]: attribute duration: 10 s leaves no exposure time"), "{err}");
+    // Nor is its filter on the simulated VIS wheel: the import says which are.
+    std::fs::write(f.dir.path().join("ferros.toml"), "[executor]\nreadout_vis_s = 0\n").unwrap();
+    let err = f.fails(&["request", "import", s(&path), "--user", "alice"], 2);
+    assert!(err.contains("attribute filter: no filter \"First infrared filter\" on the wheel (it has g, r, i, z, y, B, V, R, I, Ha)"), "{err}");
     f.instant_cameras();
     let out = f.run(&["request", "import", s(&path), "--user", "alice"]);
     assert!(out.status.success());
