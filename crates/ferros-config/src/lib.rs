@@ -537,7 +537,8 @@ impl Settings {
         for role in Role::ALL {
             let d = self.devices.role(role);
             let wheel = matches!(role, Role::FilterVis | Role::FilterNir);
-            if !wheel && !(d.filters.is_empty() && d.aliases.is_empty()) {
+            let named = !d.filters.is_empty() || !d.aliases.is_empty();
+            if named && !wheel {
                 return bad(&format!("devices.{role}"), "filters and aliases are for filter wheels only");
             }
             if d.filters.len() > MAX_WHEEL_NAMES || d.aliases.len() > MAX_WHEEL_NAMES {
