@@ -33,6 +33,10 @@ pub enum AgentError {
     /// What the work is about went away (a request, a sequence) or is not fitted.
     #[error("{0}")]
     Missing(String),
+    /// A device failed and is out of service until it answers again: the
+    /// work is given back, not held against it.
+    #[error("{device} is faulty: {why}")]
+    Faulty { device: String, why: String },
     #[error("{camera}: the exposure ended {activity:?}")]
     Exposure { camera: String, activity: CameraActivity },
     #[error("{what}: {source}")]

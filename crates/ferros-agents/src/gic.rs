@@ -50,7 +50,20 @@ impl Agent for GicPublisher {
     }
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
-        let reports = self.obs.status().await;
+        let mut reports = self.obs.status().await;
+        // A camera the executor put out of service is faulty, whatever it answers now.
+        let faults = ctx.shared.faults();
+        for r in &mut reports {
+            let camera = match r.slot.role {
+                ferros_config::Role::CameraVis => self.obs.camera_vis.as_ref(),
+                ferros_config::Role::CameraNir => self.obs.camera_nir.as_ref(),
+                _ => None,
+            };
+            if let Some(e) = camera.and_then(|c| faults.get(c.name())) {
+                r.ok = false;
+                r.error = Some(format!("faulty: {e}"));
+            }
+        }
         let body = Published { date: ctx.clock.now(), devices: &reports };
         let text = serde_json::to_vec_pretty(&body)?;
         // File work is blocking: off the async workers.

@@ -69,9 +69,25 @@ pub struct AgentContext {
 pub struct Shared {
     env: Arc<std::sync::Mutex<Option<Arc<ferros_env::Synthesis>>>>,
     majordome: Arc<std::sync::Mutex<Option<ferros_majordome::State>>>,
+    /// Devices out of service, by name, with their error (the executor's cameras).
+    faults: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 impl Shared {
+    /// Marks `device` out of service with `error`, or (None) back in service.
+    pub fn set_fault(&self, device: &str, error: Option<String>) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        match error {
+            Some(e) => f.insert(device.to_owned(), e),
+            None => f.remove(device),
+        };
+    }
+
+    /// The devices out of service, with their errors.
+    pub fn faults(&self) -> std::collections::BTreeMap<String, String> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn set_env(&self, s: ferros_env::Synthesis) {
         *self.env.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(s));
     }

@@ -141,6 +141,9 @@ pub struct SimCamera {
     pub faults: Faults,
     /// Its readouts, when recording.
     pub motions: Motions,
+    /// Stuck: a light frame ends in Error, and the camera is not idle until
+    /// it is reset (aborted), as an offline alpaca-simulators camera does.
+    stuck: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -234,6 +237,7 @@ impl SimCamera {
             hot: std::sync::OnceLock::new(),
             faults: Faults::default(),
             motions: Motions::default(),
+            stuck: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -260,12 +264,21 @@ impl SimCamera {
         inner.temperature
     }
 
+    /// Makes the camera stuck (or not): see [`SimCamera`]'s `stuck`.
+    pub fn set_stuck(&self, stuck: bool) {
+        self.stuck.store(stuck, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn activity(&self, shot: &Shot, now: DateTime<Utc>) -> (CameraActivity, f64) {
         let elapsed = seconds(now - shot.started);
         let d = shot.exposure.duration;
         let read = self.config.readout / f64::from(shot.exposure.binning.max(1)).powi(2);
         if elapsed < d {
             (CameraActivity::Exposing, elapsed / d)
+        } else if shot.exposure.frame == FrameType::Light
+            && self.stuck.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            (CameraActivity::Error, 1.0)
         } else if elapsed < d + read {
             (CameraActivity::Reading, 1.0)
         } else {
@@ -503,6 +516,11 @@ impl Camera for SimCamera {
             && matches!(self.activity(shot, now).0, CameraActivity::Exposing | CameraActivity::Reading)
         {
             return Err(DeviceError::busy(&self.name, "an exposure is in progress"));
+        }
+        if let Some(shot) = &inner.shot
+            && self.activity(shot, now).0 == CameraActivity::Error
+        {
+            return Err(DeviceError::busy(&self.name, "the camera is not idle (in Error): reset it"));
         }
         if let Some(w) = &inner.witness {
             w.started(exposure.frame, now, exposure.duration);

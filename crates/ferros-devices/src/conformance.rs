@@ -151,7 +151,8 @@ pub async fn filter_wheel_story(w: &dyn FilterWheel, clock: &Clock) -> Story {
     Ok(())
 }
 
-/// A bias frame read out; an exposure aborted.
+/// A bias frame read out; a light frame ended (read out, or in Error and
+/// reset); an exposure aborted.
 pub async fn camera_story(c: &dyn Camera, clock: &Clock) -> Story {
     // Drivers learn the capabilities from the device: connect first.
     let s = c.state().await.map_err(|e| fail("state", e))?.value;
@@ -180,6 +181,41 @@ pub async fn camera_story(c: &dyn Camera, clock: &Clock) -> Story {
             "a {}x{} frame from a {}x{} camera",
             frame.width, frame.height, caps.width, caps.height
         ));
+    }
+    // A light frame ends, read out or in Error (alpaca-simulators' camera,
+    // offline, cannot fetch its star catalogue); one in Error is reset by an
+    // abort, after which the camera takes frames again.
+    let light = Exposure { duration: 1.0, frame: FrameType::Light, binning: 1, window: None };
+    c.expose(&light).await.map_err(|e| fail("expose a light frame", e))?;
+    let ended = wait_for(
+        clock,
+        c.name(),
+        "a light frame",
+        POLL,
+        Duration::from_secs(120),
+        async || c.state().await,
+        |s| matches!(s.value.activity, CameraActivity::Ready | CameraActivity::Error),
+    )
+    .await
+    .map_err(|e| fail("a light frame", e))?;
+    if ended.value.activity == CameraActivity::Ready {
+        let frame = c.image().await.map_err(|e| fail("the light frame's image", e))?;
+        if frame.pixels.len() != (caps.width * caps.height) as usize {
+            return Err(format!("a light frame of {} pixels", frame.pixels.len()));
+        }
+    } else {
+        c.abort().await.map_err(|e| fail("reset after a light frame in Error", e))?;
+        wait_for(
+            clock,
+            c.name(),
+            "idle after a reset",
+            POLL,
+            Duration::from_secs(30),
+            async || c.state().await,
+            |s| s.value.activity == CameraActivity::Idle,
+        )
+        .await
+        .map_err(|e| fail("reset after a light frame in Error", e))?;
     }
     let long = Exposure { duration: 60.0, frame: FrameType::Dark, binning: 1, window: None };
     c.expose(&long).await.map_err(|e| fail("expose", e))?;

@@ -17,7 +17,9 @@ impl Kit {
         let c = &ch.camera;
         let t = self.timeout;
         let started = self.clock.now();
-        bounded(c.name(), "expose", t, c.expose(exposure)).await?;
+        if let Err(e) = bounded(c.name(), "expose", t, c.expose(exposure)).await {
+            return Err(self.device_failed(ch, e).await);
+        }
         let limit = Duration::from_secs_f64(exposure.duration + self.settings.executor.readout_timeout_s);
         let wait = self.until(
             c.name(),
@@ -50,7 +52,8 @@ impl Kit {
                 });
                 return Ok(None);
             }
-            Some(r) => r?,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => return Err(self.device_failed(ch, e).await),
         };
         self.ctx.bus.publish(Event::Exposure {
             camera: c.name().to_owned(),
@@ -60,9 +63,14 @@ impl Kit {
             completed: state.value.activity == CameraActivity::Ready,
         });
         if state.value.activity != CameraActivity::Ready {
-            return Err(AgentError::Exposure { camera: c.name().to_owned(), activity: state.value.activity });
+            let e = AgentError::Exposure { camera: c.name().to_owned(), activity: state.value.activity };
+            return Err(self.camera_failed(ch, e).await);
         }
-        let frame = bounded(c.name(), "image", t, c.image()).await?;
+        let frame = match bounded(c.name(), "image", t, c.image()).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.device_failed(ch, e).await),
+        };
+        self.camera_ok(ch.detector);
         let info = self.image_info(ch, &shot, state.value.ccd_temperature).await;
         let header = image_header(&frame, &info);
         let name = format!(
@@ -114,6 +122,16 @@ impl Kit {
         });
         let path = store.await.map_err(|source| AgentError::Task { what: "storing the image", source })??;
         Ok(Some(path))
+    }
+
+    /// A camera call failed: what the request asked that the camera cannot
+    /// do (a limit, an unsupported mode) is the request's fault; anything
+    /// else puts the camera out of service.
+    async fn device_failed(&self, ch: &Channel, e: DeviceError) -> AgentError {
+        match e {
+            DeviceError::Limit { .. } | DeviceError::NotSupported { .. } => AgentError::Device(e),
+            e => self.camera_failed(ch, AgentError::Device(e)).await,
+        }
     }
 
     pub(super) async fn image_info(&self, ch: &Channel, shot: &Shot<'_>, ccd: f64) -> ImageInfo {

@@ -49,6 +49,7 @@ use crate::AgentError;
 use crate::runtime::{Agent, AgentContext, Event};
 
 mod calibrations;
+mod faults;
 mod imaging;
 mod motion;
 mod sequence;
@@ -108,6 +109,8 @@ struct Kit {
     /// The last failure of each sequence given back (not a stop): the same
     /// failure twice gives the sequence up, with its reason.
     failures: Arc<std::sync::Mutex<std::collections::HashMap<SequenceId, String>>>,
+    /// The cameras out of service (`faults.rs`).
+    faulty: Arc<std::sync::Mutex<std::collections::HashMap<Detector, faults::CameraFault>>>,
 }
 
 pub struct ExecutorAgent {
@@ -141,6 +144,7 @@ impl ExecutorAgent {
             ctx,
             settings: Arc::new(settings.clone()),
             failures: Arc::default(),
+            faulty: Arc::default(),
         };
         Self {
             kit,
@@ -380,6 +384,10 @@ impl Agent for ExecutorAgent {
             return Ok(());
         }
         let site = self.kit.site;
+        // A faulty VIS camera pauses observing until it answers again.
+        if observing && !self.kit.camera_usable(Detector::Vis).await {
+            return Ok(());
+        }
         if observing {
             if flats_due(&ctx.db, &self.kit.settings, &site, now).await {
                 self.start(Job::Flats, ctx);

@@ -77,7 +77,8 @@ impl Kit {
         let again = {
             let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             match &outcome {
-                Err(e) if !matches!(e, AgentError::Stopped(_)) => {
+                // A stop, or a device out of service, is not the sequence's failure.
+                Err(e) if !matches!(e, AgentError::Stopped(_) | AgentError::Faulty { .. }) => {
                     let why = e.to_string();
                     let twice = failures.get(&id) == Some(&why);
                     failures.insert(id, why);
@@ -220,6 +221,19 @@ impl Kit {
                 self.log(LogLevel::Warn, format!("album {}: no NIR camera here; skipped", album.id)).await;
                 continue;
             };
+            // A faulty camera: the VIS one holds the sequence back, the NIR one is left out.
+            if !self.camera_usable(ch.detector).await {
+                if ch.detector == Detector::Vis {
+                    let why = self.faulty_reason(Detector::Vis);
+                    return Err(AgentError::Faulty { device: ch.camera.name().to_owned(), why });
+                }
+                self.log(
+                    LogLevel::Warn,
+                    format!("album {}: {} is faulty; skipped", album.id, ch.camera.name()),
+                )
+                .await;
+                continue;
+            }
             // The NIR camera is not blocking: one that does not answer is left out.
             if ch.detector == Detector::Nir
                 && let Err(e) = bounded(ch.camera.name(), "state", self.timeout, ch.camera.state()).await

@@ -484,3 +484,48 @@ async fn filter_aliases_are_followed() {
     );
     h.stop().await;
 }
+
+/// A stuck camera (a light frame ends in Error, then "not idle" until reset,
+/// as an offline alpaca-simulators camera does): reset, marked faulty with an
+/// alarm, observing paused, tried again after a doubling wait, not a 1 Hz
+/// loop; the sequence is given back, not given up; once the camera works
+/// again, the sequence runs.
+#[tokio::test(start_paused = true)]
+async fn a_stuck_camera_is_reset_and_tried_again_later() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let camera = obs.sim.camera_vis.clone().unwrap();
+    camera.set_stuck(true);
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = observing(c, &s, &obs, &archive).await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    let id = submit(db, &request("stuck", false, 2), c.now()).await;
+    let logs = async || db.recent_logs(500).await.unwrap();
+    wait_or_tell(db, "faulty", 1200.0, async || {
+        logs().await.iter().any(|l| l.message.starts_with("alarm: camera_vis is faulty"))
+    })
+    .await;
+    let t0 = c.now();
+    // Half an hour stuck: tries after 30, 60, 120, 240, 480 s, and no more.
+    tokio::time::sleep(Duration::from_secs(1800)).await;
+    let all = logs().await;
+    let started = all.iter().filter(|l| l.message.contains("\"stuck\" started")).count();
+    let alarms = all.iter().filter(|l| l.message.starts_with("alarm: camera_vis is faulty")).count();
+    assert!((4..=7).contains(&started), "started {started} times in 30 min (after {t0})");
+    assert_eq!(alarms, started, "one alarm per failure");
+    assert!(all.iter().any(|l| l.message.contains("(in 480 s)")), "the wait doubles");
+    assert!(all.iter().any(|l| l.message.contains("camera_vis answers again (Idle): back in service")));
+    assert_ne!(
+        status_of(db, id).await,
+        SequenceStatus::Unplannable,
+        "the camera's fault, not the sequence's"
+    );
+    camera.set_stuck(false);
+    wait_or_tell(db, "executed", 1800.0, async || status_of(db, id).await == SequenceStatus::Executed).await;
+    h.stop().await;
+}
