@@ -283,7 +283,7 @@ impl Agent for EnvAgent {
                 GlobalStatus::Safe => "SAFE".to_owned(),
                 GlobalStatus::Unsafe => format!("UNSAFE ({})", current.1.join("; ")),
             };
-            ctx.log("env", level, text).await;
+            ctx.record("env", level, text).await;
             ctx.bus.publish(Event::Environment { at: now, status: current.0, reasons: current.1.clone() });
         }
         self.status = Some(current);

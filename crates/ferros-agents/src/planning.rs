@@ -312,7 +312,7 @@ impl crate::Agent for PlannerAgent {
         {
             Ok(p) => {
                 let planned = p.plan.entries.iter().filter(|e| e.status == Status::Planned).count();
-                ctx.log(
+                ctx.record(
                     "planner",
                     ferros_domain::LogLevel::Info,
                     format!(

@@ -143,6 +143,19 @@ impl AgentContext {
             .map_err(|source| AgentError::Stored { what: "majordome's state", source })
     }
 
+    /// Logs what is also announced on the bus (a sequence's state, ENV's
+    /// status, a schedule, a restart): to the database, and to standard
+    /// error only at debug level, since `ferros start` prints the event
+    /// itself: one line per event.
+    pub async fn record(&self, source: &str, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        tracing::debug!("{source}: {message}");
+        let entry = LogEntry { at: self.clock.now(), source: source.to_owned(), level, message };
+        if let Err(e) = self.db.log(&entry).await {
+            tracing::warn!("{source}: cannot store a log entry: {e}");
+        }
+    }
+
     /// Logs to the database (the System page) and to standard error.
     pub async fn log(&self, source: &str, level: LogLevel, message: impl Into<String>) {
         let message = message.into();
@@ -434,7 +447,7 @@ impl Supervisor {
                         reason: r.last_error.clone(),
                         restarts: r.restarts,
                     });
-                    self.ctx.log("supervisor", LogLevel::Info, format!("restarted agent {name}")).await;
+                    self.ctx.record("supervisor", LogLevel::Info, format!("restarted agent {name}")).await;
                 }
                 running.insert(name, r);
             }

@@ -17,6 +17,8 @@ pub struct Endpoint {
     timeout: Duration,
     transaction: AtomicU32,
     connected: AtomicBool,
+    /// Held while connecting: concurrent first calls connect once.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 /// Ferros's client number in every request.
@@ -40,6 +42,7 @@ impl Endpoint {
             timeout,
             transaction: AtomicU32::new(1),
             connected: AtomicBool::new(false),
+            connecting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -57,6 +60,11 @@ impl Endpoint {
 
     /// Connects the device if it was not (first call, or after a failure).
     pub async fn ensure_connected(&self) -> DeviceResult<()> {
+        if self.connected.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // One call connects; the others wait for it and find it done.
+        let _connecting = self.connecting.lock().await;
         if self.connected.load(Ordering::Acquire) {
             return Ok(());
         }

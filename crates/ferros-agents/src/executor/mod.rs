@@ -217,7 +217,7 @@ impl ExecutorAgent {
         for id in ctx.db.executing_sequences().await? {
             let end = SequenceEnd::GivenBack { reason: format!("interrupted: {why}") };
             if ctx.db.finish_sequence(id, &end, now).await? {
-                ctx.log(
+                ctx.record(
                     "executor",
                     LogLevel::Warn,
                     format!("sequence {id} was interrupted ({why}): given back"),

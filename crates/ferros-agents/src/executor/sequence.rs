@@ -48,7 +48,7 @@ impl Kit {
         // What the observatory cannot do at all is given up, with the reason.
         if let Some(why) = self.cannot_do(&seq).await {
             db.give_up_sequence(id, &why, now).await?;
-            self.log(LogLevel::Warn, format!("sequence {id} is UNPLANNABLE: {why}")).await;
+            self.ctx.record("executor", LogLevel::Warn, format!("sequence {id} is UNPLANNABLE: {why}")).await;
             self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: format!("UNPLANNABLE: {why}") });
             return Ok(());
         }
@@ -65,7 +65,9 @@ impl Kit {
         }
         let end = JulianDate::new(start.days() + block / 86_400.0)?;
         db.start_sequence(id, start, end, now).await?;
-        self.log(LogLevel::Info, format!("sequence {id} \"{}\" started", seq.spec.name)).await;
+        self.ctx
+            .record("executor", LogLevel::Info, format!("sequence {id} \"{}\" started", seq.spec.name))
+            .await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state: "EXECUTING".into() });
         // The executor never runs past the block the planner gave (its length
         // from now, within jd2: checked above).
@@ -107,7 +109,7 @@ impl Kit {
         if again {
             self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
         }
-        self.log(LogLevel::Info, format!("sequence {id}: {state}")).await;
+        self.ctx.record("executor", LogLevel::Info, format!("sequence {id}: {state}")).await;
         self.ctx.bus.publish(Event::Sequence { at: now, id: id.0, state });
         // A request with nothing left to do has its folder completed.
         if let Ok(Some(r)) = db.request(rid).await {

@@ -114,6 +114,42 @@ async fn misbehaving_servers_give_clear_errors() {
     assert!(e.contains("cannot connect to http://127.0.0.1:9"), "{e}");
 }
 
+/// Twenty calls at once to a device not yet connected connect it once (it
+/// logged "connected" twenty times).
+#[tokio::test]
+async fn concurrent_first_calls_connect_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let puts = Arc::new(AtomicU32::new(0));
+    let counted = puts.clone();
+    let ok = r#"{"ClientTransactionID":0,"ServerTransactionID":1,"ErrorNumber":0,"ErrorMessage":""}"#;
+    let value =
+        r#"{"ClientTransactionID":0,"ServerTransactionID":1,"ErrorNumber":0,"ErrorMessage":"","Value":45.0}"#;
+    let app = Router::new()
+        .route(
+            "/api/v1/telescope/0/connected",
+            put(move || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                ok
+            }),
+        )
+        .route("/api/v1/telescope/0/altitude", get(move || async move { value }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let ep = Arc::new(Endpoint::new("telescope", &format!("http://{addr}"), "telescope", 0, PATIENT));
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let ep = ep.clone();
+            tokio::spawn(async move { ep.get_f64("altitude").await.unwrap() })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), 45.0);
+    }
+    assert_eq!(puts.load(Ordering::SeqCst), 1);
+}
+
 /// The conformance suite against `alpaca-simulators` (run by CI).
 mod simulators {
     use super::*;

@@ -1069,7 +1069,7 @@ fn control_commands_go_through_the_majordome() {
         .env("FERROS_WEATHER__SAFE_DELAY_S", "2")
         .env("FERROS_AGENTS__MAJORDOME_PERIOD_S", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(f.dir.path().join("start.err")).unwrap()))
         .spawn()
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -1080,6 +1080,9 @@ fn control_commands_go_through_the_majordome() {
             break;
         }
     }
+    // One line per event: printed, not logged to the console a second time.
+    let err = std::fs::read_to_string(f.dir.path().join("start.err")).unwrap();
+    assert!(!err.contains("env: SAFE") && !err.contains("env: UNSAFE"), "{err}");
     // A wait no clock can hold is refused before anything is stored.
     let err = f.fails(&["control", "lock", "--as", "olga", "--wait", "1e300"], 2);
     assert!(err.contains("--wait: 1e300 must be > 0 and at most 120 seconds"), "{err}");
