@@ -109,6 +109,8 @@ struct Kit {
     /// The last failure of each sequence given back (not a stop): the same
     /// failure twice gives the sequence up, with its reason.
     failures: Arc<std::sync::Mutex<std::collections::HashMap<SequenceId, String>>>,
+    /// The dome said it followed the mount and did not: its azimuth is driven.
+    dome_driven: Arc<std::sync::atomic::AtomicBool>,
     /// The cameras out of service (`faults.rs`).
     faulty: Arc<std::sync::Mutex<std::collections::HashMap<Detector, faults::CameraFault>>>,
 }
@@ -145,6 +147,7 @@ impl ExecutorAgent {
             settings: Arc::new(settings.clone()),
             failures: Arc::default(),
             faulty: Arc::default(),
+            dome_driven: Arc::default(),
         };
         Self {
             kit,

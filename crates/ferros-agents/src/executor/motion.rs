@@ -99,25 +99,51 @@ impl Kit {
             )
             .await?;
             if let Some(d) = &self.obs.dome {
+                let caps = d.capabilities();
+                // Slaved when it can be, unless it was found not to follow.
+                let drive = !caps.slave || self.dome_driven.load(std::sync::atomic::Ordering::SeqCst);
                 let ds = bounded(d.name(), "state", t, d.state()).await?;
-                if d.capabilities().slave && !ds.value.slaved {
+                if !drive && !ds.value.slaved {
                     bounded(d.name(), "slave", t, d.set_slaved(true)).await?;
-                } else if !d.capabilities().slave && d.capabilities().azimuth {
+                } else if drive && caps.azimuth {
                     let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
                     bounded(d.name(), "azimuth", t, d.slew_azimuth(az)).await?;
                 }
                 // A stopped dome is not an arrived one: a slaved dome looks
                 // at the mount now and then, and may not have begun to turn.
                 // No sky exposure before the slit is on the mount.
-                let caps = d.capabilities();
                 let tolerance = self.settings.executor.dome_tolerance_deg;
                 let start = self.clock.now();
+                let mut still_since: Option<DateTime<Utc>> = None;
                 loop {
                     let ds = bounded(d.name(), "state", t, d.state()).await?.value;
                     let az = bounded(m.name(), "state", t, m.state()).await?.value.az;
                     let off = ((az - ds.azimuth + 180.0).rem_euclid(360.0) - 180.0).abs();
                     if !ds.slewing && (!(caps.azimuth || caps.slave) || off <= tolerance) {
                         break;
+                    }
+                    // Slaved, still and off the mount for long: a dome that
+                    // says it follows and does not (alpaca-simulators'). Its
+                    // azimuth is driven from now on.
+                    let now = self.clock.now();
+                    still_since = if ds.slewing { None } else { still_since.or(Some(now)) };
+                    if ds.slaved
+                        && caps.azimuth
+                        && still_since.is_some_and(|s| (now - s).num_seconds() >= DOME_FOLLOW_S)
+                    {
+                        self.log(
+                            LogLevel::Warn,
+                            format!(
+                                "{} is slaved but stays at {:.1} deg, the mount at {az:.1}: Ferros drives its azimuth",
+                                d.name(),
+                                ds.azimuth
+                            ),
+                        )
+                        .await;
+                        self.dome_driven.store(true, std::sync::atomic::Ordering::SeqCst);
+                        bounded(d.name(), "slave", t, d.set_slaved(false)).await?;
+                        bounded(d.name(), "azimuth", t, d.slew_azimuth(az)).await?;
+                        still_since = None;
                     }
                     if (self.clock.now() - start).to_std().unwrap_or_default() >= self.motion_limit() {
                         return Err(DeviceError::Timeout {
@@ -161,6 +187,9 @@ impl Kit {
         .map(|_| ())
     }
 }
+
+/// Seconds a slaved dome may stay still off the mount before Ferros drives it.
+const DOME_FOLLOW_S: i64 = 10;
 
 /// A dithering offset: a point of a square spiral of `amplitude` arcsec, in degrees.
 pub fn dither_offset(i: u32, amplitude: f64, dec: f64) -> (f64, f64) {

@@ -529,3 +529,111 @@ async fn a_stuck_camera_is_reset_and_tried_again_later() {
     wait_or_tell(db, "executed", 1800.0, async || status_of(db, id).await == SequenceStatus::Executed).await;
     h.stop().await;
 }
+
+/// A request run end to end on the real peers: ENV (on the simulated PLC's
+/// calm weather), the majordome, the planner and the executor driving the
+/// INDI simulators (`FERROS_TEST_INDI_ADDR`) or `alpaca-simulators`
+/// (`FERROS_TEST_ALPACA_URL`), set by CI. The Ferros clock is a night's,
+/// running at real speed: the peers move in real time.
+mod peers {
+    use super::*;
+    use ferros_config::Driver;
+
+    async fn night_on(driver: Driver, address: &str) {
+        let mut s = settings();
+        s.devices.driver = driver;
+        match driver {
+            Driver::Indi => s.devices.indi = address.to_owned(),
+            _ => s.devices.alpaca = address.to_owned(),
+        }
+        s.devices.timeout_s = 20.0;
+        s.agents.heartbeat_timeout_s = 120.0;
+        s.devices.plc.driver = Some(Driver::Sim);
+        s.devices.camera_nir.driver = Some(Driver::None);
+        s.devices.filter_nir.driver = Some(Driver::None);
+        let c = Clock::simulated(start_time(), 1.0).unwrap();
+        let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+        // The wheel's own second filter.
+        let wheel = obs.filter_vis.clone().expect("a filter wheel");
+        let names = wheel.state().await.unwrap().value.names;
+        let filter = names.get(1).or(names.first()).expect("the wheel's filters").clone();
+        let archive_dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open(archive_dir.path()).unwrap();
+        let h = observing(c, &s, &obs, &archive).await;
+        let db = &h.db;
+        program_and_observer(db, c.now()).await;
+        h.until(120.0, "safe", safe).await;
+        let xml = format!(
+            r#"<request name="peer" scientific_program="AGN" target_type="galaxy">
+  <sequence name="peer" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="600">
+    <album name="vis" detector="VIS"><plan name="p" filter="{filter}" exposure="2" nb_images="2" duration="600"/></album>
+  </sequence>
+</request>"#
+        );
+        let id = submit(db, &xml, c.now()).await;
+        // Real peers in real time: a generous cap, never a margin on a duration.
+        let logs = async || db.recent_logs(500).await.unwrap();
+        let mut outcome = None;
+        for _ in 0..900 {
+            if status_of(db, id).await == SequenceStatus::Executed {
+                outcome = Some(true);
+                break;
+            }
+            if logs().await.iter().any(|l| l.message.starts_with("alarm: ")) {
+                outcome = Some(false);
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let all: Vec<String> =
+            logs().await.iter().rev().map(|l| format!("{} {}", l.source, l.message)).collect();
+        match outcome {
+            Some(true) => {
+                let seq = db.request(id).await.unwrap().unwrap().sequences[0].id;
+                let images = db.images(Some(seq), 10).await.unwrap();
+                assert_eq!(images.len(), 2, "{all:#?}");
+                for i in &images {
+                    let fits =
+                        ferros_fits::read(&std::fs::read(archive_dir.path().join(&i.path)).unwrap()).unwrap();
+                    assert_eq!(
+                        fits.keyword("FILTER").map(str::trim),
+                        Some(filter.as_str()),
+                        "{:?}",
+                        fits.header
+                    );
+                    assert!(fits.width > 0 && fits.height > 0);
+                }
+                eprintln!("{driver}: the request executed, 2 images archived");
+            }
+            // alpaca-simulators' camera, offline, ends light frames in
+            // Error: Ferros resets it, puts it out of service and pauses.
+            Some(false) => {
+                assert_eq!(driver, Driver::Alpaca, "an alarm on {driver}: {all:#?}");
+                assert!(
+                    all.iter().any(|l| l.contains("alarm: camera")
+                        && l.contains("is faulty")
+                        && l.contains("observing is paused")),
+                    "{all:#?}"
+                );
+                assert_ne!(status_of(db, id).await, SequenceStatus::Unplannable, "{all:#?}");
+                eprintln!(
+                    "{driver}: the camera's light frame ended in Error: reset, out of service, observing paused"
+                );
+            }
+            None => panic!("{driver}: neither executed nor an alarm in 15 min: {all:#?}"),
+        }
+        h.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_request_runs_on_the_indi_simulators() {
+        let Ok(addr) = std::env::var("FERROS_TEST_INDI_ADDR") else { return };
+        night_on(Driver::Indi, &addr).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_request_runs_on_alpaca_simulators() {
+        let Ok(url) = std::env::var("FERROS_TEST_ALPACA_URL") else { return };
+        night_on(Driver::Alpaca, &url).await;
+    }
+}
