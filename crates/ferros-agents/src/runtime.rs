@@ -292,9 +292,31 @@ impl Supervisor {
             // Steps taken at one instant: news answered by news (two agents
             // undoing each other's work) must not keep the clock from moving.
             let mut instant = (ctx.clock.now(), 0_u32);
+            // A step failing as the one before (a full disk, every 6 s) is
+            // logged once, and its end too.
+            let mut failing: Option<(String, u64)> = None;
             loop {
-                if let Err(e) = agent.step(&ctx).await {
-                    ctx.log(agent.name(), LogLevel::Warn, e.to_string()).await;
+                match agent.step(&ctx).await {
+                    Err(e) => {
+                        let why = e.to_string();
+                        match &mut failing {
+                            Some((last, n)) if *last == why => *n = n.saturating_add(1),
+                            _ => {
+                                ctx.log(agent.name(), LogLevel::Warn, why.clone()).await;
+                                failing = Some((why, 1));
+                            }
+                        }
+                    }
+                    Ok(()) => {
+                        if let Some((why, n)) = failing.take() {
+                            ctx.log(
+                                agent.name(),
+                                LogLevel::Info,
+                                format!("works again after {n} failed step(s): {why}"),
+                            )
+                            .await;
+                        }
+                    }
                 }
                 let now = ctx.clock.now();
                 instant = if instant.0 == now { (now, instant.1.saturating_add(1)) } else { (now, 1) };

@@ -328,3 +328,49 @@ async fn hung_and_crashing_agents_are_restarted_with_backoff() {
     );
     h.stop().await;
 }
+
+/// An agent failing the same way at every step (the GIC on a full disk, every
+/// 6 s): one line when it begins, one when it ends.
+struct Failing {
+    steps: u32,
+}
+
+#[async_trait]
+impl Agent for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    fn period(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    async fn step(&mut self, _ctx: &AgentContext) -> Result<(), ferros_agents::AgentError> {
+        self.steps += 1;
+        if (2..=31).contains(&self.steps) {
+            return Err(ferros_agents::AgentError::Missing("the disk is full".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_failing_the_same_way_is_logged_once() {
+    let c = clock();
+    let failing: Factory = Arc::new(|| Box::new(Failing { steps: 0 }) as Box<dyn Agent>);
+    let h = Harness::start(vec![failing], c).await;
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let logs: Vec<String> =
+        h.db.recent_logs(200)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.source == "failing")
+            .map(|l| l.message)
+            .rev()
+            .collect();
+    assert_eq!(
+        logs,
+        ["the disk is full", "works again after 30 failed step(s): the disk is full"],
+        "{logs:?}"
+    );
+    h.stop().await;
+}
