@@ -61,8 +61,8 @@ pub struct Sequences {
     pub executing: i64,
     /// Executions stopped and given back to the planner (UNSAFE, alert, device).
     pub interrupted: i64,
-    /// Executed sequences whose run outlasted their block by more than a
-    /// second (the executor ends a plan with its block: none expected).
+    /// Executed sequences whose run outlasted their block by more than the
+    /// cameras' abort (`devices.timeout_s`) and a second: none expected.
     pub overran: i64,
 }
 
@@ -163,6 +163,9 @@ pub(crate) async fn report(
     submitted: i64,
 ) -> Result<Report, SimError> {
     let counts: BTreeMap<String, i64> = db.sequence_counts().await?.into_iter().collect();
+    // Stopped at its block's end, a run still aborts its cameras: each call
+    // may take up to the device time limit.
+    let grace = settings.devices.timeout_s + 1.0;
     let mut overran = 0;
     for r in db.list_requests().await? {
         let Some(r) = db.request(r.id).await? else { continue };
@@ -171,7 +174,9 @@ pub(crate) async fn report(
             .iter()
             .filter(|q| {
                 q.status == ferros_domain::SequenceStatus::Executed
-                    && q.tsp.zip(q.tep).is_some_and(|(a, b)| b.seconds_since(a) > q.spec.block().get() + 1.0)
+                    && q.tsp
+                        .zip(q.tep)
+                        .is_some_and(|(a, b)| b.seconds_since(a) > q.spec.block().get() + grace)
             })
             .count()
             .try_into()

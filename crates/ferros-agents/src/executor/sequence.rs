@@ -72,7 +72,27 @@ impl Kit {
         // The executor never runs past the block the planner gave (its length
         // from now, within jd2: checked above).
         let deadline = now + TimeDelta::milliseconds((block * 1000.0).round() as i64);
-        let outcome = self.sequence_body(&request, &seq, stop.clone(), deadline).await;
+        // No image begins that would end after the block; one that outlasts
+        // it all the same (a readout or a disk slower than asked, a device
+        // that hangs) is stopped at the block's end: the cameras are aborted
+        // and the images taken are archived (their storing is a task of its own).
+        let left = (deadline - self.clock.now()).to_std().unwrap_or_default();
+        let outcome = tokio::select! {
+            biased;
+            r = self.sequence_body(&request, &seq, stop.clone(), deadline) => r,
+            () = self.clock.sleep(left) => {
+                for ch in [Detector::Vis, Detector::Nir].into_iter().filter_map(|d| self.channel(d)) {
+                    let c = &ch.camera;
+                    let _ = bounded(c.name(), "abort", self.timeout, c.abort()).await;
+                }
+                self.log(
+                    LogLevel::Warn,
+                    format!("sequence {id}: its block ended at {}: stopped there", deadline.format("%H:%M:%S")),
+                )
+                .await;
+                Ok(())
+            }
+        };
         let now = self.clock.now();
         // A failure (not a stop: weather, an alert, an operator) met before,
         // the same: retrying would fail again; given up below.
