@@ -222,6 +222,15 @@ impl Archive {
         }
     }
 
+    /// Whether the archive can write now: a small file written and removed
+    /// (the disk full, simulated or real, says so).
+    pub fn writable(&self) -> Result<(), ArchiveError> {
+        let probe = self.root.join(".write_probe");
+        self.check_space(&probe)?;
+        fs::write(&probe, b"ferros").map_err(|e| io("cannot write", &probe, e))?;
+        fs::remove_file(&probe).map_err(|e| io("cannot remove", &probe, e))
+    }
+
     /// Refuses a write at once when the disk is full (the decision is the
     /// caller's, at the call: the same on any machine).
     fn check_space(&self, path: &Path) -> Result<(), ArchiveError> {

@@ -2,7 +2,9 @@
 //! alarm in the log, a backoff before it is tried again, and back in service
 //! when it answers idle. The VIS camera is blocking: while it is faulty no
 //! sequence starts (observing is paused, the log says why); the NIR camera
-//! is not: its albums are skipped.
+//! is not: its albums are skipped. An archive that cannot write (a full
+//! disk) is out of service the same way: no job starts until a test write
+//! succeeds.
 
 use super::*;
 
@@ -123,6 +125,75 @@ impl Kit {
                 let _ = self.camera_failed(&ch, AgentError::Device(e)).await;
                 false
             }
+        }
+    }
+}
+
+impl Kit {
+    /// The archive could not write an image: out of service, with an alarm;
+    /// the error returned says so.
+    pub(super) async fn archive_failed(&self, error: AgentError) -> AgentError {
+        let now = self.clock.now();
+        let mut out = self.archive_out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let tries = out.as_ref().map_or(1, |f| f.tries.saturating_add(1));
+        let wait = backoff(tries);
+        let fault = CameraFault {
+            camera: "archive".to_owned(),
+            error: error.to_string(),
+            since: out.take().filter(|f| f.active).map_or(now, |f| f.since),
+            retry_at: now + TimeDelta::milliseconds((wait * 1000.0) as i64),
+            tries,
+            active: true,
+        };
+        self.log(
+            LogLevel::Error,
+            format!(
+                "alarm: the archive cannot write ({}): observing is paused; tried again at {} (in {wait} s)",
+                fault.error,
+                fault.retry_at.format("%H:%M:%S")
+            ),
+        )
+        .await;
+        *self.archive_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault.clone());
+        self.ctx.shared.set_fault("archive", Some(fault.error.clone()));
+        AgentError::Faulty { device: fault.camera, why: fault.error }
+    }
+
+    /// Whether the archive may be written to now: once its wait is over, a
+    /// test write says whether it is back in service.
+    pub(super) async fn archive_usable(&self) -> bool {
+        let out = self.archive_out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(fault) = out.filter(|f| f.active) else { return true };
+        if self.clock.now() < fault.retry_at {
+            return false;
+        }
+        let archive = self.archive.clone();
+        let probe = self.clock.offload(move || archive.writable()).await;
+        match probe {
+            Ok(Ok(())) => {
+                if let Some(f) = self.archive_out.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    f.active = false;
+                }
+                self.ctx.shared.set_fault("archive", None);
+                self.log(LogLevel::Info, "the archive writes again: back in service").await;
+                true
+            }
+            Ok(Err(e)) => {
+                let _ = self.archive_failed(AgentError::Archive(e)).await;
+                false
+            }
+            Err(source) => {
+                let _ = self.archive_failed(AgentError::Offload { what: "a test write", source }).await;
+                false
+            }
+        }
+    }
+
+    /// An image was archived: the archive's past failures are forgotten.
+    pub(super) fn archive_ok(&self) {
+        let mut out = self.archive_out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.as_ref().is_some_and(|f| !f.active) {
+            *out = None;
         }
     }
 }

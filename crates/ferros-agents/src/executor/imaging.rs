@@ -120,7 +120,16 @@ impl Kit {
             }
             Ok::<_, AgentError>(path)
         });
-        let path = store.await.map_err(|source| AgentError::Task { what: "storing the image", source })??;
+        let path =
+            match store.await.map_err(|source| AgentError::Task { what: "storing the image", source })? {
+                Ok(path) => path,
+                // The disk (full, gone): the archive is out of service, not the sequence at fault.
+                Err(e @ AgentError::Archive(ArchiveError::Io { .. } | ArchiveError::WriterGone)) => {
+                    return Err(self.archive_failed(e).await);
+                }
+                Err(e) => return Err(e),
+            };
+        self.archive_ok();
         Ok(Some(path))
     }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use ferros_archive::{Archive, ImageInfo, image_header};
+use ferros_archive::{Archive, ArchiveError, ImageInfo, image_header};
 use ferros_astro::Site;
 use ferros_clock::Clock;
 use ferros_config::{Preemption, Settings};
@@ -111,6 +111,8 @@ struct Kit {
     failures: Arc<std::sync::Mutex<std::collections::HashMap<SequenceId, String>>>,
     /// The dome said it followed the mount and did not: its azimuth is driven.
     dome_driven: Arc<std::sync::atomic::AtomicBool>,
+    /// The archive out of service (`faults.rs`): a full disk.
+    archive_out: Arc<std::sync::Mutex<Option<faults::CameraFault>>>,
     /// The cameras out of service (`faults.rs`).
     faulty: Arc<std::sync::Mutex<std::collections::HashMap<Detector, faults::CameraFault>>>,
 }
@@ -148,6 +150,7 @@ impl ExecutorAgent {
             failures: Arc::default(),
             faulty: Arc::default(),
             dome_driven: Arc::default(),
+            archive_out: Arc::default(),
         };
         Self {
             kit,
@@ -387,8 +390,12 @@ impl Agent for ExecutorAgent {
             return Ok(());
         }
         let site = self.kit.site;
-        // A faulty VIS camera pauses observing until it answers again.
+        // A faulty VIS camera pauses observing until it answers again; an
+        // archive that cannot write holds every job back.
         if observing && !self.kit.camera_usable(Detector::Vis).await {
+            return Ok(());
+        }
+        if !self.kit.archive_usable().await {
             return Ok(());
         }
         if observing {

@@ -637,3 +637,39 @@ mod peers {
         night_on(Driver::Alpaca, &url).await;
     }
 }
+
+/// A full disk: the archive is out of service with an alarm, observing
+/// pauses and a test write is tried after a doubling wait (it took the
+/// sequence again every 26 s); once the disk has room, the sequence runs.
+#[tokio::test(start_paused = true)]
+async fn a_full_disk_pauses_observing_until_it_has_room() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    archive.set_fault(Some(ferros_archive::DiskFault::Full));
+    let h = observing(c, &s, &obs, &archive).await;
+    let db = &h.db;
+    program_and_observer(db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    let id = submit(db, &request("full", false, 2), c.now()).await;
+    let logs = async || db.recent_logs(500).await.unwrap();
+    wait_or_tell(db, "alarm", 1200.0, async || {
+        logs().await.iter().any(|l| l.message.starts_with("alarm: the archive cannot write"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(900)).await;
+    let all = logs().await;
+    let started = all.iter().filter(|l| l.message.contains("\"full\" started")).count();
+    assert_eq!(started, 1, "taken once while the disk is full");
+    let alarms = all.iter().filter(|l| l.message.starts_with("alarm: the archive cannot write")).count();
+    // The image, then test writes after 30, 60, 120, 240 s (and 480 s, past 900 s).
+    assert!((4..=6).contains(&alarms), "{alarms} alarms");
+    assert_ne!(status_of(db, id).await, SequenceStatus::Unplannable);
+    archive.set_fault(None);
+    wait_or_tell(db, "executed", 1800.0, async || status_of(db, id).await == SequenceStatus::Executed).await;
+    assert!(logs().await.iter().any(|l| l.message == "the archive writes again: back in service"));
+    h.stop().await;
+}
