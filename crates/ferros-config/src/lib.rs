@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use ferros_limits::{ImportLimits, MAX_CALL_S, MAX_DAYS, MAX_READOUT_S, MAX_SECONDS};
+pub use ferros_limits::{ImportLimits, MAX_CALL_S, MAX_DAYS, MAX_READOUT_S, MAX_SECONDS, MAX_WHEEL_NAMES};
 
 /// A number as a person typed it: `1e300`, not three hundred digits.
 pub fn shown(v: f64) -> String {
@@ -261,9 +261,6 @@ pub struct Device {
     /// (`r = "Red"`).
     pub aliases: std::collections::BTreeMap<String, String>,
 }
-
-/// The most filters or aliases a wheel's section may name.
-pub const MAX_WHEEL_NAMES: usize = 64;
 
 /// A device is named by text (INDI) or by number (Alpaca, `device = 1`).
 fn name_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

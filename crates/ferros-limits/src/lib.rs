@@ -34,6 +34,9 @@ pub const MAX_DAYS: f64 = 3_650.0;
 /// A camera's full-frame readout, seconds.
 pub const MAX_READOUT_S: f64 = 600.0;
 
+/// Filters, or aliases, a filter wheel's section may name.
+pub const MAX_WHEEL_NAMES: usize = 64;
+
 // ---- Control commands ----------------------------------------------------
 
 /// A control command waits this long for the majordome, seconds; older, it

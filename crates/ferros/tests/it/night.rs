@@ -172,3 +172,57 @@ fn fault_campaign_keeps_the_invariants() {
         r["faults"], r["unsafe_periods"]
     );
 }
+
+/// Requests the importer accepts, at the edges of what it accepts, beside the
+/// example requests: the night keeps its invariants, the other requests are
+/// executed, and nothing runs past its block.
+#[test]
+fn requests_at_the_edges_do_not_stop_the_night() {
+    let f = Ferros::new();
+    let requests = f.dir.path().join("requests");
+    std::fs::create_dir_all(&requests).unwrap();
+    for e in std::fs::read_dir(examples().join("requests")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, requests.join(p.file_name().unwrap())).unwrap();
+    }
+    let long_name = "Ω".repeat(256);
+    let edges = format!(
+        r#"<request name="{long_name}" scientific_program="GRB" target_type="edge">
+  <sequence name="the most images" target="{long_name}" ra="37" dec="31" jd1="2461366.5" jd2="2461397.5">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="0" nb_images="10000"/></album>
+  </sequence>
+  <sequence name="a dither of a thousand degrees" target="Ω Centauri" ra="201.7" dec="-47.5" jd1="2461366.5" jd2="2461397.5">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="1" nb_images="3" dithering="3600000"/></album>
+  </sequence>
+  <sequence name="binned beyond the camera" ra="120" dec="20" jd1="2461366.5" jd2="2461397.5">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="1" nb_images="2" binning="8" window="1023,1023,1,1"/></album>
+  </sequence>
+</request>"#
+    );
+    std::fs::write(requests.join("edges.xml"), edges).unwrap();
+    let report = f.dir.path().join("edges.json");
+    let dir = f.dir.path().join("edges");
+    let scenario = examples().join("scenarios/rain.json");
+    f.ok(&[
+        "simulate-night",
+        "--date",
+        "2026-11-22",
+        "--requests",
+        requests.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    check(&r, "edges");
+    let q = &r["sequences"];
+    assert_eq!(q["overran"], 0, "{q}");
+    assert_eq!(q["executing"], 0, "{q}");
+    assert_eq!(q["submitted"], 15 + 3, "{q}");
+    // The example requests' eleven executed sequences, as without the edges.
+    assert!(q["executed"].as_i64().unwrap() >= 11, "{q}");
+}
