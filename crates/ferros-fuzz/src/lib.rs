@@ -1,6 +1,6 @@
 //! Mutation fuzzing of every reader of outside input: the request XML, the
 //! FITS reader, Alpaca's ImageBytes, the INDI stream, the socket protocol's
-//! stream and STATUS, PLC scenarios and `socket_config.ini`. Each target
+//! stream and STATUS, VOEvent notices, PLC scenarios and `socket_config.ini`. Each target
 //! starts from its kept corpus (`fuzz/corpus/<target>/`), mutates it (bits,
 //! bytes, insertions, deletions, repeats, splices, a dictionary of hostile
 //! tokens) and feeds every input to the reader: any answer will do, a panic
@@ -89,6 +89,10 @@ fn socket_stream(b: &[u8]) {
             }
         }
     });
+}
+
+fn voevent(b: &[u8]) {
+    let _ = ferros_voevent::parse(&String::from_utf8_lossy(b));
 }
 
 fn scenario(b: &[u8]) {
@@ -184,6 +188,28 @@ pub const TARGETS: &[Target] = &[
             "null",
             "true",
             "\\u0000",
+        ],
+    },
+    Target {
+        name: "voevent",
+        run: voevent,
+        dictionary: &[
+            "<Param ",
+            "<Group ",
+            "<C1>",
+            "</C1>",
+            "<C2>",
+            "</C2>",
+            "<Error2Radius>",
+            "<ISOTime>",
+            "role=\"",
+            "ivorn=\"",
+            "ivo://",
+            "cite=\"",
+            "importance=\"",
+            "<Why ",
+            "<Inference ",
+            "UTC-FK5-GEO",
         ],
     },
     Target {

@@ -37,6 +37,13 @@ pub const MAX_READOUT_S: f64 = 600.0;
 /// Filters, or aliases, a filter wheel's section may name.
 pub const MAX_WHEEL_NAMES: usize = 64;
 
+// ---- Alerts ----
+
+/// One VOEvent notice, bytes (GCN's are a few kilobytes).
+pub const MAX_VOEVENT_BYTES: usize = 1 << 20;
+/// Params (in What and its groups) in one notice.
+pub const MAX_VOEVENT_PARAMS: usize = 2_000;
+
 // ---- Control commands ----------------------------------------------------
 
 /// A control command waits this long for the majordome, seconds; older, it
