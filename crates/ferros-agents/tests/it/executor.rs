@@ -142,6 +142,29 @@ async fn wait_or_tell(db: &Db, what: &str, secs: f64, mut ok: impl AsyncFnMut() 
     }
 }
 
+/// The simulated observatory observing on the virtual clock with `s`: ENV,
+/// the majordome, the planner and the executor, program AGN and its PI,
+/// SAFE. Bind every field (`_dir`, not `_`): the archive's folder and the
+/// devices must live as long as the night.
+struct Night {
+    c: Clock,
+    obs: Observatory,
+    archive_dir: tempfile::TempDir,
+    archive: Archive,
+    h: Harness,
+}
+
+async fn safe_night(s: &ferros_config::Settings) -> Night {
+    let c = Clock::virtual_from(start_time());
+    let obs = Observatory::build(s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(archive_dir.path()).unwrap();
+    let h = observing(c, s, &obs, &archive).await;
+    program_and_observer(&h.db, c.now()).await;
+    h.until(150.0, "safe", safe).await;
+    Night { c, obs, archive_dir, archive, h }
+}
+
 #[tokio::test(start_paused = true)]
 async fn sequences_run_are_preempted_and_cancelled() {
     let c = Clock::virtual_from(start_time());
@@ -350,16 +373,10 @@ async fn a_sequence_failing_twice_the_same_way_is_given_up() {
 /// block: the executor never runs past the time the planner gave.
 #[tokio::test(start_paused = true)]
 async fn a_plan_ends_with_its_block() {
-    let c = Clock::virtual_from(start_time());
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
-    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
-    let archive_dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = observing(c, &s, &obs, &archive).await;
+    let Night { c, h, obs: _obs, archive_dir: _dir, archive: _archive } = safe_night(&s).await;
     let db = &h.db;
-    program_and_observer(db, c.now()).await;
-    h.until(150.0, "safe", safe).await;
     let xml = r#"<request name="tight" scientific_program="AGN" target_type="galaxy">
   <sequence name="tight" ra="37" dec="31" jd1="2461367.5" jd2="2461368.0" overhead="120">
     <album name="vis" detector="VIS"><plan name="r" filter="r" exposure="10" nb_images="30"/></album>
@@ -394,19 +411,14 @@ async fn a_plan_ends_with_its_block() {
 /// while the dome turns toward the target.
 #[tokio::test(start_paused = true)]
 async fn no_exposure_begins_before_the_dome_is_on_the_mount() {
-    let c = Clock::virtual_from(start_time());
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
-    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let Night { c, obs, h, archive_dir: _dir, archive: _archive } = safe_night(&s).await;
+    let db = &h.db;
+    // Recorded from now: the parked mount and the closed dome have not moved yet.
     let dome = obs.sim.dome.clone().unwrap();
     dome.motions.start_recording();
     let witness = obs.sim.camera_vis.as_ref().unwrap().witness();
-    let archive_dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = observing(c, &s, &obs, &archive).await;
-    let db = &h.db;
-    program_and_observer(db, c.now()).await;
-    h.until(150.0, "safe", safe).await;
     // Two targets far apart in azimuth, one after the other.
     let xml = |name: &str, ra: f64, dec: f64| {
         format!(
@@ -450,17 +462,11 @@ async fn no_exposure_begins_before_the_dome_is_on_the_mount() {
 /// without it, the sequence is given up with the wheel's filters listed.
 #[tokio::test(start_paused = true)]
 async fn filter_aliases_are_followed() {
-    let c = Clock::virtual_from(start_time());
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
     s.devices.filter_vis.aliases.insert("Red".into(), "R".into());
-    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
-    let archive_dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = observing(c, &s, &obs, &archive).await;
+    let Night { c, obs, h, archive_dir: _dir, archive: _archive } = safe_night(&s).await;
     let db = &h.db;
-    program_and_observer(db, c.now()).await;
-    h.until(150.0, "safe", safe).await;
     let xml = |name: &str, filter: &str| {
         format!(
             r#"<request name="{name}" scientific_program="AGN" target_type="galaxy">
@@ -492,18 +498,12 @@ async fn filter_aliases_are_followed() {
 /// again, the sequence runs.
 #[tokio::test(start_paused = true)]
 async fn a_stuck_camera_is_reset_and_tried_again_later() {
-    let c = Clock::virtual_from(start_time());
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
-    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
+    let Night { c, obs, h, archive_dir: _dir, archive: _archive } = safe_night(&s).await;
+    let db = &h.db;
     let camera = obs.sim.camera_vis.clone().unwrap();
     camera.set_stuck(true);
-    let archive_dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(archive_dir.path()).unwrap();
-    let h = observing(c, &s, &obs, &archive).await;
-    let db = &h.db;
-    program_and_observer(db, c.now()).await;
-    h.until(150.0, "safe", safe).await;
     let id = submit(db, &request("stuck", false, 2), c.now()).await;
     let logs = async || db.recent_logs(500).await.unwrap();
     wait_or_tell(db, "faulty", 1200.0, async || {
@@ -643,17 +643,11 @@ mod peers {
 /// sequence again every 26 s); once the disk has room, the sequence runs.
 #[tokio::test(start_paused = true)]
 async fn a_full_disk_pauses_observing_until_it_has_room() {
-    let c = Clock::virtual_from(start_time());
     let mut s = settings();
     s.agents.majordome_period_s = 2.0;
-    let obs = Observatory::build(&s, c, Scenario { iterations: 0, changes: vec![] }).unwrap();
-    let archive_dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(archive_dir.path()).unwrap();
-    archive.set_fault(Some(ferros_archive::DiskFault::Full));
-    let h = observing(c, &s, &obs, &archive).await;
+    let Night { c, archive, h, obs: _obs, archive_dir: _dir } = safe_night(&s).await;
     let db = &h.db;
-    program_and_observer(db, c.now()).await;
-    h.until(150.0, "safe", safe).await;
+    archive.set_fault(Some(ferros_archive::DiskFault::Full));
     let id = submit(db, &request("full", false, 2), c.now()).await;
     let logs = async || db.recent_logs(500).await.unwrap();
     wait_or_tell(db, "alarm", 1200.0, async || {
