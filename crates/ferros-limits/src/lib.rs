@@ -43,6 +43,25 @@ pub const MAX_WHEEL_NAMES: usize = 64;
 pub const MAX_VOEVENT_BYTES: usize = 1 << 20;
 /// Params (in What and its groups) in one notice.
 pub const MAX_VOEVENT_PARAMS: usize = 2_000;
+/// One strategy file, bytes.
+pub const MAX_STRATEGY_BYTES: u64 = 64 << 10;
+/// Strategy files in the strategies folder.
+pub const MAX_STRATEGIES: usize = 64;
+/// Steps of one strategy's exposure ladder.
+pub const MAX_LADDER_STEPS: usize = 16;
+/// Pointings a strategy may tile an error circle with.
+pub const MAX_TILES: usize = 49;
+/// Notices waiting for the alert manager (intake paths wait when it is full).
+pub const MAX_ALERT_QUEUE: usize = 1_024;
+/// Files taken from the watched alert folder at one look.
+pub const MAX_ALERT_FILES: usize = 256;
+/// A VOEvent Transport Protocol frame, bytes (its 4-byte length says more: the
+/// connection is dropped).
+pub const MAX_VTP_FRAME: usize = MAX_VOEVENT_BYTES;
+/// Kafka topics one consumer reads.
+pub const MAX_KAFKA_TOPICS: usize = 64;
+/// Bytes asked of a Kafka partition at one fetch.
+pub const MAX_KAFKA_FETCH_BYTES: i32 = 4 << 20;
 
 // ---- Control commands ----------------------------------------------------
 
