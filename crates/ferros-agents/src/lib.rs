@@ -5,6 +5,7 @@
 //! in the database, and restarts it, with a backoff, when it dies or stops
 //! beating; it logs why. Agents tell each other what changed on the [`Bus`].
 
+pub mod alerts;
 mod device_states;
 mod env;
 mod error;

@@ -419,7 +419,10 @@ impl Agent for MajordomeAgent {
 
     /// UNSAFE or SAFE, a sequence started or ended, a new schedule: decide at once.
     fn wakes_on(&self, e: &Event) -> bool {
-        matches!(e, Event::Environment { .. } | Event::Sequence { .. } | Event::Schedule { .. })
+        matches!(
+            e,
+            Event::Environment { .. } | Event::Sequence { .. } | Event::Schedule { .. } | Event::Alert { .. }
+        )
     }
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {

@@ -233,7 +233,8 @@ fn task_of(c: &PlanningCandidate, sky: &NightSky, horizon: f64) -> Task {
         block: spec.block().get() / DAY,
         t_prefered: spec.t_prefered.map(JulianDate::days),
         visibility,
-        program: Some(c.program_id.0),
+        // Alerts are followed whatever their program's quota.
+        program: (c.kind == RequestKind::Routine).then_some(c.program_id.0),
         request: Some(s.request_id.0),
         all_or_nothing: c.strategy == Strategy::AllOrNothing,
         mandatory: spec.mandatory,
@@ -286,7 +287,10 @@ impl crate::Agent for PlannerAgent {
 
     /// A sequence that started or ended, the weather's change: plan again.
     fn wakes_on(&self, e: &crate::Event) -> bool {
-        matches!(e, crate::Event::Sequence { .. } | crate::Event::Environment { .. })
+        matches!(
+            e,
+            crate::Event::Sequence { .. } | crate::Event::Environment { .. } | crate::Event::Alert { .. }
+        )
     }
 
     async fn step(&mut self, ctx: &crate::AgentContext) -> Result<(), AgentError> {

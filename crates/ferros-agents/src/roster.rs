@@ -9,8 +9,10 @@ use ferros_config::Settings;
 use ferros_observatory::Observatory;
 
 use crate::AgentError;
+use crate::alerts::{AlertDesk, KafkaIntake, VtpIntake, WatchIntake};
 use crate::runtime::{Agent, AgentContext, Factory};
 use crate::{EnvAgent, ExecutorAgent, GicPublisher, MajordomeAgent, PlannerAgent};
+use ferros_devices::net::Network;
 
 /// One of the agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +22,19 @@ pub enum AgentKind {
     Gic,
     Planner,
     Executor,
+    /// The alert manager's intakes: the watched folder, each VTP broker, Kafka.
+    Alerts,
 }
 
 impl AgentKind {
-    pub const ALL: [AgentKind; 5] =
-        [AgentKind::Env, AgentKind::Majordome, AgentKind::Gic, AgentKind::Planner, AgentKind::Executor];
+    pub const ALL: [AgentKind; 6] = [
+        AgentKind::Env,
+        AgentKind::Majordome,
+        AgentKind::Gic,
+        AgentKind::Planner,
+        AgentKind::Executor,
+        AgentKind::Alerts,
+    ];
 }
 
 /// The GIC's device status list is replaced this often (the seeds say about 6 s).
@@ -41,6 +51,30 @@ pub fn factories(
     let mut out: Vec<Factory> = Vec::new();
     for kind in AgentKind::ALL {
         if only.is_some_and(|o| o != kind) {
+            continue;
+        }
+        if kind == AgentKind::Alerts {
+            let desk = AlertDesk::new(settings, obs.site, &obs.wheels)?;
+            let dir = settings.alert_watch_dir();
+            let d = desk.clone();
+            out.push(Arc::new(move || Box::new(WatchIntake::new(d.clone(), dir.clone())) as Box<dyn Agent>));
+            for broker in &settings.alerts.vtp {
+                let (d, broker, ivorn) = (desk.clone(), broker.clone(), settings.alerts.vtp_ivorn.clone());
+                out.push(Arc::new(move || {
+                    Box::new(VtpIntake::new(d.clone(), Network::Tcp, &broker, &ivorn)) as Box<dyn Agent>
+                }));
+            }
+            if !settings.alerts.kafka.is_empty() {
+                let a = settings.alerts.clone();
+                out.push(Arc::new(move || {
+                    Box::new(KafkaIntake::new(
+                        desk.clone(),
+                        a.kafka.clone(),
+                        a.kafka_topics.clone(),
+                        a.kafka_start,
+                    )) as Box<dyn Agent>
+                }));
+            }
             continue;
         }
         let factory: Factory = match kind {
@@ -79,6 +113,7 @@ pub fn factories(
                         as Box<dyn Agent>
                 })
             }
+            AgentKind::Alerts => continue,
         };
         out.push(factory);
     }

@@ -30,6 +30,9 @@ pub enum Event {
     Sequence { at: DateTime<Utc>, id: i64, state: String },
     /// The planner stored a new schedule.
     Schedule { at: DateTime<Utc>, id: i64, planned: usize },
+    /// A notice was stored with its decision (`outcome`), and the request it
+    /// created, updated or cancelled.
+    Alert { at: DateTime<Utc>, id: i64, outcome: String, request: Option<i64>, summary: String },
 }
 
 /// A broadcast channel: every subscriber gets every event sent after it subscribed.

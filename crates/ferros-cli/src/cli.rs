@@ -40,6 +40,9 @@ pub enum Command {
     /// Observation requests: import, export, list, show, submit, cancel.
     #[command(subcommand)]
     Request(RequestCmd),
+    /// Alerts (VOEvent notices): inject, list, show, change strategy.
+    #[command(subcommand)]
+    Alert(AlertCmd),
     /// Scientific programs.
     #[command(subcommand)]
     Program(ProgramCmd),
@@ -340,6 +343,8 @@ pub enum AgentName {
     Planner,
     /// Runs the schedule and the calibrations on the devices.
     Executor,
+    /// The alert manager: the watched folder, VTP brokers, Kafka topics.
+    Alerts,
 }
 
 #[derive(Debug, Args)]
@@ -370,6 +375,34 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCmd {
+    /// Hand a VOEvent file to the alert manager, as if it came from a broker,
+    /// and print the decision.
+    Inject {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the alerts, newest first (a page of 50 before --before).
+    List {
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one alert: the notice's facts, the decision, its timeline.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow an alert with another strategy (its request is rebuilt).
+    Strategy { id: i64, name: String },
+    /// List the strategies in use.
+    Strategies,
 }
 
 #[derive(Debug, Subcommand)]

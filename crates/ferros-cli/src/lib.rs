@@ -44,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         cli::Command::Start(args) => commands::start::run(&ctx, args).await,
         cli::Command::Request(cmd) => commands::request::run(&ctx, cmd).await,
+        cli::Command::Alert(cmd) => commands::alert::run(&ctx, cmd).await,
         cli::Command::Program(cmd) => commands::program::run(&ctx, cmd).await,
         cli::Command::User(cmd) => commands::user::run(&ctx, cmd).await,
         cli::Command::Schedule(cmd) => commands::schedule::run(&ctx, cmd).await,

@@ -46,6 +46,7 @@ pub struct Settings {
     pub executor: Executor,
     /// What a request may hold (text lengths, counts), checked at import.
     pub import: ImportLimits,
+    pub alerts: Alerts,
 }
 
 impl Default for Settings {
@@ -61,6 +62,7 @@ impl Default for Settings {
             history: History::default(),
             executor: Executor::default(),
             import: ImportLimits::DEFAULT,
+            alerts: Alerts::default(),
         }
     }
 }
@@ -400,6 +402,95 @@ impl Default for Executor {
     }
 }
 
+/// The alert manager: where notices come from and how they are followed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// The program alert requests are charged to (created, priority 0, if missing).
+    pub program: String,
+    /// The account alert requests belong to (created, without a password, if missing).
+    pub owner: String,
+    /// Whether notices of role "test" are followed (by the `test` strategy).
+    pub accept_tests: bool,
+    /// Triggers of two missions this close, seconds, at compatible positions,
+    /// are one burst.
+    pub same_burst_s: f64,
+    /// The field of view both cameras share, degrees: an error circle wider
+    /// is tiled or skipped, as its strategy says.
+    pub field_of_view_deg: f64,
+    /// A folder of strategy files (`*.toml`) beside the built-in ones; empty:
+    /// `<data_dir>/strategies` when it exists.
+    pub strategies_dir: Option<PathBuf>,
+    /// The watched folder: each `*.xml` put there is taken as a notice, then
+    /// moved to `done/` or `refused/` beside it; empty: `<data_dir>/voevents`.
+    pub watch_dir: Option<PathBuf>,
+    /// VOEvent Transport Protocol brokers to subscribe to (`host:port`).
+    pub vtp: Vec<String>,
+    /// The IVORN Ferros answers a broker's iamalive with.
+    pub vtp_ivorn: String,
+    /// Kafka bootstrap brokers (`host:port`); none: no Kafka intake.
+    pub kafka: Vec<String>,
+    /// The topics read, each partition from where Ferros last stopped (kept
+    /// in the database with the alerts), else from the topic's end.
+    pub kafka_topics: Vec<String>,
+    /// Where a partition never read before starts: "latest" or "earliest".
+    pub kafka_start: KafkaStart,
+}
+
+/// Where a Kafka partition never read before is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaStart {
+    /// Only what is produced from now on.
+    Latest,
+    /// Everything the broker still holds.
+    Earliest,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Self {
+            program: "GRB".to_owned(),
+            owner: "alert-manager".to_owned(),
+            accept_tests: false,
+            same_burst_s: 120.0,
+            field_of_view_deg: 0.43,
+            strategies_dir: None,
+            watch_dir: None,
+            vtp: Vec::new(),
+            vtp_ivorn: "ivo://ferros/observatory".to_owned(),
+            kafka: Vec::new(),
+            kafka_topics: [
+                "gcn.notices.svom.voevent.eclairs",
+                "gcn.notices.svom.voevent.grm",
+                "gcn.notices.svom.voevent.mxt",
+                "gcn.classic.voevent.FERMI_GBM_FLT_POS",
+                "gcn.classic.voevent.FERMI_GBM_GND_POS",
+                "gcn.classic.voevent.FERMI_GBM_FIN_POS",
+                "gcn.classic.voevent.SWIFT_BAT_GRB_POS_ACK",
+            ]
+            .map(String::from)
+            .to_vec(),
+            kafka_start: KafkaStart::Latest,
+        }
+    }
+}
+
+impl Settings {
+    /// The watched alert folder.
+    pub fn alert_watch_dir(&self) -> PathBuf {
+        self.alerts.watch_dir.clone().unwrap_or_else(|| self.data_dir.join("voevents"))
+    }
+
+    /// The folder of strategy files, if there is one.
+    pub fn strategies_dir(&self) -> Option<PathBuf> {
+        match &self.alerts.strategies_dir {
+            Some(d) => Some(d.clone()),
+            None => Some(self.data_dir.join("strategies")).filter(|d| d.is_dir()),
+        }
+    }
+}
+
 /// Limits beyond which the observatory is UNSAFE.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -464,7 +555,7 @@ impl Settings {
         }
         // Only the variables that name a setting: FERROS_CONFIG, FERROS_LOG and
         // test switches are read elsewhere.
-        const SECTIONS: [&str; 10] = [
+        const SECTIONS: [&str; 11] = [
             "data_dir",
             "database_url",
             "bind",
@@ -475,6 +566,7 @@ impl Settings {
             "history",
             "executor",
             "import",
+            "alerts",
         ];
         let env = env
             .filter(|k| {
@@ -488,9 +580,58 @@ impl Settings {
         Ok(settings)
     }
 
+    fn validate_alerts(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError::Invalid(format!("alerts.{key}: {why}")));
+        let a = &self.alerts;
+        for (key, v) in [("program", &a.program), ("owner", &a.owner)] {
+            if v.trim().is_empty() || v.chars().count() > 64 {
+                return bad(key, format!("\"{v}\" must be 1 to 64 characters"));
+            }
+        }
+        if ferros_domain::validate_username(&a.owner).is_err() {
+            return bad(
+                "owner",
+                format!("\"{}\" is not a user name (letters, digits, '.', '_', '-', '@')", a.owner),
+            );
+        }
+        if !(a.same_burst_s.is_finite() && (0.0..=86_400.0).contains(&a.same_burst_s)) {
+            return bad("same_burst_s", format!("{} must be 0 to 86400 seconds", shown(a.same_burst_s)));
+        }
+        let f = a.field_of_view_deg;
+        if !(f.is_finite() && f > 0.0 && f <= 10.0) {
+            return bad("field_of_view_deg", format!("{} must be > 0 and at most 10 degrees", shown(f)));
+        }
+        if a.vtp.len() > 16 || a.kafka.len() > 16 {
+            return bad("vtp", "at most 16 brokers of each kind".to_owned());
+        }
+        if a.kafka_topics.len() > ferros_limits::MAX_KAFKA_TOPICS {
+            return bad("kafka_topics", format!("at most {} topics", ferros_limits::MAX_KAFKA_TOPICS));
+        }
+        for (key, addr) in a.vtp.iter().map(|x| ("vtp", x)).chain(a.kafka.iter().map(|x| ("kafka", x))) {
+            let ok = addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !ok {
+                return bad(key, format!("\"{addr}\" is not host:port"));
+            }
+        }
+        for t in &a.kafka_topics {
+            let ok = (1..=249).contains(&t.len())
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return bad("kafka_topics", format!("\"{t}\" is not a Kafka topic name"));
+            }
+        }
+        if a.vtp_ivorn.len() > 256 || !a.vtp_ivorn.starts_with("ivo://") {
+            return bad("vtp_ivorn", format!("\"{}\" must be an ivo:// IVORN", a.vtp_ivorn));
+        }
+        Ok(())
+    }
+
     /// Checks the ranges serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        self.validate_alerts()?;
         let s = &self.site;
         if s.name.trim().is_empty() || s.name.chars().count() > 68 {
             return bad("site.name", "must be 1 to 68 characters (it goes into every image's header)");

@@ -80,6 +80,131 @@ pub struct AlertWaiting {
     pub min_alt: Option<f64>,
 }
 
+/// A notice to store, with its decision (`outcome` and `reason`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// `None` for a document that could not be read.
+    pub ivorn: Option<String>,
+    /// Where it came from: `kafka:TOPIC`, `vtp:HOST:PORT`, `dir:FILE`, `cli:FILE`.
+    pub source: String,
+    pub role: Option<String>,
+    pub mission: String,
+    pub instrument: Option<String>,
+    pub burst: Option<String>,
+    pub same_as: Option<i64>,
+    pub trigger_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+    /// J2000 RA and Dec, degrees.
+    pub position: Option<(f64, f64)>,
+    pub error_deg: Option<f64>,
+    pub strategy: Option<String>,
+    /// `created`, `updated`, `retracted`, `skipped`, `ignored` or `refused`.
+    pub outcome: String,
+    pub reason: String,
+    /// The notice (for a refused document, its beginning).
+    pub xml: String,
+    pub received_at: DateTime<Utc>,
+    pub parsed_at: Option<DateTime<Utc>>,
+}
+
+/// What storing a notice does to requests.
+#[derive(Debug, Clone, Copy)]
+pub enum AlertEffect<'a> {
+    Nothing,
+    /// A new alert request, submitted, owned by `owner`.
+    Create {
+        tree: &'a NewRequest,
+        owner: &'a str,
+    },
+    /// An alert request rebuilt in place: its sequences not over cancelled,
+    /// the tree's added, submitted.
+    Update {
+        request: RequestId,
+        tree: &'a NewRequest,
+    },
+    /// Alert requests cancelled (what is not over yet).
+    Cancel {
+        requests: &'a [RequestId],
+    },
+}
+
+/// Where an intake has read to: the next offset of a Kafka partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntakePosition {
+    pub source: String,
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+/// What became of a notice handed to [`Db::store_alert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStored {
+    New {
+        id: i64,
+        request: Option<RequestId>,
+    },
+    /// The same ivorn was stored already: counted, nothing else done.
+    Duplicate {
+        id: i64,
+    },
+}
+
+/// A stored alert, as a decision about a new notice needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRelated {
+    pub id: i64,
+    pub ivorn: String,
+    pub mission: String,
+    pub burst: Option<String>,
+    pub same_as: Option<i64>,
+    pub trigger_at: Option<DateTime<Utc>>,
+    pub position: Option<(f64, f64)>,
+    pub error_deg: Option<f64>,
+    pub request: Option<RequestId>,
+    /// Whether its request has sequences not over.
+    pub open: bool,
+}
+
+/// The steps of an alert's way to the telescope, each time-stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStep {
+    Stored,
+    Planned,
+    SlewCommanded,
+    FirstExposure,
+}
+
+/// An alert as `ferros alert list|show` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub ivorn: Option<String>,
+    pub source: String,
+    pub role: Option<String>,
+    pub mission: String,
+    pub instrument: Option<String>,
+    pub burst: Option<String>,
+    pub same_as: Option<i64>,
+    pub trigger_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub ra: Option<f64>,
+    pub dec: Option<f64>,
+    pub error_deg: Option<f64>,
+    pub strategy: Option<String>,
+    pub request_id: Option<i64>,
+    pub outcome: String,
+    pub reason: String,
+    /// Copies of the same notice received after it.
+    pub duplicates: i64,
+    pub received_at: DateTime<Utc>,
+    pub parsed_at: Option<DateTime<Utc>>,
+    pub stored_at: DateTime<Utc>,
+    pub planned_at: Option<DateTime<Utc>>,
+    pub slew_at: Option<DateTime<Utc>>,
+    pub exposure_at: Option<DateTime<Utc>>,
+}
+
 /// A user to create; the password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -273,6 +398,7 @@ macro_rules! on_conn {
     };
 }
 
+mod alerts_api;
 mod execution_api;
 
 impl Db {

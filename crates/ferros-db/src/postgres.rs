@@ -22,6 +22,10 @@ pub(crate) mod queries;
 #[path = "execution.rs"]
 pub(crate) mod execution;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "alerts.rs"]
+pub(crate) mod alerts;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
     let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;

@@ -272,10 +272,23 @@ pub(crate) async fn create_request(
     now: DateTime<Utc>,
 ) -> DbResult<RequestId> {
     let mut tx = begin_write(pool).await?;
-    let program = program_id(&mut tx, &req.program).await?;
+    let id = insert_request(&mut tx, req, owner, submit, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a request and its tree in a transaction of the caller's.
+pub(crate) async fn insert_request(
+    tx: &mut Tx<'_>,
+    req: &NewRequest,
+    owner: &str,
+    submit: bool,
+    now: DateTime<Utc>,
+) -> DbResult<RequestId> {
+    let program = program_id(tx, &req.program).await?;
     let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(owner)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     let user = user.ok_or_else(|| DbError::not_found("user", format!("\"{owner}\"")))?;
     let request_id: i64 = sqlx::query_scalar(
@@ -289,10 +302,23 @@ pub(crate) async fn create_request(
     .bind(req.kind.code())
     .bind(req.strategy.code())
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
+    insert_sequences(tx, RequestId(request_id), &req.sequences, submit, now).await?;
+    Ok(RequestId(request_id))
+}
 
-    for (i, seq) in req.sequences.iter().enumerate() {
+/// Inserts sequences (with their albums and plans) into a request, in a
+/// transaction of the caller's; with `submit` they start TOBEPLANNED.
+pub(crate) async fn insert_sequences(
+    tx: &mut Tx<'_>,
+    request: RequestId,
+    sequences: &[ferros_domain::NewSequence],
+    submit: bool,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let request_id = request.0;
+    for (i, seq) in sequences.iter().enumerate() {
         let mut status = seq.initial_status();
         if submit {
             status = status.transition(SequenceStatus::Tobeplanned).map_err(|_| {
@@ -332,7 +358,7 @@ pub(crate) async fn create_request(
         .bind(i64::from(s.reportable_nights))
         .bind(status.code())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         for album in &seq.albums {
             let album_id: i64 = sqlx::query_scalar(
@@ -341,7 +367,7 @@ pub(crate) async fn create_request(
             .bind(seq_id)
             .bind(&album.spec.name)
             .bind(album.spec.detector.code())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             for p in &album.plans {
                 sqlx::query(
@@ -361,13 +387,12 @@ pub(crate) async fn create_request(
                 .bind(p.window.map(|w| i64::from(w.height)))
                 .bind(p.dithering)
                 .bind(p.duration.get())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
         }
     }
-    tx.commit().await?;
-    Ok(RequestId(request_id))
+    Ok(())
 }
 
 #[derive(FromRow)]
@@ -930,6 +955,7 @@ pub(crate) async fn apply_schedule(
             return Err(DbError::Conflict(format!("sequence {} changed status meanwhile; plan again", u.id)));
         }
     }
+    super::alerts::stamp_alerts_planned(&mut *tx, now).await?;
     let after = if unchanged { Some(super::execution::planning_mark(&mut *tx).await?) } else { None };
     tx.commit().await?;
     Ok((id, after))

@@ -26,6 +26,10 @@ pub(crate) mod queries;
 #[path = "execution.rs"]
 pub(crate) mod execution;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "alerts.rs"]
+pub(crate) mod alerts;
+
 /// Opens the pool; a database that need not be `durable` (a simulation's,
 /// thrown away after it) is never synced to the disk.
 pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {

@@ -1,7 +1,6 @@
 //! The Ferros domain model. Pure data and rules, no IO: every other crate speaks
 //! in these types, and values are validated once, when they enter.
 
-mod alert;
 mod device;
 mod error;
 mod image;
@@ -14,7 +13,6 @@ pub mod units;
 mod user;
 mod watch;
 
-pub use alert::{Alert, AlertOutcome, AlertRole};
 pub use device::{Availability, Criticality, DeviceKind, DeviceStatus};
 pub use error::DomainError;
 pub use image::{CalibrationLevel, Image, ImageKind};

@@ -94,6 +94,9 @@ impl Profile {
                 matches!(self, Observer | Engineer | Superoperator | Pi | Sysadmin)
             }
             EditConfig => matches!(self, Superoperator | Pi | Sysadmin),
+            // Alert requests pre-empt everyone's work: the alert manager's
+            // account (a superoperator) and those who answer for the night.
+            SubmitAlertRequest => matches!(self, Superoperator | Pi | Sysadmin),
         }
     }
 }
@@ -135,6 +138,8 @@ pub enum Right {
     VoteProposal,
     SetQuotaAndPriority,
     SubmitRequest,
+    /// Create requests with `is_alert="1"`, which pre-empt every program.
+    SubmitAlertRequest,
     ViewAllRequests,
     ViewOwnImages,
     ViewAllImages,

@@ -560,7 +560,7 @@ async fn listen(
                     _ => {}
                 }
             }
-            Event::Exposure { .. } | Event::Schedule { .. } => {}
+            Event::Exposure { .. } | Event::Schedule { .. } | Event::Alert { .. } => {}
             Event::Sequence { at, id, state } => {
                 if state.starts_with("given back") {
                     l.interrupted += 1;

@@ -340,7 +340,10 @@ impl Agent for ExecutorAgent {
 
     /// A new mode, UNSAFE or SAFE, a new schedule: look again at once.
     fn wakes_on(&self, e: &Event) -> bool {
-        matches!(e, Event::Mode { .. } | Event::Environment { .. } | Event::Schedule { .. })
+        matches!(
+            e,
+            Event::Mode { .. } | Event::Environment { .. } | Event::Schedule { .. } | Event::Alert { .. }
+        )
     }
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {

@@ -57,6 +57,14 @@ impl Kit {
         Duration::from_secs_f64(self.settings.executor.motion_timeout_s)
     }
 
+    /// Notes a step's time on the alert of an alert sequence (a failure is
+    /// only logged: the observation goes on).
+    pub(super) async fn stamp_alert(&self, sid: ferros_domain::SequenceId, step: ferros_db::AlertStep) {
+        if let Err(e) = self.db.stamp_alert_sequence(sid, step, self.clock.now()).await {
+            self.log(LogLevel::Warn, format!("sequence {sid}: cannot note the alert's {step:?}: {e}")).await;
+        }
+    }
+
     pub(super) async fn log(&self, level: LogLevel, m: impl Into<String>) {
         self.ctx.log("executor", level, m).await;
     }
@@ -76,8 +84,15 @@ impl Kit {
         .map(|_| ())
     }
 
-    /// Slews to J2000 `ra`, `dec` and waits for the mount, then the dome, to arrive.
-    pub(super) async fn point(&self, ra: f64, dec: f64) -> DeviceResult<()> {
+    /// Slews to J2000 `ra`, `dec` and waits for the mount, then the dome, to
+    /// arrive. `alert`: the alert sequence whose slew this is (its alert
+    /// notes when the slew was commanded).
+    pub(super) async fn point(
+        &self,
+        ra: f64,
+        dec: f64,
+        alert: Option<ferros_domain::SequenceId>,
+    ) -> DeviceResult<()> {
         let t = self.timeout;
         if let Some(m) = &self.obs.mount {
             // The majordome unparks the mount when observing starts; the executor never does.
@@ -90,6 +105,9 @@ impl Kit {
             )
             .await?;
             bounded(m.name(), "slew", t, m.slew_radec(ra, dec)).await?;
+            if let Some(sid) = alert {
+                self.stamp_alert(sid, ferros_db::AlertStep::SlewCommanded).await;
+            }
             self.until(
                 m.name(),
                 "slew",

@@ -208,11 +208,12 @@ impl Kit {
         deadline: DateTime<Utc>,
     ) -> Result<(), AgentError> {
         let radec = seq.spec.coordinates.map(|c| (c.ra.degrees(), c.dec.degrees()));
+        let is_alert = request.kind == ferros_domain::RequestKind::Alert;
         if let Some((ra, dec)) = radec {
             let r = tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s != Stop::Go) => None,
-                r = self.point(ra, dec) => Some(r),
+                r = self.point(ra, dec, is_alert.then_some(seq.id)) => Some(r),
             };
             r.ok_or_else(|| stop_reason(&stop))?.map_err(AgentError::part("pointing"))?;
         }
@@ -316,7 +317,7 @@ impl Kit {
                                     let moved = tokio::select! {
                                         biased;
                                         _ = stop.wait_for(|s| *s != Stop::Go) => None,
-                                        r = kit.point(target.0, target.1) => Some(r),
+                                        r = kit.point(target.0, target.1, None) => Some(r),
                                     };
                                     moved
                                         .ok_or_else(|| stop_reason(&stop))?
@@ -339,6 +340,9 @@ impl Kit {
                                 plan: Some(plan.id),
                                 alert,
                             };
+                            if alert && i == 0 {
+                                kit.stamp_alert(sid, ferros_db::AlertStep::FirstExposure).await;
+                            }
                             let taken = kit.expose(&ch, &exposure, &mut stop, shot).await?;
                             drop(at);
                             if taken.is_none() {

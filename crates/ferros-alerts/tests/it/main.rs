@@ -2,7 +2,6 @@
 //! `ferros-voevent`).
 #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
-
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};

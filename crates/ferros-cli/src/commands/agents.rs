@@ -41,6 +41,7 @@ pub(crate) fn factories(
         AgentName::Gic => AgentKind::Gic,
         AgentName::Planner => AgentKind::Planner,
         AgentName::Executor => AgentKind::Executor,
+        AgentName::Alerts => AgentKind::Alerts,
     });
     ferros_agents::factories(&ctx.settings, actx, obs, &archive, only).map_err(CliError::input)
 }
@@ -80,6 +81,14 @@ pub async fn run_agents(
                 }
                 Event::Schedule { at, id, planned } => {
                     say!("{}  SCHEDULE {id}: {planned} sequence(s) planned", at.format("%Y-%m-%d %H:%M:%S"));
+                }
+                Event::Alert { at, id, outcome, request, summary } => {
+                    let request = request.map(|r| format!(" -> request {r}")).unwrap_or_default();
+                    say!(
+                        "{}  ALERT {id} {}{request}: {summary}",
+                        at.format("%Y-%m-%d %H:%M:%S"),
+                        outcome.to_uppercase()
+                    );
                 }
                 Event::Exposure { .. } => {}
             }

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod agents;
+pub mod alert;
 pub mod astro;
 pub mod bench;
 pub mod bench_history;

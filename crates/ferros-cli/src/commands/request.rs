@@ -113,6 +113,11 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
         )));
     }
 
+    if req.kind == ferros_domain::RequestKind::Alert && !account.has(Right::SubmitAlertRequest) {
+        return Err(CliError::input(format!(
+            "{shown}: request: is_alert=\"1\": user \"{owner}\" may not create alert requests (they pre-empt every program: superoperator, PI or sysadmin only); nothing stored"
+        )));
+    }
     let id = db.create_request(req, &owner, submit, ctx.clock.now()).await?;
     for w in &imported.warnings {
         eprintln!("{shown}:{w} (warning)");
