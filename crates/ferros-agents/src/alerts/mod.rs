@@ -10,5 +10,5 @@ mod watch;
 
 pub use desk::{ALERTS, AlertDesk, Receipt};
 pub use kafka::KafkaIntake;
-pub use vtp::{VtpIntake, frame, read_frame};
+pub use vtp::{Incoming, VtpIntake, frame, read_frame};
 pub use watch::WatchIntake;

@@ -21,6 +21,7 @@ use ferros_devices_sim::{Scenario, SimPlc};
 use ferros_devices_socket::{Backoff, Network, SocketPlc, serve_plc};
 use ferros_domain::GlobalStatus;
 
+mod alerts;
 mod executor;
 mod majordome;
 

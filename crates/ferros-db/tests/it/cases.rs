@@ -566,3 +566,127 @@ pub async fn cancelled_writers_leave_no_transaction_open(db: &Db) {
         assert!(all.iter().any(|s| s.id == id));
     }
 }
+
+fn alert_row(ivorn: Option<&str>, outcome: &str) -> ferros_db::NewAlert {
+    ferros_db::NewAlert {
+        ivorn: ivorn.map(str::to_owned),
+        source: "test".into(),
+        role: Some("observation".into()),
+        mission: "SVOM".into(),
+        instrument: Some("ECLAIRs".into()),
+        burst: Some("ivo://org.svom/fsc#sb1".into()),
+        same_as: None,
+        trigger_at: Some(now()),
+        issued_at: Some(now()),
+        position: Some((10.0, 20.0)),
+        error_deg: Some(0.1),
+        strategy: Some("svom-eclairs".into()),
+        outcome: outcome.into(),
+        reason: "because".into(),
+        xml: "<VOEvent/>".into(),
+        received_at: now(),
+        parsed_at: Some(now()),
+    }
+}
+
+pub async fn alerts_store_their_effect_and_position_at_once(db: &Db) {
+    use ferros_db::{AlertEffect, AlertStep, AlertStored, IntakePosition};
+    setup(db).await;
+    let tree = read_request(&sample("alert_request_01.xml"), &read_opts()).unwrap().request;
+    let pos = |n| IntakePosition { source: "kafka".into(), topic: "t".into(), partition: 0, next_offset: n };
+    // Created: the request, the alert and the position, together.
+    let first = db
+        .store_alert(
+            &alert_row(Some("ivo://a#1"), "created"),
+            &AlertEffect::Create { tree: &tree, owner: "alice" },
+            Some(&pos(5)),
+            now(),
+        )
+        .await
+        .unwrap();
+    let AlertStored::New { id, request: Some(request) } = first else { panic!("{first:?}") };
+    assert_eq!(db.intake_positions("kafka").await.unwrap(), vec![pos(5)]);
+    let r = db.request(request).await.unwrap().unwrap();
+    assert!(r.sequences.iter().all(|s| s.status == SequenceStatus::Tobeplanned));
+    // A copy: counted, the position moves on, nothing else.
+    let again = db
+        .store_alert(
+            &alert_row(Some("ivo://a#1"), "created"),
+            &AlertEffect::Create { tree: &tree, owner: "alice" },
+            Some(&pos(6)),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, AlertStored::Duplicate { id });
+    assert_eq!(db.list_requests().await.unwrap().len(), 1);
+    assert_eq!(db.intake_positions("kafka").await.unwrap(), vec![pos(6)]);
+    // A failing effect stores nothing, not even the position.
+    let e = db
+        .store_alert(
+            &alert_row(Some("ivo://a#2"), "created"),
+            &AlertEffect::Create { tree: &tree, owner: "nobody" },
+            Some(&pos(7)),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nobody"), "{e}");
+    assert_eq!(db.intake_positions("kafka").await.unwrap(), vec![pos(6)]);
+    assert!(db.alert_id_by_ivorn("ivo://a#2").await.unwrap().is_none());
+    // An update rebuilds the request in place.
+    let upd = db
+        .store_alert(
+            &alert_row(Some("ivo://a#3"), "updated"),
+            &AlertEffect::Update { request, tree: &tree },
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(upd, AlertStored::New { request: Some(r), .. } if r == request));
+    let r = db.request(request).await.unwrap().unwrap();
+    let statuses: Vec<_> = r.sequences.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [SequenceStatus::Cancelled, SequenceStatus::Tobeplanned]);
+    let related = db.alerts_related(Some("ivo://org.svom/fsc#sb1"), &[], now(), now()).await.unwrap();
+    assert_eq!(related.len(), 2);
+    assert!(related.iter().all(|a| a.open && a.request == Some(request)));
+    // A retraction cancels what is left.
+    let requests = [request];
+    db.store_alert(
+        &alert_row(Some("ivo://a#4"), "retracted"),
+        &AlertEffect::Cancel { requests: &requests },
+        None,
+        now(),
+    )
+    .await
+    .unwrap();
+    let r = db.request(request).await.unwrap().unwrap();
+    assert!(r.sequences.iter().all(|s| s.status == SequenceStatus::Cancelled));
+    assert!(
+        db.alerts_related(Some("ivo://org.svom/fsc#sb1"), &[], now(), now())
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| !a.open)
+    );
+    // A refused document has no ivorn; several may be stored.
+    for _ in 0..2 {
+        db.store_alert(&alert_row(None, "refused"), &AlertEffect::Nothing, None, now()).await.unwrap();
+    }
+    // Steps are noted once (stored: always).
+    let later = now() + chrono::TimeDelta::seconds(1);
+    let seq = r.sequences[1].id;
+    db.stamp_alert_sequence(seq, AlertStep::SlewCommanded, later).await.unwrap();
+    db.stamp_alert_sequence(seq, AlertStep::SlewCommanded, later + chrono::TimeDelta::seconds(5))
+        .await
+        .unwrap();
+    let a = db.alert(id).await.unwrap().unwrap();
+    assert_eq!(a.slew_at, Some(later));
+    assert_eq!(a.duplicates, 1);
+    let page = db.list_alerts(None, 3).await.unwrap();
+    assert_eq!(page.iter().map(|a| a.id).collect::<Vec<_>>().len(), 3);
+    assert_eq!(page[0].outcome, "refused");
+    let older = db.list_alerts(Some(page[2].id), 50).await.unwrap();
+    assert_eq!(older.len(), 2);
+}

@@ -61,6 +61,7 @@ on_both_backends!(
     executions_charge_quota_and_record_images,
     concurrent_writers_all_land,
     cancelled_writers_leave_no_transaction_open,
+    alerts_store_their_effect_and_position_at_once,
 );
 
 #[tokio::test]
