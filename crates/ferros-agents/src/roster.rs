@@ -60,8 +60,11 @@ pub fn factories(
             out.push(Arc::new(move || Box::new(WatchIntake::new(d.clone(), dir.clone())) as Box<dyn Agent>));
             for broker in &settings.alerts.vtp {
                 let (d, broker, ivorn) = (desk.clone(), broker.clone(), settings.alerts.vtp_ivorn.clone());
+                let spool =
+                    settings.data_dir.join("spool").join(format!("vtp-{}", broker.replace([':', '/'], "_")));
                 out.push(Arc::new(move || {
-                    Box::new(VtpIntake::new(d.clone(), Network::Tcp, &broker, &ivorn)) as Box<dyn Agent>
+                    Box::new(VtpIntake::new(d.clone(), Network::Tcp, &broker, &ivorn, Some(spool.clone())))
+                        as Box<dyn Agent>
                 }));
             }
             if !settings.alerts.kafka.is_empty() {

@@ -22,6 +22,9 @@ use crate::runtime::{AgentContext, Event};
 /// What the log and the records call the alert manager.
 pub const ALERTS: &str = "alerts";
 
+/// The variable that makes the desk stop before storing (tests of crashes).
+pub const PAUSE_BEFORE_STORE: &str = "FERROS_ALERT_PAUSE_BEFORE_STORE";
+
 /// Bytes of a refused document kept with its reason.
 const REFUSED_EXCERPT: usize = 2048;
 
@@ -53,6 +56,10 @@ struct Inner {
     field_of_view_deg: f64,
     accept_tests: bool,
     same_burst_s: f64,
+    /// `FERROS_ALERT_PAUSE_BEFORE_STORE` set: the first notice read waits
+    /// forever before its transaction, so that a test can kill the process
+    /// between a notice's receipt and its storing.
+    pause_before_store: bool,
     /// One notice at a time: a decision reads what the one before stored.
     /// True once the program and account of alert requests exist.
     gate: tokio::sync::Mutex<bool>,
@@ -84,6 +91,7 @@ impl AlertDesk {
                 field_of_view_deg: a.field_of_view_deg,
                 accept_tests: a.accept_tests,
                 same_burst_s: a.same_burst_s,
+                pause_before_store: std::env::var_os(PAUSE_BEFORE_STORE).is_some(),
                 gate: tokio::sync::Mutex::new(false),
             }),
         })
@@ -180,6 +188,14 @@ impl AlertDesk {
         row.reason = decision.reason.clone();
         row.strategy = decision.strategy.clone();
         row.same_as = decision.same_as;
+        if self.inner.pause_before_store {
+            eprintln!(
+                "alerts: {} received and decided ({}); paused before storing it",
+                facts.ivorn,
+                decision.outcome.code()
+            );
+            std::future::pending::<()>().await;
+        }
         let owner = self.inner.owner.clone();
         let effect = match &decision.action {
             Action::Ignore => AlertEffect::Nothing,

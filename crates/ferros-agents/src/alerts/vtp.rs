@@ -5,7 +5,13 @@
 //! kind; each VOEvent is answered with an `ack` once stored (a `nak` when
 //! it is no notice). A connection that fails, closes or stays silent too
 //! long is made again after a doubling wait (1 s to 1 min).
+//!
+//! VTP has no redelivery: a broker sends a notice once. So each notice is
+//! first written to a spool folder (synced), then handed to the desk, then
+//! its file removed and the notice acknowledged; a notice whose storing a
+//! crash interrupted is found in the spool at the next start and taken then.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,9 +28,11 @@ use super::{ALERTS, AlertDesk};
 use crate::AgentError;
 use crate::runtime::{Agent, AgentContext};
 
+// The broker lives in real time: these are real durations (tokio's clock,
+// which a virtual clock's tests pause and move), whatever the Ferros clock's speed.
 /// How long a step waits for a message before the agent beats.
 const STEP: Duration = Duration::from_secs(5);
-/// A broker says iamalive every minute or so: silent for longer, it is gone.
+/// A broker says iamalive every minute or so: silent for 5 minutes, it is gone.
 const SILENCE: Duration = Duration::from_secs(300);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(60);
@@ -124,7 +132,8 @@ struct Connection {
     writer: WriteHalf<Box<dyn ferros_devices::net::Stream>>,
     incoming: mpsc::Receiver<Incoming>,
     reader: JoinHandle<()>,
-    last_heard: DateTime<Utc>,
+    /// Real time (the broker's): tokio's clock, the virtual one in tests.
+    last_heard: tokio::time::Instant,
 }
 
 impl Drop for Connection {
@@ -145,6 +154,9 @@ pub struct VtpIntake {
     delay: Duration,
     /// The last connection failure logged (each different one once).
     failing: Option<String>,
+    /// Where notices wait between their receipt and their storing.
+    spool: Option<PathBuf>,
+    swept: bool,
 }
 
 impl std::fmt::Debug for VtpIntake {
@@ -154,9 +166,12 @@ impl std::fmt::Debug for VtpIntake {
 }
 
 impl VtpIntake {
-    /// Subscribes to `broker` (`host:port`) on `net`, answering as `ivorn`.
-    pub fn new(desk: AlertDesk, net: Network, broker: &str, ivorn: &str) -> Self {
+    /// Subscribes to `broker` (`host:port`) on `net`, answering as `ivorn`;
+    /// notices wait in `spool` until stored (none: they are not kept).
+    pub fn new(desk: AlertDesk, net: Network, broker: &str, ivorn: &str, spool: Option<PathBuf>) -> Self {
         Self {
+            spool,
+            swept: false,
             desk,
             net,
             broker: broker.to_owned(),
@@ -169,11 +184,74 @@ impl VtpIntake {
         }
     }
 
-    async fn connect(&mut self, ctx: &AgentContext) -> Result<(), String> {
+    fn source(&self) -> String {
+        format!("vtp:{}", self.broker)
+    }
+
+    /// Writes a notice to the spool (synced), returning its file.
+    fn spool_write(&self, m: &[u8], at: DateTime<Utc>) -> Result<Option<PathBuf>, AgentError> {
+        let Some(dir) = &self.spool else { return Ok(None) };
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |source| AgentError::Io { what, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let stamp = at.format("%Y%m%dT%H%M%S%.9f");
+        let (mut path, mut k) = (dir.join(format!("{stamp}.xml")), 0);
+        while path.exists() {
+            k += 1;
+            path = dir.join(format!("{stamp}-{k}.xml"));
+        }
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(m)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        write().map_err(io(&path))?;
+        Ok(Some(path))
+    }
+
+    /// Takes the notices a crash left in the spool.
+    async fn sweep(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
+        let Some(dir) = self.spool.clone() else { return Ok(()) };
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|source| AgentError::Io { what: dir.display().to_string(), source })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path)
+                .map_err(|source| AgentError::Io { what: path.display().to_string(), source })?;
+            let r = self
+                .desk
+                .receive(ctx, &bytes, &format!("{} (spooled)", self.source()), ctx.clock.now(), None)
+                .await?;
+            ctx.log(
+                ALERTS,
+                LogLevel::Info,
+                format!("{}: alert {} taken from the spool after a restart", self.broker, r.alert),
+            )
+            .await;
+            std::fs::remove_file(&path)
+                .map_err(|source| AgentError::Io { what: path.display().to_string(), source })?;
+        }
+        Ok(())
+    }
+
+    async fn connect(&mut self) -> Result<(), String> {
         let stream = tokio::select! {
             biased;
             s = self.net.connect(&self.broker) => s.map_err(|e| e.to_string())?,
-            () = ctx.clock.sleep(IO_LIMIT) => return Err(format!("no answer in {} s", IO_LIMIT.as_secs())),
+            () = tokio::time::sleep(IO_LIMIT) => return Err(format!("no answer in {} s", IO_LIMIT.as_secs())),
         };
         let (mut read, writer) = tokio::io::split(stream);
         let (tx, incoming) = mpsc::channel(16);
@@ -186,7 +264,7 @@ impl VtpIntake {
                 }
             }
         });
-        self.conn = Some(Connection { writer, incoming, reader, last_heard: ctx.clock.now() });
+        self.conn = Some(Connection { writer, incoming, reader, last_heard: tokio::time::Instant::now() });
         Ok(())
     }
 
@@ -202,13 +280,13 @@ impl VtpIntake {
         self.delay = (self.delay * 2).min(LAST_RETRY);
     }
 
-    async fn answer(&mut self, ctx: &AgentContext, message: Vec<u8>) -> Result<(), String> {
+    async fn answer(&mut self, message: Vec<u8>) -> Result<(), String> {
         let Some(conn) = self.conn.as_mut() else { return Ok(()) };
         let framed = frame(&message);
         tokio::select! {
             biased;
             r = async { conn.writer.write_all(&framed).await?; conn.writer.flush().await } => r.map_err(|e| e.to_string()),
-            () = ctx.clock.sleep(IO_LIMIT) => Err(format!("an answer took more than {} s to write", IO_LIMIT.as_secs())),
+            () = tokio::time::sleep(IO_LIMIT) => Err(format!("an answer took more than {} s to write", IO_LIMIT.as_secs())),
         }
     }
 
@@ -218,16 +296,21 @@ impl VtpIntake {
         if let Some((role, origin)) = transport_of(&m) {
             if role == "iamalive" {
                 let reply = transport("iamalive", &origin, &self.ivorn, now);
-                return Ok(self.answer(ctx, reply).await);
+                return Ok(self.answer(reply).await);
             }
             // Acks and naks of what we never sent, or unknown roles: nothing to do.
             tracing::debug!("{ALERTS}: {}: a Transport message of role {role:?}", self.broker);
             return Ok(Ok(()));
         }
-        let receipt = self.desk.receive(ctx, &m, &format!("vtp:{}", self.broker), now, None).await?;
+        let spooled = self.spool_write(&m, now)?;
+        let receipt = self.desk.receive(ctx, &m, &self.source(), now, None).await?;
+        if let Some(path) = spooled {
+            std::fs::remove_file(&path)
+                .map_err(|source| AgentError::Io { what: path.display().to_string(), source })?;
+        }
         let ivorn = ctx.db.alert(receipt.alert).await?.and_then(|a| a.ivorn).unwrap_or_default();
         let role = if receipt.outcome == Outcome::Refused { "nak" } else { "ack" };
-        Ok(self.answer(ctx, transport(role, &ivorn, &self.ivorn, ctx.clock.now())).await)
+        Ok(self.answer(transport(role, &ivorn, &self.ivorn, ctx.clock.now())).await)
     }
 }
 
@@ -243,6 +326,10 @@ impl Agent for VtpIntake {
     }
 
     async fn step(&mut self, ctx: &AgentContext) -> Result<(), AgentError> {
+        if !self.swept {
+            self.sweep(ctx).await?;
+            self.swept = true;
+        }
         let now = ctx.clock.now();
         if self.conn.is_none() {
             if let Some(at) = self.retry_at
@@ -251,7 +338,7 @@ impl Agent for VtpIntake {
                 ctx.clock.sleep((at - now).to_std().unwrap_or_default().min(STEP)).await;
                 return Ok(());
             }
-            if let Err(why) = self.connect(ctx).await {
+            if let Err(why) = self.connect().await {
                 self.lost(ctx, format!("cannot connect: {why}")).await;
                 return Ok(());
             }
@@ -262,16 +349,16 @@ impl Agent for VtpIntake {
         let got = tokio::select! {
             biased;
             m = conn.incoming.recv() => m,
-            () = ctx.clock.sleep(STEP) => {
-                let silent = ctx.clock.now() - conn.last_heard;
-                if silent.to_std().unwrap_or_default() > SILENCE {
-                    let why = format!("silent for {} s", silent.num_seconds());
+            () = tokio::time::sleep(STEP) => {
+                let silent = conn.last_heard.elapsed();
+                if silent > SILENCE {
+                    let why = format!("silent for {} s", silent.as_secs());
                     self.lost(ctx, why).await;
                 }
                 return Ok(());
             }
         };
-        conn.last_heard = ctx.clock.now();
+        conn.last_heard = tokio::time::Instant::now();
         match got {
             Some(Incoming::Message(m)) => match self.handle(ctx, m).await? {
                 Ok(()) => {

@@ -45,10 +45,18 @@ async fn a_vtp_broker_s_notices_are_taken_once_and_acknowledged() {
     let clock = Clock::virtual_from(dark());
     let d = desk();
     let n = net.clone();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let spool = spool_dir.path().join("vtp");
+    let sp = spool.clone();
     let h = Harness::start_with(clock, move |_| {
         let f: Factory = Arc::new(move || {
-            Box::new(VtpIntake::new(d.clone(), n.clone(), "broker:8099", "ivo://ferros/test"))
-                as Box<dyn Agent>
+            Box::new(VtpIntake::new(
+                d.clone(),
+                n.clone(),
+                "broker:8099",
+                "ivo://ferros/test",
+                Some(sp.clone()),
+            )) as Box<dyn Agent>
         });
         vec![f]
     })
@@ -92,6 +100,8 @@ async fn a_vtp_broker_s_notices_are_taken_once_and_acknowledged() {
     assert!(alerts[0].reason.contains("67108864 bytes"), "{}", alerts[0].reason);
     assert!(alerts.iter().all(|a| a.source == "vtp:broker:8099"));
     assert_eq!(h.db.list_requests().await.unwrap().len(), 1);
+    // Every notice stored has left the spool.
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
     h.stop().await;
 }
 

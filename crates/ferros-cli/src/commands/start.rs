@@ -63,6 +63,16 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         settings.agents.majordome_period_s,
         settings.executor.period_s
     );
+    let mut intakes = vec![format!("folder {}", settings.alert_watch_dir().display())];
+    intakes.extend(settings.alerts.vtp.iter().map(|b| format!("VTP {b}")));
+    if !settings.alerts.kafka.is_empty() {
+        intakes.push(format!(
+            "Kafka {} ({} topics)",
+            settings.alerts.kafka.join(","),
+            settings.alerts.kafka_topics.len()
+        ));
+    }
+    say!("  alerts     {}", intakes.join(", "));
     say!("Press Ctrl-C to stop.");
 
     log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;

@@ -86,3 +86,196 @@ fn only_allowed_profiles_create_alert_requests() {
     f.ok(&["request", "import", s(&alert), "--user", "olga"]);
     assert_eq!(f.request_count(), 1);
 }
+
+/// `ferros start` on simulated time from [`DARK`], its output read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Lines read, and whether a wait took each (standard output and error
+    /// interleave in any order).
+    seen: Vec<(String, bool)>,
+}
+
+impl Running {
+    fn start(f: &Ferros, env: &[(&str, &str)]) -> Running {
+        use std::io::BufRead;
+        let mut cmd = f.command(&["--time", DARK, "--speed", "10", "start", "--bind", "127.0.0.1:0"]);
+        cmd.env("FERROS_WEATHER__SAFE_DELAY_S", "4").env_remove("FERROS_ALERT_PAUSE_BEFORE_STORE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send(l);
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits (at most a minute) for a line containing `what` that no wait took yet.
+    fn wait(&mut self, what: &str) -> String {
+        if let Some((l, taken)) = self.seen.iter_mut().find(|(l, taken)| !*taken && l.contains(what)) {
+            *taken = true;
+            return l.clone();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    self.seen.push((l.clone(), hit));
+                    if hit {
+                        return l;
+                    }
+                }
+                Err(_) => {
+                    let all: Vec<&str> = self.seen.iter().map(|(l, _)| l.as_str()).collect();
+                    panic!("no line with {what:?} within a minute:\n{}", all.join("\n"))
+                }
+            }
+        }
+    }
+
+    fn kill(mut self, signal: &str) {
+        let ok =
+            std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        self.child.wait().unwrap();
+    }
+}
+
+/// Waits (at most a minute) until alert `id`'s slew was commanded.
+fn wait_for_slew(f: &Ferros, id: i64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let a = f.json(&["alert", "show", &id.to_string(), "--json"]);
+        if !a["slew_at"].is_null() {
+            return a;
+        }
+        assert!(std::time::Instant::now() < deadline, "alert {id}: no slew within a minute: {a}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Produces files (`-`: a record that is not XML) with PyPI confluent-kafka.
+fn produce(addr: &str, topic: &str, files: &[&str]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/kafka_produce.py");
+    let mut args = vec![s(&script).to_owned(), addr.to_owned(), topic.to_owned()];
+    args.extend(files.iter().map(|f| (*f).to_owned()));
+    let out = std::process::Command::new("python3").args(&args).output().unwrap();
+    assert!(out.status.success(), "kafka_produce.py: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}{}-{n}", std::process::id())
+}
+
+#[test]
+fn a_kafka_notice_ends_as_a_slew_once_across_a_kill() {
+    let Ok(addr) = std::env::var("FERROS_TEST_KAFKA_ADDR") else { return };
+    let f = Ferros::new();
+    let topic = unique("gcn.notices.svom.voevent.test-");
+    let eclairs = notice("svom_eclairs/eclairs_301.xml");
+    produce(&addr, &topic, &[s(&eclairs), "-"]);
+    f.write(
+        "ferros.toml",
+        &format!(
+            "[alerts]\nkafka = [\"{addr}\"]\nkafka_topics = [\"{topic}\"]\nkafka_start = \"earliest\"\n"
+        ),
+    );
+    // Killed between the notice's receipt and its storing: nothing stored.
+    let mut r = Running::start(&f, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
+    r.wait("paused before storing it");
+    r.kill("-KILL");
+    assert_eq!(f.json(&["alert", "list", "--json"]).as_array().unwrap().len(), 0);
+    // Started again: read from the stored position, taken once, the telescope slews.
+    let mut r = Running::start(&f, &[]);
+    r.wait("ALERT 1 CREATED");
+    let refused = r.wait("ALERT 2 REFUSED");
+    assert!(refused.contains("not a VOEvent"), "{refused}");
+    let a = wait_for_slew(&f, 1);
+    assert_eq!(a["source"], format!("kafka:{topic}[0]@0"));
+    r.kill("-INT");
+    // A third start takes nothing again; a new notice of the burst updates it.
+    produce(&addr, &topic, &[s(&notice("svom_mxt/mxt_41.xml"))]);
+    let mut r = Running::start(&f, &[]);
+    r.wait("ALERT 3 UPDATED");
+    r.kill("-INT");
+    let list = f.json(&["alert", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    assert_eq!(f.request_count(), 1);
+}
+
+#[test]
+fn a_comet_notice_ends_as_a_slew_once_across_a_kill() {
+    let (Ok(receive), Ok(broadcast)) =
+        (std::env::var("FERROS_TEST_COMET_RECEIVE"), std::env::var("FERROS_TEST_COMET_BROADCAST"))
+    else {
+        return;
+    };
+    let f = Ferros::new();
+    f.write("ferros.toml", &format!("[alerts]\nvtp = [\"{broadcast}\"]\n"));
+    // A broker refuses what it has seen: each run sends notices of its own.
+    let tag = unique("run");
+    let own = |rel: &str, name: &str| {
+        let text = std::fs::read_to_string(notice(rel)).unwrap();
+        f.write(
+            name,
+            &text.replace(
+                "ivorn=\"ivo://org.svom/fsc#sb26022802_",
+                &format!("ivorn=\"ivo://org.svom/fsc#sb26022802_{tag}_"),
+            ),
+        )
+    };
+    let (eclairs, mxt) =
+        (own("svom_eclairs/eclairs_301.xml", "eclairs.xml"), own("svom_mxt/mxt_41.xml", "mxt.xml"));
+    let send = |file: &PathBuf| {
+        let (host, port) = receive.rsplit_once(':').unwrap();
+        let out = std::process::Command::new("comet-sendvo")
+            .args(["--host", host, "--port", port, "-f", s(file)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "comet-sendvo: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Killed between receipt and storing: the notice waits in the spool.
+    let mut r = Running::start(&f, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
+    r.wait("subscribed");
+    send(&eclairs);
+    r.wait("paused before storing it");
+    r.kill("-KILL");
+    assert_eq!(f.json(&["alert", "list", "--json"]).as_array().unwrap().len(), 0);
+    let mut r = Running::start(&f, &[]);
+    r.wait("ALERT 1 CREATED");
+    r.wait("taken from the spool after a restart");
+    let a = wait_for_slew(&f, 1);
+    assert!(a["source"].as_str().unwrap().starts_with("vtp:"), "{a}");
+    // Another notice of the burst, live through the broker.
+    r.wait("subscribed");
+    send(&mxt);
+    r.wait("ALERT 2 UPDATED");
+    r.kill("-INT");
+    assert_eq!(f.json(&["alert", "list", "--json"]).as_array().unwrap().len(), 2);
+    assert_eq!(f.request_count(), 1);
+}
