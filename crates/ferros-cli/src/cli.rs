@@ -87,6 +87,12 @@ pub struct SimulateArgs {
     /// A PLC scenario (docs/devices.md); its iterations are spread over the night.
     #[arg(long, value_name = "FILE.json")]
     pub scenario: Option<PathBuf>,
+    /// A folder of VOEvent notices (*.xml) delivered during the night by a VTP
+    /// broker: at their own Who/Date shifted so the first comes an hour into
+    /// the night, or at the minutes after the night's start that its
+    /// schedule.json gives ({"FILE.xml": 90, ...}).
+    #[arg(long, value_name = "DIR")]
+    pub alerts: Option<PathBuf>,
     /// Random weather drawn from the seed, as a campaign's night has (instead of --scenario).
     #[arg(long, conflicts_with = "scenario")]
     pub random_weather: bool,
@@ -284,6 +290,13 @@ pub enum BenchCmd {
         /// Seconds between readings.
         #[arg(long, default_value_t = 2.0)]
         period: f64,
+    },
+    /// Notices through the whole path (VTP over loopback, parsed, stored,
+    /// replanned, the running sequence pre-empted, the simulated mount's slew
+    /// commanded): p50, p99 and max of each step.
+    Alert {
+        #[arg(long, default_value_t = 1000)]
+        count: u32,
     },
     /// Visibility windows of many targets for one night, on one core.
     Astro {

@@ -320,7 +320,8 @@ pub(crate) async fn stamp_alerts_planned<'c>(
 
 const RECORD_SELECT: &str = "SELECT id, ivorn, source, role, mission, instrument, burst, same_as, trigger_at,
         issued_at, ra, dec, error_deg, strategy, request_id, outcome, reason, duplicates, received_at, parsed_at,
-        stored_at, planned_at, slew_at, exposure_at
+        stored_at, planned_at, slew_at, exposure_at,
+        (SELECT COUNT(*) FROM images i WHERE i.request_id = alerts.request_id AND alerts.request_id IS NOT NULL) AS images
     FROM alerts";
 
 /// At most `limit` alerts older than `before`, newest first.

@@ -203,6 +203,8 @@ pub struct AlertRecord {
     pub planned_at: Option<DateTime<Utc>>,
     pub slew_at: Option<DateTime<Utc>>,
     pub exposure_at: Option<DateTime<Utc>>,
+    /// Images archived for its request.
+    pub images: i64,
 }
 
 /// A user to create; the password is already hashed.

@@ -121,6 +121,7 @@ pub fn campaign_night(c: &Campaign, seed: u64) -> Result<Night, SimError> {
         settings: c.settings.clone(),
         date: c.date,
         requests: c.requests.clone(),
+        alerts: Vec::new(),
         scenario,
         seed,
         faults: true,

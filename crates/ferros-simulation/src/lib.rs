@@ -26,6 +26,6 @@ mod scenario;
 
 pub use campaign::{Campaign, CampaignNight, CampaignReport, campaign, campaign_night, random_weather};
 pub use cpu::Cpu;
-pub use night::{Night, Printer, RequestText, SimError, example_requests, run};
-pub use report::{Report, Safety, Sequences, State, UnsafePeriod, Wall, check};
+pub use night::{AlertText, Night, Printer, RequestText, SimError, example_requests, run};
+pub use report::{AlertOutcome, Report, Safety, Sequences, State, UnsafePeriod, Wall, check};
 pub use scenario::random_scenario;

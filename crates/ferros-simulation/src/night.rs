@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use ferros_agents::{AgentContext, Bus, Event, Supervisor};
+use ferros_agents::alerts::{AlertDesk, VtpIntake};
+use ferros_agents::{AgentContext, AgentKind, Bus, Event, Supervisor};
 use ferros_archive::Archive;
 use ferros_astro::NightSky;
 use ferros_clock::Clock;
 use ferros_config::Settings;
 use ferros_db::{Db, NewUser};
 use ferros_devices::Shutter;
+use ferros_devices::net::Network;
 use ferros_devices_sim::{Motions, Scenario, Witness};
 use ferros_domain::{
     GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, RequestKind, Seconds,
@@ -61,6 +63,19 @@ pub fn example_requests() -> Vec<RequestText> {
     )
 }
 
+/// A notice to deliver during the night: its file name, its text, and when
+/// (minutes after the night's start; `None`: at its own Who/Date, shifted
+/// with the others so that the first arrives an hour into the night).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertText {
+    pub name: String,
+    pub text: String,
+    pub after_dark_min: Option<f64>,
+}
+
+/// Where the night's VOEvent broker listens, on the night's own network.
+const BROKER: &str = "broker:8099";
+
 /// What to simulate.
 #[derive(Clone)]
 pub struct Night {
@@ -70,6 +85,9 @@ pub struct Night {
     pub date: NaiveDate,
     /// Routine requests are submitted at the start; alerts arrive an hour into the night.
     pub requests: Vec<RequestText>,
+    /// VOEvent notices, delivered by a VOEvent Transport Protocol broker to
+    /// the alert manager's subscriber at their times.
+    pub alerts: Vec<AlertText>,
     /// The PLC's scenario, its iterations spread over the night.
     pub scenario: Scenario,
     /// The seed of the weather's and the cameras' noise, and of the faults.
@@ -342,11 +360,33 @@ async fn simulate(
     let actx = AgentContext::new(db.clone(), clock, bus.clone());
     let timeout = Duration::from_secs_f64(settings.agents.heartbeat_timeout_s);
     let mut supervisor = Supervisor::new(actx.clone(), timeout);
-    for f in ferros_agents::factories(&settings, &actx, &obs, &archive, None)
-        .map_err(|e| SimError::Input(e.to_string()))?
-    {
-        supervisor.add(f);
+    for kind in AgentKind::ALL.into_iter().filter(|k| *k != AgentKind::Alerts) {
+        for f in ferros_agents::factories(&settings, &actx, &obs, &archive, Some(kind))
+            .map_err(|e| SimError::Input(e.to_string()))?
+        {
+            supervisor.add(f);
+        }
     }
+    // Notices come over the VOEvent Transport Protocol, on the night's own
+    // network: the subscriber's code, on the virtual clock.
+    let broker = if night.alerts.is_empty() {
+        None
+    } else {
+        let net = Network::memory();
+        let listener = net.bind(BROKER).await.map_err(|e| SimError::Failure(format!("broker: {e}")))?;
+        let desk =
+            AlertDesk::new(&settings, obs.site, &obs.wheels).map_err(|e| SimError::Input(e.to_string()))?;
+        let ivorn = settings.alerts.vtp_ivorn.clone();
+        supervisor.add(Arc::new(move || {
+            Box::new(VtpIntake::new(desk.clone(), net.clone(), BROKER, &ivorn, None))
+                as Box<dyn ferros_agents::Agent>
+        }));
+        let deliveries = deliveries(&night.alerts, dark.0.to_datetime())?;
+        for (at, name, _) in &deliveries {
+            say(&format!("  alert      {name} at {}", iso(*at)));
+        }
+        Some(tokio::spawn(broadcast(listener, deliveries, clock)))
+    };
     let handle = supervisor.handle();
     let log = Arc::new(Mutex::new(Log::default()));
     let printer = if night.quiet { None } else { night.printer.clone() };
@@ -428,10 +468,19 @@ async fn simulate(
     listener.abort();
     dome_watch.abort();
     arrivals.abort();
+    if let Some(b) = broker {
+        b.abort();
+    }
     if let Some(f) = faults {
         f.abort();
     }
     archive.flush().map_err(|e| SimError::Failure(format!("archive: {e}")))?;
+    // The notices' requests were submitted by the alert manager.
+    for r in db.list_requests().await? {
+        if r.owner == settings.alerts.owner {
+            submitted += i64::try_from(r.sequence_statuses.len()).unwrap_or(i64::MAX);
+        }
+    }
     let shots: Vec<_> = witnesses.iter().flat_map(Witness::shots).collect();
     let moved: Vec<_> = motions.iter().flat_map(Motions::recorded).collect();
     let report = report(
@@ -447,6 +496,126 @@ async fn simulate(
     .await?;
     db.close().await;
     Ok(report)
+}
+
+/// When each notice is delivered, and its text with its times moved to then.
+fn deliveries(
+    alerts: &[AlertText],
+    dark: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, String, String)>, SimError> {
+    let date_of = |t: &str| {
+        let doc = roxmltree::Document::parse_with_options(
+            t,
+            roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() },
+        )
+        .ok()?;
+        let d = doc.descendants().find(|n| n.tag_name().name() == "Date")?.text()?;
+        ferros_voevent::iso_time(d.trim())
+    };
+    let first = dark + TimeDelta::hours(1);
+    let earliest =
+        alerts.iter().filter(|a| a.after_dark_min.is_none()).filter_map(|a| date_of(&a.text)).min();
+    let mut out = Vec::new();
+    for a in alerts {
+        let own = date_of(&a.text);
+        let at = match (a.after_dark_min, own, earliest) {
+            (Some(m), _, _) => {
+                if !(m.is_finite() && (0.0..=24.0 * 60.0).contains(&m)) {
+                    return Err(SimError::Input(format!(
+                        "{}: {m} minutes after dark is not within the night",
+                        a.name
+                    )));
+                }
+                dark + TimeDelta::milliseconds((m * 60_000.0) as i64)
+            }
+            (None, Some(d), Some(e)) => first + (d - e),
+            _ => first,
+        };
+        // The notice's times move with it: its trigger is as old when it arrives.
+        let text = match own {
+            Some(d) => shift_times(&a.text, at - d),
+            None => a.text.clone(),
+        };
+        out.push((at, a.name.clone(), text));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(out)
+}
+
+/// Moves every `<Date>` and `<ISOTime>` of a notice by `by`.
+fn shift_times(text: &str, by: TimeDelta) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["<Date>", "<ISOTime>"].iter().filter_map(|tag| rest.find(tag).map(|i| (i, *tag))).min();
+        let Some((i, tag)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let start = i + tag.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find('<').unwrap_or(rest.len());
+        let value = &rest[..end];
+        match ferros_voevent::iso_time(value.trim()) {
+            Some(t) => out.push_str(&(t + by).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+            None => out.push_str(value),
+        }
+        rest = &rest[end..];
+    }
+}
+
+/// The night's VOEvent broker: sends each notice at its time to the
+/// subscriber, and `iamalive` every minute as brokers do; takes the
+/// subscriber back when it connects again. A notice whose answer did not come
+/// is sent again on the next connection.
+async fn broadcast(
+    mut listener: ferros_devices::net::Listener,
+    deliveries: Vec<(DateTime<Utc>, String, String)>,
+    clock: Clock,
+) {
+    use ferros_agents::alerts::{Incoming, frame, read_frame};
+    use tokio::io::AsyncWriteExt;
+    const ALIVE: TimeDelta = TimeDelta::seconds(60);
+    let alive = |at: DateTime<Utc>| {
+        format!(
+            "<?xml version='1.0'?><trn:Transport xmlns:trn=\"http://telescope-networks.org/schema/Transport/v1.1\" \
+             version=\"1.0\" role=\"iamalive\"><Origin>ivo://ferros/simulated-broker</Origin><TimeStamp>{}</TimeStamp></trn:Transport>",
+            iso(at)
+        )
+    };
+    let mut conn: Option<Box<dyn ferros_devices::net::Stream>> = None;
+    let mut queue = deliveries.into_iter().peekable();
+    let mut next_alive = clock.now() + ALIVE;
+    loop {
+        let due = queue.peek().map_or(next_alive, |(at, _, _)| (*at).min(next_alive));
+        let wait = (due - clock.now()).to_std().unwrap_or_default();
+        tokio::select! {
+            biased;
+            accepted = listener.accept() => match accepted {
+                Ok((c, _)) => conn = Some(c),
+                Err(_) => return,
+            },
+            () = clock.sleep(wait) => {
+                let Some(c) = conn.as_mut() else {
+                    next_alive = clock.now() + ALIVE;
+                    continue;
+                };
+                let now = clock.now();
+                let notice = queue.peek().filter(|(at, _, _)| *at <= now).map(|(_, _, text)| text.clone());
+                let message = notice.clone().unwrap_or_else(|| alive(now));
+                let answered = c.write_all(&frame(message.as_bytes())).await.is_ok()
+                    && matches!(read_frame(c).await, Incoming::Message(_));
+                if !answered {
+                    conn = None;
+                } else if notice.is_some() {
+                    queue.next();
+                } else {
+                    next_alive = now + ALIVE;
+                }
+            }
+        }
+    }
 }
 
 /// Whether the agents are done with the night: no sequence EXECUTING, and the

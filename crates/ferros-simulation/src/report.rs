@@ -42,9 +42,26 @@ pub struct Report {
     pub restarts: Vec<String>,
     /// Anything else worth knowing (the agents did not settle, events missed).
     pub notes: Vec<String>,
+    /// The notices delivered (`--alerts`), in the order they arrived, and
+    /// what became of each.
+    pub alerts: Vec<AlertOutcome>,
     /// Wall-clock figures: the only part that depends on the machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall: Option<Wall>,
+}
+
+/// One notice of the night and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertOutcome {
+    pub ivorn: Option<String>,
+    /// created, updated, retracted, skipped, ignored or refused.
+    pub decision: String,
+    pub reason: String,
+    pub received: String,
+    pub slew_commanded: Option<String>,
+    pub first_exposure: Option<String>,
+    /// Images archived for its request.
+    pub images: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -184,6 +201,21 @@ pub(crate) async fn report(
     }
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     let images_by_kind: BTreeMap<String, i64> = db.image_counts().await?.into_iter().collect();
+    let alerts: Vec<AlertOutcome> = db
+        .list_alerts(None, u32::MAX)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|a| AlertOutcome {
+            ivorn: a.ivorn,
+            decision: a.outcome,
+            reason: a.reason,
+            received: iso(a.received_at),
+            slew_commanded: a.slew_at.map(iso),
+            first_exposure: a.exposure_at.map(iso),
+            images: a.images,
+        })
+        .collect();
     let l = log.lock().unwrap_or_else(|e| e.into_inner());
     let budget = settings.agents.reaction_s;
     let exposures: Vec<(DateTime<Utc>, DateTime<Utc>)> = shots
@@ -262,6 +294,7 @@ pub(crate) async fn report(
         faults: l.faults.clone(),
         restarts: l.restarts.clone(),
         notes: l.notes.clone(),
+        alerts,
         wall: None,
     })
 }

@@ -205,7 +205,7 @@ fn show(a: &AlertRecord) -> CliResult {
         say!("  strategy   {s}");
     }
     if let Some(r) = a.request_id {
-        say!("  request    {r}");
+        say!("  request    {r} ({} image(s) archived)", a.images);
     }
     if let Some(s) = a.same_as {
         say!("  same burst as alert {s}");

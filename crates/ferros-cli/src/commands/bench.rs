@@ -20,6 +20,7 @@ pub async fn run(ctx: &Context, cmd: BenchCmd) -> CliResult {
         BenchCmd::History { days, quantities, period } => {
             super::bench_history::run(ctx, days, quantities, period).await
         }
+        BenchCmd::Alert { count } => super::bench_alert::run(ctx, count).await,
         BenchCmd::Astro { targets } => astro(ctx, targets),
         BenchCmd::Scheduler { sequences, seed, export } => scheduler(ctx, sequences, seed, export.as_deref()),
     }

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod alert;
 pub mod astro;
 pub mod bench;
+pub mod bench_alert;
 pub mod bench_history;
 pub mod common;
 pub mod control;

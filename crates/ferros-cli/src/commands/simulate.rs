@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use ferros_devices_sim::Scenario;
-use ferros_simulation::{Campaign, CampaignNight, Night, RequestText, SimError};
+use ferros_simulation::{AlertText, Campaign, CampaignNight, Night, RequestText, SimError};
 
 use super::common::{MAX_REQUEST_BYTES, read_scenario, read_text};
 use crate::cli::{CampaignArgs, SimulateArgs};
@@ -59,6 +59,63 @@ fn read_requests(dir: &Path) -> CliResult<Vec<RequestText>> {
         .collect()
 }
 
+/// The notices of `--alerts DIR` (`*.xml`), with the times `schedule.json`
+/// gives some of them (`{"FILE.xml": minutes after the night's start}`).
+fn read_alerts(dir: &Path) -> CliResult<Vec<AlertText>> {
+    let shown = dir.display();
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::input(format!("--alerts: {shown}: {e}")))?;
+    let mut files: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "xml")).collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(CliError::input(format!("--alerts: no *.xml notice in {shown}")));
+    }
+    if files.len() > ferros_limits::MAX_ALERT_FILES {
+        return Err(CliError::input(format!(
+            "--alerts: {shown} holds {} notices, more than {}",
+            files.len(),
+            ferros_limits::MAX_ALERT_FILES
+        )));
+    }
+    let schedule_path = dir.join("schedule.json");
+    let schedule: std::collections::BTreeMap<String, f64> = if schedule_path.is_file() {
+        let text = read_text(&schedule_path, 1 << 20, "schedule")?;
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::input(format!(
+                "--alerts: {}: {e} (expected {{\"FILE.xml\": minutes after the night's start, ...}})",
+                schedule_path.display()
+            ))
+        })?
+    } else {
+        Default::default()
+    };
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .collect();
+    if let Some(unknown) = schedule.keys().find(|k| !names.contains(k)) {
+        return Err(CliError::input(format!(
+            "--alerts: schedule.json names {unknown}, which is not in {shown}"
+        )));
+    }
+    files
+        .into_iter()
+        .zip(names)
+        .map(|(p, name)| {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::fs::File::open(&p)
+                .and_then(|f| f.take(ferros_limits::MAX_VOEVENT_BYTES as u64 + 1).read_to_end(&mut bytes))
+                .map_err(|e| CliError::input(format!("--alerts: {}: {e}", p.display())))?;
+            Ok(AlertText {
+                after_dark_min: schedule.get(&name).copied(),
+                name,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            })
+        })
+        .collect()
+}
+
 /// A folder for a run: the one given, or a new temporary one.
 fn work_dir(given: Option<PathBuf>, what: &str) -> CliResult<PathBuf> {
     match given {
@@ -91,11 +148,16 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
         Some(dir) => read_requests(dir)?,
         None => Vec::new(),
     };
+    let alerts = match &args.alerts {
+        Some(dir) => read_alerts(dir)?,
+        None => Vec::new(),
+    };
     let dir = work_dir(args.dir, "night")?;
     let night = Night {
         settings: ctx.settings.clone(),
         date,
         requests,
+        alerts,
         scenario,
         seed: args.seed,
         faults: args.faults,

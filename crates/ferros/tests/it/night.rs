@@ -226,3 +226,82 @@ fn requests_at_the_edges_do_not_stop_the_night() {
     // The example requests' eleven executed sequences, as without the edges.
     assert!(q["executed"].as_i64().unwrap() >= 11, "{q}");
 }
+
+#[test]
+fn notices_arrive_over_vtp_in_a_simulated_night() {
+    let f = Ferros::new();
+    let run = |name: &str| -> Value {
+        let report = f.dir.path().join(format!("{name}.json"));
+        let dir = f.dir.path().join(name);
+        let (alerts, reqs) = (examples().join("alerts"), examples().join("requests"));
+        f.ok(&[
+            "simulate-night",
+            "--date",
+            "2026-11-22",
+            "--requests",
+            reqs.to_str().unwrap(),
+            "--alerts",
+            alerts.to_str().unwrap(),
+            "--seed",
+            "7",
+            "--report",
+            report.to_str().unwrap(),
+            "--dir",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ]);
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+    };
+    let r = run("a");
+    check(&r, "alerts");
+    let alerts = r["alerts"].as_array().unwrap();
+    let decisions: Vec<&str> = alerts.iter().map(|a| a["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["created", "ignored", "skipped", "ignored"], "{alerts:#?}");
+    // The ECLAIRs burst rises a few hours into the night: planned then, observed.
+    let eclairs = &alerts[0];
+    assert!(eclairs["ivorn"].as_str().unwrap().contains("sb26021102"));
+    // At the time schedule.json gives: an hour after the night's start.
+    let t = |v: &Value| v.as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert_eq!(t(&eclairs["received"]) - t(&r["night_start"]), chrono::TimeDelta::minutes(60), "{eclairs}");
+    let slew = eclairs["slew_commanded"].as_str().unwrap();
+    assert!(slew > eclairs["received"].as_str().unwrap(), "{eclairs}");
+    assert!(eclairs["first_exposure"].as_str().unwrap() >= slew, "{eclairs}");
+    assert!(eclairs["images"].as_i64().unwrap() > 0, "{eclairs}");
+    assert!(alerts[3]["reason"].as_str().unwrap().contains("accept_tests"));
+    // The same night again: the same report.
+    let mut again = run("b");
+    let mut first = r.clone();
+    for v in [&mut first, &mut again] {
+        v.as_object_mut().unwrap().remove("wall");
+    }
+    assert_eq!(first, again);
+}
+
+#[test]
+fn a_bad_alerts_folder_is_refused_with_where_and_what() {
+    let f = Ferros::new();
+    let dir = f.dir.path().join("notices");
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = |d: &Path| {
+        vec![
+            "simulate-night".to_owned(),
+            "--date".into(),
+            "2026-11-22".into(),
+            "--alerts".into(),
+            d.display().to_string(),
+        ]
+    };
+    let run = |d: &Path| {
+        let a = args(d);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        f.fails(&a, 2)
+    };
+    assert!(run(&dir).contains("no *.xml notice in"));
+    std::fs::write(dir.join("a.xml"), "<VOEvent/>").unwrap();
+    std::fs::write(dir.join("schedule.json"), "{\"b.xml\": 10}").unwrap();
+    assert!(run(&dir).contains("schedule.json names b.xml"));
+    std::fs::write(dir.join("schedule.json"), "[1, 2]").unwrap();
+    assert!(run(&dir).contains("schedule.json"));
+    std::fs::write(dir.join("schedule.json"), "{\"a.xml\": 99999}").unwrap();
+    assert!(run(&dir).contains("not within the night"));
+}
