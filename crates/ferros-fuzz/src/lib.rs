@@ -95,6 +95,47 @@ fn voevent(b: &[u8]) {
     let _ = ferros_voevent::parse(&String::from_utf8_lossy(b));
 }
 
+/// A VOEvent Transport Protocol stream, each message read as a notice and
+/// decided on with the built-in strategies.
+fn vtp_stream(b: &[u8]) {
+    use std::sync::OnceLock;
+    static RULES: OnceLock<(ferros_alerts::Strategies, ferros_alerts::Sky)> = OnceLock::new();
+    let (strategies, sky) = RULES.get_or_init(|| {
+        let wheels = ferros_domain::Wheels::default();
+        let site = ferros_astro::Site::new(31.0439, -115.4637, 2830.0).unwrap_or_else(|_| unreachable!());
+        (
+            ferros_alerts::Strategies::builtin(&wheels).unwrap_or_else(|e| panic!("{e}")),
+            ferros_alerts::Sky { site, night_altitude: -12.0 },
+        )
+    });
+    block_on(async {
+        let mut input = b;
+        for _ in 0..64 {
+            let ferros_agents::alerts::Incoming::Message(m) =
+                ferros_agents::alerts::read_frame(&mut input).await
+            else {
+                break;
+            };
+            let Ok(event) = ferros_voevent::parse(&String::from_utf8_lossy(&m)) else { continue };
+            let Ok(facts) = ferros_alerts::Facts::of(&event) else { continue };
+            let now = facts.trigger.unwrap_or_default();
+            let rules = ferros_alerts::Rules {
+                strategies,
+                sky,
+                build: ferros_alerts::BuildContext {
+                    now,
+                    program: "GRB",
+                    readouts: ferros_domain::Readouts::DEFAULT,
+                    field_of_view_deg: 0.43,
+                },
+                accept_tests: true,
+                same_burst_s: 120.0,
+            };
+            let _ = ferros_alerts::decide(&event, &facts, &[], &rules);
+        }
+    });
+}
+
 fn scenario(b: &[u8]) {
     let _ = ferros_devices_sim::Scenario::parse(&String::from_utf8_lossy(b));
 }
@@ -188,6 +229,19 @@ pub const TARGETS: &[Target] = &[
             "null",
             "true",
             "\\u0000",
+        ],
+    },
+    Target {
+        name: "vtp_stream",
+        run: vtp_stream,
+        dictionary: &[
+            "\u{0}\u{0}\u{0}\u{10}",
+            "<trn:Transport role=\"iamalive\">",
+            "<C1>",
+            "<Error2Radius>",
+            "cite=\"retraction\"",
+            "role=\"test\"",
+            "Burst_Id",
         ],
     },
     Target {

@@ -9,6 +9,10 @@ use ferros_limits::{MAX_VOEVENT_BYTES, MAX_VOEVENT_PARAMS};
 use roxmltree::{Document, Node, ParsingOptions};
 use serde::{Deserialize, Serialize};
 
+/// The namespaces of VOEvent 2.0 and 1.1.
+pub const NAMESPACE_2_0: &str = "http://www.ivoa.net/xml/VOEvent/v2.0";
+pub const NAMESPACE_1_1: &str = "http://www.ivoa.net/xml/VOEvent/v1.1";
+
 /// Why a document is not a notice Ferros can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VoEventError {
@@ -177,6 +181,21 @@ pub fn parse(xml: &str) -> Result<VoEvent, VoEventError> {
     let root = doc.root_element();
     if root.tag_name().name() != "VOEvent" {
         return Err(VoEventError::NotVoEvent(root.tag_name().name().to_owned()));
+    }
+    match root.tag_name().namespace() {
+        Some(NAMESPACE_2_0 | NAMESPACE_1_1) => {}
+        Some(other) => {
+            return Err(invalid(
+                "VOEvent",
+                format!("namespace \"{other}\" is not VOEvent's ({NAMESPACE_2_0} or {NAMESPACE_1_1})"),
+            ));
+        }
+        None => {
+            return Err(invalid(
+                "VOEvent",
+                format!("no namespace: a VOEvent is in {NAMESPACE_2_0} (or {NAMESPACE_1_1})"),
+            ));
+        }
     }
     let ivorn = root
         .attribute("ivorn")

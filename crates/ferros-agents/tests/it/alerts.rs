@@ -75,7 +75,7 @@ async fn a_vtp_broker_s_notices_are_taken_once_and_acknowledged() {
     s.write_all(&frame(b"<VOEvent><oops")).await.unwrap();
     assert!(answer(&mut s).await.contains("role=\"nak\""));
     // A flood of copies: each acknowledged, none acted on again.
-    for _ in 0..200 {
+    for _ in 0..10_000 {
         s.write_all(&frame(&eclairs)).await.unwrap();
         assert!(answer(&mut s).await.contains("role=\"ack\""));
     }
@@ -95,7 +95,7 @@ async fn a_vtp_broker_s_notices_are_taken_once_and_acknowledged() {
     let alerts = h.db.list_alerts(None, 50).await.unwrap();
     let outcomes: Vec<&str> = alerts.iter().rev().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["created", "refused", "updated", "refused", "refused"], "{alerts:#?}");
-    assert_eq!(alerts.last().unwrap().duplicates, 200);
+    assert_eq!(alerts.last().unwrap().duplicates, 10_000);
     assert!(alerts[1].reason.contains("10 bytes into a message of 100"), "{}", alerts[1].reason);
     assert!(alerts[0].reason.contains("67108864 bytes"), "{}", alerts[0].reason);
     assert!(alerts.iter().all(|a| a.source == "vtp:broker:8099"));
@@ -132,5 +132,71 @@ async fn the_watched_folder_takes_each_file_once() {
     assert!(watched.join("done/a.xml").is_file() && watched.join("done/c.xml").is_file());
     assert!(watched.join("refused/b.xml").is_file());
     assert!(watched.join("notes.txt").is_file());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn damaged_notices_are_refused_with_their_reason_and_the_next_ones_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let watched = dir.path().join("voevents");
+    std::fs::create_dir_all(&watched).unwrap();
+    let good = String::from_utf8(notice("svom_eclairs/eclairs_301.xml")).unwrap();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("1_invalid.xml", b"<VOEvent ivorn='ivo://x#1' role='observation'><Who>".to_vec()),
+        (
+            "2_namespace.xml",
+            good.replace("http://www.ivoa.net/xml/VOEvent/v2.0", "http://example.org/not-voevent")
+                .into_bytes(),
+        ),
+        ("3_no_wherewhen.xml", {
+            let a = good.find("<WhereWhen>").unwrap();
+            let b = good.find("</WhereWhen>").unwrap() + "</WhereWhen>".len();
+            format!("{}{}", &good[..a], &good[b..])
+                .replace("sb26022802_eclairs-wakeup", "nowhere")
+                .into_bytes()
+        }),
+        (
+            "4_absurd.xml",
+            good.replace("<C1>237.8312</C1>", "<C1>512.5</C1>")
+                .replace("sb26022802_eclairs-wakeup", "absurd")
+                .into_bytes(),
+        ),
+        ("5_huge.xml", {
+            let mut v = b"<VOEvent>".to_vec();
+            v.resize(50 << 20, b' ');
+            v
+        }),
+        ("6_binary.xml", vec![0xff, 0xfe, 0x00, 0x3c]),
+        ("7_good.xml", good.clone().into_bytes()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(watched.join(name), bytes).unwrap();
+    }
+    let clock = Clock::virtual_from(dark());
+    let (d, w) = (desk(), watched.clone());
+    let h = Harness::start_with(clock, move |_| {
+        let f: Factory = Arc::new(move || Box::new(WatchIntake::new(d.clone(), w.clone())) as Box<dyn Agent>);
+        vec![f]
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut alerts = h.db.list_alerts(None, 50).await.unwrap();
+    alerts.reverse();
+    let got: Vec<(&str, &str)> = alerts.iter().map(|a| (a.outcome.as_str(), a.reason.as_str())).collect();
+    assert_eq!(got.len(), 7, "{got:#?}");
+    assert!(got[0].0 == "refused" && got[0].1.contains("malformed XML"), "{got:?}");
+    assert!(got[1].0 == "refused" && got[1].1.contains("namespace"), "{:?}", got[1]);
+    assert!(got[2].0 == "ignored" && got[2].1.contains("no position"), "{:?}", got[2]);
+    assert!(got[3].0 == "refused" && got[3].1.contains("512.5"), "{:?}", got[3]);
+    assert!(got[4].0 == "refused" && got[4].1.contains("more than the 1048576"), "{:?}", got[4]);
+    assert!(got[5].0 == "refused" && got[5].1.contains("not UTF-8"), "{:?}", got[5]);
+    assert_eq!(got[6].0, "created", "{:?}", got[6]);
+    // Each refusal is also in the log, with its reason.
+    let logs = h.db.recent_logs(50).await.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.source == "alerts" && l.message.contains("refused") && l.message.contains("512.5"))
+    );
+    assert_eq!(std::fs::read_dir(watched.join("refused")).unwrap().count(), 5);
     h.stop().await;
 }

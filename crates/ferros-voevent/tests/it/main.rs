@@ -92,7 +92,15 @@ fn damaged_notices_are_refused_with_the_reason() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/svom_eclairs/eclairs_297.xml"),
     )
     .unwrap();
-    let cases: [(String, &str); 9] = [
+    let cases: [(String, &str); 11] = [
+        (
+            good.replace("http://www.ivoa.net/xml/VOEvent/v2.0\"", "http://example.org/v9\""),
+            "namespace \"http://example.org/v9\" is not VOEvent's",
+        ),
+        (
+            good.replace("xmlns:voe=\"http://www.ivoa.net/xml/VOEvent/v2.0\"", "").replace("voe:", ""),
+            "no namespace",
+        ),
         (
             good.replace("ivorn=\"ivo://org.svom/fsc#sb26021102_not-slewing\"", ""),
             "VOEvent: missing the ivorn attribute",
