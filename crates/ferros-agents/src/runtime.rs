@@ -33,6 +33,8 @@ pub enum Event {
     /// A notice was stored with its decision (`outcome`), and the request it
     /// created, updated or cancelled.
     Alert { at: DateTime<Utc>, id: i64, outcome: String, request: Option<i64>, summary: String },
+    /// The executor's job (a sequence, flats, calibrations) ended: it can take the next.
+    ExecutorFree { at: DateTime<Utc> },
 }
 
 /// A broadcast channel: every subscriber gets every event sent after it subscribed.

@@ -729,7 +729,10 @@ async fn listen(
                     _ => {}
                 }
             }
-            Event::Exposure { .. } | Event::Schedule { .. } | Event::Alert { .. } => {}
+            Event::Exposure { .. }
+            | Event::Schedule { .. }
+            | Event::Alert { .. }
+            | Event::ExecutorFree { .. } => {}
             Event::Sequence { at, id, state } => {
                 if state.starts_with("given back") {
                     l.interrupted += 1;

@@ -86,6 +86,8 @@ struct Running {
     job: Job,
     stop: Arc<watch::Sender<Stop>>,
     task: JoinHandle<()>,
+    /// Set by the job as its last act, just before it says so on the bus.
+    ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Running {
@@ -173,6 +175,8 @@ impl ExecutorAgent {
         let mut events = ctx.bus.subscribe();
         let unsafe_stop = stop.clone();
         let sky = !matches!(job, Job::Calibrations);
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = ended.clone();
         let task = tokio::spawn(async move {
             let run = async {
                 match &j {
@@ -204,8 +208,12 @@ impl ExecutorAgent {
             if let Err(e) = r {
                 ctx.log("executor", LogLevel::Warn, format!("{j:?}: {e}")).await;
             }
+            // The executor takes its next job at once (an alert that
+            // pre-empted this one waits for it), not at its next period.
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            ctx.bus.publish(Event::ExecutorFree { at: ctx.clock.now() });
         });
-        self.running = Some(Running { job, stop, task });
+        self.running = Some(Running { job, stop, task, ended });
     }
 
     fn stop(&self, how: Stop) {
@@ -342,7 +350,11 @@ impl Agent for ExecutorAgent {
     fn wakes_on(&self, e: &Event) -> bool {
         matches!(
             e,
-            Event::Mode { .. } | Event::Environment { .. } | Event::Schedule { .. } | Event::Alert { .. }
+            Event::Mode { .. }
+                | Event::Environment { .. }
+                | Event::Schedule { .. }
+                | Event::Alert { .. }
+                | Event::ExecutorFree { .. }
         )
     }
 
@@ -357,6 +369,12 @@ impl Agent for ExecutorAgent {
         let (mode, safe) = majordome.map_or(("", false), |m| (m.mode.label(), m.safe));
         let env_safe = ctx.env().await?.is_some_and(|s| s.global_status == GlobalStatus::Safe);
         let observing = majordome.is_some_and(|m| m.observing()) && env_safe;
+        if let Some(r) = &mut self.running
+            && r.ended.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            // It has nothing left to do but return.
+            let _ = (&mut r.task).await;
+        }
         if self.running.as_ref().is_some_and(|r| r.task.is_finished()) {
             self.running = None;
         }

@@ -90,7 +90,7 @@ pub async fn run_agents(
                         outcome.to_uppercase()
                     );
                 }
-                Event::Exposure { .. } => {}
+                Event::Exposure { .. } | Event::ExecutorFree { .. } => {}
             }
         }
     });

@@ -235,6 +235,6 @@ pub async fn run(ctx: &Context, count: u32) -> CliResult {
     line("  parsed", &mut samples.parse);
     line("  decided and stored (one commit)", &mut samples.store);
     line("  stored to slew command", &mut samples.slew);
-    line("stored to planned (the planner, beside)", &mut samples.planned);
+    line("stored to planned", &mut samples.planned);
     Ok(())
 }
