@@ -339,7 +339,8 @@ pub enum Preemption {
 pub struct Executor {
     /// How often the executor looks at the database for what changed
     /// elsewhere (a cancellation, an alert, the next sequence due), seconds;
-    /// the other agents' news (a mode, UNSAFE, a new schedule) wakes it at once.
+    /// the other agents' news (a mode, UNSAFE, a new schedule, an alert, the end of its
+    /// own job) wakes it at once.
     pub period_s: f64,
     /// A planned sequence may start this early, seconds.
     pub lead_s: f64,
