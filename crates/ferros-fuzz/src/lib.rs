@@ -136,6 +136,16 @@ fn vtp_stream(b: &[u8]) {
     });
 }
 
+/// A strategy file, read and checked against a wheel of four filters.
+fn strategy(b: &[u8]) {
+    let wheel = |names: &[&str]| ferros_domain::Wheel {
+        names: names.iter().map(|n| (*n).to_owned()).collect(),
+        aliases: Default::default(),
+    };
+    let wheels = ferros_domain::Wheels { vis: wheel(&["g", "r", "i", "z"]), nir: wheel(&["J", "H"]) };
+    let _ = ferros_alerts::Strategies::load([("fuzz.toml", String::from_utf8_lossy(b).as_ref())], &wheels);
+}
+
 fn scenario(b: &[u8]) {
     let _ = ferros_devices_sim::Scenario::parse(&String::from_utf8_lossy(b));
 }
@@ -242,6 +252,24 @@ pub const TARGETS: &[Target] = &[
             "cite=\"retraction\"",
             "role=\"test\"",
             "Burst_Id",
+        ],
+    },
+    Target {
+        name: "strategy",
+        run: strategy,
+        dictionary: &[
+            "[[ladder]]",
+            "[match]",
+            "[target]",
+            "after_min = ",
+            "exposure_s = ",
+            "images = ",
+            "1e309",
+            "-0",
+            "\"\"\"",
+            "= {",
+            "max_tiles = ",
+            "roles = [\"test\"]",
         ],
     },
     Target {

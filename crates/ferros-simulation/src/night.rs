@@ -761,3 +761,51 @@ async fn watch_dome(obs: Observatory, clock: Clock, log: Arc<Mutex<Log>>) {
 
 /// The dome's shutter at an instant.
 pub(crate) type DomeSample = (DateTime<Utc>, Shutter);
+
+#[cfg(test)]
+mod alert_times {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+    use super::*;
+
+    const NOTICE: &str = "<VOEvent><Who><Date>2026-02-11T19:32:24+00:00</Date></Who>\
+        <WhereWhen><ISOTime>2026-02-11T19:24:28.734000</ISOTime></WhereWhen></VOEvent>";
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_notice_s_times_move_together() {
+        let shifted = shift_times(NOTICE, TimeDelta::hours(1));
+        assert!(shifted.contains("<Date>2026-02-11T20:32:24.000000</Date>"), "{shifted}");
+        assert!(shifted.contains("<ISOTime>2026-02-11T20:24:28.734000</ISOTime>"), "{shifted}");
+        // Text that is no time is left as it is.
+        assert_eq!(shift_times("<Date>soon</Date>", TimeDelta::hours(1)), "<Date>soon</Date>");
+    }
+
+    #[test]
+    fn deliveries_follow_the_schedule_or_the_notices_own_dates() {
+        let dark = t("2026-11-23T01:36:21Z");
+        let later = NOTICE.replace("19:32:24", "20:02:24");
+        let alerts = [
+            AlertText { name: "a.xml".into(), text: NOTICE.into(), after_dark_min: None },
+            AlertText { name: "b.xml".into(), text: later, after_dark_min: None },
+            AlertText { name: "c.xml".into(), text: "<VOEvent/>".into(), after_dark_min: Some(10.0) },
+        ];
+        let d = deliveries(&alerts, dark).unwrap();
+        let at: Vec<(&str, DateTime<Utc>)> = d.iter().map(|(at, n, _)| (n.as_str(), *at)).collect();
+        assert_eq!(
+            at,
+            [
+                ("c.xml", t("2026-11-23T01:46:21Z")),
+                ("a.xml", t("2026-11-23T02:36:21Z")),
+                ("b.xml", t("2026-11-23T03:06:21Z")),
+            ]
+        );
+        // The trigger keeps its age: 8 minutes before the notice's date.
+        assert!(d[1].2.contains("<ISOTime>2026-11-23T02:28:25.734000</ISOTime>"), "{}", d[1].2);
+        let bad = [AlertText { name: "x.xml".into(), text: NOTICE.into(), after_dark_min: Some(-5.0) }];
+        assert!(deliveries(&bad, dark).is_err());
+    }
+}
