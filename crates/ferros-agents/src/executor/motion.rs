@@ -107,6 +107,8 @@ impl Kit {
             bounded(m.name(), "slew", t, m.slew_radec(ra, dec)).await?;
             if let Some(sid) = alert {
                 self.stamp_alert(sid, ferros_db::AlertStep::SlewCommanded).await;
+                self.log(LogLevel::Info, format!("sequence {sid}: slew to its alert's target commanded"))
+                    .await;
             }
             self.until(
                 m.name(),

@@ -5,11 +5,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferros_agents::alerts::{AlertDesk, VtpIntake, WatchIntake, frame, read_frame};
-use ferros_agents::{Agent, Factory};
+use ferros_agents::{Agent, AgentContext, Bus, Factory};
 use ferros_clock::Clock;
 use ferros_devices_socket::Network;
 use tokio::io::AsyncWriteExt;
@@ -105,6 +104,15 @@ async fn a_vtp_broker_s_notices_are_taken_once_and_acknowledged() {
     h.stop().await;
 }
 
+/// A context on the virtual clock at a dark hour, its database in a new folder.
+async fn context() -> (AgentContext, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ferros_db::Db::connect_virtual(&format!("sqlite://{}", dir.path().join("f.db").display()))
+        .await
+        .unwrap();
+    (AgentContext::new(db, Clock::virtual_from(dark()), Bus::default()), dir)
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_watched_folder_takes_each_file_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,18 +121,13 @@ async fn the_watched_folder_takes_each_file_once() {
     std::fs::write(watched.join("a.xml"), notice("svom_eclairs/eclairs_301.xml")).unwrap();
     std::fs::write(watched.join("b.xml"), b"not xml at all").unwrap();
     std::fs::write(watched.join("notes.txt"), b"left alone").unwrap();
-    let clock = Clock::virtual_from(dark());
-    let (d, w) = (desk(), watched.clone());
-    let h = Harness::start_with(clock, move |_| {
-        let f: Factory = Arc::new(move || Box::new(WatchIntake::new(d.clone(), w.clone())) as Box<dyn Agent>);
-        vec![f]
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (ctx, _db_dir) = context().await;
+    let mut intake = WatchIntake::new(desk(), watched.clone());
+    intake.step(&ctx).await.unwrap();
     // The same notice again, under another name: counted, not acted on.
     std::fs::write(watched.join("c.xml"), notice("svom_eclairs/eclairs_301.xml")).unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let alerts = h.db.list_alerts(None, 50).await.unwrap();
+    intake.step(&ctx).await.unwrap();
+    let alerts = ctx.db.list_alerts(None, 50).await.unwrap();
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!(alerts[1].outcome, "created");
     assert_eq!(alerts[1].duplicates, 1);
@@ -132,7 +135,6 @@ async fn the_watched_folder_takes_each_file_once() {
     assert!(watched.join("done/a.xml").is_file() && watched.join("done/c.xml").is_file());
     assert!(watched.join("refused/b.xml").is_file());
     assert!(watched.join("notes.txt").is_file());
-    h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -172,15 +174,9 @@ async fn damaged_notices_are_refused_with_their_reason_and_the_next_ones_pass() 
     for (name, bytes) in &files {
         std::fs::write(watched.join(name), bytes).unwrap();
     }
-    let clock = Clock::virtual_from(dark());
-    let (d, w) = (desk(), watched.clone());
-    let h = Harness::start_with(clock, move |_| {
-        let f: Factory = Arc::new(move || Box::new(WatchIntake::new(d.clone(), w.clone())) as Box<dyn Agent>);
-        vec![f]
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut alerts = h.db.list_alerts(None, 50).await.unwrap();
+    let (ctx, _db_dir) = context().await;
+    WatchIntake::new(desk(), watched.clone()).step(&ctx).await.unwrap();
+    let mut alerts = ctx.db.list_alerts(None, 50).await.unwrap();
     alerts.reverse();
     let got: Vec<(&str, &str)> = alerts.iter().map(|a| (a.outcome.as_str(), a.reason.as_str())).collect();
     assert_eq!(got.len(), 7, "{got:#?}");
@@ -192,11 +188,10 @@ async fn damaged_notices_are_refused_with_their_reason_and_the_next_ones_pass() 
     assert!(got[5].0 == "refused" && got[5].1.contains("not UTF-8"), "{:?}", got[5]);
     assert_eq!(got[6].0, "created", "{:?}", got[6]);
     // Each refusal is also in the log, with its reason.
-    let logs = h.db.recent_logs(50).await.unwrap();
+    let logs = ctx.db.recent_logs(50).await.unwrap();
     assert!(
         logs.iter()
             .any(|l| l.source == "alerts" && l.message.contains("refused") && l.message.contains("512.5"))
     );
     assert_eq!(std::fs::read_dir(watched.join("refused")).unwrap().count(), 5);
-    h.stop().await;
 }

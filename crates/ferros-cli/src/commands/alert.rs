@@ -76,12 +76,9 @@ struct Injected {
 /// Takes the file as a broker's notice would be taken: whatever it holds,
 /// it is stored with its decision (a document that is no notice as refused).
 async fn inject(ctx: &Context, file: &Path, json: bool) -> CliResult {
-    use std::io::Read;
     let shown = file.display();
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(ferros_limits::MAX_VOEVENT_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| CliError::input(format!("{shown}: cannot read: {e}")))?;
+    // A larger notice is refused by the desk, with its size.
+    let bytes = super::common::read_head(file, ferros_limits::MAX_VOEVENT_BYTES as u64)?;
     let (desk, actx) = desk(ctx).await?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let r = desk

@@ -45,19 +45,26 @@ pub(crate) use ferros_limits::{MAX_PLAN_FILE_BYTES, MAX_REQUEST_BYTES, MAX_SCENA
 /// `what` may not be) or not UTF-8 is bad input, said with the path; no more
 /// than `max` bytes are ever read.
 pub(crate) fn read_text(path: &Path, max: u64, what: &str) -> CliResult<String> {
-    use std::io::Read;
     let shown = path.display();
-    let cannot = |e: std::io::Error| CliError::input(format!("{shown}: cannot read: {e}"));
+    let bytes = read_head(path, max)?;
+    if bytes.len() as u64 > max {
+        return Err(CliError::input(format!("{shown}: more than the {max} bytes a {what} may have")));
+    }
+    String::from_utf8(bytes).map_err(|e| CliError::input(format!("{shown}: not UTF-8 text: {e}")))
+}
+
+/// Reads at most `max + 1` bytes of a file (one more than allowed: the
+/// reader of the bytes says what is too large and why).
+pub(crate) fn read_head(path: &Path, max: u64) -> CliResult<Vec<u8>> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| CliError::input(format!("{}: cannot read: {e}", path.display()));
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(cannot)?
         .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
-    if bytes.len() as u64 > max {
-        return Err(CliError::input(format!("{shown}: more than the {max} bytes a {what} may have")));
-    }
-    String::from_utf8(bytes).map_err(|e| CliError::input(format!("{shown}: not UTF-8 text: {e}")))
+    Ok(bytes)
 }
 
 /// Reads a PLC scenario file (the seeds' format); a bad one is bad input.

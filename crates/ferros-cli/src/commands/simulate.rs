@@ -102,11 +102,7 @@ fn read_alerts(dir: &Path) -> CliResult<Vec<AlertText>> {
         .into_iter()
         .zip(names)
         .map(|(p, name)| {
-            use std::io::Read;
-            let mut bytes = Vec::new();
-            std::fs::File::open(&p)
-                .and_then(|f| f.take(ferros_limits::MAX_VOEVENT_BYTES as u64 + 1).read_to_end(&mut bytes))
-                .map_err(|e| CliError::input(format!("--alerts: {}: {e}", p.display())))?;
+            let bytes = super::common::read_head(&p, ferros_limits::MAX_VOEVENT_BYTES as u64)?;
             Ok(AlertText {
                 after_dark_min: schedule.get(&name).copied(),
                 name,

@@ -160,17 +160,13 @@ impl Running {
     }
 }
 
-/// Waits (at most a minute) until alert `id`'s slew was commanded.
-fn wait_for_slew(f: &Ferros, id: i64) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let a = f.json(&["alert", "show", &id.to_string(), "--json"]);
-        if !a["slew_at"].is_null() {
-            return a;
-        }
-        assert!(std::time::Instant::now() < deadline, "alert {id}: no slew within a minute: {a}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+/// Waits (at most a minute) for the executor to say it commanded an alert's
+/// slew; returns alert `id` as then stored.
+fn wait_for_slew(f: &Ferros, r: &mut Running, id: i64) -> serde_json::Value {
+    r.wait("slew to its alert's target commanded");
+    let a = f.json(&["alert", "show", &id.to_string(), "--json"]);
+    assert!(!a["slew_at"].is_null(), "alert {id}: {a}");
+    a
 }
 
 /// Produces files (`-`: a record that is not XML) with PyPI confluent-kafka.
@@ -210,7 +206,7 @@ fn a_kafka_notice_ends_as_a_slew_once_across_a_kill() {
     r.wait("ALERT 1 CREATED");
     let refused = r.wait("ALERT 2 REFUSED");
     assert!(refused.contains("not a VOEvent"), "{refused}");
-    let a = wait_for_slew(&f, 1);
+    let a = wait_for_slew(&f, &mut r, 1);
     assert_eq!(a["source"], format!("kafka:{topic}[0]@0"));
     r.kill("-INT");
     // A third start takes nothing again; a new notice of the burst updates it.
@@ -269,7 +265,7 @@ fn a_comet_notice_ends_as_a_slew_once_across_a_kill() {
     let mut r = Running::start(&f, &[]);
     r.wait("ALERT 1 CREATED");
     r.wait("taken from the spool after a restart");
-    let a = wait_for_slew(&f, 1);
+    let a = wait_for_slew(&f, &mut r, 1);
     assert!(a["source"].as_str().unwrap().starts_with("vtp:"), "{a}");
     // Another notice of the burst, live through the broker.
     r.wait("subscribed");
