@@ -14,7 +14,7 @@ use ferros_astro::Site;
 use ferros_config::{Role, Settings};
 use ferros_devices::{CameraActivity, Shutter, bounded};
 use ferros_domain::{Decision, Detector, GlobalStatus, JulianDate, LogLevel};
-use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, PlcLink, Rules, State};
+use ferros_majordome::{Action, Command, DeviceCommand, Inputs, Majordome, Rules, State};
 use ferros_observatory::Observatory;
 
 use crate::AgentError;
@@ -102,6 +102,9 @@ impl MajordomeAgent {
             synthesis.as_ref().and_then(|s| s.quantity(name)).is_some_and(|q| q.decision == Decision::Safe)
         };
         let (plc_fresh, plc_auto) = (safe("plc_link"), safe("plc_mode"));
+        let lit = |name: &str| {
+            synthesis.as_ref().and_then(|s| s.quantity(name)).is_some_and(|q| q.value == Some(1.0))
+        };
         // The latest answers: the tick waits on no device.
         let Latest { mount, dome, vis, nir } =
             self.devices.as_ref().map(DeviceStates::latest).unwrap_or_default();
@@ -123,7 +126,8 @@ impl MajordomeAgent {
             now,
             plc_fresh,
             plc_auto,
-            plc_bypass: false,
+            plc_bypass: lit(ferros_env::PLC_BYPASS),
+            plc_ack: lit(ferros_env::NIGHT_ACK),
             env,
             // Twilight flats are taken in the evening, before the night proper.
             night: sun.is_some_and(|a| a < self.night_altitude) || flats,
@@ -223,8 +227,22 @@ impl MajordomeAgent {
                 Vec::new()
             }
         };
-        let (c, d, m) = tokio::join!(cameras, dome, mount);
-        for (a, r) in c.into_iter().chain(d).chain(m) {
+        // The bypass asked of the PLC (or its end): its next status confirms it.
+        let plc = async {
+            let Some(on) = actions.iter().find_map(|a| match a {
+                Action::PlcBypass(on) => Some(*on),
+                _ => None,
+            }) else {
+                return Vec::new();
+            };
+            let r = match &self.obs.weather {
+                Some(w) => bounded(w.name(), "bypass", t, w.set_bypass(on)).await,
+                None => Err(ferros_devices::DeviceError::not_supported("PLC", "this observatory has none")),
+            };
+            vec![(Action::PlcBypass(on), r)]
+        };
+        let (c, d, m, p) = tokio::join!(cameras, dome, mount, plc);
+        for (a, r) in c.into_iter().chain(d).chain(m).chain(p) {
             if let Err(e) = r {
                 ctx.log("majordome", LogLevel::Error, format!("{a:?}: {e}")).await;
             }
@@ -459,21 +477,7 @@ impl Agent for MajordomeAgent {
             ctx.log("majordome", LogLevel::Info, n.clone()).await;
         }
         self.act(ctx, &tick.actions).await;
-        let state = State {
-            mode: tick.mode,
-            safe: tick.safe,
-            locked: self.majordome.locked,
-            bypass: self.majordome.bypass,
-            night_ack: self.majordome.night_ack,
-            night: inputs.night,
-            plc: match (inputs.plc_fresh, inputs.plc_auto) {
-                (false, _) => PlcLink::NoAnswer,
-                (true, true) => PlcLink::Auto,
-                (true, false) => PlcLink::Manual,
-            },
-            env: inputs.env,
-            secured: inputs.secured,
-        };
+        let state = self.majordome.state(&inputs);
         ctx.shared.set_majordome(state);
         let due = self.stored.is_none_or(|(at, s)| {
             s != state || inputs.now - at >= chrono::TimeDelta::seconds(STORE_AT_LEAST_S)

@@ -321,7 +321,14 @@ impl WeatherSource for AlpacaWeather {
                 }],
             });
         }
-        let value = WeatherStatus { mode: PlcMode::Auto, measured_at: None, sensors, alarms: Vec::new() };
+        let value = WeatherStatus {
+            mode: PlcMode::Auto,
+            measured_at: None,
+            sensors,
+            alarms: Vec::new(),
+            bypass: false,
+            night_ack: false,
+        };
         Ok(Stamped { at: self.clock.now(), value })
     }
 }

@@ -661,7 +661,14 @@ impl WeatherSource for IndiWeather {
             valid: params.state != PropState::Idle || !params.elements.is_empty(),
             values,
         };
-        let value = WeatherStatus { mode: PlcMode::Auto, measured_at: None, sensors: vec![sensor], alarms };
+        let value = WeatherStatus {
+            mode: PlcMode::Auto,
+            measured_at: None,
+            sensors: vec![sensor],
+            alarms,
+            bypass: false,
+            night_ack: false,
+        };
         Ok(Stamped { at: self.clock.now(), value })
     }
 }

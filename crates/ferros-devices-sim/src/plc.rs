@@ -11,7 +11,13 @@
 //! - `{"alarm": "NAME", "active": true|false}`: raise or clear an alarm
 //!   (`intrusion`, `emergency_stop`, `ups_on_battery`...);
 //! - `{"silent": true|false}`: stop answering / answer again;
-//! - `{"garbage": true|false}`: answer with unreadable data.
+//! - `{"garbage": true|false}`: answer with unreadable data;
+//! - `{"ack": true|false}`: the night ACK button of the control room lit
+//!   (pressed) or out;
+//! - `{"refuse_bypass": true|false}`: ignore (or again take) the bypass
+//!   commands, as a faulty PLC would.
+//!
+//! The bypass itself is commanded (`set_bypass`), and the status says it.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,7 +26,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ferros_clock::Clock;
 use ferros_devices::{
-    DeviceError, DeviceResult, PlcMode, Reading, Sensor, SensorValue, Stamped, WeatherSource, WeatherStatus,
+    DeviceError, DeviceResult, PlcMode, Reading, Sensor, SensorValue, ServedPlc, Stamped, WeatherSource,
+    WeatherStatus,
 };
 use serde_json::Value;
 
@@ -65,6 +72,8 @@ pub enum Change {
     Alarm { name: String, active: bool },
     Silent(bool),
     Garbage(bool),
+    Ack(bool),
+    RefuseBypass(bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +154,14 @@ impl Scenario {
         if o.contains_key("garbage") {
             return Ok(Change::Garbage(flag("garbage")?));
         }
-        Err("unknown change (expected device_name, mode, alarm, silent or garbage)".into())
+        if o.contains_key("ack") {
+            return Ok(Change::Ack(flag("ack")?));
+        }
+        if o.contains_key("refuse_bypass") {
+            return Ok(Change::RefuseBypass(flag("refuse_bypass")?));
+        }
+        Err("unknown change (expected device_name, mode, alarm, silent, garbage, ack or refuse_bypass)"
+            .into())
     }
 }
 
@@ -157,6 +173,12 @@ pub struct PlcModel {
     pub alarms: Vec<String>,
     pub silent: bool,
     pub garbage: bool,
+    /// The safety status is bypassed.
+    pub bypass: bool,
+    /// The night ACK button is lit.
+    pub night_ack: bool,
+    /// Bypass commands are ignored.
+    pub refuse_bypass: bool,
 }
 
 fn value(name: &str, v: Reading, unit: &str, comment: &str) -> SensorValue {
@@ -182,6 +204,9 @@ impl Default for PlcModel {
             alarms: Vec::new(),
             silent: false,
             garbage: false,
+            bypass: false,
+            night_ack: false,
+            refuse_bypass: false,
             sensors: vec![
                 sensor(
                     "WXT520",
@@ -269,8 +294,22 @@ impl PlcModel {
             }
             Change::Silent(on) => self.silent = *on,
             Change::Garbage(on) => self.garbage = *on,
+            Change::Ack(on) => self.night_ack = *on,
+            Change::RefuseBypass(on) => self.refuse_bypass = *on,
         }
         Ok(())
+    }
+
+    /// What the PLC reports.
+    fn status(self, now: DateTime<Utc>) -> WeatherStatus {
+        WeatherStatus {
+            mode: self.mode,
+            measured_at: Some(now),
+            sensors: self.sensors,
+            alarms: self.alarms,
+            bypass: self.bypass,
+            night_ack: self.night_ack,
+        }
     }
 
     fn sensor(&mut self, name: &str) -> Result<&mut Sensor, ModelError> {
@@ -379,12 +418,7 @@ impl SimPlc {
         } else if m.garbage {
             ferros_devices::PlcSays::Garbage
         } else {
-            ferros_devices::PlcSays::Status(WeatherStatus {
-                mode: m.mode,
-                measured_at: Some(now),
-                sensors: m.sensors,
-                alarms: m.alarms,
-            })
+            ferros_devices::PlcSays::Status(m.status(now))
         }
     }
 
@@ -420,14 +454,30 @@ impl WeatherSource for SimPlc {
         if model.garbage {
             return Err(DeviceError::comm(&self.name, "unreadable status"));
         }
-        Ok(Stamped {
-            at: now,
-            value: WeatherStatus {
-                mode: model.mode,
-                measured_at: Some(now),
-                sensors: model.sensors,
-                alarms: model.alarms,
-            },
-        })
+        Ok(Stamped { at: now, value: model.status(now) })
+    }
+
+    async fn set_bypass(&self, on: bool) -> DeviceResult<()> {
+        self.faults.check(&self.name).await?;
+        let model = self.model(self.clock.now());
+        if model.silent || model.garbage {
+            return Err(DeviceError::comm(&self.name, "not answering"));
+        }
+        ServedPlc::set_bypass(self, on);
+        Ok(())
+    }
+}
+
+impl ServedPlc for SimPlc {
+    fn says(&self, now: DateTime<Utc>) -> ferros_devices::PlcSays {
+        SimPlc::says(self, now)
+    }
+
+    /// Takes the bypass, unless the scenario says to ignore it.
+    fn set_bypass(&self, on: bool) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !inner.model.refuse_bypass {
+            inner.model.bypass = on;
+        }
     }
 }

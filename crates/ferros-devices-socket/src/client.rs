@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::stream::{JsonReader, ReadError};
-use crate::wire;
+use crate::{protocol, wire};
 
 pub use ferros_devices::Backoff;
 
@@ -188,5 +188,10 @@ impl WeatherSource for SocketPlc {
             Ok(value) => Ok(Stamped { at: self.clock.now(), value }),
             Err(e) => Err(self.conn.drop_link(&format!("bad STATUS: {e}")).await),
         }
+    }
+
+    async fn set_bypass(&self, on: bool) -> DeviceResult<()> {
+        let reply = self.conn.exchange("BYPASS", &wire::bypass_request(on)).await?;
+        protocol::expect(self.conn.name(), "BYPASS", &reply).map(|_| ())
     }
 }

@@ -5,10 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use ferros_clock::Clock;
 use ferros_devices::net::{Listener, Stream};
-use ferros_devices::{Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, PlcSays};
+use ferros_devices::{
+    Camera, DeviceError, DeviceResult, Dome, Exposure, FilterWheel, Mount, PlcSays, ServedPlc,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
@@ -91,10 +92,11 @@ async fn send(stream: &mut Box<dyn Stream>, v: &Value) -> std::io::Result<()> {
     stream.write_all(text.as_bytes()).await
 }
 
-/// What a served PLC says at an instant (a simulated PLC's [`PlcSays`]).
-pub type PlcSource = Arc<dyn Fn(DateTime<Utc>) -> PlcSays + Send + Sync>;
+/// A served PLC (a simulated one): what it says at an instant, and the bypass.
+pub type PlcSource = Arc<dyn ServedPlc>;
 
-/// Serves a PLC: the seeds' STATUS, silences and garbage as `source` says.
+/// Serves a PLC: the seeds' STATUS, silences and garbage as `source` says,
+/// and the BYPASS command.
 pub async fn serve_plc(
     listener: impl Into<Listener>,
     source: PlcSource,
@@ -126,10 +128,31 @@ impl Handler for PlcHandler {
             Err(e) => Reply::Json(protocol::bad_request(e)),
             Ok(names) if names.iter().any(|n| n == "STATUS") => {
                 let now = self.clock.now();
-                match (self.source)(now) {
+                match self.source.says(now) {
                     PlcSays::Silent => Reply::Silent,
                     PlcSays::Garbage => Reply::Raw(b"{\"name\": STATUS, garbage\n".to_vec()),
                     PlcSays::Status(status) => Reply::Json(wire::encode_status(&status, now)),
+                }
+            }
+            Ok(names) if names.iter().any(|n| n == "BYPASS") => {
+                let value = protocol::command(request).ok().and_then(|(_, o)| o.get("value").cloned());
+                let on = match value.as_ref().and_then(serde_json::Value::as_u64) {
+                    Some(0) => false,
+                    Some(1) => true,
+                    _ => {
+                        return Reply::Json(protocol::bad_request(format!(
+                            "BYPASS: \"value\" must be 0 or 1, not {}",
+                            value.map_or_else(|| "missing".to_owned(), |v| v.to_string())
+                        )));
+                    }
+                };
+                match self.source.says(self.clock.now()) {
+                    PlcSays::Silent => Reply::Silent,
+                    PlcSays::Garbage => Reply::Raw(b"{\"name\": BYPASS, garbage\n".to_vec()),
+                    PlcSays::Status(_) => {
+                        self.source.set_bypass(on);
+                        Reply::Json(protocol::ok("BYPASS"))
+                    }
                 }
             }
             Ok(names) => Reply::Json(protocol::error(&DeviceError::not_supported(

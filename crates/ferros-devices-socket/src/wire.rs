@@ -1,8 +1,11 @@
 //! The PyROS wire format. A request is `{"command": [{"name": "STATUS"}]}`; the
 //! PLC answers a JSON list whose `STATUS` object carries `device`: the sensors,
 //! each with name, type, serial_number, valid ("yes"/"no") and values (seed 000).
-//! Ferros adds `mode` ("AUTO"/"MANUAL") and `alarms` (a list of names) to that
-//! object. Messages are JSON values one after the other on the stream; a
+//! Ferros adds `mode` ("AUTO"/"MANUAL"), `alarms` (a list of names),
+//! `bypass` (1 while the safety status is bypassed, as seed 000's control
+//! page asks the PLC to report) and `ack` (1 once the control room's night
+//! ACK button was pressed) to that object; `{"name": "BYPASS", "value": 1|0}`
+//! asks for the bypass or its end. Messages are JSON values one after the other on the stream; a
 //! newline ends each one Ferros sends, and readers do not rely on it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -82,7 +85,8 @@ pub fn encode_status(s: &WeatherStatus, now: DateTime<Utc>) -> Value {
     json!([{
         "name": "STATUS", "from": "Beckhoff", "version_firmware": "20170809", "site": "OSM-Mexico",
         "date": s.measured_at.unwrap_or(now).format("%Y-%m-%dT%H:%M:%S").to_string(),
-        "mode": mode, "alarms": s.alarms, "device": devices,
+        "mode": mode, "alarms": s.alarms, "bypass": u8::from(s.bypass), "ack": u8::from(s.night_ack),
+        "device": devices,
     }])
 }
 
@@ -115,6 +119,8 @@ pub fn decode_status(v: &Value) -> Result<WeatherStatus, WireError> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(WireError::field("STATUS.alarms", "not a list")),
     };
+    let bypass = flag(status, "bypass")?;
+    let night_ack = flag(status, "ack")?;
     let devices = status
         .get("device")
         .and_then(Value::as_array)
@@ -124,7 +130,23 @@ pub fn decode_status(v: &Value) -> Result<WeatherStatus, WireError> {
         .enumerate()
         .map(|(i, d)| sensor(d).map_err(|e| e.inside(&format!("STATUS.device[{i}]"))))
         .collect::<Result<_, _>>()?;
-    Ok(WeatherStatus { mode, measured_at, sensors, alarms })
+    Ok(WeatherStatus { mode, measured_at, sensors, alarms, bypass, night_ack })
+}
+
+/// An optional 0/1 (or false/true) flag of the STATUS object: absent is 0.
+fn flag(o: &Map<String, Value>, k: &str) -> Result<bool, WireError> {
+    match o.get(k) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) if v.as_u64() == Some(0) => Ok(false),
+        Some(v) if v.as_u64() == Some(1) => Ok(true),
+        Some(v) => Err(WireError::field(format!("STATUS.{k}"), format!("{v} is not 0 or 1"))),
+    }
+}
+
+/// The request for the bypass (`on`) or its end.
+pub fn bypass_request(on: bool) -> Value {
+    json!({"command": [{"name": "BYPASS", "value": u8::from(on)}]})
 }
 
 fn text(o: &Map<String, Value>, k: &str) -> Result<String, WireError> {

@@ -27,7 +27,7 @@ pub use dome::{Dome, DomeCapabilities, DomeState, Shutter};
 pub use error::{DeviceError, DeviceResult};
 pub use filter_wheel::{FilterWheel, FilterWheelState, slot_of};
 pub use mount::{Mount, MountCapabilities, MountState};
-pub use weather::{PlcMode, PlcSays, Reading, Sensor, SensorValue, WeatherSource, WeatherStatus};
+pub use weather::{PlcMode, PlcSays, Reading, Sensor, SensorValue, ServedPlc, WeatherSource, WeatherStatus};
 
 /// Backoff between a driver's connection attempts: from `first`, doubling, at most `max`.
 #[derive(Debug, Clone, Copy)]

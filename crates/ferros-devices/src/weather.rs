@@ -78,12 +78,34 @@ pub struct WeatherStatus {
     pub sensors: Vec<Sensor>,
     /// Active alarms (intrusion, emergency stop, UPS on battery...).
     pub alarms: Vec<String>,
+    /// The PLC's safety status is bypassed (an operator asked it to be).
+    #[serde(default)]
+    pub bypass: bool,
+    /// The night ACK button of the control room was pressed (it stays lit
+    /// until the PLC's day ends).
+    #[serde(default)]
+    pub night_ack: bool,
 }
 
 #[async_trait]
 pub trait WeatherSource: Send + Sync {
     fn name(&self) -> &str;
     async fn status(&self) -> DeviceResult<Stamped<WeatherStatus>>;
+
+    /// Asks the PLC to bypass its safety status (`true`) or to stop
+    /// (`false`); the PLC's next status says whether it did. Sources that
+    /// are not a PLC have no bypass.
+    async fn set_bypass(&self, on: bool) -> DeviceResult<()> {
+        let _ = on;
+        Err(crate::DeviceError::not_supported(self.name(), "no safety bypass: not a PLC"))
+    }
+}
+
+/// A PLC served by a simulator server: what it says at an instant, and
+/// the bypass asked of it (which it may ignore, as a faulty PLC would).
+pub trait ServedPlc: Send + Sync {
+    fn says(&self, now: DateTime<Utc>) -> PlcSays;
+    fn set_bypass(&self, on: bool);
 }
 
 /// What a PLC answers a STATUS request with at one instant: its status, or

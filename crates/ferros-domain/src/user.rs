@@ -82,7 +82,9 @@ impl Profile {
             ObservatoryControl | DeviceCommand | ChangeMode => {
                 matches!(self, Engineer | Operator | Superoperator | Pi | Sysadmin)
             }
-            NightAck | PlcBypass => matches!(self, Operator | Sysadmin),
+            // The matrix gives these to the operator alone: the one at the
+            // site, who answers for its safety.
+            NightAck | PlcBypass | LockObservatory => matches!(self, Operator),
             DeviceStatus => !matches!(self, Visitor | Tac),
             ViewProposals => !matches!(self, Visitor | Operator),
             EditProposal => matches!(self, Observer | Engineer | Superoperator | Pi | Sysadmin),
@@ -130,6 +132,8 @@ pub enum Right {
     ObservatoryControl,
     NightAck,
     PlcBypass,
+    /// LOCK and UNLOCK OBSERVATORY (the staff's lock).
+    LockObservatory,
     ChangeMode,
     DeviceStatus,
     DeviceCommand,

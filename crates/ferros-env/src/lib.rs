@@ -58,6 +58,11 @@ pub enum Group {
 }
 
 /// The whole synthesis at one instant.
+/// The site quantity saying the PLC's safety status is bypassed (value 1).
+pub const PLC_BYPASS: &str = "plc_bypass";
+/// The site quantity saying the night ACK button was pressed (value 1).
+pub const NIGHT_ACK: &str = "night_ack";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Synthesis {
     pub global_status: GlobalStatus,
@@ -388,6 +393,21 @@ impl Synthesizer {
             mode.interpretation = missing("mode");
         }
         site.push(mode);
+        // What the PLC reports of the operator's bypass and of the control
+        // room's night ACK button: facts for the majordome, never a reason
+        // to be unsafe.
+        if let Some(s) = fresh {
+            let fact = |name: &str, on: bool, yes: &str, no: &str| {
+                let mut x = q(name, "");
+                x.value = Some(if on { 1.0 } else { 0.0 });
+                x.sensor = Some("PLC".into());
+                x.interpretation = if on { yes } else { no }.into();
+                x.decision = Decision::Safe;
+                x
+            };
+            site.push(fact(PLC_BYPASS, s.value.bypass, "safety status bypassed", "not bypassed"));
+            site.push(fact(NIGHT_ACK, s.value.night_ack, "night ACK button pressed", "no night ACK"));
+        }
         let alarms: Vec<String> = fresh.map(|s| s.value.alarms.clone()).unwrap_or_default();
         let has = |a: &str| alarms.iter().any(|x| x == a);
         // (the alarm that sets it, the quantity's name)

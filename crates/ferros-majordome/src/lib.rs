@@ -158,6 +158,8 @@ pub struct Inputs {
     pub plc_auto: bool,
     /// The PLC says its bypass is on.
     pub plc_bypass: bool,
+    /// The PLC says the night ACK button of the control room was pressed.
+    pub plc_ack: bool,
     pub env: GlobalStatus,
     /// The Sun is below the night altitude.
     pub night: bool,
@@ -326,6 +328,11 @@ impl Majordome {
             }
             _ => {}
         }
+        // The night ACK: the control room's button, read through the PLC.
+        if inp.plc_ack && inp.plc_fresh && self.night_ack != Some(inp.night_of) {
+            self.night_ack = Some(inp.night_of);
+            notes.push(format!("night ACK for the night of {} given at the PLC", inp.night_of));
+        }
         let safe = self.safe(inp);
         let secure = [Action::AbortExposures, Action::CloseDome, Action::ParkMount];
         if !safe && !inp.secured {
@@ -428,58 +435,123 @@ impl Majordome {
         }
     }
 
+    /// How things stand for the control commands: the state the page shows.
+    pub fn state(&self, inp: &Inputs) -> State {
+        State {
+            mode: self.mode,
+            safe: self.safe(inp),
+            locked: self.locked,
+            bypass: self.bypass,
+            night_ack: self.night_ack,
+            night: inp.night,
+            plc: match (inp.plc_fresh, inp.plc_auto) {
+                (false, _) => PlcLink::NoAnswer,
+                (true, true) => PlcLink::Auto,
+                (true, false) => PlcLink::Manual,
+            },
+            env: inp.env,
+            secured: inp.secured,
+        }
+    }
+
     /// A control command by someone with `profiles`; `Err` says why not.
+    /// The rules are [`State::check`]'s, the ones the control page shows.
     pub fn command(
         &mut self,
         cmd: Command,
         profiles: &[Profile],
         inp: &Inputs,
     ) -> Result<Vec<Action>, Refusal> {
+        self.state(inp).check(cmd, profiles)?;
+        Ok(match cmd {
+            Command::PlcBypass => {
+                self.bypass = Bypass::Pending(inp.now);
+                vec![Action::PlcBypass(true)]
+            }
+            Command::StopPlcBypass => {
+                self.bypass = Bypass::Off;
+                vec![Action::PlcBypass(false)]
+            }
+            Command::Lock => {
+                self.locked = true;
+                self.mode = Mode::Closing;
+                vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount]
+            }
+            Command::Unlock => {
+                self.locked = false;
+                Vec::new()
+            }
+            Command::GoRemote => {
+                self.remote = true;
+                self.mode = Mode::Remote;
+                Vec::new()
+            }
+            Command::GoScheduler => {
+                self.remote = false;
+                self.stopped = false;
+                self.mode = Mode::SchedulerStandby;
+                Vec::new()
+            }
+            Command::StopObserving => {
+                self.stopped = !self.remote;
+                self.mode = Mode::Closing;
+                vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount]
+            }
+            Command::NightAck => {
+                self.night_ack = Some(inp.night_of);
+                Vec::new()
+            }
+        })
+    }
+}
+
+impl State {
+    /// Whether someone with `profiles` may give `cmd` now (seed 000, the
+    /// observatory control page): who may (the rights matrix) and in which
+    /// state. The majordome refuses by these rules and the control page
+    /// shows a button only where they allow it.
+    pub fn check(&self, cmd: Command, profiles: &[Profile]) -> Result<(), Refusal> {
         let may = |r: Right| profiles.iter().any(|p| p.allows(r));
         let need = |r: Right, who: &'static str| if may(r) { Ok(()) } else { Err(Refusal::NotAllowed(who)) };
         let wrong = |rule: &'static str| Refusal::WrongMode { rule, mode: self.mode };
-        let safe = self.safe(inp);
         let scheduler =
             matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady | Mode::SchedulerObserving);
         match cmd {
             Command::PlcBypass => {
                 need(Right::PlcBypass, "an operator")?;
-                if inp.env == GlobalStatus::Safe {
+                if self.env == GlobalStatus::Safe {
                     return Err(Refusal::NothingToBypass);
                 }
                 if self.bypass != Bypass::Off {
                     return Err(Refusal::BypassAlready);
                 }
-                self.bypass = Bypass::Pending(inp.now);
-                Ok(vec![Action::PlcBypass(true)])
             }
             Command::StopPlcBypass => {
                 need(Right::PlcBypass, "an operator")?;
                 if self.bypass == Bypass::Off {
                     return Err(Refusal::NoBypass);
                 }
-                self.bypass = Bypass::Off;
-                Ok(vec![Action::PlcBypass(false)])
             }
             Command::Lock => {
-                need(Right::ObservatoryControl, "operators and engineers")?;
+                need(Right::LockObservatory, "an operator")?;
                 if self.locked {
                     return Err(Refusal::AlreadyLocked);
+                }
+                if !self.safe {
+                    return Err(Refusal::Unsafe);
                 }
                 if !(scheduler || self.mode == Mode::Remote) {
                     return Err(wrong("lock only in the scheduler's modes or REMOTE"));
                 }
-                self.locked = true;
-                self.mode = Mode::Closing;
-                Ok(vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount])
             }
             Command::Unlock => {
-                need(Right::ObservatoryControl, "operators and engineers")?;
+                need(Right::LockObservatory, "an operator")?;
                 if !self.locked {
                     return Err(Refusal::NotLocked);
                 }
-                self.locked = false;
-                Ok(Vec::new())
+                if !self.safe {
+                    return Err(Refusal::Unsafe);
+                }
             }
             Command::GoRemote => {
                 need(Right::ChangeMode, "engineers and operators")?;
@@ -489,9 +561,6 @@ impl Majordome {
                 if !matches!(self.mode, Mode::SchedulerStandby | Mode::SchedulerReady) {
                     return Err(wrong("REMOTE only from the scheduler's standby or ready"));
                 }
-                self.remote = true;
-                self.mode = Mode::Remote;
-                Ok(Vec::new())
             }
             Command::GoScheduler => {
                 need(Right::ChangeMode, "engineers and operators")?;
@@ -501,29 +570,27 @@ impl Majordome {
                 if self.mode != Mode::Remote {
                     return Err(wrong("GO SCHEDULER only from REMOTE"));
                 }
-                if !safe {
+                if !self.safe {
                     return Err(Refusal::Unsafe);
                 }
-                self.remote = false;
-                self.stopped = false;
-                self.mode = Mode::SchedulerStandby;
-                Ok(Vec::new())
             }
             Command::StopObserving => {
                 need(Right::ObservatoryControl, "operators and engineers")?;
                 if !(scheduler || self.mode == Mode::Remote) {
                     return Err(wrong("stop only in the scheduler's modes or REMOTE"));
                 }
-                self.stopped = !self.remote;
-                self.mode = Mode::Closing;
-                Ok(vec![Action::StopObserving, Action::AbortExposures, Action::CloseDome, Action::ParkMount])
             }
             Command::NightAck => {
                 need(Right::NightAck, "an operator")?;
-                self.night_ack = Some(inp.night_of);
-                Ok(Vec::new())
             }
         }
+        Ok(())
+    }
+
+    /// The commands someone with `profiles` is offered now: the control
+    /// page's buttons.
+    pub fn offered(&self, profiles: &[Profile]) -> Vec<Command> {
+        Command::ALL.into_iter().filter(|c| self.check(*c, profiles).is_ok()).collect()
     }
 }
 

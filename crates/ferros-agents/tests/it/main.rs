@@ -142,7 +142,7 @@ async fn plc_server(net: &Network, clock: Clock, scenario: &str) -> tokio::sync:
     );
     let listener = net.bind(PLC).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_plc(listener, Arc::new(move |t| plc.says(t)), clock, async {
+    tokio::spawn(serve_plc(listener, plc.clone(), clock, async {
         let _ = stopped.await;
     }));
     stop

@@ -100,9 +100,12 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
         let (_, body) = h.db.majordome_state().await.unwrap().unwrap_or_default();
         serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()
     };
-    // Secured, in the scheduler's standby or ready; lock it.
+    // Safe, secured, in the scheduler's standby or ready: lock it (LOCK is
+    // offered only when SAFE).
     let deadline = c.now() + chrono::TimeDelta::seconds(100);
-    while !state().await["mode"].as_str().unwrap_or_default().starts_with("SCHEDULER") {
+    while !(state().await["mode"].as_str().unwrap_or_default().starts_with("SCHEDULER")
+        && state().await["safe"] == true)
+    {
         assert!(c.now() < deadline, "{}", state().await);
         c.sleep(Duration::from_secs(1)).await;
     }
@@ -118,6 +121,8 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
     while h.db.control_command(id).await.unwrap().unwrap().state == "pending" {
         c.sleep(Duration::from_secs(1)).await;
     }
+    let lock = h.db.control_command(id).await.unwrap().unwrap();
+    assert_eq!(lock.state, "accepted", "{}", lock.reason);
     while state().await["mode"] != "STANDBY" {
         assert!(c.now() < deadline, "{}", state().await);
         c.sleep(Duration::from_secs(1)).await;
@@ -273,5 +278,87 @@ async fn a_silent_mount_does_not_keep_the_dome_open_when_unsafe() {
     assert_eq!(inside.shutter(), Shutter::Closed);
     let logs = h.db.recent_logs(200).await.unwrap();
     assert!(logs.iter().any(|l| l.source == "majordome" && l.message.ends_with("-> CLOSING")), "{logs:?}");
+    h.stop().await;
+}
+
+/// The PLC bypass of the control page reaches the simulated PLC, which
+/// confirms it in its status; a PLC that ignores it ends in "PLC KO" and
+/// the bypass is undone. The night ACK comes from the PLC's button.
+#[tokio::test(start_paused = true)]
+async fn the_bypass_reaches_the_plc_and_the_night_ack_comes_from_its_button() {
+    let c = Clock::virtual_from(start_time());
+    let mut s = settings();
+    s.agents.majordome_period_s = 2.0;
+    let scenario = Scenario::parse(
+        r#"[400,
+            {"time": 1, "plcSimulator": {"device_name": "WXT520", "value_name": "RainRate", "value": 8.0}},
+            {"time": 5, "plcSimulator": {"ack": true}},
+            {"time": 200, "plcSimulator": {"refuse_bypass": true}}]"#,
+    )
+    .unwrap();
+    let obs = Observatory::build(&s, c, scenario).unwrap();
+    let plc = obs.sim.plc.clone().unwrap();
+    let [env, majordome] = env_and_majordome(&s, &obs, false);
+    let h = Harness::start(vec![env, majordome], c).await;
+    let state = async || {
+        let (_, body) = h.db.majordome_state().await.unwrap().unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()
+    };
+    let until = async |what: &str, ok: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = c.now() + chrono::TimeDelta::seconds(100);
+        loop {
+            let v = state().await;
+            if ok(&v) {
+                return v;
+            }
+            assert!(c.now() < deadline, "{what}: {v}");
+            c.sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let v = until("unsafe, secured, acknowledged", &|v| {
+        v["env"] == "UNSAFE" && v["mode"] == "SCHEDULER (standby)" && v["night_ack"].is_string()
+    })
+    .await;
+    assert_eq!(v["bypass"], "off");
+    let logs = h.db.recent_logs(100).await.unwrap();
+    assert!(logs.iter().any(|l| l.message.ends_with("given at the PLC")), "{logs:?}");
+    let u = ferros_db::NewUser {
+        username: "olga".into(),
+        email: String::new(),
+        password_hash: "x".into(),
+        profiles: [ferros_domain::Profile::Operator].into(),
+        programs: vec![],
+    };
+    h.db.create_user(&u, c.now()).await.unwrap();
+    let answer = async |what: &str| {
+        let id = h.db.submit_command("olga", what, c.now()).await.unwrap();
+        loop {
+            let cmd = h.db.control_command(id).await.unwrap().unwrap();
+            if cmd.state != "pending" {
+                return (cmd.state, cmd.reason);
+            }
+            c.sleep(Duration::from_millis(500)).await;
+        }
+    };
+    assert_eq!(answer("plc_bypass").await.0, "accepted");
+    let v = until("bypass confirmed", &|v| v["bypass"] == "on").await;
+    assert_eq!((v["safe"].as_bool(), v["env"].as_str()), (Some(true), Some("UNSAFE")), "{v}");
+    assert!(plc.model(c.now()).bypass, "the simulated PLC holds the bypass");
+    let logs = h.db.recent_logs(100).await.unwrap();
+    assert!(logs.iter().any(|l| l.message.starts_with("the PLC confirmed the bypass after")), "{logs:?}");
+    assert_eq!(answer("stop_plc_bypass").await.0, "accepted");
+    until("bypass off", &|v| v["bypass"] == "off" && v["safe"] == false).await;
+    assert!(!plc.model(c.now()).bypass);
+    // From the PLC's 200th second it ignores the bypass: undone after 30 s.
+    let refusing = start_time() + chrono::TimeDelta::seconds(205);
+    c.sleep((refusing - c.now()).to_std().unwrap_or_default()).await;
+    assert_eq!(answer("plc_bypass").await.0, "accepted");
+    until("bypass asked", &|v| v["bypass"].get("pending").is_some()).await;
+    until("bypass undone", &|v| v["bypass"] == "off").await;
+    let logs = h.db.recent_logs(100).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.message == "PLC KO: the bypass was not confirmed within 30 s; undone"),
+        "{logs:?}"
+    );
     h.stop().await;
 }

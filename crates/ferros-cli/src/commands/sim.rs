@@ -48,11 +48,7 @@ pub async fn run(ctx: &Context, a: SimArgs) -> CliResult {
     let mut servers: Vec<(String, &str, Arc<dyn Handler>)> = Vec::new();
     if every(SimDevice::Plc) {
         let label = format!("PLC simulator on {{}}: {summary}, one iteration every {} s.", a.period);
-        servers.push((
-            label,
-            "PLC",
-            Arc::new(PlcHandler { source: Arc::new(move |t| plc.says(t)), clock: ctx.clock }),
-        ));
+        servers.push((label, "PLC", Arc::new(PlcHandler { source: plc, clock: ctx.clock })));
     }
     if every(SimDevice::Telescope) {
         servers.push(("Telescope simulator on {}.".into(), "Telescope", Arc::new(MountHandler(mount))));

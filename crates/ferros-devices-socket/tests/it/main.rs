@@ -46,7 +46,7 @@ async fn start_server(
 ) -> tokio::sync::oneshot::Sender<()> {
     let plc = Arc::new(SimPlc::new("plc-sim", clock, Duration::from_secs(1), scenario).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_plc(listener, Arc::new(move |t| plc.says(t)), clock, async {
+    tokio::spawn(serve_plc(listener, plc.clone(), clock, async {
         let _ = stopped.await;
     }));
     stop
@@ -199,10 +199,16 @@ fn status_round_trips_through_the_wire_format() {
         measured_at: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()),
         sensors: plc.sensors,
         alarms: vec!["intrusion".into()],
+        bypass: true,
+        night_ack: true,
     };
-    let v = wire::encode_status(&s, Utc::now());
+    let mut v = wire::encode_status(&s, Utc::now());
     assert_eq!(v[0]["device"][2]["valid"], "yes");
+    assert_eq!((&v[0]["bypass"], &v[0]["ack"]), (&serde_json::json!(1), &serde_json::json!(1)));
     assert_eq!(wire::decode_status(&v).unwrap(), s);
+    v[0]["bypass"] = serde_json::json!("yes");
+    let e = wire::decode_status(&v).unwrap_err().to_string();
+    assert!(e.contains("STATUS.bypass") && e.contains("not 0 or 1"), "{e}");
     // The seeds' own answer decodes (no mode: AUTO).
     let seed = r#"[{"name": "STATUS", "from": "Beckhoff", "version_firmware": "20170809", "site": "OSM-Mexico", "date": "2017-03-03T13:45:00", "device": [{"name": "DRD11", "type": "meteo", "serial_number": "RET6789", "valid": "yes", "values": [{"name": "analog", "value": 2.345, "unit": "V", "comment": "3V=Dry <2.5V=Rain"}, {"name": "digital", "value": 1, "unit": "bool", "comment": "1=Dry 0=Rain"}]}]}]"#;
     let d = wire::decode_status(&serde_json::from_str(seed).unwrap()).unwrap();
@@ -223,10 +229,29 @@ mod conformance {
             SimPlc::new("plc-sim", c, Duration::from_secs(1), Scenario { iterations: 0, changes: vec![] })
                 .unwrap(),
         );
-        let handler = Arc::new(PlcHandler { source: Arc::new(move |t| plc.says(t)), clock: c });
+        let handler = Arc::new(PlcHandler { source: plc.clone(), clock: c });
         let server = devices::Server::start(&net, handler).await;
         let client = plc_client(&net, &server.addr, Duration::from_millis(300));
         conformance::weather_story(&client).await.unwrap();
+        // The bypass reaches the PLC, which reports it.
+        assert!(!client.status().await.unwrap().value.bypass);
+        client.set_bypass(true).await.unwrap();
+        assert!(client.status().await.unwrap().value.bypass);
+        client.set_bypass(false).await.unwrap();
+        assert!(!client.status().await.unwrap().value.bypass);
+        // A BYPASS without a 0 or 1 is refused, saying what is wrong.
+        use ferros_devices_socket::{Handler, Reply};
+        let handler = PlcHandler { source: plc.clone(), clock: c };
+        for bad in [serde_json::json!(7), serde_json::json!("on"), serde_json::Value::Null] {
+            let Reply::Json(answer) =
+                handler.answer(&serde_json::json!({"command": [{"name": "BYPASS", "value": bad}]})).await
+            else {
+                panic!("no answer to a bad BYPASS");
+            };
+            assert_eq!(answer[0]["error"], "bad_request", "{answer}");
+            assert!(answer[0]["message"].as_str().unwrap().contains("must be 0 or 1"), "{answer}");
+        }
+        assert!(!client.status().await.unwrap().value.bypass);
         // A fresh client for the link story, so the cut is seen on connecting.
         let client = plc_client(&net, &server.addr, Duration::from_millis(300));
         conformance::link_story(&server, Duration::from_secs(2), || async {
@@ -276,6 +301,8 @@ mod fuzz {
                 measured_at: None,
                 sensors: status.sensors,
                 alarms: vec![],
+                bypass: false,
+                night_ack: false,
             };
             let mut b = wire::encode_status(&s, Utc::now()).to_string().into_bytes();
             let n = b.len();

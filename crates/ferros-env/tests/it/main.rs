@@ -33,7 +33,14 @@ fn t0() -> DateTime<Utc> {
 
 fn good() -> WeatherStatus {
     let m = PlcModel::default();
-    WeatherStatus { mode: m.mode, measured_at: None, sensors: m.sensors, alarms: m.alarms }
+    WeatherStatus {
+        mode: m.mode,
+        measured_at: None,
+        sensors: m.sensors,
+        alarms: m.alarms,
+        bypass: false,
+        night_ack: false,
+    }
 }
 
 fn set(s: &mut WeatherStatus, sensor: &str, value: &str, v: f64) {

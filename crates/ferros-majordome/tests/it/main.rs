@@ -12,6 +12,7 @@ fn night() -> Inputs {
         plc_fresh: true,
         plc_auto: true,
         plc_bypass: false,
+        plc_ack: false,
         env: GlobalStatus::Safe,
         night: true,
         night_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
@@ -141,16 +142,22 @@ fn safety_holds_on_random_nights() {
 #[test]
 fn lock_and_unlock() {
     let mut m = observing();
-    assert_eq!(
-        m.command(Command::Lock, OBSERVER, &night()).unwrap_err(),
-        Refusal::NotAllowed("operators and engineers")
-    );
+    for who in [OBSERVER, ENGINEER, &[Profile::Sysadmin, Profile::Pi][..]] {
+        assert_eq!(m.command(Command::Lock, who, &night()).unwrap_err(), Refusal::NotAllowed("an operator"));
+    }
+    let rain = Inputs { env: GlobalStatus::Unsafe, ..night() };
+    assert_eq!(m.command(Command::Lock, OPERATOR, &rain).unwrap_err(), Refusal::Unsafe, "shown iff SAFE");
     let actions = m.command(Command::Lock, OPERATOR, &night()).unwrap();
     assert!(actions.contains(&Action::CloseDome));
     assert_eq!(m.tick(&Inputs { secured: false, ..night() }).mode, Mode::Closing);
     assert_eq!(m.tick(&night()).mode, Mode::Standby);
     assert_eq!(m.tick(&night()).mode, Mode::Standby, "stays locked even when all is fine");
     assert_eq!(m.command(Command::GoRemote, ENGINEER, &night()).unwrap_err(), Refusal::Locked);
+    assert_eq!(m.command(Command::Unlock, OPERATOR, &rain).unwrap_err(), Refusal::Unsafe);
+    assert_eq!(
+        m.command(Command::Unlock, ENGINEER, &night()).unwrap_err(),
+        Refusal::NotAllowed("an operator")
+    );
     m.command(Command::Unlock, OPERATOR, &night()).unwrap();
     assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
     assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
@@ -241,6 +248,58 @@ fn the_night_ack_when_required() {
     assert_eq!(m.tick(&night()).mode, Mode::SchedulerObserving);
     let next = Inputs { night_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), ..night() };
     assert_ne!(m.tick(&next).mode, Mode::SchedulerObserving, "each night is acknowledged");
+}
+
+/// The night ACK is the control room's button, read through the PLC; the
+/// operator's command is the fallback.
+#[test]
+fn the_night_ack_from_the_plcs_button() {
+    let mut m = Majordome::new(Rules { require_night_ack: true, ..Rules::default() });
+    m.tick(&night());
+    assert_eq!(m.tick(&night()).mode, Mode::SchedulerStandby);
+    let t = m.tick(&Inputs { plc_ack: true, ..night() });
+    assert_eq!(t.mode, Mode::SchedulerObserving);
+    assert!(t.notes.iter().any(|n| n == "night ACK for the night of 2026-11-22 given at the PLC"), "{t:?}");
+    assert_eq!(m.night_ack, NaiveDate::from_ymd_opt(2026, 11, 22));
+    // The button stays lit: said once, not at every tick.
+    assert!(m.tick(&Inputs { plc_ack: true, ..night() }).notes.is_empty());
+    // A PLC that does not answer gives no ACK.
+    let mut m = Majordome::new(Rules { require_night_ack: true, ..Rules::default() });
+    m.tick(&Inputs { plc_ack: true, plc_fresh: false, ..night() });
+    assert_eq!(m.night_ack, None);
+}
+
+/// The control page's buttons: who sees which, in which state (seed 000
+/// 1.10.2): none for those without the right, LOCK only when SAFE, the
+/// bypass only when UNSAFE, GO REMOTE only in the scheduler's standby or ready.
+#[test]
+fn the_buttons_offered_follow_the_seed() {
+    use Command::*;
+    let mut m = observing();
+    let state = m.state(&night());
+    for nobody in [&[Profile::Visitor][..], &[Profile::Tac], OBSERVER] {
+        assert!(state.offered(nobody).is_empty(), "{nobody:?}");
+    }
+    assert_eq!(state.offered(OPERATOR), [Lock, StopObserving, NightAck]);
+    assert_eq!(state.offered(ENGINEER), [StopObserving]);
+    assert_eq!(state.offered(&[Profile::Sysadmin]), [StopObserving], "the matrix leaves LOCK to operators");
+    let rain = Inputs { env: GlobalStatus::Unsafe, ..night() };
+    m.tick(&Inputs { secured: true, ..rain.clone() });
+    let state = m.state(&rain);
+    assert_eq!(state.mode, Mode::SchedulerStandby);
+    assert_eq!(state.offered(OPERATOR), [PlcBypass, GoRemote, StopObserving, NightAck]);
+    m.command(PlcBypass, OPERATOR, &rain).unwrap();
+    assert_eq!(m.state(&rain).offered(OPERATOR), [StopPlcBypass, GoRemote, StopObserving, NightAck]);
+    m.tick(&Inputs { plc_bypass: true, ..rain.clone() });
+    let state = m.state(&Inputs { plc_bypass: true, ..rain.clone() });
+    assert!(state.safe && state.mode == Mode::SchedulerObserving, "bypassed: observing again");
+    assert_eq!(state.offered(OPERATOR), [StopPlcBypass, Lock, StopObserving, NightAck]);
+    m.command(Lock, OPERATOR, &rain).unwrap();
+    let state = m.state(&rain);
+    assert_eq!(state.offered(OPERATOR), [StopPlcBypass, Unlock, NightAck]);
+    assert_eq!(state.offered(ENGINEER), Vec::<Command>::new());
+    // Each refusal is the reason the button is not shown.
+    assert_eq!(state.check(GoRemote, ENGINEER).unwrap_err(), Refusal::Locked);
 }
 
 #[test]
