@@ -10,7 +10,6 @@ mod commands;
 mod context;
 mod error;
 mod output;
-mod password;
 
 pub use cli::Cli;
 pub use error::CliError;

@@ -400,8 +400,11 @@ macro_rules! on_conn {
     };
 }
 
+mod accounts_api;
 mod alerts_api;
 mod execution_api;
+
+pub use accounts_api::{NewSession, SessionKind, SessionRecord};
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`:

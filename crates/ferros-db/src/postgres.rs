@@ -26,6 +26,10 @@ pub(crate) mod execution;
 #[path = "alerts.rs"]
 pub(crate) mod alerts;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "accounts.rs"]
+pub(crate) mod accounts;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
     let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;

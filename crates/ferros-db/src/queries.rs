@@ -141,11 +141,11 @@ async fn program_id(tx: &mut Tx<'_>, name: &str) -> DbResult<i64> {
 // ------------------------------------------------------------------- users
 
 #[derive(FromRow)]
-struct UserRow {
-    id: i64,
-    username: String,
-    email: String,
-    active: bool,
+pub(crate) struct UserRow {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) active: bool,
 }
 
 pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
@@ -194,7 +194,11 @@ pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>
 }
 
 /// Adds profiles and programs to user rows: of every user, or of `only` one.
-async fn user_details(pool: &Pool<Db>, rows: Vec<UserRow>, only: Option<i64>) -> DbResult<Vec<User>> {
+pub(crate) async fn user_details(
+    pool: &Pool<Db>,
+    rows: Vec<UserRow>,
+    only: Option<i64>,
+) -> DbResult<Vec<User>> {
     let filter = if only.is_some() { " WHERE user_id = $1" } else { "" };
     let profiles_sql = format!("SELECT user_id, profile FROM user_profiles{filter}");
     let members_sql = format!("SELECT user_id, program_id FROM program_members{filter}");

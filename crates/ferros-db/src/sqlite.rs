@@ -30,6 +30,10 @@ pub(crate) mod execution;
 #[path = "alerts.rs"]
 pub(crate) mod alerts;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "accounts.rs"]
+pub(crate) mod accounts;
+
 /// Opens the pool; a database that need not be `durable` (a simulation's,
 /// thrown away after it) is never synced to the disk.
 pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {

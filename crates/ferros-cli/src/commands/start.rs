@@ -13,7 +13,6 @@ use ferros_web::AppState;
 use crate::cli::StartArgs;
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
-use crate::password;
 
 use super::common::shutdown_signal;
 
@@ -104,11 +103,11 @@ async fn ensure_admin(ctx: &Context, db: &Db) -> CliResult {
     if db.count_users_with_profile(Profile::Sysadmin).await? > 0 {
         return Ok(());
     }
-    let pw = password::generate();
+    let pw = ferros_auth::generate_password();
     let admin = NewUser {
         username: "admin".to_owned(),
         email: String::new(),
-        password_hash: password::hash(&pw)?,
+        password_hash: ferros_auth::hash(&pw).map_err(anyhow::Error::from)?,
         profiles: BTreeSet::from([Profile::Sysadmin]),
         programs: Vec::new(),
     };

@@ -12,7 +12,6 @@ use super::print_json;
 use crate::cli::UserCmd;
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
-use crate::password;
 
 pub async fn run(ctx: &Context, cmd: UserCmd) -> CliResult {
     match cmd {
@@ -26,18 +25,16 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CliResult {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).map_err(anyhow::Error::from)?;
                 let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-                if pw.chars().count() < 8 {
-                    return Err(CliError::input("the password must have at least 8 characters"));
-                }
+                ferros_auth::check_password(&name, &pw).map_err(|e| CliError::input(e.to_string()))?;
                 (pw, false)
             } else {
-                (password::generate(), true)
+                (ferros_auth::generate_password(), true)
             };
             let db = ctx.open_db().await?;
             let new = NewUser {
                 username: name,
                 email,
-                password_hash: password::hash(&password)?,
+                password_hash: ferros_auth::hash(&password).map_err(anyhow::Error::from)?,
                 profiles,
                 programs,
             };

@@ -690,3 +690,50 @@ pub async fn alerts_store_their_effect_and_position_at_once(db: &Db) {
     let older = db.list_alerts(Some(page[2].id), 50).await.unwrap();
     assert_eq!(older.len(), 2);
 }
+
+/// A session opens for an active user, is found by its token's digest until
+/// it expires, ends at logout, and ends when its user is deactivated or
+/// changes password (but the session that changed it).
+pub async fn sessions_open_expire_and_end_with_their_user(db: &Db) {
+    use ferros_db::{NewSession, SessionKind};
+    setup(db).await;
+    db.create_user(&new_user("olga", &[Profile::Operator], &[]), now()).await.unwrap();
+    let t0 = now();
+    let open = |hash: &'static str, who: &'static str, kind| NewSession {
+        username: who,
+        token_hash: hash,
+        kind,
+        csrf: "csrf-token",
+        now: t0,
+        expires_at: t0 + chrono::TimeDelta::hours(12),
+    };
+    let id = db.create_session(&open("h1", "olga", SessionKind::Cookie)).await.unwrap();
+    let s = db.session("h1", t0 + chrono::TimeDelta::hours(1)).await.unwrap().unwrap();
+    assert_eq!((s.id, s.kind, s.csrf.as_str()), (id, SessionKind::Cookie, "csrf-token"));
+    assert_eq!(s.user.username, "olga");
+    assert!(s.user.profiles.contains(&Profile::Operator));
+    assert!(db.session("h1", t0 + chrono::TimeDelta::hours(12)).await.unwrap().is_none(), "expired");
+    assert!(db.session("other", t0).await.unwrap().is_none());
+    let e = db.create_session(&open("h2", "nobody", SessionKind::Bearer)).await.unwrap_err();
+    assert_eq!(e.to_string(), "active user nobody does not exist");
+    // A password change ends the other sessions.
+    db.create_session(&open("h3", "olga", SessionKind::Bearer)).await.unwrap();
+    db.set_password("olga", "$argon2id$new", Some(id)).await.unwrap();
+    assert!(db.session("h1", t0).await.unwrap().is_some());
+    assert!(db.session("h3", t0).await.unwrap().is_none());
+    assert!(db.delete_session("h1").await.unwrap());
+    assert!(!db.delete_session("h1").await.unwrap());
+    // Deactivation ends them all, and no session opens for an inactive user.
+    db.create_session(&open("h4", "olga", SessionKind::Cookie)).await.unwrap();
+    let olga = db.set_user_active("olga", false).await.unwrap();
+    assert!(!olga.active);
+    assert!(db.session("h4", t0).await.unwrap().is_none());
+    assert!(db.create_session(&open("h5", "olga", SessionKind::Cookie)).await.is_err());
+    db.set_user_active("olga", true).await.unwrap();
+    let u = db.set_user_profiles("olga", &BTreeSet::from([Profile::Observer, Profile::Tac])).await.unwrap();
+    assert_eq!(u.profiles, BTreeSet::from([Profile::Observer, Profile::Tac]));
+    assert!(db.set_user_profiles("olga", &BTreeSet::new()).await.is_err());
+    assert!(db.set_user_active("nobody", true).await.is_err());
+    db.create_session(&open("h6", "olga", SessionKind::Cookie)).await.unwrap();
+    assert_eq!(db.prune_sessions(t0 + chrono::TimeDelta::hours(13)).await.unwrap(), 1);
+}

@@ -62,6 +62,7 @@ on_both_backends!(
     concurrent_writers_all_land,
     cancelled_writers_leave_no_transaction_open,
     alerts_store_their_effect_and_position_at_once,
+    sessions_open_expire_and_end_with_their_user,
 );
 
 #[tokio::test]
