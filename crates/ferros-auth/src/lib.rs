@@ -194,8 +194,8 @@ mod tests {
         }
         assert_eq!(l.wait("eve", t0 + s(10)), Some(s(50)), "until the first failure is a minute old");
         assert_eq!(l.wait("eve", t0 + s(60)), None);
-        l.failed("eve", t0 + s(61));
-        assert!(l.wait("eve", t0 + s(61)).is_some());
+        l.failed("eve", t0 + s(60));
+        assert_eq!(l.wait("eve", t0 + s(60)), Some(s(1)), "failures at 1, 2 and 60 s");
         l.succeeded("eve");
         assert_eq!(l.wait("eve", t0 + s(62)), None);
         // At most two keys: a third forgets the oldest.
