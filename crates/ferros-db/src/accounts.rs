@@ -30,6 +30,15 @@ pub(crate) async fn create_session(pool: &Pool<Db>, s: &NewSession<'_>) -> DbRes
     .bind(s.expires_at)
     .fetch_one(&mut *tx)
     .await?;
+    // A user holds a bounded number of sessions: the oldest are closed.
+    sqlx::query(
+        "DELETE FROM sessions WHERE user_id = $1 AND id NOT IN
+             (SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+    )
+    .bind(user)
+    .bind(ferros_limits::MAX_SESSIONS_PER_USER)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

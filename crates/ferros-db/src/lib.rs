@@ -635,6 +635,11 @@ impl Db {
         on_backend!(self, latest_schedule())
     }
 
+    /// The newest schedule made at or before schedule `id` (the plans of the past).
+    pub async fn schedule_at_most(&self, id: ScheduleId) -> DbResult<Option<Schedule>> {
+        on_backend!(self, schedule_at_most(id.0))
+    }
+
     pub async fn schedule_history(&self, limit: i64) -> DbResult<Vec<ScheduleSummary>> {
         on_backend!(self, schedule_history(limit))
     }

@@ -810,9 +810,16 @@ struct EntryRow {
 }
 
 pub(crate) async fn latest_schedule(pool: &Pool<Db>) -> DbResult<Option<Schedule>> {
+    schedule_at_most(pool, i64::MAX).await
+}
+
+/// The newest schedule whose id is at most `id` (past plans, PREV / NEXT).
+pub(crate) async fn schedule_at_most(pool: &Pool<Db>, id: i64) -> DbResult<Option<Schedule>> {
     let row: Option<ScheduleRow> = sqlx::query_as(
-        "SELECT id, created_at, night_start, night_end, plan_start FROM schedules ORDER BY id DESC LIMIT 1",
+        "SELECT id, created_at, night_start, night_end, plan_start FROM schedules WHERE id <= $1
+         ORDER BY id DESC LIMIT 1",
     )
+    .bind(id)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };

@@ -96,6 +96,10 @@ impl Profile {
                 matches!(self, Observer | Engineer | Superoperator | Pi | Sysadmin)
             }
             EditConfig => matches!(self, Superoperator | Pi | Sysadmin),
+            // The agents, their heartbeats and logs: the staff.
+            ViewSystem => matches!(self, Engineer | Operator | Superoperator | Pi | Sysadmin),
+            // Everyone with an account sees and edits their own profile.
+            OwnProfile => !matches!(self, Visitor),
             // Alert requests pre-empt everyone's work: the alert manager's
             // account (a superoperator) and those who answer for the night.
             SubmitAlertRequest => matches!(self, Superoperator | Pi | Sysadmin),
@@ -149,6 +153,39 @@ pub enum Right {
     ViewAllImages,
     ManageUsers,
     EditConfig,
+    /// The System page: agents, heartbeats, restarts, logs.
+    ViewSystem,
+    /// One's own account: see it, change one's password.
+    OwnProfile,
+}
+
+impl Right {
+    pub const ALL: [Right; 24] = [
+        Right::ViewWeather,
+        Right::ViewObservatory,
+        Right::ViewAlerts,
+        Right::ViewSchedule,
+        Right::ObservatoryControl,
+        Right::NightAck,
+        Right::PlcBypass,
+        Right::LockObservatory,
+        Right::ChangeMode,
+        Right::DeviceStatus,
+        Right::DeviceCommand,
+        Right::ViewProposals,
+        Right::EditProposal,
+        Right::VoteProposal,
+        Right::SetQuotaAndPriority,
+        Right::SubmitRequest,
+        Right::SubmitAlertRequest,
+        Right::ViewAllRequests,
+        Right::ViewOwnImages,
+        Right::ViewAllImages,
+        Right::ManageUsers,
+        Right::EditConfig,
+        Right::ViewSystem,
+        Right::OwnProfile,
+    ];
 }
 
 /// A user name: 1 to 64 letters, digits, `.`, `_`, `-` or `@`.
@@ -180,6 +217,13 @@ pub struct User {
 impl User {
     pub fn has(&self, right: Right) -> bool {
         self.active && self.profiles.iter().any(|p| p.allows(right))
+    }
+
+    /// May submit requests to `program`: an active member with a profile
+    /// that submits, or a PI or SysAdmin (who see all requests).
+    pub fn may_submit_to(&self, program: ProgramId) -> bool {
+        self.has(Right::SubmitRequest)
+            && (self.programs.contains(&program) || self.has(Right::ViewAllRequests))
     }
 }
 

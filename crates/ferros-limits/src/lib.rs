@@ -100,6 +100,18 @@ pub const PAGE_ROWS: u32 = 50;
 /// Characters of a name shown in a list before it is cut with "…".
 pub const SHOWN_NAME_CHARS: usize = 80;
 
+// ---- The web server ------------------------------------------------------
+
+/// Bytes of a request body the web server reads: a request XML upload (the
+/// same limit as a file), a form, a JSON document.
+pub const MAX_WEB_BODY_BYTES: usize = MAX_REQUEST_BYTES as usize;
+/// User names and addresses the login limiter remembers at once.
+pub const MAX_LOGIN_KEYS: usize = 10_000;
+/// Sessions a user may hold open at once (the oldest are closed).
+pub const MAX_SESSIONS_PER_USER: i64 = 32;
+/// Seconds a control command from the web waits for the majordome's answer.
+pub const CONTROL_WAIT_S: u64 = 10;
+
 /// What a request may hold, checked at import (XML, and later forms and the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

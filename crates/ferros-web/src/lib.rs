@@ -1,18 +1,62 @@
-//! The Ferros web server. For now: `GET /healthz` for supervisors and load
-//! balancers, and a home page saying what this Ferros is and how it is doing.
-//! The dashboard, the API and authentication attach here later.
+//! The Ferros web server: the dashboard's pages (server-rendered HTML from
+//! compile-checked templates, a little JavaScript, SVG charts drawn here),
+//! the REST API under `/api/v1/` with its OpenAPI document, and accounts:
+//! login, sessions in the database, CSRF tokens on every form, the login
+//! rate limiter, and the seeds' rights matrix checked on the server for
+//! every route (`access.rs`: one table says who may reach what).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::routing::get;
 use ferros_clock::Clock;
 use ferros_db::Db;
+use ferros_request_xml::ReadOptions;
 use tokio::net::TcpListener;
 
+mod access;
+mod api;
+mod auth;
+mod control;
 mod health;
-mod home;
+mod pages;
+mod problem;
+mod requests;
+mod status;
+mod svg;
+mod users;
+
+pub use access::{Access, ROUTES, RouteInfo};
+
+/// How long a login lasts, and the login limiter's settings.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Hours a session lasts after its login.
+    pub session_hours: f64,
+    /// Failed logins allowed per user name and per address in `login_window_s`.
+    pub login_failures: usize,
+    pub login_window_s: i64,
+    /// Mark the session cookie `Secure` (Ferros behind HTTPS).
+    pub secure_cookies: bool,
+    /// The device status list the `gic` agent writes every 6 s
+    /// (`exchange/GIC/TO/device_status.json`), shown as the devices' states.
+    pub device_status_file: Option<std::path::PathBuf>,
+    /// Webcam image addresses shown on the Webcams page.
+    pub webcams: Vec<String>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            session_hours: 12.0,
+            login_failures: 5,
+            login_window_s: 300,
+            secure_cookies: false,
+            device_status_file: None,
+            webcams: Vec::new(),
+        }
+    }
+}
 
 /// What every handler may use.
 #[derive(Debug, Clone)]
@@ -25,11 +69,42 @@ struct Inner {
     db: Db,
     clock: Clock,
     site_name: String,
+    settings: WebSettings,
+    /// How request XML is read (limits, cameras' readouts, filter wheels);
+    /// its `now` is set at each import.
+    import: ReadOptions,
+    limiter: Mutex<ferros_auth::RateLimiter>,
+    status: status::Cache,
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: Clock, site_name: impl Into<String>) -> Self {
-        Self { inner: Arc::new(Inner { db, clock, site_name: site_name.into() }) }
+    pub fn new(db: Db, clock: Clock, site_name: impl Into<String>, import: ReadOptions) -> Self {
+        Self::with_settings(db, clock, site_name, import, WebSettings::default())
+    }
+
+    pub fn with_settings(
+        db: Db,
+        clock: Clock,
+        site_name: impl Into<String>,
+        import: ReadOptions,
+        settings: WebSettings,
+    ) -> Self {
+        let limiter = ferros_auth::RateLimiter::new(
+            settings.login_failures,
+            chrono::TimeDelta::seconds(settings.login_window_s),
+            ferros_limits::MAX_LOGIN_KEYS,
+        );
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                site_name: site_name.into(),
+                settings,
+                import,
+                limiter: Mutex::new(limiter),
+                status: status::Cache::default(),
+            }),
+        }
     }
 
     fn db(&self) -> &Db {
@@ -39,15 +114,15 @@ impl AppState {
     fn clock(&self) -> &Clock {
         &self.inner.clock
     }
+
+    fn site_name(&self) -> &str {
+        &self.inner.site_name
+    }
 }
 
 /// All routes, ready to be served or called directly in tests.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(home::page))
-        .route("/healthz", get(health::check))
-        .fallback(home::not_found)
-        .with_state(state)
+    access::router(state)
 }
 
 /// Serves until `shutdown` completes, then lets running requests finish.
@@ -56,21 +131,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
-}
-
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -4,7 +4,7 @@ use crate::output::{say, say_raw};
 use std::path::Path;
 
 use ferros_domain::{
-    JulianDate, Profile, Request, RequestId, RequestStatus, Right, SequenceStatus, summarize_statuses,
+    JulianDate, Request, RequestId, RequestStatus, Right, SequenceStatus, summarize_statuses,
 };
 use ferros_request_xml::{ReadOptions, read_request, write_request};
 use serde::Serialize;
@@ -103,10 +103,7 @@ async fn import(ctx: &Context, file: &Path, user: Option<String>, submit: bool, 
             "--user: user \"{owner}\" does not exist (see ferros user list); nothing stored"
         ))
     })?;
-    let may_submit = account.has(Right::SubmitRequest)
-        && (account.programs.contains(&program.id)
-            || account.profiles.iter().any(|p| matches!(p, Profile::Pi | Profile::Sysadmin)));
-    if !may_submit {
+    if !account.may_submit_to(program.id) {
         return Err(CliError::input(format!(
             "--user: user \"{owner}\" may not submit requests to program \"{}\" (not an active member with an observer profile); nothing stored",
             program.name

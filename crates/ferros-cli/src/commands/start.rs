@@ -75,7 +75,26 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
     say!("Press Ctrl-C to stop.");
 
     log(&db, ctx, LogLevel::Info, format!("Ferros started, serving http://{addr}/")).await;
-    let state = AppState::new(db.clone(), ctx.clock, settings.site.name.clone());
+    let import = ferros_request_xml::ReadOptions {
+        now: ferros_domain::JulianDate::from_datetime(ctx.clock.now()).map_err(anyhow::Error::from)?,
+        limits: settings.import,
+        readouts: settings.executor.readouts(),
+        wheels: ferros_observatory::wheels(settings),
+    };
+    let web_settings = ferros_web::WebSettings {
+        device_status_file: Some(
+            settings
+                .data_dir
+                .join("archive")
+                .join("exchange")
+                .join("GIC")
+                .join("TO")
+                .join("device_status.json"),
+        ),
+        ..ferros_web::WebSettings::default()
+    };
+    let state =
+        AppState::with_settings(db.clone(), ctx.clock, settings.site.name.clone(), import, web_settings);
     // One Ctrl-C stops both the web server and the agents.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let agents = {

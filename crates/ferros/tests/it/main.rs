@@ -464,7 +464,10 @@ fn start_serves_healthz_creates_one_admin_and_stops_cleanly() {
     assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
     assert!(health.contains("\"database\":\"ok\""), "{health}");
     let home = http_get(&url, "/");
-    assert!(home.contains("<h1>Ferros</h1>"), "{home}");
+    assert!(home.contains("Robotic observatory control") && home.contains("href=\"/login\""), "{home}");
+    // A visitor sees the schedule, not the requests (the rights matrix).
+    assert!(http_get(&url, "/schedule").starts_with("HTTP/1.1 200"));
+    assert!(http_get(&url, "/requests").starts_with("HTTP/1.1 401"));
     assert!(stop(&mut child, "-TERM").success());
 
     // A second start finds the administrator and creates no other.

@@ -1,0 +1,212 @@
+//! The REST API under `/api/v1/`: JSON, a bearer token from
+//! `POST /api/v1/login` (or the pages' session cookie with its CSRF token),
+//! and the OpenAPI 3 document of every route of the access table.
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use ferros_db::SessionKind;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access::{Access, ROUTES, Viewer};
+use crate::problem::{ApiProblem, Problem};
+use crate::{AppState, auth};
+
+type ApiResult = Result<Response, ApiProblem>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Problem::bad_request(format!("the body is not the JSON expected: {e}")))
+}
+
+pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult {
+    let addr = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let bytes = axum::body::to_bytes(req.into_body(), 4096).await.map_err(|_| Problem::too_large())?;
+    let l: Login = json_body(&bytes)?;
+    let done = auth::login(&state, &l.username, &l.password, addr, SessionKind::Bearer).await?;
+    Ok(Json(json!({"token": done.token, "expires_in_s": done.expires_in.num_seconds()})).into_response())
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    auth::logout(&state, &headers).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn status(State(state): State<AppState>) -> ApiResult {
+    let v = crate::status::get(&state).await?;
+    Ok(Json(&*v).into_response())
+}
+
+pub async fn control(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(command): Path<String>,
+) -> ApiResult {
+    let said = crate::control::give(&state, &viewer, &command).await?;
+    Ok(Json(json!({"command": command, "state": "accepted", "message": said})).into_response())
+}
+
+pub async fn create_request(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: String,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let done = crate::requests::import(&state, user, &body, false).await?;
+    Ok((StatusCode::CREATED, Json(done)).into_response())
+}
+
+pub async fn request(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let r = crate::requests::visible(&state, user, id).await?;
+    Ok(Json(r).into_response())
+}
+
+pub async fn request_action(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, action)): Path<(i64, String)>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let said = crate::requests::act(&state, user, id, &action).await?;
+    Ok(Json(json!({"request_id": id, "message": said})).into_response())
+}
+
+pub async fn schedule(State(state): State<AppState>) -> ApiResult {
+    match crate::pages::schedule::load(&state, None).await? {
+        Some((s, _)) => Ok(Json(s).into_response()),
+        None => Ok(Json(Value::Null).into_response()),
+    }
+}
+
+/// What each API route does, takes and answers, for the document.
+fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Value)>, Value) {
+    let obj = json!({"type": "object"});
+    let err = json!({"$ref": "#/components/schemas/Error"});
+    match (method, path) {
+        ("GET", "/api/v1/openapi.json") => ("This document.", None, obj),
+        ("POST", "/api/v1/login") => (
+            "Log in: a bearer token for scripts.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["username", "password"], "additionalProperties": false,
+                "properties": {"username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "maxLength": 256}}}),
+            )),
+            json!({"type": "object", "properties": {"token": {"type": "string"}, "expires_in_s": {"type": "integer"}}}),
+        ),
+        ("POST", "/api/v1/logout") => ("End the session of this token.", None, obj),
+        ("GET", "/api/v1/status") => {
+            ("The environment synthesis, the majordome's mode and flags, the devices (public).", None, obj)
+        }
+        ("POST", "/api/v1/control/{command}") => (
+            "A control command (lock, unlock, go-remote, go-scheduler, stop-observing, plc-bypass, stop-plc-bypass, night-ack), answered by the majordome.",
+            None,
+            obj,
+        ),
+        ("POST", "/api/v1/requests") => (
+            "Import a request XML (the body): 201 with its id, or 422 with every problem; nothing stored on a problem.",
+            Some(("application/xml", json!({"type": "string"}))),
+            json!({"type": "object", "properties": {"request_id": {"type": "integer"}, "sequences": {"type": "array", "items": {"type": "integer"}}, "warnings": {"type": "array", "items": {"type": "string"}}}}),
+        ),
+        ("GET", "/api/v1/requests/{id}") => ("A request with its sequences, albums and plans.", None, obj),
+        ("POST", "/api/v1/requests/{id}/{action}") => ("submit or cancel a request.", None, obj),
+        ("GET", "/api/v1/schedule") => {
+            ("The latest schedule (null before the first).", None, json!({"type": ["object", "null"]}))
+        }
+        _ => ("", None, err),
+    }
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    Json(document())
+}
+
+/// The OpenAPI 3 document, from the access table: every API route, its
+/// parameters, body, answers and security.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES.iter().filter(|r| r.is_api()) {
+        let (summary, body, ok) = describe(r.method, r.path);
+        let mut params = Vec::new();
+        for seg in r.path.split('/').filter(|s| s.starts_with('{')) {
+            let name = seg.trim_matches(|c| c == '{' || c == '}');
+            let schema = if name == "id" {
+                json!({"type": "integer", "format": "int64"})
+            } else {
+                json!({"type": "string", "maxLength": 32})
+            };
+            params.push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
+        }
+        let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let ok_code = if r.method == "POST" && r.path == "/api/v1/requests" {
+            "201"
+        } else if r.path == "/api/v1/logout" {
+            "204"
+        } else {
+            "200"
+        };
+        let mut responses = serde_json::Map::new();
+        if ok_code == "204" {
+            responses.insert(ok_code.into(), json!({"description": "done"}));
+        } else {
+            responses.insert(
+                ok_code.into(),
+                json!({"description": "done", "content": {"application/json": {"schema": ok}}}),
+            );
+        }
+        responses.insert("400".into(), err("the request is malformed"));
+        responses.insert("404".into(), err("no such thing"));
+        responses.insert("413".into(), err("the body is too large"));
+        if r.access != Access::Public || r.path == "/api/v1/login" {
+            responses.insert("401".into(), err("no valid login"));
+        }
+        if matches!(r.access, Access::Right(_)) {
+            responses.insert("403".into(), err("the profiles do not allow it"));
+        }
+        match r.path {
+            "/api/v1/requests" => {
+                responses.insert("422".into(), err("every problem of the document"));
+            }
+            "/api/v1/login" => {
+                responses.insert("429".into(), err("too many failed logins"));
+            }
+            p if p.contains("control") || p.contains("{action}") => {
+                responses.insert("409".into(), err("refused in this state"));
+                responses.insert("504".into(), err("no answer from the majordome"));
+            }
+            _ => {}
+        }
+        responses.insert("503".into(), err("the database does not answer"));
+        let mut op = json!({"summary": summary, "parameters": params, "responses": responses});
+        if let Some((ct, schema)) = body {
+            op["requestBody"] = json!({"required": true, "content": {ct: {"schema": schema}}});
+        }
+        if r.access != Access::Public {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        paths.entry(r.path.to_owned()).or_insert_with(|| json!({}))[r.method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Ferros", "version": env!("CARGO_PKG_VERSION"), "description": "The Ferros observatory control system's API."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}}}
+        }
+    })
+}

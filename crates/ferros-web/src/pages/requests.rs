@@ -1,0 +1,189 @@
+//! Requests: the list the viewer may see, the upload of a request XML
+//! (every problem shown on the form, nothing stored), a request's tree,
+//! submit and cancel.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use ferros_domain::Right;
+use serde::Deserialize;
+
+use super::{Nav, render, shown, when};
+use crate::AppState;
+use crate::access::Viewer;
+use crate::problem::Problem;
+
+pub struct Row {
+    id: i64,
+    name: String,
+    program: String,
+    owner: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct ListPage {
+    nav: Nav,
+    rows: Vec<Row>,
+    xml: String,
+    error: String,
+    problems: Vec<String>,
+}
+
+async fn rows(state: &AppState, viewer: &Viewer) -> Result<Vec<Row>, Problem> {
+    let Some(user) = viewer.user() else { return Ok(Vec::new()) };
+    let db = state.db();
+    let programs = db.list_programs().await?;
+    let mine: Vec<&str> =
+        programs.iter().filter(|p| user.programs.contains(&p.id)).map(|p| p.name.as_str()).collect();
+    let all = user.has(Right::ViewAllRequests);
+    Ok(db
+        .requests_page(None, ferros_limits::PAGE_ROWS * 4)
+        .await?
+        .into_iter()
+        .filter(|r| all || r.owner == user.username || mine.contains(&r.program.as_str()))
+        .map(|r| Row {
+            id: r.id.0,
+            name: shown(&r.name),
+            program: shown(&r.program),
+            owner: shown(&r.owner),
+            status: ferros_domain::summarize_statuses(&r.sequence_statuses),
+        })
+        .collect())
+}
+
+async fn list_page(state: &AppState, viewer: &Viewer, xml: String, p: Option<Problem>) -> Response {
+    let rows = match rows(state, viewer).await {
+        Ok(r) => r,
+        Err(p) => return super::error_page(&p, viewer.clone()),
+    };
+    let (status, error, problems) = match p {
+        Some(p) => {
+            let list = if p.problems.is_empty() { vec![p.message.clone()] } else { p.problems };
+            (p.status, p.message, list)
+        }
+        None => (StatusCode::OK, String::new(), Vec::new()),
+    };
+    render(status, &ListPage { nav: Nav::new(state, viewer, "/requests"), rows, xml, error, problems })
+}
+
+pub async fn list(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> Response {
+    list_page(&state, &viewer, String::new(), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Upload {
+    #[serde(default)]
+    xml: String,
+    #[serde(default)]
+    submit: Option<String>,
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<Upload>,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::requests::import(&state, user, &f.xml, f.submit.is_some()).await {
+        Ok(done) => Redirect::to(&format!("/requests/{}", done.request_id)).into_response(),
+        Err(p) => {
+            // The document comes back on the form, unless it is too large to.
+            let xml = if f.xml.len() <= 256 << 10 { f.xml } else { String::new() };
+            list_page(&state, &viewer, xml, Some(p)).await
+        }
+    }
+}
+
+pub struct SeqRow {
+    id: i64,
+    name: String,
+    status: String,
+    target: String,
+    window: String,
+    planned: String,
+    albums: String,
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    nav: Nav,
+    r: ferros_domain::Request,
+    kind: &'static str,
+    strategy: &'static str,
+    created: String,
+    sequences: Vec<SeqRow>,
+}
+
+fn jd(j: Option<ferros_domain::JulianDate>) -> String {
+    j.map(|j| j.to_datetime().format("%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
+}
+
+async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) -> Response {
+    let Some(user) = viewer.user() else {
+        return super::error_page(&Problem::unauthorized(), viewer.clone());
+    };
+    let r = match crate::requests::visible(state, user, id).await {
+        Ok(r) => r,
+        Err(p) => return super::error_page(&p, viewer.clone()),
+    };
+    let sequences = r
+        .sequences
+        .iter()
+        .map(|s| SeqRow {
+            id: s.id.0,
+            name: shown(&s.spec.name),
+            status: s.status.to_string(),
+            target: match s.spec.coordinates {
+                Some(c) => format!(
+                    "{} ({:.4}, {:+.4})",
+                    s.spec.target.as_deref().unwrap_or("-"),
+                    c.ra.degrees(),
+                    c.dec.degrees()
+                ),
+                None => s.spec.target.clone().unwrap_or_else(|| "-".into()),
+            },
+            window: format!("{} – {}", jd(Some(s.spec.jd1)), jd(Some(s.spec.jd2))),
+            planned: format!("{} – {}", jd(s.tsp), jd(s.tep)),
+            albums: s
+                .albums
+                .iter()
+                .map(|a| format!("{} ({} plan(s))", a.spec.detector, a.plans.len()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
+    let page = RequestPage {
+        nav: Nav::new(state, viewer, "/requests").with_flash(flash),
+        kind: r.kind.code(),
+        strategy: r.strategy.code(),
+        created: when(r.created_at),
+        sequences,
+        r,
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Response {
+    show_page(&state, &viewer, id, String::new()).await
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::requests::act(&state, user, id, &action).await {
+        Ok(said) => show_page(&state, &viewer, id, said).await,
+        Err(p) => super::error_page(&p, viewer),
+    }
+}

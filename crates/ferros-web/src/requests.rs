@@ -1,0 +1,110 @@
+//! Requests from the web: an XML document imported with the importer's
+//! checks (every problem, with line and column; nothing stored when one
+//! is found), who may see which, and submit / cancel.
+
+use axum::http::StatusCode;
+use ferros_domain::{JulianDate, Request, RequestId, Right, SequenceStatus, User};
+use ferros_request_xml::{ReadOptions, read_request};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// A stored request: its id and its sequences' ids, and the importer's warnings.
+#[derive(Debug, serde::Serialize)]
+pub struct Imported {
+    pub request_id: i64,
+    pub sequences: Vec<i64>,
+    pub warnings: Vec<String>,
+}
+
+pub async fn import(state: &AppState, user: &User, xml: &str, submit: bool) -> Result<Imported, Problem> {
+    if xml.len() > ferros_limits::MAX_REQUEST_BYTES as usize {
+        return Err(Problem::too_large());
+    }
+    let now =
+        JulianDate::from_datetime(state.clock().now()).map_err(|e| Problem::internal("the clock", e))?;
+    let opts = ReadOptions { now, ..state.inner.import.clone() };
+    let imported = read_request(xml, &opts).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Problem::unprocessable(format!("{} problem(s) in the request; nothing stored", list.len()), list)
+    })?;
+    let req = &imported.request;
+    let submit = submit || imported.submit;
+    if submit
+        && let Some(i) = req.sequences.iter().position(|s| s.initial_status() == SequenceStatus::Incomplete)
+    {
+        return Err(Problem::unprocessable(
+            "nothing stored",
+            vec![format!(
+                "request/sequence[{}]: the sequence is INCOMPLETE (no album, or an album without plan) and cannot be submitted",
+                i + 1
+            )],
+        ));
+    }
+    let db = state.db();
+    let program = db.program_by_name(&req.program).await?.ok_or_else(|| {
+        Problem::unprocessable(
+            "nothing stored",
+            vec![format!("request: scientific_program \"{}\" does not exist", req.program)],
+        )
+    })?;
+    if !user.may_submit_to(program.id) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "you may not submit requests to program \"{}\" (not one of your programs); nothing stored",
+                program.name
+            ),
+        ));
+    }
+    if req.kind == ferros_domain::RequestKind::Alert && !user.has(Right::SubmitAlertRequest) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "is_alert=\"1\": alert requests pre-empt every program (superoperator, PI or SysAdmin only); nothing stored",
+        ));
+    }
+    let id = db.create_request(req, &user.username, submit, state.clock().now()).await?;
+    let stored =
+        db.request(id).await?.ok_or_else(|| Problem::internal("the import", "the request vanished"))?;
+    Ok(Imported {
+        request_id: id.0,
+        sequences: stored.sequences.iter().map(|s| s.id.0).collect(),
+        warnings: imported.warnings.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Whether `user` sees `r`: their own, their programs', or all for a PI / SysAdmin.
+pub fn sees(user: &User, r: &Request, program: Option<ferros_domain::ProgramId>) -> bool {
+    user.has(Right::ViewAllRequests)
+        || r.owner == user.username
+        || program.is_some_and(|p| user.programs.contains(&p))
+}
+
+/// The request `id` if the user sees it (404 otherwise: others' requests are not told apart from none).
+pub async fn visible(state: &AppState, user: &User, id: i64) -> Result<Request, Problem> {
+    let db = state.db();
+    let not_found = || Problem::not_found(format!("request {id}"));
+    let r = db.request(RequestId(id)).await?.ok_or_else(not_found)?;
+    let program = db.program_by_name(&r.program).await?.map(|p| p.id);
+    if sees(user, &r, program) { Ok(r) } else { Err(not_found()) }
+}
+
+/// `submit` or `cancel` a visible request; the ids of the sequences changed.
+pub async fn act(state: &AppState, user: &User, id: i64, action: &str) -> Result<String, Problem> {
+    let r = visible(state, user, id).await?;
+    if r.owner != user.username && !user.has(Right::ViewAllRequests) {
+        return Err(Problem::forbidden());
+    }
+    let now = state.clock().now();
+    let changed = match action {
+        "submit" => state.db().submit_request(r.id, now).await?,
+        "cancel" => state.db().cancel_request(r.id, now).await?,
+        other => {
+            return Err(Problem::not_found(format!(
+                "action \"{}\" (submit or cancel)",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    Ok(format!("request {id}: {action}: {} sequence(s) changed", changed.len()))
+}

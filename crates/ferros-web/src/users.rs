@@ -1,0 +1,67 @@
+//! Accounts made by an administrator, from the Users page or the API.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use ferros_domain::{Profile, validate_username};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// A new account: its password given, or made (and then returned, once).
+pub async fn create(
+    state: &AppState,
+    username: &str,
+    email: &str,
+    password: Option<&str>,
+    profiles: &[String],
+    programs: &[String],
+) -> Result<Option<String>, Problem> {
+    validate_username(username).map_err(|e| Problem::unprocessable(e.to_string(), vec![]))?;
+    if email.len() > 254 || email.chars().any(char::is_control) {
+        return Err(Problem::unprocessable(
+            "the e-mail address is longer than 254 characters or has control characters",
+            vec![],
+        ));
+    }
+    if profiles.is_empty() || profiles.len() > Profile::ALL.len() || programs.len() > 100 {
+        return Err(Problem::unprocessable("give 1 to 8 profiles and at most 100 programs", vec![]));
+    }
+    let profiles: BTreeSet<Profile> = profiles
+        .iter()
+        .map(|p| p.parse::<Profile>().map_err(|e| Problem::unprocessable(e.to_string(), vec![])))
+        .collect::<Result<_, _>>()?;
+    let (password, made) = match password.filter(|p| !p.is_empty()) {
+        Some(p) => {
+            ferros_auth::check_password(username, p)
+                .map_err(|e| Problem::unprocessable(e.to_string(), vec![]))?;
+            (p.to_owned(), false)
+        }
+        None => (ferros_auth::generate_password(), true),
+    };
+    let hash = tokio::task::spawn_blocking(move || ferros_auth::hash(&password).map(|h| (h, password)))
+        .await
+        .map_err(|e| Problem::internal("the password", e))?
+        .map_err(|e| Problem::internal("the password", e))?;
+    let new = ferros_db::NewUser {
+        username: username.to_owned(),
+        email: email.to_owned(),
+        password_hash: hash.0,
+        profiles,
+        programs: programs.to_vec(),
+    };
+    state.db().create_user(&new, state.clock().now()).await.map_err(|e| match e {
+        ferros_db::DbError::NotFound { .. } => Problem::unprocessable(e.to_string(), vec![]),
+        other => Problem::from(other),
+    })?;
+    Ok(made.then_some(hash.1))
+}
+
+/// Activates or deactivates an account (not one's own).
+pub async fn set_active(state: &AppState, me: &str, username: &str, active: bool) -> Result<String, Problem> {
+    if username == me && !active {
+        return Err(Problem::new(StatusCode::CONFLICT, "you cannot deactivate your own account"));
+    }
+    state.db().set_user_active(username, active).await?;
+    Ok(format!("{username} {}", if active { "activated" } else { "deactivated" }))
+}

@@ -1,0 +1,20 @@
+// Ferros's only script: confirmations of the buttons that act, a file read
+// into the request upload form, and the refresh of the pages that ask for it.
+"use strict";
+document.addEventListener("submit", (e) => {
+  const f = e.target;
+  const q = f.getAttribute("data-confirm");
+  if (q && !window.confirm(q)) e.preventDefault();
+});
+document.addEventListener("change", (e) => {
+  const input = e.target;
+  if (!input.matches || !input.matches("input[type=file][data-into]")) return;
+  const target = document.getElementById(input.getAttribute("data-into"));
+  const file = input.files && input.files[0];
+  if (!target || !file) return;
+  file.text().then((t) => { target.value = t; });
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const every = document.body.getAttribute("data-refresh");
+  if (every) setTimeout(() => window.location.reload(), Number(every) * 1000);
+});

@@ -1,0 +1,388 @@
+//! Accounts, the rights walk, CSRF, the API and bad input, through the router.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{TimeDelta, Utc};
+use ferros_db::{NewSession, NewUser, SessionKind};
+use ferros_domain::Profile;
+use ferros_web::{Access, ROUTES, router};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use super::{App, spawn_app};
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn send(app: &App, req: Request<Body>) -> Answer {
+    let res = router(app.state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status, headers, body }
+}
+
+/// A user with `profiles` and an open session of `kind`: its token and CSRF token.
+async fn session(app: &App, name: &str, profiles: &[Profile], kind: SessionKind) -> (String, String) {
+    if app.db.user_by_name(name).await.unwrap().is_none() {
+        let u = NewUser {
+            username: name.into(),
+            email: String::new(),
+            password_hash: ferros_auth::hash("a good password").unwrap(),
+            profiles: profiles.iter().copied().collect(),
+            programs: vec![],
+        };
+        app.db.create_user(&u, Utc::now()).await.unwrap();
+    }
+    let token = ferros_auth::new_token();
+    let csrf = ferros_auth::new_token();
+    let now = app.state_now();
+    let digest = ferros_auth::digest(&token);
+    let s = NewSession {
+        username: name,
+        token_hash: &digest,
+        kind,
+        csrf: &csrf,
+        now,
+        expires_at: now + TimeDelta::hours(1),
+    };
+    app.db.create_session(&s).await.unwrap();
+    (token, csrf)
+}
+
+impl App {
+    fn state_now(&self) -> chrono::DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 3, 0, 0).unwrap()
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+        .replace("{command}", "go-remote")
+        .replace("{action}", "submit")
+        .replace("{quantity}", "rain")
+        .replace("{name}", "nobody")
+}
+
+/// A profile (none: a visitor) with its bearer and cookie sessions.
+type Who = (Option<Profile>, Option<(String, String)>, Option<(String, String)>);
+
+/// Every route, for a visitor and for each of the 8 profiles: the access
+/// table decides 401 (no login), 403 (a profile the matrix keeps out) or
+/// anything else (the route's own answer).
+#[tokio::test]
+async fn every_route_for_every_profile_follows_the_matrix() {
+    let app = spawn_app().await;
+    // The majordome observing: GO REMOTE is refused by its state, quickly.
+    let state = r#"{"mode":"SCHEDULER (observing)","safe":true,"locked":false,"bypass":"off","night_ack":null,"night":true,"plc":"AUTO","env":"SAFE","secured":false}"#;
+    app.db.store_majordome(app.state_now(), state).await.unwrap();
+    let mut who: Vec<Who> = vec![(None, None, None)];
+    for p in Profile::ALL {
+        let name = format!("u-{}", p.code());
+        let bearer = session(&app, &name, &[p], SessionKind::Bearer).await;
+        let cookie = session(&app, &name, &[p], SessionKind::Cookie).await;
+        who.push((Some(p), Some(bearer), Some(cookie)));
+    }
+    let mut checked = 0;
+    // The logouts last: they end the sessions the walk uses.
+    let (outs, rest): (Vec<&ferros_web::RouteInfo>, Vec<_>) =
+        ROUTES.iter().partition(|r| r.path.ends_with("/logout"));
+    for r in rest.into_iter().chain(outs) {
+        for (profile, bearer, cookie) in &who {
+            let uri = concrete(r.path);
+            let mut req = Request::builder().method(r.method).uri(&uri);
+            if r.is_api() {
+                if let Some((t, _)) = bearer {
+                    req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+                }
+            } else if let Some((t, csrf)) = cookie {
+                req = req.header(header::COOKIE, format!("ferros_session={t}")).header("x-csrf-token", csrf);
+            }
+            let a = send(&app, req.body(Body::empty()).unwrap()).await;
+            let profiles = profile.map(|p| vec![p]);
+            let allowed = r.access.allows(profiles.as_deref());
+            let what = format!(
+                "{} {uri} as {profile:?}: {} {}",
+                r.method,
+                a.status,
+                a.body.chars().take(200).collect::<String>()
+            );
+            if allowed {
+                assert!(a.status != StatusCode::UNAUTHORIZED, "{what}");
+                assert!(a.status != StatusCode::FORBIDDEN || uri.contains("control"), "{what}");
+                assert!(!a.status.is_server_error(), "{what}");
+            } else if profile.is_none() {
+                assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
+            } else {
+                assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= ROUTES.len() * 9);
+    // Each refusal of a logged-in profile is in the log.
+    let logs = app.db.recent_logs(1000).await.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.source == "web" && l.message.starts_with("403 u-visitor (visitor) GET /requests")),
+        "{logs:?}"
+    );
+}
+
+/// The login form: its CSRF cookie, a wrong password, the rate limiter,
+/// then a session cookie that opens the pages it may.
+#[tokio::test]
+async fn logging_in_with_the_form() {
+    let app = spawn_app().await;
+    session(&app, "olga", &[Profile::Operator], SessionKind::Bearer).await;
+    let a = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let csrf = set.split(';').next().unwrap().strip_prefix("ferros_login=").unwrap().to_owned();
+    assert!(a.body.contains(&csrf));
+    let post = |body: String, cookie: Option<&str>| {
+        let mut r = Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, format!("ferros_login={c}"));
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    // Forged or missing CSRF token.
+    let a =
+        send(&app, post("csrf=forged&username=olga&password=a+good+password".to_owned(), Some(&csrf))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let a = send(&app, post(format!("csrf={csrf}&username=olga&password=a+good+password"), None)).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    // Wrong password: 401, five times, then the limiter.
+    for _ in 0..5 {
+        let a = send(&app, post(format!("csrf={csrf}&username=olga&password=wrong"), Some(&csrf))).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+        assert!(a.body.contains("wrong user name or password"));
+    }
+    let a =
+        send(&app, post(format!("csrf={csrf}&username=olga&password=a+good+password"), Some(&csrf))).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    assert!(a.body.contains("too many failed logins"), "{}", a.body);
+    let logs = app.db.recent_logs(100).await.unwrap();
+    assert!(logs.iter().any(|l| l.message.starts_with("failed login for \"olga\"")));
+}
+
+#[tokio::test]
+async fn a_good_login_opens_a_session_and_logout_ends_it() {
+    let app = spawn_app().await;
+    session(&app, "olga", &[Profile::Operator], SessionKind::Bearer).await;
+    let a = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let csrf = set.split(';').next().unwrap().strip_prefix("ferros_login=").unwrap().to_owned();
+    let a = send(
+        &app,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("ferros_login={csrf}"))
+            .body(Body::from(format!("csrf={csrf}&username=olga&password=a+good+password&next=%2Fcontrol")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.headers.get(header::LOCATION).unwrap(), "/control");
+    let cookie = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let a = send(&app, Request::get("/control").header(header::COOKIE, &token).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("The majordome has not run yet"), "{}", a.body);
+    let csrf = a.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    // A form without the session's CSRF token is refused, and logged.
+    let post = |body: String| {
+        Request::post("/logout")
+            .header(header::COOKIE, &token)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_eq!(send(&app, post(String::new())).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&app, post("csrf=forged".into())).await.status, StatusCode::FORBIDDEN);
+    let logs = app.db.recent_logs(100).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.message.starts_with("CSRF token missing for POST /logout by olga")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.message.starts_with("CSRF token wrong for POST /logout by olga")),
+        "{logs:?}"
+    );
+    let a = send(&app, post(format!("csrf={csrf}"))).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let a = send(&app, Request::get("/control").header(header::COOKIE, &token).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "the session is over");
+}
+
+/// An expired session is no login; a bearer token that is unknown, expired
+/// or malformed is a 401 that says so.
+#[tokio::test]
+async fn expired_and_unknown_sessions() {
+    let app = spawn_app().await;
+    session(&app, "ivan", &[Profile::Engineer], SessionKind::Bearer).await;
+    let digest = ferros_auth::digest("old-token");
+    let past = app.state_now() - TimeDelta::hours(13);
+    let s = NewSession {
+        username: "ivan",
+        token_hash: &digest,
+        kind: SessionKind::Cookie,
+        csrf: "c",
+        now: past,
+        expires_at: past + TimeDelta::hours(12),
+    };
+    app.db.create_session(&s).await.unwrap();
+    let a = send(
+        &app,
+        Request::get("/system")
+            .header(header::COOKIE, "ferros_session=old-token")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    for auth in ["Bearer old-token", "Bearer nope", "Basic abc", "Bearer "] {
+        let a = send(
+            &app,
+            Request::get("/api/v1/schedule").header(header::AUTHORIZATION, auth).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{auth}");
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert!(
+            v["error"].as_str().unwrap().contains("Bearer")
+                || v["error"].as_str().unwrap().contains("log in again"),
+            "{v}"
+        );
+    }
+}
+
+const XML: &str = r#"<request name="&lt;script&gt;alert(1)&lt;/script&gt;" scientific_program="GRB">
+  <sequence name="s" jd1="2461366.5" jd2="2461367.5" target_coords="10.68 41.27">
+    <album name="a" detector="VIS"><plan name="p" filter="r" exposure="10" nb_images="2"/></album>
+  </sequence>
+</request>"#;
+
+/// The API: login for a token, an invalid XML (every problem, nothing
+/// stored), a valid one (201), read back, submitted, escaped on the pages.
+#[tokio::test]
+async fn requests_through_the_api() {
+    let app = spawn_app().await;
+    let program = ferros_domain::NewProgram {
+        name: "GRB".into(),
+        description: String::new(),
+        period: "2026B".parse().unwrap(),
+        priority: ferros_domain::Priority::new(10).unwrap(),
+        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
+    };
+    app.db.create_program(&program, Utc::now()).await.unwrap();
+    let u = NewUser {
+        username: "alice".into(),
+        email: String::new(),
+        password_hash: ferros_auth::hash("alice's password").unwrap(),
+        profiles: [Profile::Observer].into(),
+        programs: vec!["GRB".into()],
+    };
+    app.db.create_user(&u, Utc::now()).await.unwrap();
+    let login = |body: &str| {
+        Request::post("/api/v1/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let a = send(&app, login(r#"{"username": "alice", "password": "nope"}"#)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = send(&app, login(r#"{"username": "alice"}"#)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(a.body.contains("password"), "{}", a.body);
+    let a = send(&app, login(r#"{"username": "alice", "password": "alice's password"}"#)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let token =
+        serde_json::from_str::<serde_json::Value>(&a.body).unwrap()["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let post = |uri: &str, body: &str| {
+        Request::post(uri).header(header::AUTHORIZATION, &bearer).body(Body::from(body.to_owned())).unwrap()
+    };
+    let bad = XML.replace("exposure=\"10\"", "exposure=\"-3\"").replace("jd2=\"2461367.5\"", "jd2=\"x\"");
+    let a = send(&app, post("/api/v1/requests", &bad)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["problems"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(app.db.count_requests().await.unwrap(), 0, "nothing stored");
+    let a = send(&app, post("/api/v1/requests", &XML.replace("GRB\"", "NOPE\""))).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = send(&app, post("/api/v1/requests", "x".repeat(5 << 20).as_str())).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.body.chars().take(200).collect::<String>());
+    let a = send(&app, post("/api/v1/requests", XML)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let id = serde_json::from_str::<serde_json::Value>(&a.body).unwrap()["request_id"].as_i64().unwrap();
+    let a = send(
+        &app,
+        Request::get(format!("/api/v1/requests/{id}"))
+            .header(header::AUTHORIZATION, &bearer)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("<script>"), "JSON keeps the name as it is");
+    let a = send(&app, post(&format!("/api/v1/requests/{id}/submit"), "")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("1 sequence(s) changed"), "{}", a.body);
+    let a = send(&app, post(&format!("/api/v1/requests/{id}/explode"), "")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // Someone else's request does not exist for another observer.
+    let (other, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Bearer).await;
+    let a = send(
+        &app,
+        Request::get(format!("/api/v1/requests/{id}"))
+            .header(header::AUTHORIZATION, format!("Bearer {other}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // The pages escape the name.
+    let (cookie, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Cookie).await;
+    let a = send(
+        &app,
+        Request::get("/requests")
+            .header(header::COOKIE, format!("ferros_session={cookie}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !a.body.contains("<script>alert"),
+        "{}",
+        a.body
+    );
+}
+
+/// The OpenAPI document lists every API route of the access table.
+#[tokio::test]
+async fn the_openapi_document_covers_the_api() {
+    let app = spawn_app().await;
+    let a = send(&app, Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["openapi"], "3.0.3");
+    for r in ROUTES.iter().filter(|r| r.is_api()) {
+        let op = &v["paths"][r.path][r.method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{} {} missing", r.method, r.path);
+        assert_eq!(op["security"].is_array(), r.access != Access::Public, "{}", r.path);
+    }
+    let a = send(&app, Request::get("/api/v1/status").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["site"], "Test <site>");
+    assert!(v["majordome"].is_null());
+}
