@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate};
-use ferros_astro::{Limits, NightSky, Site, local_noon};
+use chrono::NaiveDate;
+use ferros_astro::{Limits, NightSky, Site};
+pub use ferros_astro::{altitude_floor, night_of};
 use ferros_clock::Clock;
 use ferros_db::{Db, PlanningCandidate, PlanningMark, StatusUpdate};
 use ferros_domain::{
@@ -44,20 +45,6 @@ pub struct NightPlan {
     /// The sequences' mark after this plan's writes; `None` when they changed
     /// while it was made (it is then stale: plan again).
     pub mark: Option<PlanningMark>,
-}
-
-/// The date of the night `jd` belongs to: nights start at local mean noon.
-pub fn night_of(jd: JulianDate, longitude: f64) -> NaiveDate {
-    let date = jd.to_datetime().date_naive();
-    if jd.days() < local_noon(date, longitude) { date - Duration::days(1) } else { date }
-}
-
-/// The lowest altitude a sequence may be observed at: its own minimum, and
-/// never under the site's horizon (`site.horizon`, counted up to 10 degrees).
-/// The planner places blocks and the executor checks them with this one rule:
-/// were they to differ, the executor would give back what the planner placed.
-pub fn altitude_floor(min_altitude: Option<f64>, horizon: f64) -> f64 {
-    min_altitude.unwrap_or(0.0).max(horizon.min(10.0))
 }
 
 /// The ephemerides of the last night planned, kept for the next plan of the

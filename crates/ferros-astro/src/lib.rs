@@ -23,7 +23,7 @@ pub use bodies::{Body, BodyPosition, Equatorial, MoonPhase};
 pub use frame::{Cirs, Frame, Horizontal, separation};
 pub use sky::{
     ASTRONOMICAL, CIVIL, Limits, NAUTICAL, NightEvents, NightSky, STEP_MINUTES, SUNRISE_ALTITUDE,
-    TargetEvents, Window, local_noon,
+    TargetEvents, Window, altitude_floor, local_noon, night_of,
 };
 pub use time::{FIRST_JD, LAST_JD, TimeScales, gmst_hours, utc_from_tai, utc_from_tt};
 pub use track::SunAltitudes;

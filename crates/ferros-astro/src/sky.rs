@@ -117,6 +117,20 @@ pub fn local_noon(date: NaiveDate, longitude: f64) -> f64 {
     2_451_544.5 + days as f64 + 0.5 - longitude / 360.0
 }
 
+/// The date of the night `jd` belongs to: nights start at local mean noon.
+pub fn night_of(jd: JulianDate, longitude: f64) -> NaiveDate {
+    let date = jd.to_datetime().date_naive();
+    if jd.days() < local_noon(date, longitude) { date - chrono::Duration::days(1) } else { date }
+}
+
+/// The lowest altitude a sequence may be observed at: its own minimum, and
+/// never under the site's horizon (`site.horizon`, counted up to 10 degrees).
+/// The planner places blocks and the executor checks them with this one rule:
+/// were they to differ, the executor would give back what the planner placed.
+pub fn altitude_floor(min_altitude: Option<f64>, horizon: f64) -> f64 {
+    min_altitude.unwrap_or(0.0).max(horizon.min(10.0))
+}
+
 fn jd(v: f64) -> Option<JulianDate> {
     JulianDate::new(v).ok()
 }

@@ -567,6 +567,26 @@ impl Db {
         Ok(moved)
     }
 
+    /// Withdraws a submitted request before it runs: its sequences waiting
+    /// for the planner or planned (TOBEPLANNED, PLANNED, REJECTED) become
+    /// COMPLETE again, to be edited or submitted later.
+    pub async fn unsubmit_request(&self, id: RequestId, now: DateTime<Utc>) -> DbResult<Vec<SequenceId>> {
+        let moved: Vec<SequenceId> = on_backend!(
+            self,
+            move_request_sequences(id, SequenceStatus::Complete, now, |s| matches!(
+                s,
+                SequenceStatus::Tobeplanned | SequenceStatus::Planned | SequenceStatus::Rejected
+            ))
+        )?
+        .into_iter()
+        .map(|(sid, _)| sid)
+        .collect();
+        if moved.is_empty() {
+            return Err(DbError::Conflict(format!("request {id} has no submitted sequence waiting to run")));
+        }
+        Ok(moved)
+    }
+
     /// Cancels every sequence of a request that is not finished yet.
     pub async fn cancel_request(&self, id: RequestId, now: DateTime<Utc>) -> DbResult<Vec<SequenceId>> {
         let moved: Vec<SequenceId> =

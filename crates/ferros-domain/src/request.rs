@@ -153,9 +153,10 @@ impl SequenceStatus {
             (a, b) if a == b => false,
             (Incomplete, Complete | Cancelled | Invalid) => true,
             (Complete, Incomplete | Tobeplanned | Cancelled | Invalid) => true,
-            (Tobeplanned, Planned | Rejected | Unplannable | Cancelled | Invalid) => true,
-            (Planned, Tobeplanned | Rejected | Unplannable | Executing | Cancelled) => true,
-            (Rejected, Tobeplanned | Planned | Unplannable | Cancelled) => true,
+            // Back to COMPLETE: withdrawn by its owner before it runs (unsubmit).
+            (Tobeplanned, Complete | Planned | Rejected | Unplannable | Cancelled | Invalid) => true,
+            (Planned, Complete | Tobeplanned | Rejected | Unplannable | Executing | Cancelled) => true,
+            (Rejected, Complete | Tobeplanned | Planned | Unplannable | Cancelled) => true,
             // An interrupted execution goes back to planning (weather, alert pre-emption).
             (Executing, Executed | Tobeplanned | Unplannable | Cancelled) => true,
             _ => false,
@@ -698,6 +699,8 @@ mod tests {
         assert!(!Cancelled.can_become(Tobeplanned));
         assert!(!Incomplete.can_become(Tobeplanned));
         assert!(!Planned.can_become(Planned));
+        assert!(Planned.can_become(Complete) && Rejected.can_become(Complete));
+        assert!(!Executing.can_become(Complete));
         let err = Executed.transition(Tobeplanned).unwrap_err().to_string();
         assert_eq!(err, "a sequence cannot go from EXECUTED to TOBEPLANNED");
         for s in SequenceStatus::ALL {

@@ -75,6 +75,29 @@ pub async fn request(
     Ok(Json(r).into_response())
 }
 
+pub async fn requests(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(Json(crate::requests::listed(&state, user).await?).into_response())
+}
+
+pub async fn request_xml(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(crate::requests::xml_download(&crate::requests::visible(&state, user, id).await?))
+}
+
+pub async fn alerts(State(state): State<AppState>) -> ApiResult {
+    Ok(Json(state.db().list_alerts(None, ferros_limits::PAGE_ROWS).await?).into_response())
+}
+
+pub async fn alert(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let a = state.db().alert(id).await?.ok_or_else(|| Problem::not_found(format!("alert {id}")))?;
+    Ok(Json(a).into_response())
+}
+
 pub async fn request_action(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -121,11 +144,23 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
             Some(("application/xml", json!({"type": "string"}))),
             json!({"type": "object", "properties": {"request_id": {"type": "integer"}, "sequences": {"type": "array", "items": {"type": "integer"}}, "warnings": {"type": "array", "items": {"type": "string"}}}}),
         ),
+        ("GET", "/api/v1/requests") => (
+            "The latest requests the caller sees (their own, their programs', or all for a PI or SysAdmin).",
+            None,
+            json!({"type": "array", "items": {"type": "object"}}),
+        ),
         ("GET", "/api/v1/requests/{id}") => ("A request with its sequences, albums and plans.", None, obj),
-        ("POST", "/api/v1/requests/{id}/{action}") => ("submit or cancel a request.", None, obj),
-        ("GET", "/api/v1/schedule") => {
-            ("The latest schedule (null before the first).", None, json!({"type": ["object", "null"]}))
+        ("GET", "/api/v1/requests/{id}/xml") => {
+            ("The request as XML, in the importer's format.", None, json!({"type": "string"}))
         }
+        ("POST", "/api/v1/requests/{id}/{action}") => {
+            ("submit, unsubmit (back to COMPLETE before it runs) or cancel a request.", None, obj)
+        }
+        ("GET", "/api/v1/schedule") => (
+            "The latest schedule (null before the first).",
+            None,
+            json!({"type": "object", "nullable": true}),
+        ),
         _ => ("", None, err),
     }
 }
@@ -162,10 +197,8 @@ pub fn document() -> Value {
         if ok_code == "204" {
             responses.insert(ok_code.into(), json!({"description": "done"}));
         } else {
-            responses.insert(
-                ok_code.into(),
-                json!({"description": "done", "content": {"application/json": {"schema": ok}}}),
-            );
+            let ct = if r.path.ends_with("/xml") { "application/xml" } else { "application/json" };
+            responses.insert(ok_code.into(), json!({"description": "done", "content": {ct: {"schema": ok}}}));
         }
         responses.insert("400".into(), err("the request is malformed"));
         responses.insert("404".into(), err("no such thing"));

@@ -22,11 +22,13 @@ mod health;
 mod pages;
 mod problem;
 mod requests;
+mod sky;
 mod status;
 mod svg;
 mod users;
 
 pub use access::{Access, ROUTES, RouteInfo};
+pub use sky::SkySettings;
 
 /// How long a login lasts, and the login limiter's settings.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct WebSettings {
     pub device_status_file: Option<std::path::PathBuf>,
     /// Webcam image addresses shown on the Webcams page.
     pub webcams: Vec<String>,
+    /// The site, for tonight's visibility charts (none: no charts).
+    pub sky: Option<SkySettings>,
 }
 
 impl Default for WebSettings {
@@ -54,6 +58,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             device_status_file: None,
             webcams: Vec::new(),
+            sky: None,
         }
     }
 }
@@ -75,6 +80,7 @@ struct Inner {
     import: ReadOptions,
     limiter: Mutex<ferros_auth::RateLimiter>,
     status: status::Cache,
+    sky: sky::Cache,
 }
 
 impl AppState {
@@ -103,6 +109,7 @@ impl AppState {
                 import,
                 limiter: Mutex::new(limiter),
                 status: status::Cache::default(),
+                sky: sky::Cache::default(),
             }),
         }
     }

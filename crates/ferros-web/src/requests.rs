@@ -73,6 +73,22 @@ pub async fn import(state: &AppState, user: &User, xml: &str, submit: bool) -> R
     })
 }
 
+/// The latest requests `user` sees (their own, their programs', or all),
+/// newest first, at most `4 × PAGE_ROWS` read.
+pub async fn listed(state: &AppState, user: &User) -> Result<Vec<ferros_db::RequestSummary>, Problem> {
+    let db = state.db();
+    let programs = db.list_programs().await?;
+    let mine: Vec<&str> =
+        programs.iter().filter(|p| user.programs.contains(&p.id)).map(|p| p.name.as_str()).collect();
+    let all = user.has(Right::ViewAllRequests);
+    Ok(db
+        .requests_page(None, ferros_limits::PAGE_ROWS * 4)
+        .await?
+        .into_iter()
+        .filter(|r| all || r.owner == user.username || mine.contains(&r.program.as_str()))
+        .collect())
+}
+
 /// Whether `user` sees `r`: their own, their programs', or all for a PI / SysAdmin.
 pub fn sees(user: &User, r: &Request, program: Option<ferros_domain::ProgramId>) -> bool {
     user.has(Right::ViewAllRequests)
@@ -89,7 +105,7 @@ pub async fn visible(state: &AppState, user: &User, id: i64) -> Result<Request, 
     if sees(user, &r, program) { Ok(r) } else { Err(not_found()) }
 }
 
-/// `submit` or `cancel` a visible request; the ids of the sequences changed.
+/// `submit`, `unsubmit` or `cancel` a visible request; the ids of the sequences changed.
 pub async fn act(state: &AppState, user: &User, id: i64, action: &str) -> Result<String, Problem> {
     let r = visible(state, user, id).await?;
     if r.owner != user.username && !user.has(Right::ViewAllRequests) {
@@ -98,13 +114,25 @@ pub async fn act(state: &AppState, user: &User, id: i64, action: &str) -> Result
     let now = state.clock().now();
     let changed = match action {
         "submit" => state.db().submit_request(r.id, now).await?,
+        "unsubmit" => state.db().unsubmit_request(r.id, now).await?,
         "cancel" => state.db().cancel_request(r.id, now).await?,
         other => {
             return Err(Problem::not_found(format!(
-                "action \"{}\" (submit or cancel)",
+                "action \"{}\" (submit, unsubmit or cancel)",
                 other.chars().take(32).collect::<String>()
             )));
         }
     };
     Ok(format!("request {id}: {action}: {} sequence(s) changed", changed.len()))
+}
+
+/// A request as an XML file to download (`request-ID.xml`).
+pub fn xml_download(r: &Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let text = ferros_request_xml::write_request(&r.to_new());
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/xml; charset=utf-8".to_owned()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"request-{}.xml\"", r.id)),
+    ];
+    (headers, text).into_response()
 }

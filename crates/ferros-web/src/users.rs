@@ -1,4 +1,5 @@
-//! Accounts made by an administrator, from the Users page or the API.
+//! Accounts made by an administrator, from the Users page or the API, and
+//! one's own password.
 
 use std::collections::BTreeSet;
 
@@ -64,4 +65,44 @@ pub async fn set_active(state: &AppState, me: &str, username: &str, active: bool
     }
     state.db().set_user_active(username, active).await?;
     Ok(format!("{username} {}", if active { "activated" } else { "deactivated" }))
+}
+
+/// Changes the viewer's own password: the current one is checked (under the
+/// login limiter, so it cannot be guessed here either), the new one must
+/// pass the length rules; the user's other sessions end, this one stays.
+pub async fn change_password(
+    state: &AppState,
+    session: &ferros_db::SessionRecord,
+    current: &str,
+    new: &str,
+    repeated: &str,
+) -> Result<String, Problem> {
+    let name = session.user.username.clone();
+    let key = format!("user:{name}");
+    let now = state.clock().now();
+    if let Some(wait) = state.inner.limiter.lock().unwrap_or_else(|e| e.into_inner()).wait(&key, now) {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong passwords: try again in {} s", wait.num_seconds().max(1)),
+        ));
+    }
+    if new != repeated {
+        return Err(Problem::unprocessable("the new password and its repetition differ", vec![]));
+    }
+    ferros_auth::check_password(&name, new).map_err(|e| Problem::unprocessable(e.to_string(), vec![]))?;
+    let hash = state.db().password_hash(&name).await?.unwrap_or_default();
+    let (current, new) = (current.to_owned(), new.to_owned());
+    let made = tokio::task::spawn_blocking(move || {
+        if ferros_auth::verify(&current, &hash) { ferros_auth::hash(&new).map(Some) } else { Ok(None) }
+    })
+    .await
+    .map_err(|e| Problem::internal("the password", e))?
+    .map_err(|e| Problem::internal("the password", e))?;
+    let Some(hash) = made else {
+        state.inner.limiter.lock().unwrap_or_else(|e| e.into_inner()).failed(&key, now);
+        return Err(Problem::new(StatusCode::FORBIDDEN, "the current password is wrong; nothing changed"));
+    };
+    state.db().set_password(&name, &hash, Some(session.id)).await?;
+    crate::access::log(state, ferros_domain::LogLevel::Info, format!("{name} changed their password")).await;
+    Ok("password changed; your other sessions are closed".to_owned())
 }

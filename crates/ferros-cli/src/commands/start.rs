@@ -91,6 +91,16 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
                 .join("TO")
                 .join("device_status.json"),
         ),
+        sky: Some(ferros_web::SkySettings {
+            site: ferros_astro::Site::new(
+                settings.site.latitude,
+                settings.site.longitude,
+                settings.site.elevation,
+            )
+            .map_err(anyhow::Error::from)?,
+            night_altitude: settings.site.night_sun_altitude,
+            horizon: settings.site.horizon,
+        }),
         ..ferros_web::WebSettings::default()
     };
     let state =

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::access::Viewer;
 use crate::problem::Problem;
 
+pub mod account;
 pub mod alerts;
 pub mod control;
 pub mod home;

@@ -1,13 +1,12 @@
 //! Requests: the list the viewer may see, the upload of a request XML
-//! (every problem shown on the form, nothing stored), a request's tree,
-//! submit and cancel.
+//! (every problem shown on the form, nothing stored), a request's tree with
+//! tonight's visibility, its XML to download, submit, unsubmit and cancel.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use ferros_domain::Right;
 use serde::Deserialize;
 
 use super::{Nav, render, shown, when};
@@ -35,16 +34,9 @@ struct ListPage {
 
 async fn rows(state: &AppState, viewer: &Viewer) -> Result<Vec<Row>, Problem> {
     let Some(user) = viewer.user() else { return Ok(Vec::new()) };
-    let db = state.db();
-    let programs = db.list_programs().await?;
-    let mine: Vec<&str> =
-        programs.iter().filter(|p| user.programs.contains(&p.id)).map(|p| p.name.as_str()).collect();
-    let all = user.has(Right::ViewAllRequests);
-    Ok(db
-        .requests_page(None, ferros_limits::PAGE_ROWS * 4)
+    Ok(crate::requests::listed(state, user)
         .await?
         .into_iter()
-        .filter(|r| all || r.owner == user.username || mine.contains(&r.program.as_str()))
         .map(|r| Row {
             id: r.id.0,
             name: shown(&r.name),
@@ -105,7 +97,14 @@ pub struct SeqRow {
     target: String,
     window: String,
     planned: String,
-    albums: String,
+    visible: String,
+    albums: Vec<AlbumRow>,
+}
+
+pub struct AlbumRow {
+    name: String,
+    detector: String,
+    plans: Vec<String>,
 }
 
 #[derive(Template)]
@@ -117,7 +116,14 @@ struct RequestPage {
     strategy: &'static str,
     created: String,
     sequences: Vec<SeqRow>,
+    /// Tonight's altitude of each sequence's target (SVG), at most
+    /// `MAX_CHARTS`.
+    charts: Vec<String>,
+    may_act: bool,
 }
+
+/// Visibility charts on a request's page at most.
+const MAX_CHARTS: usize = 8;
 
 fn jd(j: Option<ferros_domain::JulianDate>) -> String {
     j.map(|j| j.to_datetime().format("%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
@@ -131,6 +137,30 @@ async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) ->
         Ok(r) => r,
         Err(p) => return super::error_page(&p, viewer.clone()),
     };
+    let sky = match crate::sky::tonight(state).await {
+        Ok(s) => s,
+        Err(p) => return super::error_page(&p, viewer.clone()),
+    };
+    let span = |t: &[(i64, i64)]| {
+        if t.is_empty() {
+            return "not tonight".to_owned();
+        }
+        let hm = |m: i64| {
+            chrono::DateTime::from_timestamp_millis(m)
+                .map_or_else(String::new, |d| d.format("%H:%M").to_string())
+        };
+        t.iter().map(|(a, b)| format!("{} – {}", hm(*a), hm(*b))).collect::<Vec<_>>().join(", ")
+    };
+    let mut charts = Vec::new();
+    if let Some((sky, _)) = &sky
+        && let Some((start, end)) = crate::sky::dark_span(sky)
+    {
+        for s in r.sequences.iter().filter(|s| s.spec.coordinates.is_some()).take(MAX_CHARTS) {
+            let points = crate::sky::altitudes(sky, &s.spec);
+            let title = format!("{}: altitude tonight", shown(&s.spec.name));
+            charts.push(crate::svg::line_chart(&title, "deg", &points, start, end));
+        }
+    }
     let sequences = r
         .sequences
         .iter()
@@ -149,12 +179,33 @@ async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) ->
             },
             window: format!("{} – {}", jd(Some(s.spec.jd1)), jd(Some(s.spec.jd2))),
             planned: format!("{} – {}", jd(s.tsp), jd(s.tep)),
+            visible: match &sky {
+                Some((sky, set)) if s.spec.coordinates.is_some() => {
+                    span(&crate::sky::windows(sky, *set, &s.spec))
+                }
+                _ => "-".into(),
+            },
             albums: s
                 .albums
                 .iter()
-                .map(|a| format!("{} ({} plan(s))", a.spec.detector, a.plans.len()))
-                .collect::<Vec<_>>()
-                .join(", "),
+                .map(|a| AlbumRow {
+                    name: shown(&a.spec.name),
+                    detector: a.spec.detector.to_string(),
+                    plans: a
+                        .plans
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "{}: filter {}, {} × {} s",
+                                shown(&p.spec.name),
+                                p.spec.filter,
+                                p.spec.nb_images,
+                                p.spec.exposure
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
         })
         .collect();
     let page = RequestPage {
@@ -163,6 +214,8 @@ async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) ->
         strategy: r.strategy.code(),
         created: when(r.created_at),
         sequences,
+        charts,
+        may_act: r.owner == user.username || user.has(ferros_domain::Right::ViewAllRequests),
         r,
     };
     render(StatusCode::OK, &page)
@@ -184,6 +237,19 @@ pub async fn act(
     let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
     match crate::requests::act(&state, user, id, &action).await {
         Ok(said) => show_page(&state, &viewer, id, said).await,
+        Err(p) => super::error_page(&p, viewer),
+    }
+}
+
+/// The request as XML, in the importer's format, to edit and upload again.
+pub async fn xml(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::requests::visible(&state, user, id).await {
+        Ok(r) => crate::requests::xml_download(&r),
         Err(p) => super::error_page(&p, viewer),
     }
 }

@@ -2,6 +2,8 @@
 //! sequence's block and window, PREV / NOW / NEXT through past plans, and
 //! the rejected sequences with their reasons.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -23,7 +25,10 @@ pub struct At {
 
 pub struct EntryRow {
     sequence: i64,
+    name: String,
+    request_id: i64,
     request: String,
+    window: String,
     status: String,
     block: String,
     reason: String,
@@ -50,6 +55,42 @@ fn ms(j: ferros_domain::JulianDate) -> i64 {
     j.to_datetime().timestamp_millis()
 }
 
+/// What the schedule page shows of a sequence: its names and its windows tonight.
+struct Named {
+    name: String,
+    request_id: i64,
+    request: String,
+    windows: Vec<(i64, i64)>,
+}
+
+/// The names and tonight's windows of the schedule's sequences (their
+/// requests read once each).
+async fn named(state: &AppState, s: &Schedule) -> Result<HashMap<i64, Named>, Problem> {
+    let db = state.db();
+    let sky = crate::sky::tonight(state).await?;
+    let mut requests: HashMap<i64, Option<ferros_domain::Request>> = HashMap::new();
+    let mut out = HashMap::new();
+    for e in &s.entries {
+        let Some((_, rid)) = db.sequence_request(e.sequence_id).await? else { continue };
+        if let std::collections::hash_map::Entry::Vacant(v) = requests.entry(rid.0) {
+            v.insert(db.request(rid).await?);
+        }
+        let Some(Some(r)) = requests.get(&rid.0) else { continue };
+        let Some(q) = r.sequences.iter().find(|q| q.id == e.sequence_id) else { continue };
+        let windows =
+            sky.as_ref().map(|(sky, set)| crate::sky::windows(sky, *set, &q.spec)).unwrap_or_default();
+        out.insert(
+            e.sequence_id.0,
+            Named { name: q.spec.name.clone(), request_id: r.id.0, request: r.name.clone(), windows },
+        );
+    }
+    Ok(out)
+}
+
+fn hhmm(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t).map_or_else(String::new, |d| d.format("%H:%M").to_string())
+}
+
 /// The schedule at `at` (or the latest) with the names of its requests.
 pub async fn load(state: &AppState, at: Option<i64>) -> Result<Option<(Schedule, Option<i64>)>, Problem> {
     let db = state.db();
@@ -72,6 +113,13 @@ pub async fn page(
         Ok(l) => l,
         Err(p) => return super::error_page(&p, viewer),
     };
+    let names = match &loaded {
+        Some((s, _)) => match named(&state, s).await {
+            Ok(n) => n,
+            Err(p) => return super::error_page(&p, viewer),
+        },
+        None => HashMap::new(),
+    };
     let sched = loaded.map(|(s, next)| {
         let now = state.clock().now().timestamp_millis();
         let bars: Vec<Bar> = s
@@ -79,11 +127,14 @@ pub async fn page(
             .iter()
             .filter_map(|e| {
                 let (a, b) = (e.tsp?, e.tep?);
+                let n = names.get(&e.sequence_id.0);
                 Some(Bar {
-                    label: format!("sequence {}", e.sequence_id),
+                    label: n.map_or_else(|| format!("sequence {}", e.sequence_id), |n| super::shown(&n.name)),
                     start: ms(a),
                     end: ms(b),
-                    window: None,
+                    // The visibility window holding the block.
+                    window: n
+                        .and_then(|n| n.windows.iter().copied().find(|(x, y)| *x <= ms(a) && ms(b) <= *y)),
                     class: "planned",
                 })
             })
@@ -91,19 +142,34 @@ pub async fn page(
         let rows = s
             .entries
             .iter()
-            .map(|e| EntryRow {
-                sequence: e.sequence_id.0,
-                request: String::new(),
-                status: format!("{:?}", e.status),
-                block: match (e.tsp, e.tep) {
-                    (Some(a), Some(b)) => format!(
-                        "{} – {}",
-                        a.to_datetime().format("%H:%M:%S"),
-                        b.to_datetime().format("%H:%M:%S")
-                    ),
-                    _ => "-".into(),
-                },
-                reason: e.reason.clone(),
+            .map(|e| {
+                let n = names.get(&e.sequence_id.0);
+                EntryRow {
+                    sequence: e.sequence_id.0,
+                    name: n.map(|n| n.name.clone()).unwrap_or_default(),
+                    request_id: n.map_or(0, |n| n.request_id),
+                    request: n.map(|n| n.request.clone()).unwrap_or_default(),
+                    window: match n {
+                        Some(n) if !n.windows.is_empty() => n
+                            .windows
+                            .iter()
+                            .map(|(a, b)| format!("{} – {}", hhmm(*a), hhmm(*b)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        Some(_) => "not visible tonight".into(),
+                        None => "-".into(),
+                    },
+                    status: format!("{:?}", e.status),
+                    block: match (e.tsp, e.tep) {
+                        (Some(a), Some(b)) => format!(
+                            "{} – {}",
+                            a.to_datetime().format("%H:%M:%S"),
+                            b.to_datetime().format("%H:%M:%S")
+                        ),
+                        _ => "-".into(),
+                    },
+                    reason: e.reason.clone(),
+                }
             })
             .collect();
         SchedView {

@@ -338,6 +338,31 @@ async fn requests_through_the_api() {
     assert!(a.body.contains("1 sequence(s) changed"), "{}", a.body);
     let a = send(&app, post(&format!("/api/v1/requests/{id}/explode"), "")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // Unsubmit: back to COMPLETE; a second time there is nothing to withdraw.
+    let a = send(&app, post(&format!("/api/v1/requests/{id}/unsubmit"), "")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let r = app.db.request(ferros_domain::RequestId(id)).await.unwrap().unwrap();
+    assert_eq!(r.sequences[0].status, ferros_domain::SequenceStatus::Complete);
+    let a = send(&app, post(&format!("/api/v1/requests/{id}/unsubmit"), "")).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("no submitted sequence"), "{}", a.body);
+    // The XML downloaded imports again as the same request.
+    let get =
+        |uri: String| Request::get(uri).header(header::AUTHORIZATION, &bearer).body(Body::empty()).unwrap();
+    let a = send(&app, get(format!("/api/v1/requests/{id}/xml"))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/xml"));
+    assert!(a.body.contains("&lt;script&gt;"), "{}", a.body);
+    let again = send(&app, post("/api/v1/requests", &a.body)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    let second =
+        serde_json::from_str::<serde_json::Value>(&again.body).unwrap()["request_id"].as_i64().unwrap();
+    let first = app.db.request(ferros_domain::RequestId(id)).await.unwrap().unwrap();
+    let copy = app.db.request(ferros_domain::RequestId(second)).await.unwrap().unwrap();
+    assert_eq!(first.to_new(), copy.to_new());
+    let a = send(&app, get("/api/v1/requests".into())).await;
+    let list: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     // Someone else's request does not exist for another observer.
     let (other, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Bearer).await;
     let a = send(
@@ -385,4 +410,95 @@ async fn the_openapi_document_covers_the_api() {
     let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(v["site"], "Test <site>");
     assert!(v["majordome"].is_null());
+}
+
+/// One's own password: the current one is checked, the new one too, and
+/// the other sessions end while this one stays.
+#[tokio::test]
+async fn changing_ones_password() {
+    let app = spawn_app().await;
+    let (other, _) = session(&app, "paula", &[Profile::Observer], SessionKind::Bearer).await;
+    let (cookie, csrf) = session(&app, "paula", &[Profile::Observer], SessionKind::Cookie).await;
+    let cookie = format!("ferros_session={cookie}");
+    let change = |body: String| {
+        Request::post("/account/password")
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let a = send(&app, Request::get("/account").header(header::COOKIE, &cookie).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("paula") && a.body.contains("Observer"), "{}", a.body);
+    let cases = [
+        (
+            "current=wrong+one&new=a+new+long+password&repeat=a+new+long+password",
+            StatusCode::FORBIDDEN,
+            "current password is wrong",
+        ),
+        ("current=a+good+password&new=short&repeat=short", StatusCode::UNPROCESSABLE_ENTITY, "10"),
+        (
+            "current=a+good+password&new=a+new+long+password&repeat=another+one+here",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "differ",
+        ),
+        ("current=a+good+password&new=paula&repeat=paula", StatusCode::UNPROCESSABLE_ENTITY, "password"),
+    ];
+    for (body, status, said) in cases {
+        let a = send(&app, change(format!("csrf={csrf}&{body}"))).await;
+        assert_eq!(a.status, status, "{body}: {}", a.body);
+        assert!(a.body.contains(said), "{body}: expected {said:?} in {}", a.body);
+    }
+    let a = send(
+        &app,
+        change("current=a+good+password&new=a+new+long+password&repeat=a+new+long+password".into()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "no CSRF token, no change");
+    let a = send(
+        &app,
+        change(format!(
+            "csrf={csrf}&current=a+good+password&new=a+new+long+password&repeat=a+new+long+password"
+        )),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("password changed"), "{}", a.body);
+    let hash = app.db.password_hash("paula").await.unwrap().unwrap();
+    assert!(ferros_auth::verify("a new long password", &hash));
+    let a = send(&app, Request::get("/account").header(header::COOKIE, &cookie).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "this session stays");
+    let a = send(
+        &app,
+        Request::get("/api/v1/requests")
+            .header(header::AUTHORIZATION, format!("Bearer {other}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "the other session ended");
+    // A visitor has no account page.
+    let a = send(&app, Request::get("/account").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Pages with no data say so; an unknown alert is a 404, on the page and in the API.
+#[tokio::test]
+async fn empty_pages_say_so_and_unknown_alerts_are_404() {
+    let app = spawn_app().await;
+    for (uri, said) in [("/alerts", "No alert received yet"), ("/schedule", "No schedule yet")] {
+        let a = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}");
+        assert!(a.body.contains(said), "{uri}: {}", a.body);
+    }
+    let a = send(&app, Request::get("/alerts/7").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.body.contains("alert 7"), "{}", a.body);
+    let a = send(&app, Request::get("/api/v1/alerts/7").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.body.starts_with("{\"error\""), "{}", a.body);
+    let a = send(&app, Request::get("/api/v1/alerts").body(Body::empty()).unwrap()).await;
+    assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "[]"));
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Ferros, s};
+use super::{Ferros, Running, s};
 
 fn notice(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ferros-voevent/tests/data").join(rel)
@@ -87,79 +87,6 @@ fn only_allowed_profiles_create_alert_requests() {
     assert_eq!(f.request_count(), 1);
 }
 
-/// `ferros start` on simulated time from [`DARK`], its output read line by line.
-struct Running {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Lines read, and whether a wait took each (standard output and error
-    /// interleave in any order).
-    seen: Vec<(String, bool)>,
-}
-
-impl Running {
-    fn start(f: &Ferros, env: &[(&str, &str)]) -> Running {
-        use std::io::BufRead;
-        let mut cmd = f.command(&["--time", DARK, "--speed", "10", "start", "--bind", "127.0.0.1:0"]);
-        cmd.env("FERROS_WEATHER__SAFE_DELAY_S", "4").env_remove("FERROS_ALERT_PAUSE_BEFORE_STORE");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let tx2 = tx.clone();
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        std::thread::spawn(move || {
-            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx2.send(l);
-            }
-        });
-        Running { child, lines, seen: Vec::new() }
-    }
-
-    /// Waits (at most a minute) for a line containing `what` that no wait took yet.
-    fn wait(&mut self, what: &str) -> String {
-        if let Some((l, taken)) = self.seen.iter_mut().find(|(l, taken)| !*taken && l.contains(what)) {
-            *taken = true;
-            return l.clone();
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.contains(what);
-                    self.seen.push((l.clone(), hit));
-                    if hit {
-                        return l;
-                    }
-                }
-                Err(_) => {
-                    let all: Vec<&str> = self.seen.iter().map(|(l, _)| l.as_str()).collect();
-                    panic!("no line with {what:?} within a minute:\n{}", all.join("\n"))
-                }
-            }
-        }
-    }
-
-    fn kill(mut self, signal: &str) {
-        let ok =
-            std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
-        assert!(ok.success());
-        self.child.wait().unwrap();
-    }
-}
-
 /// Waits (at most a minute) for the executor to say it commanded an alert's
 /// slew; returns alert `id` as then stored.
 fn wait_for_slew(f: &Ferros, r: &mut Running, id: i64) -> serde_json::Value {
@@ -197,12 +124,12 @@ fn a_kafka_notice_ends_as_a_slew_once_across_a_kill() {
         ),
     );
     // Killed between the notice's receipt and its storing: nothing stored.
-    let mut r = Running::start(&f, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
+    let mut r = Running::start(&f, DARK, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
     r.wait("paused before storing it");
     r.kill("-KILL");
     assert_eq!(f.json(&["alert", "list", "--json"]).as_array().unwrap().len(), 0);
     // Started again: read from the stored position, taken once, the telescope slews.
-    let mut r = Running::start(&f, &[]);
+    let mut r = Running::start(&f, DARK, &[]);
     r.wait("ALERT 1 CREATED");
     let refused = r.wait("ALERT 2 REFUSED");
     assert!(refused.contains("not a VOEvent"), "{refused}");
@@ -211,7 +138,7 @@ fn a_kafka_notice_ends_as_a_slew_once_across_a_kill() {
     r.kill("-INT");
     // A third start takes nothing again; a new notice of the burst updates it.
     produce(&addr, &topic, &[s(&notice("svom_mxt/mxt_41.xml"))]);
-    let mut r = Running::start(&f, &[]);
+    let mut r = Running::start(&f, DARK, &[]);
     r.wait("ALERT 3 UPDATED");
     r.kill("-INT");
     let list = f.json(&["alert", "list", "--json"]);
@@ -256,13 +183,13 @@ fn a_comet_notice_ends_as_a_slew_once_across_a_kill() {
         );
     };
     // Killed between receipt and storing: the notice waits in the spool.
-    let mut r = Running::start(&f, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
+    let mut r = Running::start(&f, DARK, &[("FERROS_ALERT_PAUSE_BEFORE_STORE", "1")]);
     r.wait("subscribed");
     send(&eclairs);
     r.wait("paused before storing it");
     r.kill("-KILL");
     assert_eq!(f.json(&["alert", "list", "--json"]).as_array().unwrap().len(), 0);
-    let mut r = Running::start(&f, &[]);
+    let mut r = Running::start(&f, DARK, &[]);
     r.wait("ALERT 1 CREATED");
     r.wait("taken from the spool after a restart");
     let a = wait_for_slew(&f, &mut r, 1);

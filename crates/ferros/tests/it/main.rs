@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 mod alerts;
 mod night;
+mod web;
 
 struct Ferros {
     dir: tempfile::TempDir,
@@ -1129,4 +1130,78 @@ fn control_commands_go_through_the_majordome() {
     // Stopped, it leaves no clock behind.
     let out = f.command(&["env", "status"]).stdin(Stdio::null()).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("running instance"));
+}
+
+/// `ferros start` on simulated time (x10 from a given instant), its output
+/// read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Lines read, and whether a wait took each (standard output and error
+    /// interleave in any order).
+    seen: Vec<(String, bool)>,
+}
+
+impl Running {
+    fn start(f: &Ferros, time: &str, env: &[(&str, &str)]) -> Running {
+        use std::io::BufRead;
+        let mut cmd = f.command(&["--time", time, "--speed", "10", "start", "--bind", "127.0.0.1:0"]);
+        cmd.env("FERROS_WEATHER__SAFE_DELAY_S", "4").env_remove("FERROS_ALERT_PAUSE_BEFORE_STORE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send(l);
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits (at most a minute) for a line containing `what` that no wait took yet.
+    fn wait(&mut self, what: &str) -> String {
+        if let Some((l, taken)) = self.seen.iter_mut().find(|(l, taken)| !*taken && l.contains(what)) {
+            *taken = true;
+            return l.clone();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    self.seen.push((l.clone(), hit));
+                    if hit {
+                        return l;
+                    }
+                }
+                Err(_) => {
+                    let all: Vec<&str> = self.seen.iter().map(|(l, _)| l.as_str()).collect();
+                    panic!("no line with {what:?} within a minute:\n{}", all.join("\n"))
+                }
+            }
+        }
+    }
+
+    fn kill(mut self, signal: &str) {
+        let ok =
+            std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        self.child.wait().unwrap();
+    }
 }
