@@ -277,15 +277,19 @@ type ImageRow = (
 /// Images, newest first; of one sequence if given.
 pub(crate) async fn images(
     pool: &Pool<Db>,
-    sequence: Option<SequenceId>,
+    (sequence, request, path): (Option<SequenceId>, Option<RequestId>, Option<&str>),
     limit: i64,
 ) -> DbResult<Vec<Image>> {
     let rows: Vec<ImageRow> = sqlx::query_as(
         "SELECT id, path, kind, request_id, sequence_id, album_id, plan_id, detector, date_obs, exposure_s, filter,
                 headers, calibration, analysis
-         FROM images WHERE ($1 IS NULL OR sequence_id = $1) ORDER BY date_obs DESC, id DESC LIMIT $2",
+         FROM images WHERE ($1 IS NULL OR sequence_id = $1) AND ($2 IS NULL OR request_id = $2)
+           AND ($3 IS NULL OR path = $3)
+         ORDER BY date_obs DESC, id DESC LIMIT $4",
     )
     .bind(sequence.map(|s| s.0))
+    .bind(request.map(|r| r.0))
+    .bind(path)
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -84,7 +84,17 @@ impl Db {
 
     /// Images, newest first; of one sequence if given.
     pub async fn images(&self, sequence: Option<SequenceId>, limit: i64) -> DbResult<Vec<Image>> {
-        on_backend!(self, execution::images(sequence, limit))
+        on_backend!(self, execution::images((sequence, None, None), limit))
+    }
+
+    /// The images of one request, newest first.
+    pub async fn request_images(&self, request: RequestId, limit: i64) -> DbResult<Vec<Image>> {
+        on_backend!(self, execution::images((None, Some(request), None), limit))
+    }
+
+    /// The image archived at `path` (relative to the archive root).
+    pub async fn image_by_path(&self, path: &str) -> DbResult<Option<Image>> {
+        Ok(on_backend!(self, execution::images((None, None, Some(path)), 1))?.pop())
     }
 
     /// How many images of each kind.

@@ -55,6 +55,27 @@ pub async fn control(
     Ok(Json(json!({"command": command, "state": "accepted", "message": said})).into_response())
 }
 
+pub async fn devices(State(state): State<AppState>) -> ApiResult {
+    let v = crate::status::get(&state).await?;
+    Ok(Json(&v["devices"]).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceOrder {
+    command: String,
+}
+
+pub async fn device_command(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let order: DeviceOrder = json_body(&body)?;
+    let said = crate::control::give_device(&state, &viewer, &order.command).await?;
+    Ok(Json(json!({"command": order.command, "state": "accepted", "message": said})).into_response())
+}
+
 pub async fn create_request(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -139,6 +160,20 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
             None,
             obj,
         ),
+        ("GET", "/api/v1/devices") => (
+            "Each device's latest state as the gic agent publishes it (null before the first).",
+            None,
+            json!({"type": "object", "nullable": true}),
+        ),
+        ("POST", "/api/v1/devices/command") => (
+            "A device command by hand (REMOTE mode): telescope park|unpark|abort|slew RA DEC, dome open|close|abort|azimuth AZ, filter_vis|filter_nir select NAME, camera_vis|camera_nir abort; answered by the majordome.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["command"], "additionalProperties": false,
+                "properties": {"command": {"type": "string", "maxLength": 200}}}),
+            )),
+            obj,
+        ),
         ("POST", "/api/v1/requests") => (
             "Import a request XML (the body): 201 with its id, or 422 with every problem; nothing stored on a problem.",
             Some(("application/xml", json!({"type": "string"}))),
@@ -216,7 +251,7 @@ pub fn document() -> Value {
             "/api/v1/login" => {
                 responses.insert("429".into(), err("too many failed logins"));
             }
-            p if p.contains("control") || p.contains("{action}") => {
+            p if p.contains("control") || p.contains("command") || p.contains("{action}") => {
                 responses.insert("409".into(), err("refused in this state"));
                 responses.insert("504".into(), err("no answer from the majordome"));
             }

@@ -43,10 +43,29 @@ pub async fn give(state: &AppState, viewer: &Viewer, name: &str) -> Result<Strin
             Problem::new(status, format!("{}: {r}", cmd.name().replace('_', " ")))
         })?;
     }
+    submit_and_wait(state, &user.username, cmd.name()).await
+}
+
+/// Gives a device command by hand (`telescope slew 10.68 41.27`, `dome
+/// open`...): its form checked here, the rest (REMOTE, unlocked, SAFE to
+/// open) by the majordome, whose answer is returned.
+pub async fn give_device(state: &AppState, viewer: &Viewer, words: &str) -> Result<String, Problem> {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    if words.len() > 200 {
+        return Err(Problem::bad_request("a device command has at most 200 characters"));
+    }
+    let text = format!("device {}", words.split_whitespace().collect::<Vec<_>>().join(" "));
+    ferros_majordome::DeviceCommand::parse(&text).map_err(|e| Problem::bad_request(e.to_string()))?;
+    submit_and_wait(state, &user.username, &text).await
+}
+
+/// Stores a command for the majordome and waits (at most `CONTROL_WAIT_S`)
+/// for its answer.
+async fn submit_and_wait(state: &AppState, username: &str, name: &str) -> Result<String, Problem> {
     let db = state.db();
     let fail = |e| Problem::internal("the control command", e);
-    let id = db.submit_command(&user.username, cmd.name(), state.clock().now()).await.map_err(fail)?;
-    let shown = cmd.name().replace('_', " ");
+    let id = db.submit_command(username, name, state.clock().now()).await.map_err(fail)?;
+    let shown = name.replace('_', " ");
     // The majordome answers at its next tick (every few seconds).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(ferros_limits::CONTROL_WAIT_S);
     loop {

@@ -19,7 +19,9 @@ mod api;
 mod auth;
 mod control;
 mod health;
+mod images;
 mod pages;
+mod preview;
 mod problem;
 mod requests;
 mod sky;
@@ -47,6 +49,8 @@ pub struct WebSettings {
     pub webcams: Vec<String>,
     /// The site, for tonight's visibility charts (none: no charts).
     pub sky: Option<SkySettings>,
+    /// The archive's root, whose images the Images pages serve.
+    pub archive_root: Option<std::path::PathBuf>,
 }
 
 impl Default for WebSettings {
@@ -59,6 +63,7 @@ impl Default for WebSettings {
             device_status_file: None,
             webcams: Vec::new(),
             sky: None,
+            archive_root: None,
         }
     }
 }

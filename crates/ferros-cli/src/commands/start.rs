@@ -91,6 +91,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
                 .join("TO")
                 .join("device_status.json"),
         ),
+        archive_root: Some(settings.data_dir.join("archive")),
         sky: Some(ferros_web::SkySettings {
             site: ferros_astro::Site::new(
                 settings.site.latitude,

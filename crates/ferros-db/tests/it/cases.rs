@@ -461,6 +461,10 @@ pub async fn executions_charge_quota_and_record_images(db: &Db) {
     let e = db.insert_image(&image).await.unwrap_err();
     assert!(e.to_string().contains("recorded already"), "{e}");
     assert_eq!(db.images(Some(a.id), 10).await.unwrap(), std::slice::from_ref(&image));
+    assert_eq!(db.request_images(id, 10).await.unwrap(), std::slice::from_ref(&image));
+    assert!(db.request_images(ferros_domain::RequestId(id.0 + 1), 10).await.unwrap().is_empty());
+    assert_eq!(db.image_by_path(&image.path).await.unwrap().as_ref(), Some(&image));
+    assert_eq!(db.image_by_path("produced/../x.fits").await.unwrap(), None);
     assert_eq!(db.images_since(ferros_domain::ImageKind::Light, now()).await.unwrap(), 1);
     assert_eq!(db.images_since(ferros_domain::ImageKind::Flat, now()).await.unwrap(), 0);
     let by_filter = db.images_by_filter_since(ferros_domain::ImageKind::Light, now()).await.unwrap();

@@ -14,7 +14,9 @@ use crate::problem::Problem;
 pub mod account;
 pub mod alerts;
 pub mod control;
+pub mod devices;
 pub mod home;
+pub mod images;
 pub mod login;
 pub mod monitoring;
 pub mod requests;
@@ -57,6 +59,8 @@ const MENU: &[(&str, &[Entry])] = &[
         &[
             ("/weather", "Weather", Right::ViewWeather),
             ("/observatory", "Observatory", Right::ViewObservatory),
+            ("/devices", "Telescope & Instruments", Right::DeviceStatus),
+            ("/cameras", "Cameras", Right::DeviceStatus),
             ("/control", "Observatory control", Right::ObservatoryControl),
         ],
     ),
@@ -66,6 +70,7 @@ const MENU: &[(&str, &[Entry])] = &[
             ("/requests", "Requests", Right::SubmitRequest),
             ("/alerts", "Alerts", Right::ViewAlerts),
             ("/schedule", "Schedule", Right::ViewSchedule),
+            ("/images", "Images", Right::ViewOwnImages),
         ],
     ),
     ("Administration", &[("/system", "System", Right::ViewSystem), ("/users", "Users", Right::ManageUsers)]),

@@ -14,7 +14,8 @@ use tower::ServiceExt;
 pub(crate) struct App {
     pub(crate) state: AppState,
     pub(crate) db: Db,
-    _dir: tempfile::TempDir,
+    pub(crate) clock: Clock,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 pub(crate) async fn spawn_app() -> App {
@@ -22,7 +23,7 @@ pub(crate) async fn spawn_app() -> App {
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("ferros.db").display())).await.unwrap();
     let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap(), 1.0).unwrap();
     let opts = ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap());
-    App { state: AppState::new(db.clone(), clock, "Test <site>", opts), db, _dir: dir }
+    App { state: AppState::new(db.clone(), clock, "Test <site>", opts), db, clock, dir }
 }
 
 async fn get(app: &App, uri: &str) -> (StatusCode, String) {

@@ -502,3 +502,104 @@ async fn empty_pages_say_so_and_unknown_alerts_are_404() {
     let a = send(&app, Request::get("/api/v1/alerts").body(Body::empty()).unwrap()).await;
     assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "[]"));
 }
+
+/// Images: one's own request's, listed, previewed as PNG and downloaded as
+/// FITS; another observer, a visitor, a path outside the archive, a file
+/// gone or not FITS: each refused or told.
+#[tokio::test]
+async fn images_are_served_to_whom_may_see_them() {
+    let app = spawn_app().await;
+    let archive = app.dir.path().join("archive");
+    let settings = ferros_web::WebSettings { archive_root: Some(archive.clone()), ..Default::default() };
+    let opts = ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap());
+    let state = ferros_web::AppState::with_settings(app.db.clone(), app.clock, "Test", opts, settings);
+    let app = super::App { state, ..app };
+    let program = ferros_domain::NewProgram {
+        name: "GRB".into(),
+        description: String::new(),
+        period: "2026B".parse().unwrap(),
+        priority: ferros_domain::Priority::new(10).unwrap(),
+        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
+    };
+    app.db.create_program(&program, Utc::now()).await.unwrap();
+    let req = ferros_request_xml::read_request(
+        XML,
+        &ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap()),
+    )
+    .unwrap()
+    .request;
+    let (alice_cookie, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Cookie).await;
+    let id = app.db.create_request(&req, "alice", false, Utc::now()).await.unwrap();
+    let r = app.db.request(id).await.unwrap().unwrap();
+    let mut image = ferros_domain::Image {
+        path: "produced/r1/sequence_1/a.fits".into(),
+        kind: ferros_domain::ImageKind::Light,
+        request_id: Some(id),
+        sequence_id: Some(r.sequences[0].id),
+        album_id: None,
+        plan_id: None,
+        detector: ferros_domain::Detector::Vis,
+        date_obs: Utc::now(),
+        exposure_s: 10.0,
+        filter: "r".into(),
+        headers: vec![],
+        calibration: ferros_domain::CalibrationLevel::Raw,
+        analysis: None,
+    };
+    app.db.insert_image(&image).await.unwrap();
+    let pixels: Vec<u16> = (0..64 * 32).map(|i| (i % 64) as u16 * 100).collect();
+    let fits = ferros_fits::write_u16(64, 32, &pixels);
+    std::fs::create_dir_all(archive.join("produced/r1/sequence_1")).unwrap();
+    std::fs::write(archive.join(&image.path), &fits).unwrap();
+    image.path = "produced/r1/sequence_1/broken.fits".into();
+    app.db.insert_image(&image).await.unwrap();
+    std::fs::write(archive.join(&image.path), b"SIMPLE  = nonsense").unwrap();
+    image.path = "produced/r1/sequence_1/gone.fits".into();
+    app.db.insert_image(&image).await.unwrap();
+
+    let page = |uri: &str, cookie: &str| {
+        Request::get(uri)
+            .header(header::COOKIE, format!("ferros_session={cookie}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let a = send(&app, page(&format!("/images?request={}", id.0), &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("a.fits") && a.body.contains("gone.fits"), "{}", a.body);
+    let a = send(&app, page("/images/preview?path=produced%2Fr1%2Fsequence_1%2Fa.fits", &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "image/png");
+    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/fits");
+    assert!(a.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("a.fits"));
+    assert_eq!(a.headers[header::CONTENT_LENGTH].to_str().unwrap(), fits.len().to_string());
+    let a = send(&app, page("/images/preview?path=produced/r1/sequence_1/broken.fits", &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("not a readable FITS image"), "{}", a.body);
+    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/gone.fits", &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.body.contains("moved or deleted"), "{}", a.body);
+    for path in ["../ferros.db", "/etc/passwd", "produced/r1/sequence_1/none.fits", ""] {
+        let a = send(&app, page(&format!("/images/fits?path={path}"), &alice_cookie)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
+    }
+    // Bob (another observer) does not reach Alice's images; the PI does.
+    let (bob_cookie, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Cookie).await;
+    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &bob_cookie)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = send(&app, page(&format!("/images?request={}", id.0), &bob_cookie)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let (paula_cookie, _) = session(&app, "paula", &[Profile::Pi], SessionKind::Cookie).await;
+    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &paula_cookie)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = send(&app, page("/images", &paula_cookie)).await;
+    assert!(a.body.contains("a.fits"), "the PI sees the latest images of all: {}", a.body);
+    // A visitor: 401.
+    let a = send(
+        &app,
+        Request::get("/images/fits?path=produced/r1/sequence_1/a.fits").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
