@@ -47,7 +47,38 @@ pub struct Settings {
     /// What a request may hold (text lengths, counts), checked at import.
     pub import: ImportLimits,
     pub alerts: Alerts,
+    pub web: Web,
 }
+
+/// The web server's accounts and pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// How long a login lasts, hours.
+    pub session_hours: f64,
+    /// Failed logins allowed per user name and per address in `login_window_s`.
+    pub login_failures: u32,
+    pub login_window_s: f64,
+    /// Mark the session cookie `Secure` (Ferros behind an HTTPS proxy).
+    pub secure_cookies: bool,
+    /// Webcam image addresses (http or https) shown on the Webcams page.
+    pub webcams: Vec<String>,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Self {
+            session_hours: 12.0,
+            login_failures: 5,
+            login_window_s: 300.0,
+            secure_cookies: false,
+            webcams: vec![],
+        }
+    }
+}
+
+/// Webcams on the Webcams page at most.
+pub const MAX_WEBCAMS: usize = 16;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -63,6 +94,7 @@ impl Default for Settings {
             executor: Executor::default(),
             import: ImportLimits::DEFAULT,
             alerts: Alerts::default(),
+            web: Web::default(),
         }
     }
 }
@@ -629,10 +661,40 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_web(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError::Invalid(format!("web.{key}: {why}")));
+        let w = &self.web;
+        if !(w.session_hours.is_finite() && w.session_hours >= 0.1 && w.session_hours <= 24.0 * 30.0) {
+            return bad("session_hours", format!("{} must be 0.1 to 720 hours", shown(w.session_hours)));
+        }
+        if !(1..=1000).contains(&w.login_failures) {
+            return bad("login_failures", format!("{} must be 1 to 1000", w.login_failures));
+        }
+        if !(w.login_window_s.is_finite() && (1.0..=86_400.0).contains(&w.login_window_s)) {
+            return bad("login_window_s", format!("{} must be 1 to 86400 seconds", shown(w.login_window_s)));
+        }
+        if w.webcams.len() > MAX_WEBCAMS {
+            return bad("webcams", format!("at most {MAX_WEBCAMS} webcams"));
+        }
+        for u in &w.webcams {
+            let ok = (u.starts_with("http://") || u.starts_with("https://"))
+                && u.len() <= 500
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'));
+            if !ok {
+                return bad(
+                    "webcams",
+                    format!("\"{u}\" is not an http(s) address of at most 500 characters"),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the ranges serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         self.validate_alerts()?;
+        self.validate_web()?;
         let s = &self.site;
         if s.name.trim().is_empty() || s.name.chars().count() > 68 {
             return bad("site.name", "must be 1 to 68 characters (it goes into every image's header)");
@@ -900,6 +962,11 @@ mod tests {
                 ("[executor]\nreadout_vis_s = -1\n", "executor.readout_vis_s"),
                 ("[import]\nmax_images = 1000000\n", "import.max_images"),
                 ("[import]\nmax_sequences = 0\n", "import.max_sequences"),
+                ("[web]\nsession_hours = 1e300\n", "web.session_hours"),
+                ("[web]\nlogin_failures = 0\n", "web.login_failures"),
+                ("[web]\nlogin_window_s = -5\n", "web.login_window_s"),
+                ("[web]\nwebcams = [\"javascript:alert(1)\"]\n", "web.webcams: \"javascript:alert(1)\""),
+                ("[web]\nwebcams = [\"http://x/a\\\"onerror=\"]\n", "web.webcams"),
                 (
                     "[devices.camera_vis]\naliases = { r = \"Red\" }\n",
                     "devices.camera_vis: filters and aliases are for filter wheels only",

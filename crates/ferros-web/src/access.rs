@@ -88,6 +88,7 @@ routes! {
     get "/static/ferros.css" Public => pages::style,
     get "/static/ferros.js" Public => pages::script,
     get "/" Public => pages::home::page,
+    get "/events" Public => crate::events::events,
     get "/login" Public => pages::login::form,
     post "/login" Public => pages::login::submit,
     post "/logout" Login => pages::login::logout,
@@ -112,6 +113,9 @@ routes! {
     get "/alerts" right(Right::ViewAlerts) => pages::alerts::list,
     get "/alerts/{id}" right(Right::ViewAlerts) => pages::alerts::show,
     get "/schedule" right(Right::ViewSchedule) => pages::schedule::page,
+    get "/programs" right(Right::ViewProposals) => pages::admin::programs,
+    get "/config" right(Right::EditConfig) => pages::admin::config,
+    get "/webcams" right(Right::ViewObservatory) => pages::admin::webcams,
     get "/system" right(Right::ViewSystem) => pages::system::page,
     get "/users" right(Right::ManageUsers) => pages::users::list,
     post "/users" right(Right::ManageUsers) => pages::users::create,
@@ -137,9 +141,16 @@ routes! {
 #[derive(Debug, Clone, Default)]
 pub struct Viewer {
     pub session: Option<SessionRecord>,
+    /// The site's name, for the pages (error pages included).
+    pub site: std::sync::Arc<str>,
 }
 
 impl Viewer {
+    /// Someone not logged in.
+    pub fn visitor(state: &AppState) -> Self {
+        Viewer { session: None, site: state.inner.site.clone() }
+    }
+
     pub fn user(&self) -> Option<&User> {
         self.session.as_ref().map(|s| &s.user)
     }
@@ -180,12 +191,12 @@ pub(crate) fn router(state: AppState) -> Router {
 async fn guard(State((state, info)): State<(AppState, RouteInfo)>, mut req: Request, next: Next) -> Response {
     let viewer = match auth::viewer(&state, req.headers()).await {
         Ok(v) => v,
-        Err(p) => return p.respond(info.is_api(), None),
+        Err(p) => return p.respond(info.is_api(), Some(&Viewer::visitor(&state))),
     };
     let profiles = viewer.user().map(|u| u.profiles.iter().copied().collect::<Vec<_>>());
     if !info.access.allows(profiles.as_deref()) {
         let Some(user) = viewer.user() else {
-            return Problem::unauthorized().respond(info.is_api(), None);
+            return Problem::unauthorized().respond(info.is_api(), Some(&viewer));
         };
         let message = format!(
             "403 {} ({}) {} {}",

@@ -53,17 +53,17 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Pro
             .ok_or_else(|| {
                 Problem::new(StatusCode::UNAUTHORIZED, "the token is unknown or expired: log in again")
             })?;
-        return Ok(Viewer { session: Some(session) });
+        return Ok(Viewer { session: Some(session), site: state.inner.site.clone() });
     }
     let Some(token) = cookie(headers, COOKIE).filter(|t| !t.is_empty() && t.len() <= 256) else {
-        return Ok(Viewer::default());
+        return Ok(Viewer::visitor(state));
     };
     let session = state
         .db()
         .session(&ferros_auth::digest(token), now)
         .await
         .map_err(|e| Problem::internal("sessions", e))?;
-    Ok(Viewer { session: session.filter(|s| s.kind == SessionKind::Cookie) })
+    Ok(Viewer { session: session.filter(|s| s.kind == SessionKind::Cookie), site: state.inner.site.clone() })
 }
 
 /// A new session: its token (given to the client once) and how long it lasts.

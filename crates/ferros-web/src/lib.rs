@@ -18,6 +18,7 @@ mod access;
 mod api;
 mod auth;
 mod control;
+mod events;
 mod health;
 mod images;
 mod pages;
@@ -51,6 +52,8 @@ pub struct WebSettings {
     pub sky: Option<SkySettings>,
     /// The archive's root, whose images the Images pages serve.
     pub archive_root: Option<std::path::PathBuf>,
+    /// The configuration in effect as TOML (secrets hidden), for the Config page.
+    pub config_text: String,
 }
 
 impl Default for WebSettings {
@@ -64,6 +67,7 @@ impl Default for WebSettings {
             webcams: Vec::new(),
             sky: None,
             archive_root: None,
+            config_text: String::new(),
         }
     }
 }
@@ -79,6 +83,8 @@ struct Inner {
     db: Db,
     clock: Clock,
     site_name: String,
+    /// The same, shared with each request's viewer.
+    site: Arc<str>,
     settings: WebSettings,
     /// How request XML is read (limits, cameras' readouts, filter wheels);
     /// its `now` is set at each import.
@@ -86,6 +92,7 @@ struct Inner {
     limiter: Mutex<ferros_auth::RateLimiter>,
     status: status::Cache,
     sky: sky::Cache,
+    streams: events::Streams,
 }
 
 impl AppState {
@@ -100,6 +107,7 @@ impl AppState {
         import: ReadOptions,
         settings: WebSettings,
     ) -> Self {
+        let site_name: String = site_name.into();
         let limiter = ferros_auth::RateLimiter::new(
             settings.login_failures,
             chrono::TimeDelta::seconds(settings.login_window_s),
@@ -109,12 +117,14 @@ impl AppState {
             inner: Arc::new(Inner {
                 db,
                 clock,
-                site_name: site_name.into(),
+                site: Arc::from(site_name.as_str()),
+                site_name,
                 settings,
                 import,
                 limiter: Mutex::new(limiter),
                 status: status::Cache::default(),
                 sky: sky::Cache::default(),
+                streams: events::Streams::default(),
             }),
         }
     }

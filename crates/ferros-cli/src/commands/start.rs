@@ -81,7 +81,18 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
         readouts: settings.executor.readouts(),
         wheels: ferros_observatory::wheels(settings),
     };
+    // The Config page shows the settings in effect, the database's password hidden.
+    let mut shown = settings.clone();
+    shown.database_url = ferros_db::redact_url(&settings.database_url);
+    let config_text =
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("(cannot show the settings: {e})"));
     let web_settings = ferros_web::WebSettings {
+        session_hours: settings.web.session_hours,
+        login_failures: settings.web.login_failures as usize,
+        login_window_s: settings.web.login_window_s.round() as i64,
+        secure_cookies: settings.web.secure_cookies,
+        webcams: settings.web.webcams.clone(),
+        config_text,
         device_status_file: Some(
             settings
                 .data_dir
@@ -102,7 +113,6 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
             night_altitude: settings.site.night_sun_altitude,
             horizon: settings.site.horizon,
         }),
-        ..ferros_web::WebSettings::default()
     };
     let state =
         AppState::with_settings(db.clone(), ctx.clock, settings.site.name.clone(), import, web_settings);

@@ -118,7 +118,7 @@ use axum::extract::FromRequest as _;
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(p) = auth::logout(&state, &headers).await {
-        return super::error_page(&p, Viewer::default());
+        return super::error_page(&p, Viewer::visitor(&state));
     }
     let mut res = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&auth::session_cookie(&state, "", 0)) {

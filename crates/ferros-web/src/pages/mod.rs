@@ -12,6 +12,7 @@ use crate::access::Viewer;
 use crate::problem::Problem;
 
 pub mod account;
+pub mod admin;
 pub mod alerts;
 pub mod control;
 pub mod devices;
@@ -59,6 +60,7 @@ const MENU: &[(&str, &[Entry])] = &[
         &[
             ("/weather", "Weather", Right::ViewWeather),
             ("/observatory", "Observatory", Right::ViewObservatory),
+            ("/webcams", "Webcams", Right::ViewObservatory),
             ("/devices", "Telescope & Instruments", Right::DeviceStatus),
             ("/cameras", "Cameras", Right::DeviceStatus),
             ("/control", "Observatory control", Right::ObservatoryControl),
@@ -73,26 +75,37 @@ const MENU: &[(&str, &[Entry])] = &[
             ("/images", "Images", Right::ViewOwnImages),
         ],
     ),
-    ("Administration", &[("/system", "System", Right::ViewSystem), ("/users", "Users", Right::ManageUsers)]),
+    (
+        "Administration",
+        &[
+            ("/system", "System", Right::ViewSystem),
+            ("/users", "Users", Right::ManageUsers),
+            ("/programs", "Programs", Right::ViewProposals),
+            ("/config", "Config", Right::EditConfig),
+        ],
+    ),
 ];
+
+/// The menu entries the viewer may see.
+fn sections(viewer: &Viewer) -> Vec<Section> {
+    MENU.iter()
+        .map(|(title, items)| Section {
+            title,
+            items: items
+                .iter()
+                .filter(|(_, _, r)| viewer.may(*r))
+                .map(|(href, label, _)| Item { href, label })
+                .collect(),
+        })
+        .filter(|s| !s.items.is_empty())
+        .collect()
+}
 
 impl Nav {
     pub fn new(state: &AppState, viewer: &Viewer, here: &str) -> Self {
-        let sections = MENU
-            .iter()
-            .map(|(title, items)| Section {
-                title,
-                items: items
-                    .iter()
-                    .filter(|(_, _, r)| viewer.may(*r))
-                    .map(|(href, label, _)| Item { href, label })
-                    .collect(),
-            })
-            .filter(|s| !s.items.is_empty())
-            .collect();
         Nav {
             site: state.site_name().to_owned(),
-            sections,
+            sections: sections(viewer),
             here: here.to_owned(),
             user: viewer.name().map(str::to_owned),
             profiles: viewer.profiles().iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
@@ -132,11 +145,11 @@ struct ErrorPage<'a> {
 
 /// A problem as a page, with the menu the viewer may see.
 pub fn error_page(p: &Problem, viewer: Viewer) -> Response {
-    // The layout needs the site's name, which only the state knows: an
-    // error page names Ferros alone.
     let nav = Nav {
-        site: "Ferros".into(),
+        site: if viewer.site.is_empty() { "Ferros".into() } else { viewer.site.to_string() },
+        sections: sections(&viewer),
         user: viewer.name().map(str::to_owned),
+        profiles: viewer.profiles().iter().map(|p| p.label()).collect::<Vec<_>>().join(", "),
         csrf: viewer.csrf().to_owned(),
         ..Nav::default()
     };
@@ -151,8 +164,8 @@ pub fn error_page(p: &Problem, viewer: Viewer) -> Response {
     render(p.status, &page)
 }
 
-pub async fn not_found() -> Response {
-    error_page(&Problem::not_found("this page"), Viewer::default())
+pub async fn not_found(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    error_page(&Problem::not_found("this page"), Viewer::visitor(&state))
 }
 
 pub async fn style() -> impl IntoResponse {

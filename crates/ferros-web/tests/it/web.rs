@@ -21,7 +21,13 @@ async fn send(app: &App, req: Request<Body>) -> Answer {
     let res = router(app.state.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let body = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    // An event stream never ends: its first event is its body here.
+    let body = if headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "text/event-stream") {
+        let frame = res.into_body().frame().await.unwrap().unwrap();
+        String::from_utf8_lossy(frame.data_ref().unwrap()).into_owned()
+    } else {
+        String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned()
+    };
     Answer { status, headers, body }
 }
 
@@ -501,6 +507,16 @@ async fn empty_pages_say_so_and_unknown_alerts_are_404() {
     assert!(a.body.starts_with("{\"error\""), "{}", a.body);
     let a = send(&app, Request::get("/api/v1/alerts").body(Body::empty()).unwrap()).await;
     assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "[]"));
+    // Error pages name the site (escaped) and keep the menu.
+    for uri in ["/nowhere", "/control"] {
+        let a = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert!(a.status == StatusCode::NOT_FOUND || a.status == StatusCode::UNAUTHORIZED, "{uri}");
+        assert!(
+            a.body.contains("Test &#60;site&#62;") && a.body.contains("href=\"/weather\""),
+            "{uri}: {}",
+            a.body
+        );
+    }
 }
 
 /// Images: one's own request's, listed, previewed as PNG and downloaded as
@@ -602,4 +618,25 @@ async fn images_are_served_to_whom_may_see_them() {
     )
     .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The live updates: an event stream whose first event comes at once, with
+/// the majordome's mode, LOCKED and the environment.
+#[tokio::test]
+async fn live_updates_come_as_server_sent_events() {
+    let app = spawn_app().await;
+    let state = r#"{"mode":"REMOTE","safe":true,"locked":true,"bypass":"off","night_ack":null,"night":true,"plc":"AUTO","env":"SAFE","secured":true}"#;
+    app.db.store_majordome(app.state_now(), state).await.unwrap();
+    let a = send(&app, Request::get("/events").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.starts_with("event: status\ndata: {"), "{}", a.body);
+    let data: serde_json::Value =
+        serde_json::from_str(a.body.lines().nth(1).unwrap().strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(data["mode"], "REMOTE");
+    assert_eq!(data["locked"], "true");
+    assert_eq!(data["env"], "SAFE");
+    assert!(data["time"].as_str().unwrap().starts_with("2026-11-22 03:00"), "{data}");
+    // The pages mark what the script updates.
+    let a = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert!(a.body.contains("data-live=\"mode\"") && a.body.contains("data-live=\"time\""), "{}", a.body);
 }
