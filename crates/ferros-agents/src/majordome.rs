@@ -310,6 +310,11 @@ impl MajordomeAgent {
             let now = ctx.clock.now();
             match outcome {
                 Ok(actions) => {
+                    // The state the command made is stored before the answer:
+                    // whoever reads the answer then reads that state.
+                    let state = self.majordome.state(inputs);
+                    ctx.db.store_majordome(inputs.now, &serde_json::to_string(&state)?).await?;
+                    self.stored = Some((inputs.now, state));
                     ctx.db.finish_command(c.id, true, "", now).await?;
                     ctx.log("majordome", LogLevel::Info, format!("{}: {} accepted", c.actor, c.command))
                         .await;

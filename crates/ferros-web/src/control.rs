@@ -75,7 +75,10 @@ async fn submit_and_wait(state: &AppState, username: &str, name: &str) -> Result
             .map_err(fail)?
             .ok_or_else(|| Problem::internal("the control command", "vanished"))?;
         match c.state.as_str() {
-            "accepted" => return Ok(format!("{shown} accepted")),
+            "accepted" => {
+                crate::status::forget(state);
+                return Ok(format!("{shown} accepted"));
+            }
             "refused" => {
                 return Err(Problem::new(StatusCode::CONFLICT, format!("{shown} refused: {}", c.reason)));
             }

@@ -19,6 +19,9 @@ const MAX_DEVICE_FILE_BYTES: u64 = 1 << 20;
 #[derive(Debug, Default)]
 pub struct Cache {
     latest: Mutex<Option<(Instant, Arc<Value>)>>,
+    /// Counts the forgets: a status whose build began before the last one
+    /// is served to its caller but not kept.
+    forgets: std::sync::atomic::AtomicU64,
 }
 
 /// The status, from the cache when it is fresh.
@@ -29,9 +32,22 @@ pub async fn get(state: &AppState) -> Result<Arc<Value>, Problem> {
     {
         return Ok(v.clone());
     }
+    let began = cache.forgets.load(std::sync::atomic::Ordering::SeqCst);
     let v = Arc::new(build(state).await?);
-    *cache.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v.clone()));
+    let mut latest = cache.latest.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.forgets.load(std::sync::atomic::Ordering::SeqCst) == began {
+        *latest = Some((Instant::now(), v.clone()));
+    }
     Ok(v)
+}
+
+/// Forgets the status built: the next caller builds it again (after a
+/// command changed the majordome's state, so that no page shows the old one).
+pub fn forget(state: &AppState) {
+    let cache = &state.inner.status;
+    let mut latest = cache.latest.lock().unwrap_or_else(|e| e.into_inner());
+    cache.forgets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    *latest = None;
 }
 
 async fn build(state: &AppState) -> Result<Value, Problem> {

@@ -123,6 +123,8 @@ async fn a_lock_outlives_a_restart_of_the_majordome() {
     }
     let lock = h.db.control_command(id).await.unwrap().unwrap();
     assert_eq!(lock.state, "accepted", "{}", lock.reason);
+    // The state stored before the answer already says LOCKED.
+    assert_eq!(state().await["locked"], true, "{}", state().await);
     while state().await["mode"] != "STANDBY" {
         assert!(c.now() < deadline, "{}", state().await);
         c.sleep(Duration::from_secs(1)).await;
