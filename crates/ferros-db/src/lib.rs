@@ -567,6 +567,18 @@ impl Db {
         Ok(moved)
     }
 
+    /// Replaces a request's sequences with those of `req` (an edit): refused
+    /// while a sequence is submitted, running or done, for an alert request
+    /// or another program. Returns the new sequences' ids.
+    pub async fn edit_request(
+        &self,
+        id: RequestId,
+        req: &NewRequest,
+        now: DateTime<Utc>,
+    ) -> DbResult<Vec<SequenceId>> {
+        on_backend!(self, edit_request(id, req, now))
+    }
+
     /// Withdraws a submitted request before it runs: its sequences waiting
     /// for the planner or planned (TOBEPLANNED, PLANNED, REJECTED) become
     /// COMPLETE again, to be edited or submitted later.

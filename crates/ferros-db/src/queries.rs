@@ -703,6 +703,79 @@ pub(crate) async fn move_request_sequences(
     Ok(moved)
 }
 
+/// Replaces a request's sequences with those of `req` (its name and target
+/// type too), in one transaction: refused, changing nothing, for an alert
+/// request, another program, or a sequence submitted, running or done (unsubmit
+/// first). The old sequences are kept CANCELLED, for the history of past plans.
+pub(crate) async fn edit_request(
+    pool: &Pool<Db>,
+    id: RequestId,
+    req: &NewRequest,
+    now: DateTime<Utc>,
+) -> DbResult<Vec<SequenceId>> {
+    let mut tx = begin_write(pool).await?;
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT r.kind, p.name FROM requests r JOIN programs p ON p.id = r.program_id WHERE r.id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((kind, program)) = found else { return Err(DbError::not_found("request", id)) };
+    if kind == "alert" || req.kind == ferros_domain::RequestKind::Alert {
+        return Err(DbError::Conflict(format!(
+            "request {id}: alert requests change only through their notices"
+        )));
+    }
+    if program != req.program {
+        return Err(DbError::Conflict(format!(
+            "request {id} belongs to program \"{program}\", not \"{}\": upload a new request instead",
+            req.program
+        )));
+    }
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, name, status FROM sequences WHERE request_id = $1 ORDER BY id")
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut old = Vec::new();
+    for (sid, name, st) in rows {
+        let from: SequenceStatus = st.parse().map_err(corrupt("sequences", sid))?;
+        match from {
+            SequenceStatus::Incomplete | SequenceStatus::Complete => old.push((sid, from)),
+            s if s.is_final() => {}
+            s => {
+                return Err(DbError::Conflict(format!(
+                    "sequence {sid} \"{name}\" is {s}: unsubmit the request before editing it; nothing changed"
+                )));
+            }
+        }
+    }
+    for (sid, from) in old {
+        guarded_status_update(&mut tx, SequenceId(sid), from, SequenceStatus::Cancelled, now).await?;
+    }
+    let first_new: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM sequences").fetch_one(&mut *tx).await?;
+    insert_sequences(&mut tx, id, &req.sequences, false, now).await?;
+    sqlx::query(
+        "UPDATE requests SET name = $1, target_type = $2, strategy = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(&req.name)
+    .bind(&req.target_type)
+    .bind(req.strategy.code())
+    .bind(now)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    let new: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM sequences WHERE request_id = $1 AND id > $2 ORDER BY id")
+            .bind(id.0)
+            .bind(first_new)
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(new.into_iter().map(SequenceId).collect())
+}
+
 async fn guarded_status_update(
     tx: &mut Tx<'_>,
     id: SequenceId,

@@ -119,6 +119,16 @@ pub async fn alert(State(state): State<AppState>, Path(id): Path<i64>) -> ApiRes
     Ok(Json(a).into_response())
 }
 
+pub async fn edit_request(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    body: String,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(Json(crate::requests::edit(&state, user, id, &body).await?).into_response())
+}
+
 pub async fn request_action(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -188,6 +198,11 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
         ("GET", "/api/v1/requests/{id}/xml") => {
             ("The request as XML, in the importer's format.", None, json!({"type": "string"}))
         }
+        ("POST", "/api/v1/requests/{id}/edit") => (
+            "Replace a request's sequences with those of a request XML (the body), checked as an import: 422 with every problem, 409 while a sequence is submitted, running or done (unsubmit first); nothing changed on a problem.",
+            Some(("application/xml", json!({"type": "string"}))),
+            json!({"type": "object", "properties": {"request_id": {"type": "integer"}, "sequences": {"type": "array", "items": {"type": "integer"}}, "warnings": {"type": "array", "items": {"type": "string"}}}}),
+        ),
         ("POST", "/api/v1/requests/{id}/{action}") => {
             ("submit, unsubmit (back to COMPLETE before it runs) or cancel a request.", None, obj)
         }
@@ -247,6 +262,10 @@ pub fn document() -> Value {
         match r.path {
             "/api/v1/requests" => {
                 responses.insert("422".into(), err("every problem of the document"));
+            }
+            "/api/v1/requests/{id}/edit" => {
+                responses.insert("422".into(), err("every problem of the document"));
+                responses.insert("409".into(), err("a sequence is submitted, running or done"));
             }
             "/api/v1/login" => {
                 responses.insert("429".into(), err("too many failed logins"));

@@ -1,6 +1,7 @@
 //! Requests from the web: an XML document imported with the importer's
 //! checks (every problem, with line and column; nothing stored when one
-//! is found), who may see which, and submit / cancel.
+//! is found), edited the same way, who may see which, and submit /
+//! unsubmit / cancel.
 
 use axum::http::StatusCode;
 use ferros_domain::{JulianDate, Request, RequestId, Right, SequenceStatus, User};
@@ -18,6 +19,43 @@ pub struct Imported {
 }
 
 pub async fn import(state: &AppState, user: &User, xml: &str, submit: bool) -> Result<Imported, Problem> {
+    let (imported, submit) = checked(state, user, xml, submit).await?;
+    let db = state.db();
+    let id = db.create_request(&imported.request, &user.username, submit, state.clock().now()).await?;
+    let stored =
+        db.request(id).await?.ok_or_else(|| Problem::internal("the import", "the request vanished"))?;
+    Ok(Imported {
+        request_id: id.0,
+        sequences: stored.sequences.iter().map(|s| s.id.0).collect(),
+        warnings: imported.warnings.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Replaces the sequences of request `id` (the user's own, or any for a PI
+/// or SysAdmin) with those of `xml`, read with every check of an import;
+/// refused while a sequence is submitted, running or done.
+pub async fn edit(state: &AppState, user: &User, id: i64, xml: &str) -> Result<Imported, Problem> {
+    let r = visible(state, user, id).await?;
+    if r.owner != user.username && !user.has(Right::ViewAllRequests) {
+        return Err(Problem::forbidden());
+    }
+    let (imported, _) = checked(state, user, xml, false).await?;
+    let sequences = state.db().edit_request(r.id, &imported.request, state.clock().now()).await?;
+    Ok(Imported {
+        request_id: id,
+        sequences: sequences.iter().map(|s| s.0).collect(),
+        warnings: imported.warnings.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// A request document read with every check (the importer's, the program
+/// the user may submit to, who may make alert requests); whether to submit it.
+async fn checked(
+    state: &AppState,
+    user: &User,
+    xml: &str,
+    submit: bool,
+) -> Result<(ferros_request_xml::Imported, bool), Problem> {
     if xml.len() > ferros_limits::MAX_REQUEST_BYTES as usize {
         return Err(Problem::too_large());
     }
@@ -63,14 +101,7 @@ pub async fn import(state: &AppState, user: &User, xml: &str, submit: bool) -> R
             "is_alert=\"1\": alert requests pre-empt every program (superoperator, PI or SysAdmin only); nothing stored",
         ));
     }
-    let id = db.create_request(req, &user.username, submit, state.clock().now()).await?;
-    let stored =
-        db.request(id).await?.ok_or_else(|| Problem::internal("the import", "the request vanished"))?;
-    Ok(Imported {
-        request_id: id.0,
-        sequences: stored.sequences.iter().map(|s| s.id.0).collect(),
-        warnings: imported.warnings.iter().map(ToString::to_string).collect(),
-    })
+    Ok((imported, submit))
 }
 
 /// The latest requests `user` sees (their own, their programs', or all),

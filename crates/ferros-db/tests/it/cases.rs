@@ -185,6 +185,35 @@ pub async fn submit_and_cancel_follow_the_life_cycle(db: &Db) {
     assert_eq!(ferros_domain::summarize_statuses(&summary.sequence_statuses), "1 EXECUTED, 2 CANCELLED");
 }
 
+pub async fn unsubmit_and_edit_keep_what_ran(db: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let first = db.request(id).await.unwrap().unwrap().sequences[0].id;
+    db.set_sequence_status(first, SequenceStatus::Planned, now()).await.unwrap();
+    let e = db.edit_request(id, &req, now()).await.unwrap_err();
+    assert!(e.to_string().contains("unsubmit the request before editing it"), "{e}");
+    assert_eq!(db.unsubmit_request(id, now()).await.unwrap().len(), 3);
+    let e = db.unsubmit_request(id, now()).await.unwrap_err();
+    assert!(e.to_string().contains("no submitted sequence"), "{e}");
+    let mut changed = req.clone();
+    changed.name = "renamed".into();
+    changed.sequences.truncate(1);
+    let new = db.edit_request(id, &changed, now()).await.unwrap();
+    assert_eq!(new.len(), 1);
+    let r = db.request(id).await.unwrap().unwrap();
+    assert_eq!(r.name, "renamed");
+    let statuses: Vec<SequenceStatus> = r.sequences.iter().map(|s| s.status).collect();
+    assert_eq!(statuses[..3], [SequenceStatus::Cancelled; 3]);
+    assert_eq!(r.sequences[3].id, new[0]);
+    let mut other = changed.clone();
+    other.program = "AGN".into();
+    let e = db.edit_request(id, &other, now()).await.unwrap_err();
+    assert!(e.to_string().contains("upload a new request instead"), "{e}");
+    let e = db.edit_request(RequestId(404), &changed, now()).await.unwrap_err();
+    assert_eq!(e.to_string(), "request 404 does not exist");
+}
+
 pub async fn sequence_status_changes_are_checked(db: &Db) {
     setup(db).await;
     let req = read_request(&sample("routine_request_01.xml"), &read_opts()).unwrap().request;

@@ -49,6 +49,7 @@ on_both_backends!(
     unknown_program_or_user_stores_nothing,
     submitting_an_incomplete_request_stores_nothing,
     submit_and_cancel_follow_the_life_cycle,
+    unsubmit_and_edit_keep_what_ran,
     sequence_status_changes_are_checked,
     schedules_are_stored_with_history,
     a_schedule_naming_an_unknown_sequence_stores_nothing,

@@ -120,6 +120,10 @@ struct RequestPage {
     /// `MAX_CHARTS`.
     charts: Vec<String>,
     may_act: bool,
+    /// The XML to edit (the request's open sequences), when it may be edited.
+    edit_xml: Option<String>,
+    error: String,
+    problems: Vec<String>,
 }
 
 /// Visibility charts on a request's page at most.
@@ -130,6 +134,18 @@ fn jd(j: Option<ferros_domain::JulianDate>) -> String {
 }
 
 async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) -> Response {
+    show_edit(state, viewer, id, flash, None, StatusCode::OK).await
+}
+
+/// A request's page; `edit` the XML of a refused edit and why.
+async fn show_edit(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    flash: String,
+    edit: Option<(String, Problem)>,
+    status: StatusCode,
+) -> Response {
     let Some(user) = viewer.user() else {
         return super::error_page(&Problem::unauthorized(), viewer.clone());
     };
@@ -208,17 +224,44 @@ async fn show_page(state: &AppState, viewer: &Viewer, id: i64, flash: String) ->
                 .collect(),
         })
         .collect();
+    let may_act = r.owner == user.username || user.has(ferros_domain::Right::ViewAllRequests);
+    // Editable while nothing is submitted, running or done.
+    let editable = may_act
+        && r.kind != ferros_domain::RequestKind::Alert
+        && r.sequences.iter().all(|s| {
+            use ferros_domain::SequenceStatus::{Complete, Incomplete};
+            matches!(s.status, Incomplete | Complete) || s.status.is_final()
+        });
+    let (edit_xml, error, problems) = match edit {
+        Some((xml, p)) => (Some(xml), p.message, p.problems),
+        None if editable => {
+            let mut current = r.to_new();
+            // The cancelled sequences of earlier edits stay out.
+            current.sequences = r
+                .sequences
+                .iter()
+                .zip(current.sequences)
+                .filter(|(s, _)| !s.status.is_final())
+                .map(|(_, n)| n)
+                .collect();
+            (Some(ferros_request_xml::write_request(&current)), String::new(), Vec::new())
+        }
+        None => (None, String::new(), Vec::new()),
+    };
     let page = RequestPage {
         nav: Nav::new(state, viewer, "/requests").with_flash(flash),
+        edit_xml,
+        error,
+        problems,
         kind: r.kind.code(),
         strategy: r.strategy.code(),
         created: when(r.created_at),
         sequences,
         charts,
-        may_act: r.owner == user.username || user.has(ferros_domain::Right::ViewAllRequests),
+        may_act,
         r,
     };
-    render(StatusCode::OK, &page)
+    render(status, &page)
 }
 
 pub async fn show(
@@ -251,5 +294,35 @@ pub async fn xml(
     match crate::requests::visible(&state, user, id).await {
         Ok(r) => crate::requests::xml_download(&r),
         Err(p) => super::error_page(&p, viewer),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditForm {
+    xml: String,
+}
+
+/// An edit: the new XML read with every check; the page again with every
+/// problem (and the XML kept) when refused.
+pub async fn edit(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<EditForm>,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::requests::edit(&state, user, id, &f.xml).await {
+        Ok(done) => {
+            let said = format!(
+                "request {id} edited: {} sequence(s) now; submit it when ready",
+                done.sequences.len()
+            );
+            show_page(&state, &viewer, id, said).await
+        }
+        Err(p) if p.status == StatusCode::NOT_FOUND => super::error_page(&p, viewer),
+        Err(p) => {
+            let status = p.status;
+            show_edit(&state, &viewer, id, String::new(), Some((f.xml, p)), status).await
+        }
     }
 }

@@ -380,6 +380,35 @@ async fn requests_through_the_api() {
     )
     .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // An edit: checked as an import, nothing changed on a problem; refused
+    // while submitted; the old sequences kept CANCELLED.
+    let edit = |body: &str| post(&format!("/api/v1/requests/{id}/edit"), body);
+    let before = app.db.request(ferros_domain::RequestId(id)).await.unwrap().unwrap();
+    let a = send(&app, edit(&bad)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(
+        app.db.request(ferros_domain::RequestId(id)).await.unwrap().unwrap(),
+        before,
+        "nothing changed"
+    );
+    let other_program = ferros_domain::NewProgram { name: "AGN".into(), ..program.clone() };
+    app.db.create_program(&other_program, Utc::now()).await.unwrap();
+    let a = send(&app, edit(&XML.replace("GRB\"", "AGN\""))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "not one of alice's programs: {}", a.body);
+    let renamed = XML.replace("name=\"s\"", "name=\"s2\"");
+    let a = send(&app, edit(&renamed)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let r = app.db.request(ferros_domain::RequestId(id)).await.unwrap().unwrap();
+    let statuses: Vec<_> = r.sequences.iter().map(|q| (q.spec.name.as_str(), q.status)).collect();
+    assert_eq!(
+        statuses,
+        [("s", ferros_domain::SequenceStatus::Cancelled), ("s2", ferros_domain::SequenceStatus::Complete)]
+    );
+    let a = send(&app, post(&format!("/api/v1/requests/{id}/submit"), "")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = send(&app, edit(XML)).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("unsubmit the request before editing it"), "{}", a.body);
     // The pages escape the name.
     let (cookie, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Cookie).await;
     let a = send(
