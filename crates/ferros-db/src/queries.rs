@@ -750,6 +750,11 @@ pub(crate) async fn edit_request(
             }
         }
     }
+    if old.is_empty() {
+        return Err(DbError::Conflict(format!(
+            "request {id} has no open sequence to edit (all are done or cancelled): upload a new request instead"
+        )));
+    }
     for (sid, from) in old {
         guarded_status_update(&mut tx, SequenceId(sid), from, SequenceStatus::Cancelled, now).await?;
     }

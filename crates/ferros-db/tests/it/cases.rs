@@ -212,6 +212,10 @@ pub async fn unsubmit_and_edit_keep_what_ran(db: &Db) {
     assert!(e.to_string().contains("upload a new request instead"), "{e}");
     let e = db.edit_request(RequestId(404), &changed, now()).await.unwrap_err();
     assert_eq!(e.to_string(), "request 404 does not exist");
+    // Nothing open left: an edit would only graft onto a finished request.
+    db.cancel_request(id, now()).await.unwrap();
+    let e = db.edit_request(id, &changed, now()).await.unwrap_err();
+    assert!(e.to_string().contains("no open sequence to edit"), "{e}");
 }
 
 pub async fn sequence_status_changes_are_checked(db: &Db) {

@@ -226,12 +226,16 @@ async fn show_edit(
         .collect();
     let may_act = r.owner == user.username || user.has(ferros_domain::Right::ViewAllRequests);
     // Editable while nothing is submitted, running or done.
+    let open = |s: &ferros_domain::Sequence| {
+        matches!(
+            s.status,
+            ferros_domain::SequenceStatus::Incomplete | ferros_domain::SequenceStatus::Complete
+        )
+    };
     let editable = may_act
         && r.kind != ferros_domain::RequestKind::Alert
-        && r.sequences.iter().all(|s| {
-            use ferros_domain::SequenceStatus::{Complete, Incomplete};
-            matches!(s.status, Incomplete | Complete) || s.status.is_final()
-        });
+        && r.sequences.iter().any(open)
+        && r.sequences.iter().all(|s| open(s) || s.status.is_final());
     let (edit_xml, error, problems) = match edit {
         Some((xml, p)) => (Some(xml), p.message, p.problems),
         None if editable => {
