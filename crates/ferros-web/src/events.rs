@@ -1,5 +1,5 @@
 //! Live updates by Server-Sent Events (`GET /events`, public): every
-//! `EVERY` the time, the majordome's mode, LOCKED and the environment, from
+//! `EVERY` the clock's time, the majordome's mode, LOCKED and the environment, from
 //! the shared status (so a crowd of open pages costs the database one read
 //! a second). The pages mark what changes with `data-live="KEY"`; the
 //! script puts each new value in place. A stream ends after `MAX_STREAM`
@@ -35,10 +35,11 @@ impl Default for Streams {
     }
 }
 
-/// What the pages update, from the status.
-pub fn summary(status: &Value) -> Value {
+/// What the pages update, from the status (up to a second old) and the
+/// clock's time now (a page must never go back in time).
+pub fn summary(status: &Value, now: chrono::DateTime<chrono::Utc>) -> Value {
     let text = |v: &Value| v.as_str().map(str::to_owned);
-    let time = status["time"].as_str().map(|t| t.get(..19).unwrap_or(t).replace('T', " "));
+    let time = now.format("%Y-%m-%d %H:%M:%S").to_string();
     json!({
         "time": time,
         "mode": text(&status["majordome"]["mode"]),
@@ -64,7 +65,7 @@ pub async fn events(State(state): State<AppState>) -> Response {
                 return None;
             }
             let event = match crate::status::get(&state).await {
-                Ok(s) => Event::default().event("status").data(summary(&s).to_string()),
+                Ok(s) => Event::default().event("status").data(summary(&s, state.clock().now()).to_string()),
                 Err(p) => Event::default().event("problem").data(p.message),
             };
             Some((Ok::<_, Infallible>(event), (state, permit, false)))
