@@ -669,3 +669,65 @@ async fn live_updates_come_as_server_sent_events() {
     let a = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
     assert!(a.body.contains("data-live=\"mode\"") && a.body.contains("data-live=\"time\""), "{}", a.body);
 }
+
+/// SQL-like strings are text like any other: refused or stored as given,
+/// never a server error; numbers in addresses are checked.
+#[tokio::test]
+async fn sql_like_strings_are_only_text() {
+    let app = spawn_app().await;
+    let (token, _) = session(&app, "sam", &[Profile::Sysadmin], SessionKind::Bearer).await;
+    let login = |user: &str| {
+        Request::post("/api/v1/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::json!({"username": user, "password": "' OR '1'='1"}).to_string()))
+            .unwrap()
+    };
+    for user in ["sam' --", "' OR 1=1 --", "sam"] {
+        let a = send(&app, login(user)).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{user}: {}", a.body);
+    }
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for uri in ["/api/v1/requests/1%20OR%201=1", "/api/v1/alerts/1;DROP%20TABLE%20alerts"] {
+        let a = send(&app, get(uri)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}: {}", a.body);
+    }
+    let program = ferros_domain::NewProgram {
+        name: "GRB".into(),
+        description: String::new(),
+        period: "2026B".parse().unwrap(),
+        priority: ferros_domain::Priority::new(10).unwrap(),
+        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
+    };
+    app.db.create_program(&program, Utc::now()).await.unwrap();
+    let name = "x'); DROP TABLE requests; --";
+    let xml = XML.replace("&lt;script&gt;alert(1)&lt;/script&gt;", name);
+    let a = send(
+        &app,
+        Request::post("/api/v1/requests")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(xml))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let listed = send(&app, get("/api/v1/requests")).await;
+    let v: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(v[0]["name"], name, "stored as given");
+    assert_eq!(app.db.count_requests().await.unwrap(), 1);
+    // The System page reloads itself (its log is live).
+    let (cookie, _) = session(&app, "sam", &[Profile::Sysadmin], SessionKind::Cookie).await;
+    let a = send(
+        &app,
+        Request::get("/system")
+            .header(header::COOKIE, format!("ferros_session={cookie}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(a.body.contains("<body data-refresh=\"10\">"), "{}", a.body);
+}
