@@ -181,6 +181,19 @@ pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// The hour and minute (UTC) of a Unix-millisecond time.
+fn hhmm(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t).map_or_else(String::new, |d| d.format("%H:%M").to_string())
+}
+
+/// Visibility windows (Unix ms) as people read them: "01:35 – 08:43, ...".
+pub fn windows_text(windows: &[(i64, i64)]) -> String {
+    if windows.is_empty() {
+        return "not visible tonight".to_owned();
+    }
+    windows.iter().map(|(a, b)| format!("{} – {}", hhmm(*a), hhmm(*b))).collect::<Vec<_>>().join(", ")
+}
+
 /// A name as a list shows it: at most `SHOWN_NAME_CHARS` characters.
 pub fn shown(name: &str) -> String {
     match name.char_indices().nth(ferros_limits::SHOWN_NAME_CHARS) {

@@ -157,16 +157,6 @@ async fn show_edit(
         Ok(s) => s,
         Err(p) => return super::error_page(&p, viewer.clone()),
     };
-    let span = |t: &[(i64, i64)]| {
-        if t.is_empty() {
-            return "not tonight".to_owned();
-        }
-        let hm = |m: i64| {
-            chrono::DateTime::from_timestamp_millis(m)
-                .map_or_else(String::new, |d| d.format("%H:%M").to_string())
-        };
-        t.iter().map(|(a, b)| format!("{} – {}", hm(*a), hm(*b))).collect::<Vec<_>>().join(", ")
-    };
     let mut charts = Vec::new();
     if let Some((sky, _)) = &sky
         && let Some((start, end)) = crate::sky::dark_span(sky)
@@ -197,7 +187,7 @@ async fn show_edit(
             planned: format!("{} – {}", jd(s.tsp), jd(s.tep)),
             visible: match &sky {
                 Some((sky, set)) if s.spec.coordinates.is_some() => {
-                    span(&crate::sky::windows(sky, *set, &s.spec))
+                    super::windows_text(&crate::sky::windows(sky, *set, &s.spec))
                 }
                 _ => "-".into(),
             },

@@ -12,7 +12,7 @@ use axum::response::Response;
 use ferros_domain::{Schedule, ScheduleId};
 use serde::Deserialize;
 
-use super::{Nav, render, when};
+use super::{Nav, render, when, windows_text};
 use crate::AppState;
 use crate::access::Viewer;
 use crate::problem::Problem;
@@ -87,10 +87,6 @@ async fn named(state: &AppState, s: &Schedule) -> Result<HashMap<i64, Named>, Pr
     Ok(out)
 }
 
-fn hhmm(t: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(t).map_or_else(String::new, |d| d.format("%H:%M").to_string())
-}
-
 /// The schedule at `at` (or the latest) with the names of its requests.
 pub async fn load(state: &AppState, at: Option<i64>) -> Result<Option<(Schedule, Option<i64>)>, Problem> {
     let db = state.db();
@@ -149,16 +145,7 @@ pub async fn page(
                     name: n.map(|n| n.name.clone()).unwrap_or_default(),
                     request_id: n.map_or(0, |n| n.request_id),
                     request: n.map(|n| n.request.clone()).unwrap_or_default(),
-                    window: match n {
-                        Some(n) if !n.windows.is_empty() => n
-                            .windows
-                            .iter()
-                            .map(|(a, b)| format!("{} – {}", hhmm(*a), hhmm(*b)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        Some(_) => "not visible tonight".into(),
-                        None => "-".into(),
-                    },
+                    window: n.map_or_else(|| "-".into(), |n| windows_text(&n.windows)),
                     status: format!("{:?}", e.status),
                     block: match (e.tsp, e.tep) {
                         (Some(a), Some(b)) => format!(

@@ -59,6 +59,23 @@ async fn session(app: &App, name: &str, profiles: &[Profile], kind: SessionKind)
     (token, csrf)
 }
 
+/// A program of 12 hours in 2026B.
+async fn add_program(app: &App, name: &str) {
+    let program = ferros_domain::NewProgram {
+        name: name.into(),
+        description: String::new(),
+        period: "2026B".parse().unwrap(),
+        priority: ferros_domain::Priority::new(10).unwrap(),
+        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
+    };
+    app.db.create_program(&program, Utc::now()).await.unwrap();
+}
+
+/// A page asked for with a session cookie.
+fn with_cookie(uri: &str, cookie: &str) -> Request<Body> {
+    Request::get(uri).header(header::COOKIE, format!("ferros_session={cookie}")).body(Body::empty()).unwrap()
+}
+
 impl App {
     fn state_now(&self) -> chrono::DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 3, 0, 0).unwrap()
@@ -281,14 +298,7 @@ const XML: &str = r#"<request name="&lt;script&gt;alert(1)&lt;/script&gt;" scien
 #[tokio::test]
 async fn requests_through_the_api() {
     let app = spawn_app().await;
-    let program = ferros_domain::NewProgram {
-        name: "GRB".into(),
-        description: String::new(),
-        period: "2026B".parse().unwrap(),
-        priority: ferros_domain::Priority::new(10).unwrap(),
-        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
-    };
-    app.db.create_program(&program, Utc::now()).await.unwrap();
+    add_program(&app, "GRB").await;
     let u = NewUser {
         username: "alice".into(),
         email: String::new(),
@@ -391,8 +401,7 @@ async fn requests_through_the_api() {
         before,
         "nothing changed"
     );
-    let other_program = ferros_domain::NewProgram { name: "AGN".into(), ..program.clone() };
-    app.db.create_program(&other_program, Utc::now()).await.unwrap();
+    add_program(&app, "AGN").await;
     let a = send(&app, edit(&XML.replace("GRB\"", "AGN\""))).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "not one of alice's programs: {}", a.body);
     let renamed = XML.replace("name=\"s\"", "name=\"s2\"");
@@ -411,14 +420,7 @@ async fn requests_through_the_api() {
     assert!(a.body.contains("unsubmit the request before editing it"), "{}", a.body);
     // The pages escape the name.
     let (cookie, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Cookie).await;
-    let a = send(
-        &app,
-        Request::get("/requests")
-            .header(header::COOKIE, format!("ferros_session={cookie}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let a = send(&app, with_cookie("/requests", &cookie)).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(
         a.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !a.body.contains("<script>alert"),
@@ -559,14 +561,7 @@ async fn images_are_served_to_whom_may_see_them() {
     let opts = ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap());
     let state = ferros_web::AppState::with_settings(app.db.clone(), app.clock, "Test", opts, settings);
     let app = super::App { state, ..app };
-    let program = ferros_domain::NewProgram {
-        name: "GRB".into(),
-        description: String::new(),
-        period: "2026B".parse().unwrap(),
-        priority: ferros_domain::Priority::new(10).unwrap(),
-        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
-    };
-    app.db.create_program(&program, Utc::now()).await.unwrap();
+    add_program(&app, "GRB").await;
     let req = ferros_request_xml::read_request(
         XML,
         &ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap()),
@@ -602,43 +597,41 @@ async fn images_are_served_to_whom_may_see_them() {
     image.path = "produced/r1/sequence_1/gone.fits".into();
     app.db.insert_image(&image).await.unwrap();
 
-    let page = |uri: &str, cookie: &str| {
-        Request::get(uri)
-            .header(header::COOKIE, format!("ferros_session={cookie}"))
-            .body(Body::empty())
-            .unwrap()
-    };
-    let a = send(&app, page(&format!("/images?request={}", id.0), &alice_cookie)).await;
+    let a = send(&app, with_cookie(&format!("/images?request={}", id.0), &alice_cookie)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.body.contains("a.fits") && a.body.contains("gone.fits"), "{}", a.body);
-    let a = send(&app, page("/images/preview?path=produced%2Fr1%2Fsequence_1%2Fa.fits", &alice_cookie)).await;
+    let a =
+        send(&app, with_cookie("/images/preview?path=produced%2Fr1%2Fsequence_1%2Fa.fits", &alice_cookie))
+            .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.headers[header::CONTENT_TYPE], "image/png");
-    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &alice_cookie)).await;
+    let a = send(&app, with_cookie("/images/fits?path=produced/r1/sequence_1/a.fits", &alice_cookie)).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.headers[header::CONTENT_TYPE], "application/fits");
     assert!(a.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("a.fits"));
     assert_eq!(a.headers[header::CONTENT_LENGTH].to_str().unwrap(), fits.len().to_string());
-    let a = send(&app, page("/images/preview?path=produced/r1/sequence_1/broken.fits", &alice_cookie)).await;
+    let a = send(&app, with_cookie("/images/preview?path=produced/r1/sequence_1/broken.fits", &alice_cookie))
+        .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     assert!(a.body.contains("not a readable FITS image"), "{}", a.body);
-    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/gone.fits", &alice_cookie)).await;
+    let a =
+        send(&app, with_cookie("/images/fits?path=produced/r1/sequence_1/gone.fits", &alice_cookie)).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert!(a.body.contains("moved or deleted"), "{}", a.body);
     for path in ["../ferros.db", "/etc/passwd", "produced/r1/sequence_1/none.fits", ""] {
-        let a = send(&app, page(&format!("/images/fits?path={path}"), &alice_cookie)).await;
+        let a = send(&app, with_cookie(&format!("/images/fits?path={path}"), &alice_cookie)).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
     }
     // Bob (another observer) does not reach Alice's images; the PI does.
     let (bob_cookie, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Cookie).await;
-    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &bob_cookie)).await;
+    let a = send(&app, with_cookie("/images/fits?path=produced/r1/sequence_1/a.fits", &bob_cookie)).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    let a = send(&app, page(&format!("/images?request={}", id.0), &bob_cookie)).await;
+    let a = send(&app, with_cookie(&format!("/images?request={}", id.0), &bob_cookie)).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     let (paula_cookie, _) = session(&app, "paula", &[Profile::Pi], SessionKind::Cookie).await;
-    let a = send(&app, page("/images/fits?path=produced/r1/sequence_1/a.fits", &paula_cookie)).await;
+    let a = send(&app, with_cookie("/images/fits?path=produced/r1/sequence_1/a.fits", &paula_cookie)).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(&app, page("/images", &paula_cookie)).await;
+    let a = send(&app, with_cookie("/images", &paula_cookie)).await;
     assert!(a.body.contains("a.fits"), "the PI sees the latest images of all: {}", a.body);
     // A visitor: 401.
     let a = send(
@@ -696,14 +689,7 @@ async fn sql_like_strings_are_only_text() {
         let a = send(&app, get(uri)).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}: {}", a.body);
     }
-    let program = ferros_domain::NewProgram {
-        name: "GRB".into(),
-        description: String::new(),
-        period: "2026B".parse().unwrap(),
-        priority: ferros_domain::Priority::new(10).unwrap(),
-        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
-    };
-    app.db.create_program(&program, Utc::now()).await.unwrap();
+    add_program(&app, "GRB").await;
     let name = "x'); DROP TABLE requests; --";
     let xml = XML.replace("&lt;script&gt;alert(1)&lt;/script&gt;", name);
     let a = send(
@@ -721,13 +707,6 @@ async fn sql_like_strings_are_only_text() {
     assert_eq!(app.db.count_requests().await.unwrap(), 1);
     // The System page reloads itself (its log is live).
     let (cookie, _) = session(&app, "sam", &[Profile::Sysadmin], SessionKind::Cookie).await;
-    let a = send(
-        &app,
-        Request::get("/system")
-            .header(header::COOKIE, format!("ferros_session={cookie}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let a = send(&app, with_cookie("/system", &cookie)).await;
     assert!(a.body.contains("<body data-refresh=\"10\">"), "{}", a.body);
 }
