@@ -67,6 +67,9 @@ pub enum Command {
     /// Environment monitoring: the latest synthesis and the history of a quantity.
     #[command(subcommand)]
     Env(EnvCmd),
+    /// The data reduction pipeline: one image by hand.
+    #[command(subcommand)]
+    Pipeline(PipelineCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -154,6 +157,25 @@ pub struct SiteArgs {
     /// Elevation, metres.
     #[arg(long, allow_negative_numbers = true)]
     pub elev: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCmd {
+    /// Reduce one FITS image: background, sources (x, y in the FITS
+    /// convention, the first pixel's centre being 1,1), fluxes, and with a
+    /// WCS their sky positions; as a table, or JSON with --json.
+    Run {
+        file: PathBuf,
+        /// Radius of the circular aperture of `flux`, pixels (default: the
+        /// configuration's, 5).
+        #[arg(long, value_name = "PX")]
+        aperture: Option<f64>,
+        /// Detection threshold in noise sigmas (default: the configuration's, 1.5).
+        #[arg(long, value_name = "SIGMAS")]
+        threshold: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -55,10 +55,30 @@ pub enum FitsError {
     PixelCount { pixels: usize, width: u32, height: u32 },
     #[error("{0} is written by Ferros itself")]
     Structural(String),
+    #[error("{0}")]
+    Io(String),
 }
 
-/// Reads the primary image; errors name the card or the size that is wrong.
-pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
+/// A primary image of real pixels (what the pipeline works on): blank
+/// (NaN) pixels stay NaN, integer pixels are scaled by BZERO and BSCALE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<f32>,
+    /// BITPIX as read.
+    pub bitpix: i64,
+    pub header: Vec<(String, String)>,
+}
+
+impl RealImage {
+    pub fn keyword(&self, k: &str) -> Option<&str> {
+        self.header.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A header read: its cards (keyword, value) and the byte where its data start.
+fn read_cards(bytes: &[u8]) -> Result<(Vec<(String, String)>, usize), FitsError> {
     let mut header = Vec::new();
     let mut end = None;
     for (i, card) in bytes.chunks(CARD).enumerate() {
@@ -81,35 +101,46 @@ pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
     let Some(end) = end else {
         return Err(FitsError::NoEnd);
     };
+    // The header is the cards up to END included, padded to whole blocks.
+    Ok((header, ((end + 1) * CARD).div_ceil(BLOCK) * BLOCK))
+}
+
+fn bad(k: &str, v: &str, expected: &'static str) -> FitsError {
+    FitsError::BadValue { key: k.to_owned(), value: v.to_owned(), expected }
+}
+
+fn int_card(header: &[(String, String)], k: &str) -> Result<i64, FitsError> {
+    let v = header
+        .iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v)
+        .ok_or_else(|| FitsError::Missing(k.to_owned()))?;
+    v.parse().map_err(|_| bad(k, v, "an integer"))
+}
+
+fn float_card(header: &[(String, String)], k: &str, default: f64) -> Result<f64, FitsError> {
+    match header.iter().find(|(key, _)| key == k) {
+        None => Ok(default),
+        Some((_, v)) => v.parse().map_err(|_| bad(k, v, "a number")),
+    }
+}
+
+/// The primary image's pixels as numbers (BZERO and BSCALE applied, NaN kept).
+fn primary(bytes: &[u8]) -> Result<RealImage, FitsError> {
+    let (header, start) = read_cards(bytes)?;
     if header.first().map(|(k, v)| (k.as_str(), v.as_str())) != Some(("SIMPLE", "T")) {
         return Err(FitsError::NotSimple);
     }
-    let bad =
-        |k: &str, v: &str, expected| FitsError::BadValue { key: k.to_owned(), value: v.to_owned(), expected };
-    let int = |k: &str| -> Result<i64, FitsError> {
-        let v = header
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v)
-            .ok_or_else(|| FitsError::Missing(k.to_owned()))?;
-        v.parse().map_err(|_| bad(k, v, "an integer"))
-    };
-    let float = |k: &str, default: f64| -> Result<f64, FitsError> {
-        match header.iter().find(|(key, _)| key == k) {
-            None => Ok(default),
-            Some((_, v)) => v.parse().map_err(|_| bad(k, v, "a number")),
-        }
-    };
-    let bitpix = int("BITPIX")?;
-    let naxis = int("NAXIS")?;
+    let bitpix = int_card(&header, "BITPIX")?;
+    let naxis = int_card(&header, "NAXIS")?;
     if naxis != 2 {
         return Err(FitsError::NotTwoDimensional(naxis));
     }
-    let (w, h) = (int("NAXIS1")?, int("NAXIS2")?);
+    let (w, h) = (int_card(&header, "NAXIS1")?, int_card(&header, "NAXIS2")?);
     let (Ok(width), Ok(height)) = (u32::try_from(w), u32::try_from(h)) else {
         return Err(FitsError::BadSize(w, h));
     };
-    let (bzero, bscale) = (float("BZERO", 0.0)?, float("BSCALE", 1.0)?);
+    let (bzero, bscale) = (float_card(&header, "BZERO", 0.0)?, float_card(&header, "BSCALE", 1.0)?);
     let size = match bitpix {
         8 => 1,
         16 => 2,
@@ -117,8 +148,6 @@ pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
         -64 => 8,
         other => return Err(FitsError::BadBitpix(other)),
     };
-    // The header is the cards up to END included, padded to whole blocks.
-    let start = ((end + 1) * CARD).div_ceil(BLOCK) * BLOCK;
     let n = (width as usize).saturating_mul(height as usize);
     let end = n.saturating_mul(size).saturating_add(start);
     let data = bytes.get(start..end).ok_or_else(|| FitsError::Truncated {
@@ -127,24 +156,104 @@ pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
         height,
         size,
     })?;
-    let raw = |i: usize| -> f64 {
-        let p = &data[i * size..(i + 1) * size];
-        match bitpix {
-            8 => f64::from(p[0]),
-            16 => f64::from(i16::from_be_bytes([p[0], p[1]])),
-            32 => f64::from(i32::from_be_bytes([p[0], p[1], p[2], p[3]])),
-            -32 => f64::from(f32::from_be_bytes([p[0], p[1], p[2], p[3]])),
-            _ => f64::from_be_bytes([p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]]),
-        }
-    };
-    let pixels = (0..n)
-        .map(|i| {
-            let v = bzero + bscale * raw(i);
-            if v.is_nan() { 0 } else { v.round().clamp(0.0, f64::from(u16::MAX)) as u16 }
+    let pixels = data
+        .chunks_exact(size)
+        .map(|p| {
+            let raw = match bitpix {
+                8 => f64::from(p[0]),
+                16 => f64::from(i16::from_be_bytes([p[0], p[1]])),
+                32 => f64::from(i32::from_be_bytes([p[0], p[1], p[2], p[3]])),
+                -32 => f64::from(f32::from_be_bytes([p[0], p[1], p[2], p[3]])),
+                _ => f64::from_be_bytes([p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]]),
+            };
+            (bzero + bscale * raw) as f32
         })
         .collect();
-    Ok(Image { width, height, pixels, header })
+    Ok(RealImage { width, height, pixels, bitpix, header })
 }
+
+/// Reads the primary image; errors name the card or the size that is wrong.
+pub fn read(bytes: &[u8]) -> Result<Image, FitsError> {
+    let real = primary(bytes)?;
+    let pixels = real
+        .pixels
+        .into_iter()
+        .map(|v| if v.is_nan() { 0 } else { v.round().clamp(0.0, f32::from(u16::MAX)) as u16 })
+        .collect();
+    Ok(Image { width: real.width, height: real.height, pixels, header: real.header })
+}
+
+/// Reads the primary image as real numbers, of any BITPIX.
+pub fn read_real(bytes: &[u8]) -> Result<RealImage, FitsError> {
+    primary(bytes)
+}
+
+/// One header and data unit of a file: its cards, and where its data are
+/// (byte offset from the start of the file, length without padding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hdu {
+    pub header: Vec<(String, String)>,
+    pub data_at: u64,
+    pub data_len: u64,
+}
+
+impl Hdu {
+    pub fn keyword(&self, k: &str) -> Option<&str> {
+        self.header.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The headers of every HDU of a file, read from `r` without its data (a
+/// catalogue of millions of rows is read where it is needed). At most
+/// `max_hdus`; a header of more than [`MAX_HEADER_BLOCKS`] blocks is refused.
+pub fn hdus<R: std::io::Read + std::io::Seek>(r: &mut R, max_hdus: usize) -> Result<Vec<Hdu>, FitsError> {
+    let io = |e: std::io::Error| FitsError::Io(e.to_string());
+    let total = r.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+    let mut at = 0u64;
+    let mut out = Vec::new();
+    while at < total && out.len() < max_hdus {
+        r.seek(std::io::SeekFrom::Start(at)).map_err(io)?;
+        let mut head = Vec::new();
+        let (header, len) = loop {
+            if head.len() >= MAX_HEADER_BLOCKS * BLOCK {
+                return Err(FitsError::NoEnd);
+            }
+            let mut block = vec![0u8; BLOCK];
+            r.read_exact(&mut block).map_err(|_| FitsError::NoEnd)?;
+            head.extend_from_slice(&block);
+            match read_cards(&head) {
+                Ok(found) => break found,
+                Err(FitsError::NoEnd) => {}
+                Err(e) => return Err(e),
+            }
+        };
+        let naxis = int_card(&header, "NAXIS")?;
+        let bitpix = int_card(&header, "BITPIX")?;
+        let mut size = if naxis == 0 { 0u64 } else { 1u64 };
+        for i in 1..=naxis.clamp(0, 999) {
+            let n = int_card(&header, &format!("NAXIS{i}"))?;
+            let n = u64::try_from(n).map_err(|_| bad(&format!("NAXIS{i}"), &n.to_string(), "a size"))?;
+            size = size.saturating_mul(n);
+        }
+        let pcount = u64::try_from(float_card(&header, "PCOUNT", 0.0)? as i64).unwrap_or(0);
+        let data_len = size.saturating_add(pcount).saturating_mul(bitpix.unsigned_abs() / 8);
+        let data_at = at + len as u64;
+        if data_at.saturating_add(data_len) > total {
+            return Err(FitsError::Truncated {
+                have: (total - data_at.min(total)) as usize,
+                width: 0,
+                height: 0,
+                size: 0,
+            });
+        }
+        at = data_at.saturating_add(data_len.div_ceil(BLOCK as u64) * BLOCK as u64);
+        out.push(Hdu { header, data_at, data_len });
+    }
+    Ok(out)
+}
+
+/// The most 2880-byte blocks a header may take (a thousand cards or so).
+pub const MAX_HEADER_BLOCKS: usize = 30;
 
 /// The value of a card: a quoted string without its quotes, or the text before a comment.
 fn value_of(field: &str) -> String {
@@ -325,7 +434,7 @@ pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result
     if pixels.len() != width as usize * height as usize {
         return Err(FitsError::PixelCount { pixels: pixels.len(), width, height });
     }
-    let mut cards = vec![
+    let structural = [
         card("SIMPLE", &Value::Bool(true), "conforms to FITS")?,
         card("BITPIX", &Value::Int(16), "16-bit integers")?,
         card("NAXIS", &Value::Int(2), "")?,
@@ -334,6 +443,41 @@ pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result
         card("BZERO", &Value::Int(32768), "unsigned 16-bit pixels")?,
         card("BSCALE", &Value::Int(1), "")?,
     ];
+    let mut out = header_bytes(&structural, header)?;
+    out.reserve(pixels.len() * 2 + BLOCK);
+    for &p in pixels {
+        let v = (i32::from(p) - 32768) as i16;
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+    Ok(out)
+}
+
+/// A FITS file of 32-bit real pixels (BITPIX = -32; NaN for a blank pixel)
+/// with `header`: the calibrated images and master frames.
+pub fn write_real(width: u32, height: u32, pixels: &[f32], header: &Header) -> Result<Vec<u8>, FitsError> {
+    if pixels.len() != width as usize * height as usize {
+        return Err(FitsError::PixelCount { pixels: pixels.len(), width, height });
+    }
+    let structural = [
+        card("SIMPLE", &Value::Bool(true), "conforms to FITS")?,
+        card("BITPIX", &Value::Int(-32), "32-bit reals")?,
+        card("NAXIS", &Value::Int(2), "")?,
+        card("NAXIS1", &Value::Int(i64::from(width)), "columns")?,
+        card("NAXIS2", &Value::Int(i64::from(height)), "rows")?,
+    ];
+    let mut out = header_bytes(&structural, header)?;
+    out.reserve(pixels.len() * 4 + BLOCK);
+    for &p in pixels {
+        out.extend_from_slice(&p.to_be_bytes());
+    }
+    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+    Ok(out)
+}
+
+/// The header's blocks: the structural cards, then `header`'s, then END.
+fn header_bytes(structural: &[String], header: &Header) -> Result<Vec<u8>, FitsError> {
+    let mut cards = structural.to_vec();
     for (k, v, c) in &header.cards {
         if STRUCTURAL.contains(&k.as_str()) {
             return Err(FitsError::Structural(k.clone()));
@@ -343,12 +487,6 @@ pub fn write(width: u32, height: u32, pixels: &[u16], header: &Header) -> Result
     cards.push(format!("{:<80}", "END"));
     let mut out: Vec<u8> = cards.concat().into_bytes();
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
-    out.reserve(pixels.len() * 2 + BLOCK);
-    for &p in pixels {
-        let v = (i32::from(p) - 32768) as i16;
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
     Ok(out)
 }
 
@@ -442,6 +580,57 @@ mod tests {
     }
 
     #[test]
+    fn real_images_round_trip_with_their_blanks() {
+        let pixels = [0.5f32, -3.25, f32::NAN, 1e6, 7.0, -0.0];
+        let mut h = Header::default();
+        h.set("CALIB", "L1", "");
+        let f = write_real(3, 2, &pixels, &h).unwrap();
+        let img = read_real(&f).unwrap();
+        assert_eq!((img.width, img.height, img.bitpix), (3, 2, -32));
+        assert!(img.pixels[2].is_nan());
+        assert_eq!(img.pixels[..2], pixels[..2]);
+        assert_eq!(img.pixels[3..], pixels[3..]);
+        assert_eq!(img.keyword("CALIB"), Some("L1"));
+        // A 16-bit image reads as reals too, scaled.
+        assert_eq!(read_real(&write_u16(2, 1, &[0, 65535])).unwrap().pixels, [0.0, 65535.0]);
+    }
+
+    #[test]
+    fn the_units_of_a_file_are_walked_without_their_data() {
+        let mut f = write_u16(4, 3, &[9; 12]);
+        let first = f.len() as u64;
+        // A binary table extension of 5 rows of 12 bytes.
+        let mut ext = String::new();
+        for (k, v) in [
+            ("XTENSION", "'BINTABLE'"),
+            ("BITPIX", "8"),
+            ("NAXIS", "2"),
+            ("NAXIS1", "12"),
+            ("NAXIS2", "5"),
+            ("PCOUNT", "0"),
+            ("GCOUNT", "1"),
+            ("TFIELDS", "1"),
+            ("TTYPE1", "'stars'"),
+        ] {
+            ext.push_str(&format!("{k:<8}= {v:>20}{:50}", ""));
+        }
+        ext.push_str(&format!("{:<80}", "END"));
+        let mut bytes = ext.into_bytes();
+        bytes.resize(BLOCK, b' ');
+        bytes.extend((0..60).map(|i| i as u8));
+        bytes.resize(2 * BLOCK, 0);
+        f.extend_from_slice(&bytes);
+        let units = hdus(&mut std::io::Cursor::new(&f), 10).unwrap();
+        assert_eq!(units.len(), 2);
+        assert_eq!((units[0].data_at, units[0].data_len), (2880, 24));
+        assert_eq!(units[1].keyword("TTYPE1"), Some("stars"));
+        assert_eq!((units[1].data_at, units[1].data_len), (first + 2880, 60));
+        // Cut short, the file says so.
+        let cut = &f[..f.len() - 2880];
+        assert!(hdus(&mut std::io::Cursor::new(cut), 10).is_err());
+    }
+
+    #[test]
     fn errors_name_what_is_wrong() {
         assert!(read(b"hello").unwrap_err().to_string().contains("no END card"));
         let f = write_u16(4, 3, &[0; 12]);
@@ -472,6 +661,12 @@ mod fuzz {
         #[test]
         fn any_bytes_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..6000)) {
             let _ = read(&bytes);
+        }
+
+        #[test]
+        fn any_bytes_walk_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+            let _ = hdus(&mut std::io::Cursor::new(&bytes), 8);
+            let _ = read_real(&bytes);
         }
 
         #[test]

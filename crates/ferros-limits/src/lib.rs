@@ -63,6 +63,27 @@ pub const MAX_KAFKA_TOPICS: usize = 64;
 /// Bytes asked of a Kafka partition at one fetch.
 pub const MAX_KAFKA_FETCH_BYTES: i32 = 4 << 20;
 
+// ---- Catalogues and images for the pipeline ----
+
+/// Stars one catalogue may hold (Tycho-2 has 2.5 million).
+pub const MAX_CATALOGUE_STARS: usize = 5_000_000;
+/// A star list in text (`ra dec mag` lines), bytes.
+pub const MAX_CATALOGUE_TEXT_BYTES: u64 = 256 << 20;
+/// Header and data units walked in one FITS file.
+pub const MAX_FITS_HDUS: usize = 64;
+/// The widest cone a catalogue is asked for, degrees.
+pub const MAX_CONE_DEG: f64 = 10.0;
+/// An image the pipeline reads, bytes (a 8k x 8k frame of 64-bit reals).
+pub const MAX_IMAGE_BYTES: u64 = 8 << 27;
+/// An image's side, pixels.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Sources kept from one image (the brightest).
+pub const MAX_SOURCES: usize = 100_000;
+/// Frames one master calibration frame is built from.
+pub const MAX_MASTER_FRAMES: usize = 200;
+/// Images waiting in the pipeline's queue that one look takes.
+pub const MAX_PIPELINE_BATCH: usize = 64;
+
 // ---- Control commands ----------------------------------------------------
 
 /// A control command waits this long for the majordome, seconds; older, it

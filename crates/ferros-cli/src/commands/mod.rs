@@ -10,6 +10,7 @@ pub mod common;
 pub mod control;
 pub mod device;
 pub mod env;
+pub mod pipeline;
 pub mod program;
 pub mod request;
 pub mod schedule;

@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 mod alerts;
 mod night;
+mod pipeline;
 mod web;
 
 struct Ferros {
