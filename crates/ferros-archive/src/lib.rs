@@ -87,6 +87,26 @@ pub struct ImageInfo {
     pub latitude: f64,
     pub longitude: f64,
     pub elevation: f64,
+    /// The camera's optics and detector, when known: a sky frame with a
+    /// pointing gets its nominal WCS, and every frame GAIN, RDNOISE, SATURATE.
+    pub optics: Option<Optics>,
+}
+
+/// A camera's optics and detector, for the header.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Optics {
+    /// The full detector, unbinned pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Arcseconds per unbinned pixel.
+    pub pixel_scale: f64,
+    /// North, degrees east of +y.
+    pub rotation_deg: f64,
+    /// Electrons per count.
+    pub gain: f64,
+    /// Electrons.
+    pub read_noise: f64,
+    pub saturation: f64,
 }
 
 /// What the archive could not do, and on which file.
@@ -482,6 +502,36 @@ pub fn image_header(frame: &Frame, info: &ImageInfo) -> Header {
     opt("DEC", info.dec, "J2000 pointing (deg)");
     opt("AIRMASS", info.airmass, "at the start");
     opt("CCD-TEMP", info.ccd_temperature, "C");
+    let mjd = frame.started.timestamp_micros() as f64 / 86_400e6 + 40_587.0;
+    h.set("MJD-OBS", mjd, "start of the exposure (UTC, MJD)");
+    if let Some(o) = &info.optics {
+        h.set("GAIN", o.gain, "electrons per count")
+            .set("RDNOISE", o.read_noise, "read noise (electrons)")
+            .set("SATURATE", o.saturation, "counts");
+        if let (Some(ra), Some(dec), FrameType::Light) = (info.ra, info.dec, e.frame)
+            && ra.is_finite()
+            && dec.is_finite()
+        {
+            // The nominal WCS from the pointing: the full detector's centre
+            // on (ra, dec), in this frame's binned and windowed pixels.
+            let bin = f64::from(e.binning.max(1));
+            let (x0, y0) = e.window.map_or((0.0, 0.0), |(x, y, _, _)| (f64::from(x), f64::from(y)));
+            let s = o.pixel_scale / 3600.0 * bin;
+            let (sn, cs) = o.rotation_deg.to_radians().sin_cos();
+            h.set("CTYPE1", "RA---TAN", "gnomonic projection, nominal (from the pointing)")
+                .set("CTYPE2", "DEC--TAN", "")
+                .set("CRVAL1", ra.rem_euclid(360.0), "deg")
+                .set("CRVAL2", dec, "deg")
+                .set("CRPIX1", (f64::from(o.width) / 2.0 - x0) / bin + 0.5, "")
+                .set("CRPIX2", (f64::from(o.height) / 2.0 - y0) / bin + 0.5, "")
+                .set("CD1_1", -s * cs, "deg per pixel")
+                .set("CD1_2", s * sn, "")
+                .set("CD2_1", s * sn, "")
+                .set("CD2_2", s * cs, "")
+                .set("RADESYS", "ICRS", "")
+                .set("EQUINOX", 2000.0, "");
+        }
+    }
     for (k, v, c) in [
         ("REQ_ID", info.request_id, "Ferros request"),
         ("SEQ_ID", info.sequence_id, "Ferros sequence"),
@@ -609,6 +659,15 @@ mod tests {
             latitude: 31.04,
             longitude: -115.46,
             elevation: 2790.0,
+            optics: Some(Optics {
+                width: 4,
+                height: 3,
+                pixel_scale: 1.5,
+                rotation_deg: 0.0,
+                gain: 1.5,
+                read_noise: 7.5,
+                saturation: 65535.0,
+            }),
         }
     }
 
@@ -623,6 +682,14 @@ mod tests {
         let img = ferros_fits::read(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(img.keyword("DATE-OBS"), Some("2026-11-23T06:00:00.000"));
         assert_eq!(img.keyword("OBJECT"), Some("GRB 261123A"));
+        // The nominal WCS of the pointing, and the detector's facts.
+        assert_eq!(img.keyword("CTYPE1"), Some("RA---TAN"));
+        assert_eq!(img.keyword("CRVAL1"), Some("30.0"));
+        assert_eq!(img.keyword("CRPIX1").unwrap().parse::<f64>().unwrap(), 2.5);
+        assert_eq!(img.keyword("RADESYS"), Some("ICRS"));
+        assert_eq!(img.keyword("GAIN"), Some("1.5000000000E0"));
+        let mjd: f64 = img.keyword("MJD-OBS").unwrap().parse().unwrap();
+        assert!((mjd - 61_367.25).abs() < 1e-9, "{mjd}");
         assert_eq!(img.keyword("SEQ_ID"), Some("12"));
         assert_eq!(img.keyword("FILTER"), Some("r"));
         assert!(matches!(a.write_image(&seq, "r_0001", frame(), &info()), Err(ArchiveError::Exists(_))));

@@ -154,6 +154,20 @@ impl Catalogue {
     }
 }
 
+/// The catalogue of `path`, read once per process and shared (every
+/// simulated camera of every night shows the same stars).
+pub fn shared(path: &Path) -> Result<std::sync::Arc<Catalogue>, CatalogueError> {
+    static OPEN: std::sync::Mutex<Vec<(PathBuf, std::sync::Arc<Catalogue>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = open.iter().find(|(p, _)| p == path) {
+        return Ok(c.clone());
+    }
+    let c = std::sync::Arc::new(Catalogue::open(path)?);
+    open.push((path.to_owned(), c.clone()));
+    Ok(c)
+}
+
 fn zone_of(dec: f64) -> usize {
     (((dec + 90.0) / ZONE).floor().max(0.0) as usize).min(ZONES - 1)
 }
@@ -209,13 +223,15 @@ fn cell_stars(i: i64, j: i64) -> Vec<Star> {
         seed.next();
     }
     let mut r = Mix(seed.next());
+    // A cell's area shrinks with the cosine of its declination: so do its stars.
+    let keep = ((j as f64 + 0.5) * CELL).to_radians().cos();
     (0..STARS_PER_CELL)
-        .map(|_| {
+        .filter_map(|_| {
             let dec = ((j as f64 + r.uniform()) * CELL).clamp(-90.0, 90.0);
             let ra = ((i as f64 + r.uniform()) * CELL).rem_euclid(360.0);
             // More faint stars than bright ones: magnitudes 10..19.
             let mag = (19.0 - 9.0 * r.uniform().powf(3.0)) as f32;
-            Star { ra, dec, mag }
+            (r.uniform() < keep).then_some(Star { ra, dec, mag })
         })
         .collect()
 }
@@ -382,10 +398,12 @@ mod tests {
     fn the_synthetic_sky_is_always_the_same_and_fills_its_cones() {
         let cat = Catalogue::synthetic();
         let a = cat.cone(359.98, 30.0, 0.2);
+        let polar = cat.cone(10.0, 80.0, 0.2);
         assert_eq!(a, cat.cone(359.98, 30.0, 0.2));
         // About 2000 stars per square degree.
         let area = std::f64::consts::PI * 0.2f64.powi(2);
         assert!((a.len() as f64 / area - 2000.0).abs() < 400.0, "{} stars", a.len());
+        assert!((polar.len() as f64 / area - 2000.0).abs() < 400.0, "{} stars near the pole", polar.len());
         assert!(a.iter().all(|s| separation((s.ra, s.dec), (359.98, 30.0)) <= 0.2));
         assert!(cat.stars().is_none() && cat.is_synthetic());
     }

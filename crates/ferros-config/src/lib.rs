@@ -48,6 +48,145 @@ pub struct Settings {
     pub import: ImportLimits,
     pub alerts: Alerts,
     pub web: Web,
+    /// The cameras' optics and detectors (for image headers, the cooler and the simulators).
+    pub detectors: Detectors,
+    pub pipeline: Pipeline,
+}
+
+/// The VIS and NIR cameras' optics and detectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detectors {
+    pub vis: DetectorOptics,
+    pub nir: DetectorOptics,
+}
+
+impl Default for Detectors {
+    fn default() -> Self {
+        Self {
+            vis: DetectorOptics::default(),
+            nir: DetectorOptics {
+                pixel_scale: 1.2,
+                gain: 2.0,
+                read_noise: 12.0,
+                cooler_setpoint: Some(-40.0),
+                ..DetectorOptics::default()
+            },
+        }
+    }
+}
+
+/// One camera: plate scale and orientation (the nominal WCS written into
+/// every sky image's header, which the pipeline refines), detector gain,
+/// read noise and saturation, and the cooler's set point for the night.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorOptics {
+    /// Arcseconds per unbinned pixel.
+    pub pixel_scale: f64,
+    /// The image's north, degrees east of its +y axis.
+    pub rotation_deg: f64,
+    /// Electrons per count.
+    pub gain: f64,
+    /// Electrons.
+    pub read_noise: f64,
+    /// Counts at and above which a pixel is saturated.
+    pub saturation: f64,
+    /// Degrees C through the night (cooled at sunset, warmed in the morning
+    /// once the calibrations are taken); none: the cooler is left alone.
+    pub cooler_setpoint: Option<f64>,
+    /// The temperature is settled within this many degrees of the set point.
+    pub cooler_tolerance: f64,
+    /// A science frame waits at most this long for the temperature to
+    /// settle, seconds; then it goes on, and the log says so.
+    pub cooler_settle_s: f64,
+}
+
+impl Default for DetectorOptics {
+    fn default() -> Self {
+        Self {
+            pixel_scale: 1.5,
+            rotation_deg: 0.0,
+            gain: 1.5,
+            read_noise: 7.5,
+            saturation: 65_535.0,
+            cooler_setpoint: Some(-60.0),
+            cooler_tolerance: 1.0,
+            cooler_settle_s: 1_800.0,
+        }
+    }
+}
+
+impl Detectors {
+    pub fn of(&self, detector: ferros_domain::Detector) -> &DetectorOptics {
+        match detector {
+            ferros_domain::Detector::Vis => &self.vis,
+            ferros_domain::Detector::Nir => &self.nir,
+        }
+    }
+}
+
+/// The data reduction pipeline (docs/pipeline.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pipeline {
+    /// Reduce each new image as soon as it is archived.
+    pub enabled: bool,
+    /// The star catalogue: an astrometry.net index file or folder (Debian's
+    /// `astrometry-data-tycho2-*`), or a star list (`ra dec mag` lines).
+    /// None: the Tycho-2 index folder `/usr/share/astrometry` if it is
+    /// there, else the synthetic sky of the simulators.
+    pub catalogue: Option<PathBuf>,
+    /// Radius of the circular aperture of `flux`, pixels.
+    pub aperture_px: f64,
+    /// Detection threshold, in noise sigmas.
+    pub threshold: f64,
+    /// Background mesh, pixels.
+    pub mesh_px: u32,
+    /// Sources and catalogue stars are the same within this, arcseconds.
+    pub match_radius_arcsec: f64,
+    /// The astrometric solver: "ferros" (refines the header's pointing
+    /// against the catalogue) or "astrometry.net" (`solve-field`, blind).
+    pub solver: String,
+    /// The `solve-field` program, and its index folder.
+    pub solve_field: String,
+    pub index_dir: PathBuf,
+    /// The longest `solve-field` may take on one image, seconds.
+    pub solve_timeout_s: f64,
+    /// Frames per master (bias, dark, flat) at least.
+    pub master_min_frames: u32,
+    /// A master dark serves frames within this many degrees of its temperature.
+    pub dark_temperature_tolerance: f64,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            catalogue: None,
+            aperture_px: 5.0,
+            threshold: 1.5,
+            mesh_px: 64,
+            match_radius_arcsec: 3.0,
+            solver: "ferros".into(),
+            solve_field: "solve-field".into(),
+            index_dir: PathBuf::from("/usr/share/astrometry"),
+            solve_timeout_s: 120.0,
+            master_min_frames: 3,
+            dark_temperature_tolerance: 2.0,
+        }
+    }
+}
+
+impl Pipeline {
+    /// The catalogue in force: the configured one, else Debian's Tycho-2
+    /// index folder when it is there, else none (the synthetic sky).
+    pub fn catalogue_path(&self) -> Option<PathBuf> {
+        self.catalogue.clone().or_else(|| {
+            let debian = PathBuf::from("/usr/share/astrometry");
+            debian.join("index-tycho2-07.littleendian.fits").exists().then_some(debian)
+        })
+    }
 }
 
 /// The web server's accounts and pages.
@@ -95,6 +234,8 @@ impl Default for Settings {
             import: ImportLimits::DEFAULT,
             alerts: Alerts::default(),
             web: Web::default(),
+            detectors: Detectors::default(),
+            pipeline: Pipeline::default(),
         }
     }
 }
@@ -690,11 +831,65 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_pipeline(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        for (name, d) in [("vis", &self.detectors.vis), ("nir", &self.detectors.nir)] {
+            let key = |k: &str| format!("detectors.{name}.{k}");
+            for (k, v, lo, hi, unit) in [
+                ("pixel_scale", d.pixel_scale, 0.01, 100.0, "arcseconds"),
+                ("rotation_deg", d.rotation_deg, -360.0, 360.0, "degrees"),
+                ("gain", d.gain, 0.01, 1000.0, "electrons per count"),
+                ("read_noise", d.read_noise, 0.0, 10_000.0, "electrons"),
+                ("saturation", d.saturation, 1.0, 1e9, "counts"),
+                ("cooler_tolerance", d.cooler_tolerance, 0.05, 20.0, "degrees"),
+                ("cooler_settle_s", d.cooler_settle_s, 0.0, MAX_SECONDS, "seconds"),
+            ] {
+                if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                    return bad(&key(k), format!("{} must be {lo} to {hi} {unit}", shown(v)));
+                }
+            }
+            if let Some(t) = d.cooler_setpoint
+                && !(t.is_finite() && (-100.0..=30.0).contains(&t))
+            {
+                return bad(&key("cooler_setpoint"), format!("{} must be -100 to 30 C", shown(t)));
+            }
+        }
+        let p = &self.pipeline;
+        for (k, v, lo, hi) in [
+            ("aperture_px", p.aperture_px, 0.5, 100.0),
+            ("threshold", p.threshold, 0.5, 1000.0),
+            ("match_radius_arcsec", p.match_radius_arcsec, 0.01, 60.0),
+            ("solve_timeout_s", p.solve_timeout_s, 1.0, 3600.0),
+            ("dark_temperature_tolerance", p.dark_temperature_tolerance, 0.1, 50.0),
+        ] {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return bad(&format!("pipeline.{k}"), format!("{} must be {lo} to {hi}", shown(v)));
+            }
+        }
+        if !(8..=1024).contains(&p.mesh_px) {
+            return bad("pipeline.mesh_px", format!("{} must be 8 to 1024 pixels", p.mesh_px));
+        }
+        if !(1..=ferros_limits::MAX_MASTER_FRAMES as u32).contains(&p.master_min_frames) {
+            return bad(
+                "pipeline.master_min_frames",
+                format!("{} must be 1 to {}", p.master_min_frames, ferros_limits::MAX_MASTER_FRAMES),
+            );
+        }
+        if !["ferros", "astrometry.net"].contains(&p.solver.as_str()) {
+            return bad("pipeline.solver", format!("\"{}\": \"ferros\" or \"astrometry.net\"", p.solver));
+        }
+        if p.solve_field.trim().is_empty() || p.solve_field.len() > 500 {
+            return bad("pipeline.solve_field", "a program name of 1 to 500 characters".into());
+        }
+        Ok(())
+    }
+
     /// Checks the ranges serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         self.validate_alerts()?;
         self.validate_web()?;
+        self.validate_pipeline()?;
         let s = &self.site;
         if s.name.trim().is_empty() || s.name.chars().count() > 68 {
             return bad("site.name", "must be 1 to 68 characters (it goes into every image's header)");

@@ -1,9 +1,14 @@
-//! A simulated camera. Light frames show the star field where the mount points:
-//! stars are drawn from a hash of the sky position, so the same pointing always
-//! shows the same stars, plus sky background, photon and read noise, bias, dark
-//! current, flat-field vignetting and hot pixels, so the pipeline has real work.
-//! A transient (a fading point source) can be injected for alert tests.
-//! Exposure, readout and cooler follow the Ferros clock.
+//! A simulated camera. Light frames show the catalogue's stars where the
+//! mount points (Tycho-2 when installed, else the synthetic sky: see
+//! `ferros-catalog`), through the camera's true optics: a small pointing
+//! error of the mount, the detector's rotation, plate scale and a little
+//! radial distortion, so that the nominal WCS of the header is worth
+//! refining; a Gaussian PSF of the seeing (widening with the airmass); sky
+//! from the dark sky, the twilight and the Moon; photon noise through the
+//! gain, read noise, bias, dark current following the detector's
+//! temperature, flat-field vignetting and hot pixels, so the pipeline has
+//! real work. A transient (a fading point source) can be injected for alert
+//! tests. Exposure, readout and cooler follow the Ferros clock.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +19,8 @@ use ferros_devices::{
     Camera, CameraActivity, CameraCapabilities, CameraState, DeviceError, DeviceResult, Exposure, Frame,
     FrameType, Mount, Stamped,
 };
+
+use ferros_catalog::Catalogue;
 
 use crate::fault::Faults;
 use crate::motion::Motions;
@@ -29,15 +36,26 @@ pub struct CameraConfig {
     pub readout: f64,
     /// ADU.
     pub bias: f64,
+    /// ADU.
     pub read_noise: f64,
+    /// Electrons per ADU (photon noise is counted in electrons).
+    pub gain: f64,
     /// ADU per second per pixel at the reference temperature (0 C), halving every 6 C.
     pub dark_current: f64,
-    /// Sky background, ADU per second per pixel.
+    /// Dark sky background at the zenith, ADU per second per pixel.
     pub sky: f64,
     /// Magnitude giving 1 ADU per second.
     pub zero_point: f64,
-    /// Star image sigma, pixels.
+    /// Seeing at the zenith, FWHM in arcseconds (times airmass^0.6 lower down).
     pub seeing: f64,
+    /// The detector's true rotation, degrees (north east of +y), as mounted.
+    pub rotation: f64,
+    /// Radial distortion: how far (pixels) a star in the frame's corner
+    /// lies outwards of where the gnomonic projection puts it.
+    pub distortion: f64,
+    /// The mount's pointing error, at most this many arcseconds on each
+    /// axis, the same for the same pointing.
+    pub pointing_error: f64,
     /// Fraction of hot pixels.
     pub hot_pixels: f64,
     pub ambient: f64,
@@ -52,14 +70,18 @@ impl Default for CameraConfig {
         Self {
             width: 1024,
             height: 1024,
-            pixel_scale: 0.76,
+            pixel_scale: 1.5,
             readout: 5.0,
             bias: 1000.0,
             read_noise: 5.0,
+            gain: 1.5,
             dark_current: 0.5,
-            sky: 20.0,
-            zero_point: 22.0,
-            seeing: 1.5,
+            sky: 5.0,
+            zero_point: 18.0,
+            seeing: 3.0,
+            rotation: 0.3,
+            distortion: 0.5,
+            pointing_error: 20.0,
             hot_pixels: 2e-4,
             ambient: 15.0,
             cooler_rate: 0.1,
@@ -82,7 +104,9 @@ pub struct Transient {
 struct Shot {
     exposure: Exposure,
     started: DateTime<Utc>,
-    pointing: Option<(f64, f64)>,
+    /// Where the mount says it points (right ascension, declination,
+    /// altitude), degrees.
+    pointing: Option<(f64, f64, f64)>,
 }
 
 #[derive(Debug)]
@@ -135,6 +159,9 @@ pub struct SimCamera {
     name: String,
     clock: Clock,
     config: CameraConfig,
+    catalogue: Arc<Catalogue>,
+    /// For the sky's brightness (Sun and Moon); none: the dark sky always.
+    site: Option<ferros_astro::Site>,
     mount: Option<Arc<dyn Mount>>,
     inner: Mutex<Inner>,
     hot: std::sync::OnceLock<Vec<u32>>,
@@ -199,25 +226,6 @@ fn gauss_table() -> &'static [f32] {
     })
 }
 
-/// Size of the sky cells stars are drawn in, degrees.
-const CELL: f64 = 0.05;
-/// Stars per cell, down to the faintest magnitude (about 2000 per square degree).
-const STARS_PER_CELL: u64 = 5;
-
-/// The stars of one sky cell: `(ra, dec, magnitude)`, always the same.
-fn cell_stars(i: i64, j: i64) -> Vec<(f64, f64, f64)> {
-    let mut r = Rng(hash(&[i as u64, j as u64]));
-    (0..STARS_PER_CELL)
-        .map(|_| {
-            let dec = (j as f64 + r.uniform()) * CELL;
-            let ra = ((i as f64 + r.uniform()) * CELL).rem_euclid(360.0);
-            // More faint stars than bright ones: magnitudes 10..19.
-            let mag = 19.0 - 9.0 * r.uniform().powf(3.0);
-            (ra, dec, mag)
-        })
-        .collect()
-}
-
 impl SimCamera {
     pub fn new(name: &str, clock: Clock, config: CameraConfig, mount: Option<Arc<dyn Mount>>) -> Self {
         let now = clock.now();
@@ -225,6 +233,8 @@ impl SimCamera {
             name: name.to_owned(),
             clock,
             config,
+            catalogue: Arc::new(Catalogue::synthetic()),
+            site: None,
             mount,
             inner: Mutex::new(Inner {
                 shot: None,
@@ -239,6 +249,18 @@ impl SimCamera {
             motions: Motions::default(),
             stuck: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Shows this catalogue's stars (the synthetic sky by default).
+    pub fn with_catalogue(mut self, catalogue: Arc<Catalogue>) -> Self {
+        self.catalogue = catalogue;
+        self
+    }
+
+    /// Lights the sky by the Sun and the Moon as seen from `site`.
+    pub fn with_site(mut self, site: ferros_astro::Site) -> Self {
+        self.site = Some(site);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -286,6 +308,28 @@ impl SimCamera {
         }
     }
 
+    /// A light frame of `duration` seconds started at `started`, the mount
+    /// said to point at (`ra`, `dec`) at altitude `alt` (degrees), with this
+    /// camera's transients: what an exposure there would give, without the
+    /// mount or the clock (benchmarks and pipeline tests).
+    pub fn render_light(
+        &self,
+        ra: f64,
+        dec: f64,
+        alt: f64,
+        started: DateTime<Utc>,
+        exposure: Exposure,
+    ) -> Frame {
+        let transients = self.lock().transients.clone();
+        let temperature = self.lock().temperature;
+        let shot = Shot {
+            exposure: Exposure { frame: FrameType::Light, ..exposure },
+            started,
+            pointing: Some((ra, dec, alt)),
+        };
+        self.render(&shot, temperature, &transients)
+    }
+
     /// Renders the frame of a finished shot.
     fn render(&self, shot: &Shot, temperature: f64, transients: &[Transient]) -> Frame {
         let c = &self.config;
@@ -300,7 +344,7 @@ impl SimCamera {
         // optics (1 - r^2 / 2, r from the centre in half-widths): a term per
         // column and one per row.
         let level = match e.frame {
-            FrameType::Light => c.sky * t * b,
+            FrameType::Light => c.sky * self.sky_factor(shot) * t * b,
             FrameType::Flat => 20_000.0 * b,
             _ => 0.0,
         };
@@ -316,9 +360,16 @@ impl SimCamera {
             }
         }
         if e.frame == FrameType::Light
-            && let Some((ra0, dec0)) = shot.pointing
+            && let Some((ra, dec, alt)) = shot.pointing
         {
-            let mut sources = self.stars_around(ra0, dec0);
+            let (ra0, dec0) = self.true_pointing(ra, dec);
+            let half = f64::from(c.width).hypot(f64::from(c.height)) / 2.0 * c.pixel_scale / 3600.0;
+            let mut sources: Vec<(f64, f64, f64)> = self
+                .catalogue
+                .cone(ra0, dec0, half * 1.05)
+                .iter()
+                .map(|s| (s.ra, s.dec, f64::from(s.mag)))
+                .collect();
             let hours = |at: DateTime<Utc>| seconds(shot.started - at) / 3600.0;
             sources.extend(
                 transients
@@ -326,10 +377,14 @@ impl SimCamera {
                     .filter(|tr| tr.start <= shot.started)
                     .map(|tr| (tr.ra, tr.dec, tr.mag + tr.fade * hours(tr.start))),
             );
+            // The seeing widens with the airmass (to the power 0.6).
+            let airmass = 1.0 / alt.clamp(5.0, 90.0).to_radians().sin();
+            let sigma =
+                c.seeing * airmass.powf(0.6) / (2.0 * (2.0 * std::f64::consts::LN_2).sqrt()) / c.pixel_scale;
             for (ra, dec, mag) in sources {
                 let Some((px, py)) = self.project(ra0, dec0, ra, dec) else { continue };
                 let flux = 10f64.powf(-0.4 * (mag - c.zero_point)) * t;
-                self.draw(&mut signal, (x0, y0, w, h, bin), px, py, flux);
+                self.draw(&mut signal, (x0, y0, w, h, bin), px, py, flux, sigma);
             }
         }
         // Hot pixels: the same ones in every frame of this camera.
@@ -350,6 +405,7 @@ impl SimCamera {
         let mut noise = Rng(hash(&[shot.started.timestamp_micros() as u64, c.seed]));
         let gauss = gauss_table();
         let read_var = (c.read_noise * c.read_noise) as f32;
+        let per_electron = (1.0 / c.gain.max(1e-3)) as f32;
         let bias = c.bias as f32;
         let mut pixels = Vec::with_capacity(signal.len());
         for quad in signal.chunks(4) {
@@ -357,7 +413,7 @@ impl SimCamera {
             for s in quad {
                 let g = gauss[(bits & 0xFFFF) as usize];
                 bits >>= 16;
-                let v = bias + s + g * (s.max(0.0) + read_var).sqrt();
+                let v = bias + s + g * (s.max(0.0) * per_electron + read_var).sqrt();
                 // Rounded to the nearest count, within the converter's range.
                 pixels.push((v + 0.5).clamp(0.0, 65535.0) as u16);
             }
@@ -380,26 +436,44 @@ impl SimCamera {
         })
     }
 
-    /// Stars of the cells around a pointing.
-    fn stars_around(&self, ra0: f64, dec0: f64) -> Vec<(f64, f64, f64)> {
+    /// Where the telescope really points when the mount says (`ra`, `dec`):
+    /// off by up to `pointing_error` on each axis, the same for the same
+    /// pointing (to a tenth of a degree).
+    fn true_pointing(&self, ra: f64, dec: f64) -> (f64, f64) {
         let c = &self.config;
-        let half = f64::from(c.width.max(c.height)) * c.pixel_scale / 3600.0 * 0.75;
-        let cosd = dec0.to_radians().cos().max(0.05);
-        let (j0, j1) = (((dec0 - half) / CELL).floor() as i64, ((dec0 + half) / CELL).floor() as i64);
-        let span = (half / cosd).min(180.0);
-        let (i0, i1) = (((ra0 - span) / CELL).floor() as i64, ((ra0 + span) / CELL).floor() as i64);
-        let cells_ra = (360.0 / CELL).round() as i64;
-        let mut out = Vec::new();
-        for j in j0..=j1 {
-            for i in i0..=i1 {
-                out.extend(cell_stars(i.rem_euclid(cells_ra), j));
-            }
-        }
-        out
+        let cell = |v: f64| (v * 10.0).round() as i64 as u64;
+        let mut r = Rng(hash(&[cell(ra), cell(dec), c.seed, 11]));
+        let (dx, dy) =
+            ((2.0 * r.uniform() - 1.0) * c.pointing_error, (2.0 * r.uniform() - 1.0) * c.pointing_error);
+        let cosd = dec.to_radians().cos().max(0.01);
+        ((ra + dx / 3600.0 / cosd).rem_euclid(360.0), (dec + dy / 3600.0).clamp(-90.0, 90.0))
     }
 
-    /// Gnomonic projection onto unbinned pixels (north up, east left).
+    /// The sky's brightness over the dark sky's: the twilight (the Sun
+    /// above -18 degrees brightens it by 0.6 magnitude per degree) and the
+    /// Moon (up to twenty dark skies when full and high, more near it).
+    fn sky_factor(&self, shot: &Shot) -> f64 {
+        let (Some(site), Some((ra, dec, _))) = (&self.site, shot.pointing) else { return 1.0 };
+        let Ok(jd) = ferros_domain::JulianDate::from_datetime(shot.started) else { return 1.0 };
+        let Ok(frame) = ferros_astro::Frame::new(site, jd) else { return 1.0 };
+        let sun = frame.sun().horizontal.alt;
+        let twilight = if sun > -18.0 { 10f64.powf(0.4 * 0.6 * (sun.min(0.0) + 18.0)) - 1.0 } else { 0.0 };
+        let moon = frame.moon().horizontal.alt;
+        let moonlight = if moon > 0.0 {
+            let lit = frame.moon_phase().illumination;
+            let near = ferros_domain::Coordinates::new(ra, dec).map_or(90.0, |c| frame.moon_separation(c));
+            20.0 * lit.powf(1.5) * moon.to_radians().sin() * (1.0 + 5.0 * (-near / 15.0).exp())
+        } else {
+            0.0
+        };
+        1.0 + twilight + moonlight
+    }
+
+    /// The detector pixel (unbinned, from 0) of a sky position: gnomonic
+    /// projection about the true pointing, the detector's rotation (north
+    /// up, east left when 0), its plate scale, then the radial distortion.
     fn project(&self, ra0: f64, dec0: f64, ra: f64, dec: f64) -> Option<(f64, f64)> {
+        let c = &self.config;
         let (a0, d0, a, d) = (ra0.to_radians(), dec0.to_radians(), ra.to_radians(), dec.to_radians());
         let cosc = d0.sin() * d.sin() + d0.cos() * d.cos() * (a - a0).cos();
         if cosc <= 0.0 {
@@ -407,9 +481,16 @@ impl SimCamera {
         }
         let xi = d.cos() * (a - a0).sin() / cosc;
         let eta = (d0.cos() * d.sin() - d0.sin() * d.cos() * (a - a0).cos()) / cosc;
-        let scale = (self.config.pixel_scale / 3600.0).to_radians();
-        let px = f64::from(self.config.width) / 2.0 - xi / scale;
-        let py = f64::from(self.config.height) / 2.0 + eta / scale;
+        let scale = (c.pixel_scale / 3600.0).to_radians();
+        let (xi, eta) = (xi / scale, eta / scale);
+        // Rotated by the detector's angle: +y is north turned `rotation` towards east.
+        let (sn, cs) = c.rotation.to_radians().sin_cos();
+        let (u, v) = (-(xi * cs - eta * sn), xi * sn + eta * cs);
+        let corner = f64::from(c.width).hypot(f64::from(c.height)) / 2.0;
+        let k = c.distortion / corner.powi(3);
+        let grow = 1.0 + k * (u * u + v * v);
+        let px = (f64::from(c.width) - 1.0) / 2.0 + u * grow;
+        let py = (f64::from(c.height) - 1.0) / 2.0 + v * grow;
         Some((px, py))
     }
 
@@ -420,8 +501,8 @@ impl SimCamera {
         px: f64,
         py: f64,
         flux: f64,
+        sigma: f64,
     ) {
-        let sigma = self.config.seeing;
         let r = (4.0 * sigma).ceil() as i64;
         let norm = flux / (std::f64::consts::TAU * sigma * sigma);
         for dy in -r..=r {
@@ -506,7 +587,7 @@ impl Camera for SimCamera {
         let pointing = match (exposure.frame, &self.mount) {
             (FrameType::Light, Some(m)) => {
                 let s = m.state().await?.value;
-                Some((s.ra, s.dec))
+                Some((s.ra, s.dec, s.alt))
             }
             _ => None,
         };

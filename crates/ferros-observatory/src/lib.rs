@@ -47,6 +47,9 @@ pub enum ObservatoryError {
     /// The PLC simulator's scenario names what its model lacks.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// The simulated cameras' star catalogue cannot be read.
+    #[error("pipeline.catalogue: {0}")]
+    Catalogue(String),
 }
 
 /// The validated place of the observatory, from `[site]`: built once and
@@ -165,19 +168,45 @@ pub fn simulators_seeded(
     ));
     let as_mount: Arc<dyn Mount> = mount.clone();
     let dome = Arc::new(SimDome::new("dome", clock, DomeConfig::default(), Some(as_mount.clone())));
-    let vis_config = CameraConfig { seed: camera_seed(1), ..CameraConfig::default() };
-    let vis = Arc::new(SimCamera::new("camera_vis", clock, vis_config, Some(as_mount.clone())));
-    let nir_config = CameraConfig {
-        width: 512,
-        height: 512,
-        pixel_scale: 1.2,
-        readout: 2.0,
-        dark_current: 5.0,
-        sky: 200.0,
-        seed: camera_seed(2),
-        ..CameraConfig::default()
+    // The cameras show the configured catalogue's stars through the
+    // configured optics (shared by every simulated night of the process).
+    let catalogue = match settings.pipeline.catalogue_path() {
+        Some(path) => {
+            ferros_catalog::shared(&path).map_err(|e| ObservatoryError::Catalogue(e.to_string()))?
+        }
+        None => std::sync::Arc::new(ferros_catalog::Catalogue::synthetic()),
     };
-    let nir = Arc::new(SimCamera::new("camera_nir", clock, nir_config, Some(as_mount)));
+    let optics = |o: &ferros_config::DetectorOptics, base: CameraConfig| CameraConfig {
+        pixel_scale: o.pixel_scale,
+        gain: o.gain,
+        read_noise: o.read_noise / o.gain,
+        rotation: o.rotation_deg + base.rotation,
+        ..base
+    };
+    let vis_config =
+        optics(&settings.detectors.vis, CameraConfig { seed: camera_seed(1), ..CameraConfig::default() });
+    let vis = Arc::new(
+        SimCamera::new("camera_vis", clock, vis_config, Some(as_mount.clone()))
+            .with_catalogue(catalogue.clone())
+            .with_site(site),
+    );
+    let nir_config = optics(
+        &settings.detectors.nir,
+        CameraConfig {
+            width: 512,
+            height: 512,
+            readout: 2.0,
+            dark_current: 5.0,
+            sky: 50.0,
+            seed: camera_seed(2),
+            ..CameraConfig::default()
+        },
+    );
+    let nir = Arc::new(
+        SimCamera::new("camera_nir", clock, nir_config, Some(as_mount))
+            .with_catalogue(catalogue)
+            .with_site(site),
+    );
     let names = |f: &[&str]| f.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
     let filter_vis = Arc::new(SimFilterWheel::new("filter_vis", clock, names(&VIS_FILTERS), 2.0));
     let filter_nir = Arc::new(SimFilterWheel::new("filter_nir", clock, names(&NIR_FILTERS), 3.0));

@@ -5,6 +5,7 @@
 //! against a catalogue (`analyse`): zero point, magnitudes, and the
 //! transient candidates of an alert's error circle.
 
+pub mod astrometry;
 pub mod background;
 pub mod extract;
 pub mod stats;
@@ -32,6 +33,8 @@ pub enum PipelineError {
     Header { key: String, message: String },
     #[error("{0}")]
     Calibration(String),
+    #[error("astrometry: {0}")]
+    Astrometry(String),
     #[error("{0}")]
     Io(String),
 }

@@ -178,6 +178,19 @@ impl Kit {
             latitude: s.latitude,
             longitude: s.longitude,
             elevation: s.elevation,
+            optics: {
+                let o = self.settings.detectors.of(ch.detector);
+                let caps = ch.camera.capabilities();
+                Some(ferros_archive::Optics {
+                    width: caps.width,
+                    height: caps.height,
+                    pixel_scale: o.pixel_scale,
+                    rotation_deg: o.rotation_deg,
+                    gain: o.gain,
+                    read_noise: o.read_noise,
+                    saturation: o.saturation,
+                })
+            },
         }
     }
 }

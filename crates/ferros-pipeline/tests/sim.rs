@@ -1,0 +1,131 @@
+//! The pipeline on simulated frames: the simulated camera renders a
+//! catalogue's stars through its true optics (a pointing error, a rotation,
+//! distortion), the header carries the nominal WCS, and the pipeline finds
+//! the stars and the true WCS. With FERROS_TEST_TYCHO2 (Debian's index
+//! folder) the catalogue is Tycho-2, else the synthetic sky.
+
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use ferros_catalog::Catalogue;
+use ferros_devices::{Exposure, FrameType};
+use ferros_devices_sim::{CameraConfig, SimCamera};
+use ferros_pipeline::astrometry::{Problem, Refine, SolveField, Solver};
+use ferros_pipeline::{ExtractSettings, Image, Wcs};
+
+fn catalogue() -> Arc<Catalogue> {
+    match std::env::var("FERROS_TEST_TYCHO2") {
+        Ok(dir) => ferros_catalog::shared(std::path::Path::new(&dir)).unwrap(),
+        Err(_) => Arc::new(Catalogue::synthetic()),
+    }
+}
+
+/// A simulated light frame as FITS, with the nominal WCS of the pointing.
+fn frame(config: CameraConfig, ra: f64, dec: f64, seconds: f64) -> (Vec<u8>, Wcs) {
+    let cam = SimCamera::new("vis", ferros_clock::Clock::Real, config, None).with_catalogue(catalogue());
+    let exposure = Exposure { duration: seconds, frame: FrameType::Light, binning: 1, window: None };
+    let f = cam.render_light(ra, dec, 70.0, Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(), exposure);
+    let wcs = Wcs::nominal(ra, dec, config.width, config.height, config.pixel_scale, 0.0);
+    let mut h = ferros_fits::Header::default();
+    for (k, v, c) in wcs.cards() {
+        h.set(&k, v, c);
+    }
+    h.set("GAIN", config.gain, "").set("EXPTIME", seconds, "");
+    (ferros_fits::write(f.width, f.height, &f.pixels, &h).unwrap(), wcs)
+}
+
+#[test]
+fn the_refined_wcs_puts_the_stars_where_the_catalogue_has_them() {
+    let config = CameraConfig { width: 1024, height: 1024, ..CameraConfig::default() };
+    let cat = catalogue();
+    // M 13's field and a field near the pole, far from the galactic plane.
+    for (ra, dec) in [(250.4226, 36.4602), (15.0, 80.0), (83.8, -5.4)] {
+        let (bytes, nominal) = frame(config, ra, dec, 60.0);
+        let image = Image::from_fits(&bytes).unwrap();
+        let analysis = ferros_pipeline::analyse(&image, &ExtractSettings::default());
+        assert!(analysis.sources.len() >= 5, "{ra} {dec}: {} sources", analysis.sources.len());
+        let problem = Problem {
+            width: 1024,
+            height: 1024,
+            sources: &analysis.sources,
+            nominal: Some(&nominal),
+            file: None,
+        };
+        let solution = Refine { catalogue: &cat, max_offset_arcsec: 300.0 }.solve(&problem).unwrap();
+        println!(
+            "{ra} {dec}: {} sources, {} matched, {:.3}\" rms; the pointing was off by {:.1}\"",
+            analysis.sources.len(),
+            solution.matched,
+            solution.rms_arcsec,
+            ferros_pipeline::astrometry::disagreement(&nominal, &solution.wcs, 1024, 1024)
+        );
+        assert!(solution.matched >= 5 && solution.rms_arcsec < 0.5, "{solution:?}");
+    }
+    // Perfect optics: the solution is the nominal WCS.
+    let perfect = CameraConfig { pointing_error: 0.0, rotation: 0.0, distortion: 0.0, ..config };
+    let (bytes, nominal) = frame(perfect, 250.4226, 36.4602, 60.0);
+    let image = Image::from_fits(&bytes).unwrap();
+    let analysis = ferros_pipeline::analyse(&image, &ExtractSettings::default());
+    let problem = Problem {
+        width: 1024,
+        height: 1024,
+        sources: &analysis.sources,
+        nominal: Some(&nominal),
+        file: None,
+    };
+    let solution = Refine { catalogue: &cat, max_offset_arcsec: 300.0 }.solve(&problem).unwrap();
+    let off = ferros_pipeline::astrometry::disagreement(&nominal, &solution.wcs, 1024, 1024);
+    println!("perfect optics: {} matched, {off:.3}\" from the truth at worst", solution.matched);
+    assert!(off < 0.15, "{off}");
+}
+
+/// Ferros's solution and astrometry.net's agree within half an arcsecond
+/// over the whole frame. Set FERROS_TEST_SOLVE_FIELD (the program) and
+/// FERROS_TEST_TYCHO2 (its index folder) to run it.
+#[test]
+fn ferros_and_astrometry_net_agree() {
+    let (Ok(program), Ok(index)) =
+        (std::env::var("FERROS_TEST_SOLVE_FIELD"), std::env::var("FERROS_TEST_TYCHO2"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A calibrated frame: no hot pixels.
+    let config = CameraConfig { width: 1024, height: 1024, hot_pixels: 0.0, ..CameraConfig::default() };
+    let cat = catalogue();
+    for (ra, dec) in [(250.4226, 36.4602), (15.0, 80.0), (83.8, -5.4)] {
+        let (bytes, nominal) = frame(config, ra, dec, 60.0);
+        let file = dir.path().join(format!("sim_{ra}_{dec}.fits"));
+        std::fs::write(&file, &bytes).unwrap();
+        let image = Image::from_fits(&bytes).unwrap();
+        let analysis = ferros_pipeline::analyse(&image, &ExtractSettings::default());
+        let problem = Problem {
+            width: 1024,
+            height: 1024,
+            sources: &analysis.sources,
+            nominal: Some(&nominal),
+            file: Some(&file),
+        };
+        let started = std::time::Instant::now();
+        let ours = Refine { catalogue: &cat, max_offset_arcsec: 300.0 }.solve(&problem).unwrap();
+        let ours_s = started.elapsed().as_secs_f64();
+        let solver = SolveField {
+            program: program.clone(),
+            index_dir: index.clone().into(),
+            timeout: std::time::Duration::from_secs(120),
+            work_dir: dir.path().to_owned(),
+            tweak_order: if cat.is_synthetic() { 2 } else { 1 },
+        };
+        let started = std::time::Instant::now();
+        let theirs = solver.solve(&problem).unwrap();
+        let theirs_s = started.elapsed().as_secs_f64();
+        let apart = ferros_pipeline::astrometry::disagreement(&ours.wcs, &theirs.wcs, 1024, 1024);
+        println!(
+            "{ra} {dec}: Ferros ({} stars, {ours_s:.3} s) and astrometry.net ({theirs_s:.1} s) {apart:.3}\" apart at worst",
+            ours.matched
+        );
+        assert!(apart < 0.5, "{apart}");
+    }
+}
