@@ -257,7 +257,7 @@ pub(crate) async fn insert_image<'c>(
     Ok(id)
 }
 
-type ImageRow = (
+pub(crate) type ImageRow = (
     i64,
     String,
     String,
@@ -293,43 +293,37 @@ pub(crate) async fn images(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let (
-                id,
-                path,
-                kind,
-                req,
-                seq,
-                alb,
-                plan,
-                det,
-                date_obs,
-                exposure_s,
-                filter,
-                headers,
-                cal,
-                analysis,
-            ) = r;
-            let c = |e: String| DbError::Corrupt { table: "images", id, message: e };
-            Ok(Image {
-                path,
-                kind: kind.parse::<ImageKind>().map_err(|e| c(e.to_string()))?,
-                request_id: req.map(RequestId),
-                sequence_id: seq.map(SequenceId),
-                album_id: alb.map(AlbumId),
-                plan_id: plan.map(PlanId),
-                detector: det.parse::<Detector>().map_err(|e| c(e.to_string()))?,
-                date_obs,
-                exposure_s,
-                filter,
-                headers: serde_json::from_str(&headers).map_err(|e| c(e.to_string()))?,
-                calibration: cal.parse::<CalibrationLevel>().map_err(|e| c(e.to_string()))?,
-                analysis,
-            })
-        })
-        .collect()
+    rows.into_iter().map(|r| image_of(r).map(|(_, i)| i)).collect()
 }
+
+/// An image row (the columns of `IMAGE_COLUMNS`) as its id and `Image`.
+pub(crate) fn image_of(r: ImageRow) -> DbResult<(i64, Image)> {
+    let (id, path, kind, req, seq, alb, plan, det, date_obs, exposure_s, filter, headers, cal, analysis) = r;
+    let c = |e: String| DbError::Corrupt { table: "images", id, message: e };
+    Ok((
+        id,
+        Image {
+            path,
+            kind: kind.parse::<ImageKind>().map_err(|e| c(e.to_string()))?,
+            request_id: req.map(RequestId),
+            sequence_id: seq.map(SequenceId),
+            album_id: alb.map(AlbumId),
+            plan_id: plan.map(PlanId),
+            detector: det.parse::<Detector>().map_err(|e| c(e.to_string()))?,
+            date_obs,
+            exposure_s,
+            filter,
+            headers: serde_json::from_str(&headers).map_err(|e| c(e.to_string()))?,
+            calibration: cal.parse::<CalibrationLevel>().map_err(|e| c(e.to_string()))?,
+            analysis,
+        },
+    ))
+}
+
+/// The columns `image_of` reads, in order.
+pub(crate) const IMAGE_COLUMNS: &str =
+    "id, path, kind, request_id, sequence_id, album_id, plan_id, detector, date_obs,
+    exposure_s, filter, headers, calibration, analysis";
 
 pub(crate) async fn image_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {
     Ok(sqlx::query_as("SELECT kind, COUNT(*) FROM images GROUP BY kind ORDER BY kind")

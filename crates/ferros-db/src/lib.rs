@@ -403,6 +403,7 @@ macro_rules! on_conn {
 mod accounts_api;
 mod alerts_api;
 mod execution_api;
+mod pipeline_api;
 
 pub use accounts_api::{NewSession, SessionKind, SessionRecord};
 

@@ -30,6 +30,10 @@ pub(crate) mod alerts;
 #[path = "accounts.rs"]
 pub(crate) mod accounts;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "pipeline.rs"]
+pub(crate) mod pipeline;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
     let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;

@@ -34,6 +34,10 @@ pub(crate) mod alerts;
 #[path = "accounts.rs"]
 pub(crate) mod accounts;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "pipeline.rs"]
+pub(crate) mod pipeline;
+
 /// Opens the pool; a database that need not be `durable` (a simulation's,
 /// thrown away after it) is never synced to the disk.
 pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {

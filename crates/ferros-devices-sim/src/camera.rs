@@ -84,7 +84,7 @@ impl Default for CameraConfig {
             pointing_error: 20.0,
             hot_pixels: 2e-4,
             ambient: 15.0,
-            cooler_rate: 0.1,
+            cooler_rate: 0.5,
             seed: 1,
         }
     }
@@ -249,6 +249,10 @@ impl SimCamera {
             motions: Motions::default(),
             stuck: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn config(&self) -> CameraConfig {
+        self.config
     }
 
     /// Shows this catalogue's stars (the synthetic sky by default).

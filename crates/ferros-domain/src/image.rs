@@ -91,3 +91,49 @@ pub struct Image {
     /// Analysis results (sources, zero point, WCS), free-form JSON text.
     pub analysis: Option<String>,
 }
+
+/// A master calibration frame: many bias, dark or flat frames combined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Master {
+    pub id: i64,
+    pub kind: ImageKind,
+    pub detector: Detector,
+    /// A flat's filter ("" for bias and dark).
+    pub filter: String,
+    /// A dark's exposure, seconds (0 for bias and flat).
+    pub exposure_s: f64,
+    /// The detector's mean temperature over the frames, C.
+    pub temperature: Option<f64>,
+    pub binning: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Frames combined.
+    pub frames: u32,
+    /// Relative to the archive root.
+    pub path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where an image is in the pipeline's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineState {
+    /// Waiting for the pipeline.
+    Pending,
+    Done,
+    /// Its failure is recorded with it.
+    Failed,
+    /// Archived before the pipeline existed.
+    Skipped,
+}
+
+impl PipelineState {
+    pub fn code(self) -> &'static str {
+        match self {
+            PipelineState::Pending => "pending",
+            PipelineState::Done => "done",
+            PipelineState::Failed => "failed",
+            PipelineState::Skipped => "skipped",
+        }
+    }
+}

@@ -15,7 +15,7 @@ mod watch;
 
 pub use device::{Availability, Criticality, DeviceKind, DeviceStatus};
 pub use error::DomainError;
-pub use image::{CalibrationLevel, Image, ImageKind};
+pub use image::{CalibrationLevel, Image, ImageKind, Master, PipelineState};
 pub use log::{LogEntry, LogLevel};
 pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
 pub use request::{

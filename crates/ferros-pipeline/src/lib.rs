@@ -7,7 +7,9 @@
 
 pub mod astrometry;
 pub mod background;
+pub mod calibrate;
 pub mod extract;
+pub mod photometry;
 pub mod stats;
 pub mod wcs;
 
@@ -144,6 +146,102 @@ pub struct Analysis {
     pub blank_pixels: usize,
     /// What could not be done, and why (no WCS, too few stars...).
     pub notes: Vec<String>,
+    /// The astrometric solution's solver and quality, when solved.
+    #[serde(default)]
+    pub astrometry: Option<AstrometryOutcome>,
+    #[serde(default)]
+    pub photometry: Option<photometry::ZeroPoint>,
+    /// An alert image's error circle and what is new in it.
+    #[serde(default)]
+    pub circle: Option<photometry::Circle>,
+    #[serde(default)]
+    pub candidates: Vec<photometry::Candidate>,
+}
+
+/// Which solver gave the WCS, on how many stars, how well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AstrometryOutcome {
+    pub solver: String,
+    pub matched: usize,
+    pub rms_arcsec: f64,
+}
+
+/// What `reduce` does beyond extraction.
+#[derive(Clone, Copy)]
+pub struct Reduction<'a> {
+    pub extract: ExtractSettings,
+    /// The catalogue of the astrometry and photometry.
+    pub catalogue: Option<&'a ferros_catalog::Catalogue>,
+    pub solver: Option<&'a dyn astrometry::Solver>,
+    /// The file, for a solver that reads it.
+    pub file: Option<&'a std::path::Path>,
+    /// Sources and stars are one within this, arcseconds.
+    pub match_radius_arcsec: f64,
+    /// An alert's error circle: its candidates are looked for.
+    pub circle: Option<photometry::Circle>,
+}
+
+impl std::fmt::Debug for Reduction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reduction")
+            .field("extract", &self.extract)
+            .field("catalogue", &self.catalogue.map(|c| c.name()))
+            .field("solver", &self.solver.map(|s| s.name()))
+            .field("circle", &self.circle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One image through the whole analysis: sources, then (with a solver)
+/// the WCS solved and the sources' sky positions, then (with a catalogue)
+/// the zero point and magnitudes, then (with a circle) the candidates.
+/// What cannot be done is said in `notes`; the rest is done.
+pub fn reduce(image: &Image, r: &Reduction<'_>) -> Analysis {
+    let mut a = analyse(image, &r.extract);
+    if let Some(solver) = r.solver {
+        let problem = astrometry::Problem {
+            width: image.width,
+            height: image.height,
+            sources: &a.sources,
+            nominal: a.wcs.as_ref(),
+            file: r.file,
+        };
+        match solver.solve(&problem) {
+            Ok(sol) => {
+                a.astrometry = Some(AstrometryOutcome {
+                    solver: sol.solver.clone(),
+                    matched: sol.matched,
+                    rms_arcsec: sol.rms_arcsec,
+                });
+                for s in &mut a.sources {
+                    let (ra, dec) = sol.wcs.pixel_to_sky(s.x, s.y);
+                    (s.ra, s.dec) = (Some(ra), Some(dec));
+                }
+                a.wcs = Some(sol.wcs);
+            }
+            Err(e) => a.notes.push(format!("not solved: {e}")),
+        }
+    }
+    let exposure = image.keyword("EXPTIME").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    if let Some(cat) = r.catalogue
+        && a.wcs.is_some()
+    {
+        let stars = photometry::stars_over(&a, cat, image.width, image.height);
+        a.photometry = photometry::calibrate(&mut a, &stars, exposure, r.match_radius_arcsec);
+        if a.photometry.is_none() {
+            a.notes.push(format!(
+                "no zero point: fewer than 3 well-measured sources match {} stars (EXPTIME {exposure})",
+                cat.name()
+            ));
+        }
+        if let Some(circle) = r.circle {
+            a.circle = Some(circle);
+            a.candidates = photometry::candidates(&a, &stars, circle, r.match_radius_arcsec);
+        }
+    } else if r.circle.is_some() {
+        a.notes.push("no candidates looked for: no WCS or no catalogue".to_owned());
+    }
+    a
 }
 
 /// Extracts the sources of an image; with its WCS (from the header, or
@@ -172,7 +270,9 @@ pub fn analyse(image: &Image, settings: &ExtractSettings) -> Analysis {
     if found.is_empty() {
         notes.push("no source found: an empty or blank sky".to_owned());
     }
-    let mut fwhms: Vec<f32> = found.iter().filter(|s| s.flags == 0).map(|s| s.fwhm as f32).collect();
+    // Sharper than a pixel: a hot pixel or a cosmic ray, not a star.
+    let mut fwhms: Vec<f32> =
+        found.iter().filter(|s| s.flags == 0 && s.fwhm >= 1.0).map(|s| s.fwhm as f32).collect();
     let fwhm = (!fwhms.is_empty()).then(|| f64::from(stats::median(&mut fwhms)));
     let sources = found.iter().map(|s| measured(s, wcs.as_ref())).collect();
     Analysis {
@@ -183,6 +283,10 @@ pub fn analyse(image: &Image, settings: &ExtractSettings) -> Analysis {
         fwhm,
         blank_pixels: image.blank,
         notes,
+        astrometry: None,
+        photometry: None,
+        circle: None,
+        candidates: Vec::new(),
     }
 }
 

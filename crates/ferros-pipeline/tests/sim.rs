@@ -13,7 +13,8 @@ use ferros_catalog::Catalogue;
 use ferros_devices::{Exposure, FrameType};
 use ferros_devices_sim::{CameraConfig, SimCamera};
 use ferros_pipeline::astrometry::{Problem, Refine, SolveField, Solver};
-use ferros_pipeline::{ExtractSettings, Image, Wcs};
+use ferros_pipeline::photometry::Circle;
+use ferros_pipeline::{ExtractSettings, Image, Reduction, Wcs};
 
 fn catalogue() -> Arc<Catalogue> {
     match std::env::var("FERROS_TEST_TYCHO2") {
@@ -24,7 +25,16 @@ fn catalogue() -> Arc<Catalogue> {
 
 /// A simulated light frame as FITS, with the nominal WCS of the pointing.
 fn frame(config: CameraConfig, ra: f64, dec: f64, seconds: f64) -> (Vec<u8>, Wcs) {
-    let cam = SimCamera::new("vis", ferros_clock::Clock::Real, config, None).with_catalogue(catalogue());
+    framed(
+        SimCamera::new("vis", ferros_clock::Clock::Real, config, None).with_catalogue(catalogue()),
+        ra,
+        dec,
+        seconds,
+    )
+}
+
+fn framed(cam: SimCamera, ra: f64, dec: f64, seconds: f64) -> (Vec<u8>, Wcs) {
+    let config = cam.config();
     let exposure = Exposure { duration: seconds, frame: FrameType::Light, binning: 1, window: None };
     let f = cam.render_light(ra, dec, 70.0, Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(), exposure);
     let wcs = Wcs::nominal(ra, dec, config.width, config.height, config.pixel_scale, 0.0);
@@ -128,4 +138,40 @@ fn ferros_and_astrometry_net_agree() {
         );
         assert!(apart < 0.5, "{apart}");
     }
+}
+
+#[test]
+fn a_transient_in_the_error_circle_is_found_with_its_magnitude() {
+    let config = CameraConfig { width: 1024, height: 1024, ..CameraConfig::default() };
+    let cat = catalogue();
+    let (ra, dec) = (250.4226, 36.4602);
+    let cam = SimCamera::new("vis", ferros_clock::Clock::Real, config, None).with_catalogue(cat.clone());
+    let start = Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap();
+    // 13th magnitude an hour before the frame, fading by 0.5 an hour: 13.5.
+    let (tra, tdec) = (ra + 0.05, dec - 0.03);
+    cam.inject_transient(ferros_devices_sim::Transient { ra: tra, dec: tdec, mag: 13.0, fade: 0.5, start });
+    let (bytes, _) = framed(cam, ra, dec, 60.0);
+    let image = Image::from_fits(&bytes).unwrap();
+    let solver = Refine { catalogue: &cat, max_offset_arcsec: 300.0 };
+    let circle = Circle { ra: tra + 0.01, dec: tdec, radius: 3.0 / 60.0 };
+    let r = Reduction {
+        extract: ExtractSettings::default(),
+        catalogue: Some(&cat),
+        solver: Some(&solver),
+        file: None,
+        match_radius_arcsec: 3.0,
+        circle: Some(circle),
+    };
+    let a = ferros_pipeline::reduce(&image, &r);
+    let zp = a.photometry.as_ref().unwrap();
+    println!(
+        "zero point {:.3} +- {:.3} on {} stars; candidates {:?}",
+        zp.zero_point, zp.error, zp.stars, a.candidates
+    );
+    assert!((zp.zero_point - 18.0).abs() < 0.15, "{zp:?}");
+    assert_eq!(a.candidates.len(), 1, "{:?}", a.candidates);
+    let c = &a.candidates[0];
+    assert!(ferros_pipeline::wcs::separation((c.ra, c.dec), (tra, tdec)) * 3600.0 < 0.5, "{c:?}");
+    assert!((c.mag.unwrap() - 13.5).abs() < 0.15, "{c:?}");
+    assert_eq!(c.why, "not in the catalogue");
 }

@@ -49,6 +49,7 @@ use crate::AgentError;
 use crate::runtime::{Agent, AgentContext, Event};
 
 mod calibrations;
+mod cooling;
 mod faults;
 mod imaging;
 mod motion;
@@ -130,7 +131,12 @@ pub struct ExecutorAgent {
     /// twice at the same instant (taken, given back to the planner, placed
     /// again at once: without time passing, that would go on for ever).
     taken: (DateTime<Utc>, Vec<SequenceId>),
+    /// When the coolers were last looked at.
+    thermal_at: Option<DateTime<Utc>>,
 }
+
+/// How often the coolers are looked at, clock time.
+const THERMAL_EVERY: TimeDelta = TimeDelta::seconds(60);
 
 impl std::fmt::Debug for ExecutorAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,6 +167,7 @@ impl ExecutorAgent {
             recovered: false,
             frames: std::sync::Mutex::new(None),
             taken: (DateTime::<Utc>::MIN_UTC, Vec::new()),
+            thermal_at: None,
         }
     }
 
@@ -364,6 +371,13 @@ impl Agent for ExecutorAgent {
             self.recovered = true;
         }
         let now = ctx.clock.now();
+        if self.thermal_at.is_none_or(|t| now - t >= THERMAL_EVERY || now < t) {
+            self.thermal_at = Some(now);
+            let calibrating = self.running.as_ref().is_some_and(|r| r.job == Job::Calibrations);
+            let cold =
+                cooling::night_cold(&ctx.db, &self.kit.settings, &self.kit.site, now, calibrating).await;
+            self.kit.thermal(cold).await;
+        }
         // The majordome's last word, and ENV's latest: UNSAFE stops at once.
         let majordome = ctx.majordome().await?;
         let (mode, safe) = majordome.map_or(("", false), |m| (m.mode.label(), m.safe));

@@ -276,6 +276,7 @@ impl Kit {
             albums.spawn(async move {
                 let mut stop = stop;
                 let run = async {
+                    kit.settle(&ch).await;
                     for plan in &album.plans {
                         let p = &plan.spec;
                         kit.select_filter(&ch, &p.filter).await.map_err(AgentError::part("filter"))?;

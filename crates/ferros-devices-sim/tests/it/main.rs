@@ -462,7 +462,8 @@ mod camera {
         let centre = 127 * 256 + 127;
         cam.inject_transient(Transient { ra: 30.0, dec: 20.0, mag: 10.0, fade: 2.0, start: c.now() });
         let bright = shoot(&cam, &light(30.0)).await;
-        let centre = (centre..centre + 2).chain(centre + 256..centre + 258).max_by_key(|&i| bright.pixels[i]).unwrap();
+        let centre =
+            (centre..centre + 2).chain(centre + 256..centre + 258).max_by_key(|&i| bright.pixels[i]).unwrap();
         assert!(
             f64::from(bright.pixels[centre]) > f64::from(before.pixels[centre]) + 5000.0,
             "{} {}",
@@ -477,13 +478,22 @@ mod camera {
     #[tokio::test(start_paused = true)]
     async fn the_cooler_ramps_to_its_setpoint() {
         let cam = SimCamera::new("nir", clock(), small(), None);
+        let dark = Exposure { duration: 300.0, frame: FrameType::Dark, binning: 1, window: None };
+        let warm = mean(&shoot(&cam, &dark).await);
         cam.set_cooler(Some(-20.0)).await.unwrap();
-        advance(100.0).await;
+        advance(20.0).await;
         assert!((cam.state().await.unwrap().value.ccd_temperature - 5.0).abs() < 1e-6);
         advance(300.0).await;
         let s = cam.state().await.unwrap().value;
         assert_eq!((s.ccd_temperature, s.cooler_setpoint, s.cooler_on), (-20.0, Some(-20.0), true));
         assert!(cam.set_cooler(Some(-500.0)).await.is_err());
+        // Dark current halves every 6 degrees: 35 degrees colder, a 50th of it
+        // (and the same hot pixels).
+        let cold = mean(&shoot(&cam, &dark).await);
+        assert!(
+            warm - 1000.0 > 300.0 && (cold - 1000.0) < (warm - 1000.0) / 20.0,
+            "warm {warm}, cold {cold}"
+        );
     }
 }
 
