@@ -11,7 +11,9 @@ use ferros_observatory::Observatory;
 use crate::AgentError;
 use crate::alerts::{AlertDesk, KafkaIntake, VtpIntake, WatchIntake};
 use crate::runtime::{Agent, AgentContext, Factory};
-use crate::{EnvAgent, ExecutorAgent, GicPublisher, MajordomeAgent, PlannerAgent};
+use crate::{
+    EnvAgent, ExecutorAgent, GicPublisher, MajordomeAgent, PIPELINE_PERIOD, PipelineAgent, PlannerAgent,
+};
 use ferros_devices::net::Network;
 
 /// One of the agents.
@@ -24,16 +26,19 @@ pub enum AgentKind {
     Executor,
     /// The alert manager's intakes: the watched folder, each VTP broker, Kafka.
     Alerts,
+    /// The data reduction pipeline.
+    Pipeline,
 }
 
 impl AgentKind {
-    pub const ALL: [AgentKind; 6] = [
+    pub const ALL: [AgentKind; 7] = [
         AgentKind::Env,
         AgentKind::Majordome,
         AgentKind::Gic,
         AgentKind::Planner,
         AgentKind::Executor,
         AgentKind::Alerts,
+        AgentKind::Pipeline,
     ];
 }
 
@@ -117,6 +122,26 @@ pub fn factories(
                 })
             }
             AgentKind::Alerts => continue,
+            AgentKind::Pipeline => {
+                if !settings.pipeline.enabled {
+                    continue;
+                }
+                // The configured catalogue, else the simulators' synthetic sky.
+                let catalogue = match settings.pipeline.catalogue_path() {
+                    Some(path) => ferros_catalog::shared(&path)
+                        .map_err(|e| AgentError::Missing(format!("pipeline.catalogue: {e}")))?,
+                    None => Arc::new(ferros_catalog::Catalogue::synthetic()),
+                };
+                let (settings, archive) = (settings.clone(), archive.clone());
+                Arc::new(move || {
+                    Box::new(PipelineAgent::new(
+                        &settings,
+                        archive.clone(),
+                        Some(catalogue.clone()),
+                        PIPELINE_PERIOD,
+                    )) as Box<dyn Agent>
+                })
+            }
         };
         out.push(factory);
     }

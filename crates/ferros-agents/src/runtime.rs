@@ -35,6 +35,11 @@ pub enum Event {
     Alert { at: DateTime<Utc>, id: i64, outcome: String, request: Option<i64>, summary: String },
     /// The executor's job (a sequence, flats, calibrations) ended: it can take the next.
     ExecutorFree { at: DateTime<Utc> },
+    /// An image was archived (file and row): the pipeline can take it.
+    Archived { at: DateTime<Utc>, path: String },
+    /// The pipeline reduced an image (or failed to, `error`); for an alert
+    /// image, the candidates it found.
+    Reduced { at: DateTime<Utc>, path: String, sources: usize, candidates: usize, error: Option<String> },
 }
 
 /// A broadcast channel: every subscriber gets every event sent after it subscribed.

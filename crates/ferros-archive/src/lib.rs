@@ -370,6 +370,28 @@ impl Archive {
         Ok(path)
     }
 
+    /// Writes a file the pipeline made (a calibrated image, a master frame)
+    /// at `path`, atomically; an existing one is replaced only if `replace`.
+    pub fn write_product(&self, path: &Path, bytes: Vec<u8>, replace: bool) -> Result<(), ArchiveError> {
+        if let Some(dir) = path.parent() {
+            let d = dir.to_owned();
+            self.run(move || fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e)))?;
+        }
+        self.write(path, bytes, replace)
+    }
+
+    /// The master calibration frames' folder.
+    pub fn masters(&self) -> PathBuf {
+        self.root.join("masters")
+    }
+
+    /// Replaces `exchange/FSC/TO/<name>` (an alert image's analysis) at once.
+    pub fn publish_fsc(&self, name: &str, bytes: impl Into<Vec<u8>>) -> Result<PathBuf, ArchiveError> {
+        let path = self.exchange("FSC", "TO").join(name);
+        self.write(&path, bytes.into(), true)?;
+        Ok(path)
+    }
+
     /// Replaces `exchange/GIC/TO/<name>` at once (the device status list, every few seconds).
     pub fn publish_gic(&self, name: &str, bytes: impl Into<Vec<u8>>) -> Result<PathBuf, ArchiveError> {
         let path = self.exchange("GIC", "TO").join(name);

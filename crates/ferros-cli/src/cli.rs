@@ -116,6 +116,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Print only the summary, not each event.
+    /// The data reduction pipeline: every image ("all", as `ferros start`
+    /// runs it), the alerts' only ("alerts"), or none ("off").
+    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "alerts", "off"])]
+    pub pipeline: String,
     #[arg(long)]
     pub quiet: bool,
 }
@@ -162,8 +166,8 @@ pub struct SiteArgs {
 #[derive(Debug, Subcommand)]
 pub enum PipelineCmd {
     /// Reduce one FITS image: background, sources (x, y in the FITS
-    /// convention, the first pixel's centre being 1,1), fluxes, and with a
-    /// WCS their sky positions; as a table, or JSON with --json.
+    /// convention, the first pixel's centre being 1,1), fluxes, the WCS
+    /// solved and the zero point; as a table, or JSON with --json.
     Run {
         file: PathBuf,
         /// Radius of the circular aperture of `flux`, pixels (default: the
@@ -173,6 +177,11 @@ pub enum PipelineCmd {
         /// Detection threshold in noise sigmas (default: the configuration's, 1.5).
         #[arg(long, value_name = "SIGMAS")]
         threshold: Option<f64>,
+        /// Sources only: no astrometric solution, no zero point (without,
+        /// an image whose header has a WCS is solved with the configured
+        /// solver and catalogue, and its sources get magnitudes).
+        #[arg(long)]
+        no_solve: bool,
         #[arg(long)]
         json: bool,
     },
@@ -320,6 +329,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         count: u32,
     },
+    /// The pipeline on a simulated frame (4096 x 4096 by default) of the
+    /// configured catalogue's stars: calibration, extraction, astrometric
+    /// refinement, each timed over runs, beside SExtractor on the same frame
+    /// when `source-extractor` is installed.
+    Pipeline {
+        /// The frame's side, pixels.
+        #[arg(long, default_value_t = 4096)]
+        size: u32,
+        /// Timed runs of each step (the median is shown).
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
     /// Visibility windows of many targets for one night, on one core.
     Astro {
         #[arg(long, default_value_t = 10_000)]
@@ -380,6 +401,8 @@ pub enum AgentName {
     Executor,
     /// The alert manager: the watched folder, VTP brokers, Kafka topics.
     Alerts,
+    /// The data reduction pipeline: each new image, as soon as it is archived.
+    Pipeline,
 }
 
 #[derive(Debug, Args)]

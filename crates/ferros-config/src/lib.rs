@@ -132,6 +132,9 @@ impl Detectors {
 pub struct Pipeline {
     /// Reduce each new image as soon as it is archived.
     pub enabled: bool,
+    /// Which sky images: "all", or "alerts" (an alert's only; the others
+    /// are marked skipped). Calibration frames always make their masters.
+    pub images: String,
     /// The star catalogue: an astrometry.net index file or folder (Debian's
     /// `astrometry-data-tycho2-*`), or a star list (`ra dec mag` lines).
     /// None: the Tycho-2 index folder `/usr/share/astrometry` if it is
@@ -163,6 +166,7 @@ impl Default for Pipeline {
     fn default() -> Self {
         Self {
             enabled: true,
+            images: "all".into(),
             catalogue: None,
             aperture_px: 5.0,
             threshold: 1.5,
@@ -544,6 +548,8 @@ pub struct Executor {
     pub biases: u32,
     /// Dark exposures per camera each morning, seconds.
     pub darks_s: Vec<f64>,
+    /// Darks of each exposure (a master dark combines them).
+    pub darks_per_exposure: u32,
 }
 
 impl Executor {
@@ -572,6 +578,7 @@ impl Default for Executor {
             flat_filters_nir: ["J", "H"].map(String::from).to_vec(),
             biases: 5,
             darks_s: vec![60.0, 300.0],
+            darks_per_exposure: 3,
         }
     }
 }
@@ -875,6 +882,9 @@ impl Settings {
                 format!("{} must be 1 to {}", p.master_min_frames, ferros_limits::MAX_MASTER_FRAMES),
             );
         }
+        if !["all", "alerts"].contains(&p.images.as_str()) {
+            return bad("pipeline.images", format!("\"{}\": \"all\" or \"alerts\"", p.images));
+        }
         if !["ferros", "astrometry.net"].contains(&p.solver.as_str()) {
             return bad("pipeline.solver", format!("\"{}\": \"ferros\" or \"astrometry.net\"", p.solver));
         }
@@ -1016,6 +1026,18 @@ impl Settings {
             if !(v.is_finite() && (0.0..=MAX_SECONDS).contains(&v)) {
                 return bad(key, &format!("{} must be 0 to {MAX_SECONDS} seconds", shown(v)));
             }
+        }
+        for (key, v) in [
+            ("executor.biases", x.biases),
+            ("executor.darks_per_exposure", x.darks_per_exposure),
+            ("executor.flats_per_filter", x.flats_per_filter),
+        ] {
+            if v as usize > ferros_limits::MAX_MASTER_FRAMES {
+                return bad(key, &format!("{v} frames: at most {}", ferros_limits::MAX_MASTER_FRAMES));
+            }
+        }
+        if x.darks_s.len() > 32 {
+            return bad("executor.darks_s", "at most 32 dark exposures");
         }
         if !(-18.0..=0.0).contains(&x.flats_sun_altitude) {
             return bad("executor.flats_sun_altitude", "must be between -18 and 0 degrees");

@@ -326,9 +326,11 @@ pub(crate) const IMAGE_COLUMNS: &str =
     exposure_s, filter, headers, calibration, analysis";
 
 pub(crate) async fn image_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {
-    Ok(sqlx::query_as("SELECT kind, COUNT(*) FROM images GROUP BY kind ORDER BY kind")
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT kind, COUNT(*) FROM images WHERE calibration = 'raw' GROUP BY kind ORDER BY kind",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 pub(crate) async fn sequence_request(

@@ -97,7 +97,7 @@ impl Db {
         Ok(on_backend!(self, execution::images((None, None, Some(path)), 1))?.pop())
     }
 
-    /// How many images of each kind.
+    /// How many raw images (as taken) of each kind.
     pub async fn image_counts(&self) -> DbResult<Vec<(String, i64)>> {
         on_backend!(self, execution::image_counts())
     }

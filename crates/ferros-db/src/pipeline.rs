@@ -179,9 +179,11 @@ pub(crate) async fn analysed_images(
 
 /// How many images are in each pipeline state.
 pub(crate) async fn pipeline_counts(pool: &Pool<Db>) -> DbResult<Vec<(String, i64)>> {
-    Ok(sqlx::query_as("SELECT pipeline, COUNT(*) FROM images GROUP BY pipeline ORDER BY pipeline")
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT pipeline, COUNT(*) FROM images WHERE calibration = 'raw' GROUP BY pipeline ORDER BY pipeline",
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The failures recorded, newest first: (path, why).
@@ -192,4 +194,21 @@ pub(crate) async fn pipeline_failures(pool: &Pool<Db>, limit: i64) -> DbResult<V
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// The error circle (ra, dec, radius, degrees) of the newest notice with a
+/// position that made or updated a request.
+pub(crate) async fn alert_circle(pool: &Pool<Db>, request: i64) -> DbResult<Option<(i64, f64, f64, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, ra, dec, error_deg FROM alerts WHERE request_id = $1 AND ra IS NOT NULL AND dec IS NOT NULL
+           AND error_deg IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(request)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// All images, raw and calibrated.
+pub(crate) async fn image_total(pool: &Pool<Db>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM images").fetch_one(pool).await?)
 }

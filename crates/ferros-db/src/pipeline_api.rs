@@ -51,7 +51,12 @@ impl Db {
         on_backend!(self, pipeline::analysed_images(request, limit))
     }
 
-    /// Images per pipeline state.
+    /// All images, raw and calibrated.
+    pub async fn image_total(&self) -> DbResult<i64> {
+        on_backend!(self, pipeline::image_total())
+    }
+
+    /// Raw images per pipeline state.
     pub async fn pipeline_counts(&self) -> DbResult<Vec<(String, i64)>> {
         on_backend!(self, pipeline::pipeline_counts())
     }
@@ -59,5 +64,11 @@ impl Db {
     /// The latest failures: (path, why).
     pub async fn pipeline_failures(&self, limit: i64) -> DbResult<Vec<(String, String)>> {
         on_backend!(self, pipeline::pipeline_failures(limit))
+    }
+
+    /// The error circle of the newest notice behind a request: (alert id,
+    /// ra, dec, radius), degrees.
+    pub async fn alert_circle(&self, request: i64) -> DbResult<Option<(i64, f64, f64, f64)>> {
+        on_backend!(self, pipeline::alert_circle(request))
     }
 }

@@ -73,10 +73,12 @@ impl Solver for Refine<'_> {
         let (ra0, dec0) = nominal.pixel_to_sky(cx, cy);
         let half = (p.width as f64).hypot(p.height as f64) / 2.0 * scale / 3600.0;
         let stars = self.catalogue.cone(ra0, dec0, half + self.max_offset_arcsec / 3600.0);
+        // Stars only: not saturated, not at the edge, not sharper than a
+        // pixel (a hot pixel, a cosmic ray).
         let mut sources: Vec<&Measured> = p
             .sources
             .iter()
-            .filter(|s| s.flags & (flags::SATURATED | flags::TRUNCATED) == 0 && s.flux > 0.0)
+            .filter(|s| s.flags & (flags::SATURATED | flags::TRUNCATED) == 0 && s.flux > 0.0 && s.fwhm >= 1.0)
             .collect();
         sources.sort_by(|a, b| b.flux.total_cmp(&a.flux));
         if sources.len() < 3 || stars.len() < 3 {
@@ -102,9 +104,16 @@ impl Solver for Refine<'_> {
                 .collect()
         };
         let near = projected(nominal);
-        let (dx, dy) = vote(&sources, &near, margin.max(10.0))
-            .ok_or_else(|| fail("no offset found that sources and stars agree on"))?;
-        let mut pairs = pair(&sources, &near, |x, y| (x - dx, y - dy), 6.0);
+        // Few stars in the field (Tycho-2 at high latitude): two agreeing pairs suffice to start.
+        let inside = near
+            .iter()
+            .filter(|s| s.0 >= 0.0 && s.1 >= 0.0 && s.0 <= p.width as f64 && s.1 <= p.height as f64)
+            .count();
+        let least = if inside >= 6 { 3 } else { 2 };
+        let (dx, dy) = vote(&sources, &near, margin.max(10.0), least).ok_or_else(|| {
+            fail(format!("no offset found that sources and stars agree on ({inside} stars in the field)"))
+        })?;
+        let mut pairs = pair(&sources, &near, |x, y| (x - dx, y - dy), 10.0);
         if pairs.len() < 3 {
             return Err(fail(format!(
                 "{} sources match catalogue stars: at least 3 are needed",
@@ -112,7 +121,7 @@ impl Solver for Refine<'_> {
             )));
         }
         let mut wcs = fit(nominal, &pairs, false)?;
-        let mut radius = 4.0;
+        let mut radius = 5.0;
         for round in 0..4 {
             let stars_now = projected(&wcs);
             // Well-measured sources only (S/N above 10): faint centroids are noise.
@@ -152,13 +161,18 @@ impl Solver for Refine<'_> {
             })
             .collect();
         let rms = (residuals.iter().map(|r| r * r).sum::<f64>() / residuals.len() as f64).sqrt();
+        // Three pairs leave two checks on a shift, turn and scale: they must agree to a pixel.
+        if rms > scale.max(0.5) {
+            return Err(fail(format!("{} pairs fit to {rms:.2}\" rms only: not a solution", pairs.len())));
+        }
         Ok(Solution { wcs, solver: "ferros".into(), matched: pairs.len(), rms_arcsec: rms })
     }
 }
 
 /// The offset (source minus star, pixels) most pairs of the brightest agree on.
-fn vote(sources: &[&Measured], stars: &[(f64, f64, Star)], reach: f64) -> Option<(f64, f64)> {
-    const BIN: f64 = 3.0;
+fn vote(sources: &[&Measured], stars: &[(f64, f64, Star)], reach: f64, least: u32) -> Option<(f64, f64)> {
+    // Rotation and distortion spread the true offset over several pixels.
+    const BIN: f64 = 5.0;
     let n = (2.0 * reach / BIN).ceil() as usize + 1;
     if n > 4000 {
         return None;
@@ -177,20 +191,22 @@ fn vote(sources: &[&Measured], stars: &[(f64, f64, Star)], reach: f64) -> Option
             }
         }
     }
-    // The best 2 x 2 block (an offset on a bin's edge splits its votes).
+    // The best 3 x 3 block (an offset on a bin's edge splits its votes).
     let mut best = (0u32, 0usize, 0usize);
-    for j in 0..n - 1 {
-        for i in 0..n - 1 {
-            let v = u32::from(grid[j * n + i])
-                + u32::from(grid[j * n + i + 1])
-                + u32::from(grid[(j + 1) * n + i])
-                + u32::from(grid[(j + 1) * n + i + 1]);
+    for j in 0..n.saturating_sub(2) {
+        for i in 0..n.saturating_sub(2) {
+            let mut v = 0u32;
+            for dj in 0..3 {
+                for di in 0..3 {
+                    v += u32::from(grid[(j + dj) * n + i + di]);
+                }
+            }
             if v > best.0 {
                 best = (v, i, j);
             }
         }
     }
-    if best.0 < 3 {
+    if best.0 < least {
         return None;
     }
     // The mean offset of the pairs in that block.
@@ -199,7 +215,7 @@ fn vote(sources: &[&Measured], stars: &[(f64, f64, Star)], reach: f64) -> Option
     for s in sources.iter().take(BRIGHTEST) {
         for st in &brightest {
             let (dx, dy) = (s.x - st.0, s.y - st.1);
-            if (lo_x..lo_x + 2.0 * BIN).contains(&dx) && (lo_y..lo_y + 2.0 * BIN).contains(&dy) {
+            if (lo_x..lo_x + 3.0 * BIN).contains(&dx) && (lo_y..lo_y + 3.0 * BIN).contains(&dy) {
                 sx += dx;
                 sy += dy;
                 k += 1.0;
@@ -245,6 +261,9 @@ fn pair(
 /// reference pixel) to the stars' standard coordinates, about the fitted
 /// centre (two passes); with `sip`, third-order distortion terms too.
 fn fit(start: &Wcs, pairs: &[Pair], sip: bool) -> Result<Wcs, PipelineError> {
+    if pairs.len() < FULL_FIT {
+        return fit_similar(start, pairs);
+    }
     let mut wcs = Wcs { sip: None, ..start.clone() };
     for _ in 0..2 {
         let terms: Vec<(usize, usize)> = if sip {
@@ -284,6 +303,42 @@ fn fit(start: &Wcs, pairs: &[Pair], sip: bool) -> Result<Wcs, PipelineError> {
             tmp.pixel_to_sky(cx[0], cy[0])
         };
         wcs = Wcs { crval: [ra, dec], crpix: wcs.crpix, cd, sip: sip.then_some(Sip { order: 3, a, b }) };
+    }
+    Ok(wcs)
+}
+
+/// Pairs a full linear fit wants (six unknowns, and some to spare); with
+/// fewer, only a shift, a turn and a scale are fitted (four unknowns).
+const FULL_FIT: usize = 6;
+
+/// A shift, a turn and a scale of `start` (its shape and parity kept),
+/// fitted to the pairs, about the fitted centre.
+fn fit_similar(start: &Wcs, pairs: &[Pair]) -> Result<Wcs, PipelineError> {
+    let mut wcs = Wcs { sip: None, ..start.clone() };
+    for _ in 0..2 {
+        // (p, q): the pixel offsets through the start's matrix, degrees.
+        let mut rows = Vec::with_capacity(2 * pairs.len());
+        let mut y = Vec::with_capacity(2 * pairs.len());
+        for ((x, yy), star) in pairs {
+            let Some((a, b)) = gnomonic(wcs.crval, star.ra, star.dec) else { continue };
+            let (u, v) = (x - wcs.crpix[0], yy - wcs.crpix[1]);
+            let (p, q) = (start.cd[0][0] * u + start.cd[0][1] * v, start.cd[1][0] * u + start.cd[1][1] * v);
+            // xi = s p - t q + c, eta = t p + s q + d.
+            rows.push(vec![p, -q, 1.0, 0.0]);
+            y.push(a);
+            rows.push(vec![q, p, 0.0, 1.0]);
+            y.push(b);
+        }
+        let k = least_squares(&rows, &y).ok_or_else(|| fail("the matched stars do not fix a solution"))?;
+        let (sc, t) = (k[0], k[1]);
+        let m = start.cd;
+        let cd = [
+            [sc * m[0][0] - t * m[1][0], sc * m[0][1] - t * m[1][1]],
+            [t * m[0][0] + sc * m[1][0], t * m[0][1] + sc * m[1][1]],
+        ];
+        let tmp = Wcs { crval: wcs.crval, crpix: [0.0, 0.0], cd: [[1.0, 0.0], [0.0, 1.0]], sip: None };
+        let (ra, dec) = tmp.pixel_to_sky(k[2], k[3]);
+        wcs = Wcs { crval: [ra, dec], crpix: wcs.crpix, cd, sip: None };
     }
     Ok(wcs)
 }

@@ -24,8 +24,9 @@ pub fn estimate(pixels: &[f32], width: usize, height: usize, mesh: usize) -> Bac
     let (nx, ny) = (width.div_ceil(mesh).max(1), height.div_ceil(mesh).max(1));
     let mut levels = vec![f64::NAN; nx * ny];
     let mut noises = vec![f64::NAN; nx * ny];
-    let mut sample = Vec::with_capacity(mesh * mesh);
-    for j in 0..ny {
+    // Rows of meshes shared among the cores.
+    let mesh_row = |j: usize, levels: &mut [f64], noises: &mut [f64]| {
+        let mut sample = Vec::with_capacity(mesh * mesh);
         for i in 0..nx {
             sample.clear();
             for y in j * mesh..((j + 1) * mesh).min(height) {
@@ -37,10 +38,11 @@ pub fn estimate(pixels: &[f32], width: usize, height: usize, mesh: usize) -> Bac
                 continue;
             }
             let c = clipped(&mut sample, 3.0, 100);
-            levels[j * nx + i] = c.mode();
-            noises[j * nx + i] = c.std;
+            levels[i] = c.mode();
+            noises[i] = c.std;
         }
-    }
+    };
+    crate::par::rows(&mut levels, &mut noises, nx, |j, l, n| mesh_row(j, l, n));
     fill_blanks(&mut levels, nx, ny);
     fill_blanks(&mut noises, nx, ny);
     let levels = median_filter(&levels, nx, ny);
@@ -118,14 +120,16 @@ fn interpolate(v: &[f64], nx: usize, ny: usize, mesh: usize, width: usize, heigh
     // Each mesh column's spline along y.
     let columns: Vec<Spline> =
         (0..nx).map(|i| Spline::new(&cy, &(0..ny).map(|j| v[j * nx + i]).collect::<Vec<_>>())).collect();
+    // Where each column falls between nodes, once for all rows.
+    let place: Vec<(usize, f64, f64)> = (0..width).map(|x| Spline::place(&cx, x as f64)).collect();
     let mut out = vec![0.0f32; width * height];
-    for y in 0..height {
+    crate::par::chunks(&mut out, width, |y, row| {
         let at: Vec<f64> = columns.iter().map(|c| c.at(y as f64)).collect();
-        let row = Spline::new(&cx, &at);
-        for (x, o) in out[y * width..(y + 1) * width].iter_mut().enumerate() {
-            *o = row.at(x as f64) as f32;
+        let spline = Spline::new(&cx, &at);
+        for (o, &(k, a, b)) in row.iter_mut().zip(&place) {
+            *o = spline.at_placed(k, a, b) as f32;
         }
-    }
+    });
     out
 }
 
@@ -158,16 +162,29 @@ impl Spline {
         Spline { x: x.to_vec(), y: y.to_vec(), d2 }
     }
 
-    fn at(&self, p: f64) -> f64 {
-        let n = self.x.len();
+    /// The piece of `p` among the nodes `x` and its weights: beyond the
+    /// outer nodes, the outer pieces go on.
+    fn place(x: &[f64], p: f64) -> (usize, f64, f64) {
+        let n = x.len();
         if n == 1 {
+            return (0, 1.0, 0.0);
+        }
+        let k = x.partition_point(|&v| v <= p).clamp(1, n - 1);
+        let h = x[k] - x[k - 1];
+        (k, (x[k] - p) / h, (p - x[k - 1]) / h)
+    }
+
+    fn at(&self, p: f64) -> f64 {
+        let (k, a, b) = Self::place(&self.x, p);
+        self.at_placed(k, a, b)
+    }
+
+    fn at_placed(&self, k: usize, a: f64, b: f64) -> f64 {
+        if self.x.len() == 1 {
             return self.y[0];
         }
-        let k = self.x.partition_point(|&x| x <= p).clamp(1, n - 1);
         let (lo, hi) = (k - 1, k);
         let h = self.x[hi] - self.x[lo];
-        let a = (self.x[hi] - p) / h;
-        let b = (p - self.x[lo]) / h;
         a * self.y[lo]
             + b * self.y[hi]
             + ((a * a * a - a) * self.d2[lo] + (b * b * b - b) * self.d2[hi]) * h * h / 6.0

@@ -157,25 +157,29 @@ pub fn apply(raw: &Image, t: f64, m: &Masters<'_>) -> Result<(Vec<f32>, f64), Pi
             return Err(bad(format!("the master {what} has {len} pixels, the image {n}")));
         }
     }
+    // One pass over the pixels, shared among the cores.
+    let scale = m.dark.filter(|d| d.1 > 0.0).map_or(0.0, |d| (t / d.1) as f32);
     let mut p = raw.pixels.clone();
-    let mut floor = 0.0f64;
-    if let Some(b) = m.bias {
-        sub(&mut p, b, 1.0);
-        floor = b.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max).into();
-    }
-    if let Some((d, td)) = m.dark
-        && td > 0.0
-    {
-        sub(&mut p, d, (t / td) as f32);
-    }
-    let mut top_flat = 1.0f64;
-    if let Some(f) = m.flat {
-        for (v, &g) in p.iter_mut().zip(f) {
-            *v = if g.is_finite() && g >= 0.1 { *v / g } else { f32::NAN };
+    crate::par::chunks_indexed(&mut p, 1 << 16, |start, part| {
+        for (k, v) in part.iter_mut().enumerate() {
+            let i = start + k;
+            if let Some(b) = m.bias {
+                *v -= b[i];
+            }
+            if let Some((d, _)) = m.dark {
+                *v -= scale * d[i];
+            }
+            if let Some(f) = m.flat {
+                let g = f[i];
+                *v = if g.is_finite() && g >= 0.1 { *v / g } else { f32::NAN };
+            }
         }
-        top_flat =
-            f.iter().copied().filter(|g| g.is_finite() && *g >= 0.1).fold(f32::INFINITY, f32::min).into();
-    }
+    });
+    let floor: f64 =
+        m.bias.map_or(0.0, |b| b.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max).into());
+    let top_flat: f64 = m.flat.map_or(1.0, |f| {
+        f.iter().copied().filter(|g| g.is_finite() && *g >= 0.1).fold(f32::INFINITY, f32::min).into()
+    });
     let saturation = (raw.saturation - floor) / top_flat.max(0.1);
     Ok((p, saturation))
 }

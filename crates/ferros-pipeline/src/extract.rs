@@ -129,25 +129,25 @@ pub fn extract(f: &Frame<'_>, s: &ExtractSettings, max: usize) -> Vec<Source> {
     out
 }
 
-/// The 3 x 3 pyramid filter (1 2 1 / 2 4 2 / 1 2 1, normalised); edges mirror.
+/// The 3 x 3 pyramid filter (1 2 1 / 2 4 2 / 1 2 1, normalised); edges
+/// repeat the outer pixels.
 fn convolve(v: &[f32], w: usize, h: usize) -> Vec<f32> {
     let mut rows = vec![0.0f32; w * h];
-    for y in 0..h {
+    crate::par::chunks(&mut rows, w, |y, o| {
         let r = &v[y * w..(y + 1) * w];
-        let o = &mut rows[y * w..(y + 1) * w];
         for x in 0..w {
             let l = r[x.saturating_sub(1)];
             let rr = r[(x + 1).min(w - 1)];
             o[x] = 0.25 * l + 0.5 * r[x] + 0.25 * rr;
         }
-    }
+    });
     let mut out = vec![0.0f32; w * h];
-    for y in 0..h {
+    crate::par::chunks(&mut out, w, |y, o| {
         let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
         for x in 0..w {
-            out[y * w + x] = 0.25 * rows[up * w + x] + 0.5 * rows[y * w + x] + 0.25 * rows[down * w + x];
+            o[x] = 0.25 * rows[up * w + x] + 0.5 * rows[y * w + x] + 0.25 * rows[down * w + x];
         }
-    }
+    });
     out
 }
 

@@ -9,6 +9,7 @@ pub mod astrometry;
 pub mod background;
 pub mod calibrate;
 pub mod extract;
+mod par;
 pub mod photometry;
 pub mod stats;
 pub mod wcs;
@@ -230,13 +231,19 @@ pub fn reduce(image: &Image, r: &Reduction<'_>) -> Analysis {
         a.photometry = photometry::calibrate(&mut a, &stars, exposure, r.match_radius_arcsec);
         if a.photometry.is_none() {
             a.notes.push(format!(
-                "no zero point: fewer than 3 well-measured sources match {} stars (EXPTIME {exposure})",
+                "no zero point: fewer than 2 well-measured sources match {} stars (EXPTIME {exposure})",
                 cat.name()
             ));
         }
         if let Some(circle) = r.circle {
             a.circle = Some(circle);
-            a.candidates = photometry::candidates(&a, &stars, circle, r.match_radius_arcsec);
+            // On the header's nominal WCS alone (off by the pointing's error),
+            // every star would look new: candidates need the solution.
+            if a.astrometry.is_some() {
+                a.candidates = photometry::candidates(&a, &stars, circle, r.match_radius_arcsec);
+            } else {
+                a.notes.push("no candidates looked for: the image is not solved".to_owned());
+            }
         }
     } else if r.circle.is_some() {
         a.notes.push("no candidates looked for: no WCS or no catalogue".to_owned());

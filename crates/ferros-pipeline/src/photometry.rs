@@ -3,7 +3,8 @@
 //!
 //! The zero point is the clipped median of catalogue magnitude minus
 //! instrumental magnitude (-2.5 log10 of the flux per second) over the
-//! well-measured sources matched to a catalogue star; every source then
+//! well-measured sources (S/N above 10, not split from a blend, not sharper
+//! than a pixel) matched to a catalogue star, at least two; every source then
 //! gets its magnitude. A candidate is a source inside the error circle,
 //! well measured (S/N at least 5, not saturated, not at the edge, not
 //! sharper than the stars: a hot pixel or a cosmic ray), that has no
@@ -79,7 +80,7 @@ fn nearest<'a>(s: &Measured, stars: &'a [Star], radius: f64) -> Option<(&'a Star
 }
 
 /// Fits the zero point and gives every source its magnitude; `None` (and
-/// the magnitudes left empty) with fewer than 3 matched stars.
+/// the magnitudes left empty) with fewer than 2 matched stars.
 pub fn calibrate(
     analysis: &mut Analysis,
     stars: &[Star],
@@ -92,13 +93,13 @@ pub fn calibrate(
     let mut offsets: Vec<f32> = analysis
         .sources
         .iter()
-        .filter(|s| well_measured(s, 20.0) && s.flags & flags::CROWDED == 0)
+        .filter(|s| well_measured(s, 10.0) && s.flags & flags::DEBLENDED == 0 && s.fwhm >= 1.0)
         .filter_map(|s| {
             let (st, _) = nearest(s, stars, radius_arcsec)?;
             Some((f64::from(st.mag) + 2.5 * (s.flux / exposure_s).log10()) as f32)
         })
         .collect();
-    if offsets.len() < 3 {
+    if offsets.len() < 2 {
         return None;
     }
     let c = stats::clipped(&mut offsets, 3.0, 10);

@@ -385,6 +385,22 @@ async fn simulate(
         for (at, name, _) in &deliveries {
             say(&format!("  alert      {name} at {}", iso(*at)));
         }
+        // Each notice's afterglow: a fading source inside its error circle
+        // from the notice's time, which the cameras show and the pipeline
+        // must find.
+        for (k, (at, name, text)) in deliveries.iter().enumerate() {
+            let Some(p) = ferros_voevent::parse(text).ok().and_then(|v| v.where_when?.position) else {
+                continue;
+            };
+            let t = afterglow(&p, night.seed.wrapping_add(k as u64), *at);
+            for cam in [&obs.sim.camera_vis, &obs.sim.camera_nir].into_iter().flatten() {
+                cam.inject_transient(t);
+            }
+            say(&format!(
+                "  afterglow  {name}: magnitude {:.1} at {:.4} {:+.4}, fading {} a hour",
+                t.mag, t.ra, t.dec, t.fade
+            ));
+        }
         Some(tokio::spawn(broadcast(listener, deliveries, clock)))
     };
     let handle = supervisor.handle();
@@ -499,6 +515,24 @@ async fn simulate(
 }
 
 /// When each notice is delivered, and its text with its times moved to then.
+/// A notice's simulated afterglow: magnitude 10 at the notice's time (a
+/// bright one, that the alert's short exposures under the Moon still show),
+/// fading by 0.3 a hour, a third of the error circle (at most 3 arcminutes)
+/// from its centre in a direction drawn from `seed`.
+fn afterglow(p: &ferros_voevent::Position, seed: u64, at: DateTime<Utc>) -> ferros_devices_sim::Transient {
+    let angle =
+        (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64 * std::f64::consts::TAU;
+    let off = (p.error_deg.unwrap_or(0.0) / 3.0).min(0.05);
+    let cosd = p.dec_deg.to_radians().cos().max(0.01);
+    ferros_devices_sim::Transient {
+        ra: (p.ra_deg + off * angle.cos() / cosd).rem_euclid(360.0),
+        dec: (p.dec_deg + off * angle.sin()).clamp(-90.0, 90.0),
+        mag: 10.0,
+        fade: 0.3,
+        start: at,
+    }
+}
+
 fn deliveries(
     alerts: &[AlertText],
     dark: DateTime<Utc>,
@@ -732,7 +766,9 @@ async fn listen(
             Event::Exposure { .. }
             | Event::Schedule { .. }
             | Event::Alert { .. }
-            | Event::ExecutorFree { .. } => {}
+            | Event::ExecutorFree { .. }
+            | Event::Archived { .. }
+            | Event::Reduced { .. } => {}
             Event::Sequence { at, id, state } => {
                 if state.starts_with("given back") {
                     l.interrupted += 1;

@@ -45,6 +45,9 @@ pub struct Report {
     /// The notices delivered (`--alerts`), in the order they arrived, and
     /// what became of each.
     pub alerts: Vec<AlertOutcome>,
+    /// The data reduction pipeline: images per queue state (done, failed,
+    /// pending), calibrated images written.
+    pub pipeline: BTreeMap<String, i64>,
     /// Wall-clock figures: the only part that depends on the machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall: Option<Wall>,
@@ -62,6 +65,10 @@ pub struct AlertOutcome {
     pub first_exposure: Option<String>,
     /// Images archived for its request.
     pub images: i64,
+    /// The pipeline's analyses of its images, and the transient candidates
+    /// of its error circle: the brightest on each image.
+    pub analysed: i64,
+    pub candidates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -201,12 +208,33 @@ pub(crate) async fn report(
     }
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     let images_by_kind: BTreeMap<String, i64> = db.image_counts().await?.into_iter().collect();
-    let alerts: Vec<AlertOutcome> = db
-        .list_alerts(None, u32::MAX)
-        .await?
-        .into_iter()
-        .rev()
-        .map(|a| AlertOutcome {
+    let mut alerts: Vec<AlertOutcome> = Vec::new();
+    for a in db.list_alerts(None, u32::MAX).await?.into_iter().rev() {
+        let analyses = match a.request_id {
+            Some(r) => db.analysed_images(r, 10_000).await?,
+            None => Vec::new(),
+        };
+        let mut candidates = Vec::new();
+        for (_, img) in analyses.iter().rev() {
+            let Some(an) = img
+                .analysis
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<ferros_pipeline::Analysis>(t).ok())
+            else {
+                continue;
+            };
+            if let Some(c) = an.candidates.first() {
+                let mag = c.mag.map_or_else(|| "-".to_owned(), |m| format!("{m:.2}"));
+                candidates.push(format!(
+                    "{} {}: {:.5} {:+.5} mag {mag}",
+                    iso(img.date_obs),
+                    img.filter,
+                    c.ra,
+                    c.dec
+                ));
+            }
+        }
+        alerts.push(AlertOutcome {
             ivorn: a.ivorn,
             decision: a.outcome,
             reason: a.reason,
@@ -214,8 +242,14 @@ pub(crate) async fn report(
             slew_commanded: a.slew_at.map(iso),
             first_exposure: a.exposure_at.map(iso),
             images: a.images,
-        })
-        .collect();
+            analysed: analyses.len() as i64,
+            candidates,
+        });
+    }
+    let mut pipeline: BTreeMap<String, i64> = db.pipeline_counts().await?.into_iter().collect();
+    // The calibrated images are the pipeline's own: counted apart.
+    let calibrated = db.image_total().await? - images_by_kind.values().sum::<i64>();
+    pipeline.insert("calibrated_written".into(), calibrated);
     let l = log.lock().unwrap_or_else(|e| e.into_inner());
     let budget = settings.agents.reaction_s;
     let exposures: Vec<(DateTime<Utc>, DateTime<Utc>)> = shots
@@ -295,6 +329,7 @@ pub(crate) async fn report(
         restarts: l.restarts.clone(),
         notes: l.notes.clone(),
         alerts,
+        pipeline,
         wall: None,
     })
 }

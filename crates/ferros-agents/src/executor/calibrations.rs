@@ -78,7 +78,9 @@ impl Kit {
             let (kit, dir, stop) = (self.clone(), dir.clone(), stop.clone());
             let frames: Vec<(FrameType, f64)> =
                 std::iter::repeat_n((FrameType::Bias, 0.0), x.biases as usize)
-                    .chain(x.darks_s.iter().map(|d| (FrameType::Dark, *d)))
+                    .chain(x.darks_s.iter().flat_map(|d| {
+                        std::iter::repeat_n((FrameType::Dark, *d), x.darks_per_exposure as usize)
+                    }))
                     .collect();
             parts.spawn(async move {
                 let mut stop = stop;

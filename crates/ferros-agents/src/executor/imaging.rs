@@ -99,8 +99,14 @@ impl Kit {
         // stopped meanwhile: the storing is a task of its own. Rendering and
         // syncing the file is blocking work, kept off the async workers so
         // that the other agents (safety first) never wait on the disk.
-        let (archive, db, dir, alert, clock) =
-            (self.archive.clone(), self.db.clone(), shot.dir.to_path_buf(), shot.alert, self.clock);
+        let (archive, db, dir, alert, clock, bus) = (
+            self.archive.clone(),
+            self.db.clone(),
+            shot.dir.to_path_buf(),
+            shot.alert,
+            self.clock,
+            self.ctx.bus.clone(),
+        );
         let store = tokio::spawn(async move {
             let file = archive.clone();
             let bytes = frame.pixels.len() * 2;
@@ -115,6 +121,7 @@ impl Kit {
             }
             image.path = path.strip_prefix(archive.root()).unwrap_or(&path).to_string_lossy().into_owned();
             db.insert_image(&image).await?;
+            bus.publish(Event::Archived { at: clock.now(), path: image.path.clone() });
             if alert {
                 archive.link_fsc(&path)?;
             }

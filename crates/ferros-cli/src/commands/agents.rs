@@ -42,6 +42,7 @@ pub(crate) fn factories(
         AgentName::Planner => AgentKind::Planner,
         AgentName::Executor => AgentKind::Executor,
         AgentName::Alerts => AgentKind::Alerts,
+        AgentName::Pipeline => AgentKind::Pipeline,
     });
     ferros_agents::factories(&ctx.settings, actx, obs, &archive, only).map_err(CliError::input)
 }
@@ -90,7 +91,14 @@ pub async fn run_agents(
                         outcome.to_uppercase()
                     );
                 }
-                Event::Exposure { .. } | Event::ExecutorFree { .. } => {}
+                Event::Reduced { at, path, sources, candidates, error } => match error {
+                    Some(e) => say!("{}  PIPELINE {path}: {e}", at.format("%Y-%m-%d %H:%M:%S")),
+                    None => say!(
+                        "{}  PIPELINE {path}: {sources} source(s), {candidates} candidate(s)",
+                        at.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                },
+                Event::Exposure { .. } | Event::ExecutorFree { .. } | Event::Archived { .. } => {}
             }
         }
     });

@@ -23,7 +23,17 @@ pub async fn run(ctx: &Context, cmd: AlertCmd) -> CliResult {
             let db = ctx.open_db().await?;
             let a =
                 db.alert(id).await?.ok_or_else(|| CliError::input(format!("alert {id} does not exist")))?;
-            if json { print_json(&Timeline::of(&a)) } else { show(&a) }
+            let analyses = match a.request_id {
+                Some(r) => analyses(&db, r).await?,
+                None => Vec::new(),
+            };
+            if json {
+                print_json(&Timeline { analyses, ..Timeline::of(&a) })
+            } else {
+                show(&a)?;
+                show_analyses(&analyses);
+                Ok(())
+            }
         }
         AlertCmd::Strategy { id, name } => {
             let (desk, actx) = desk(ctx).await?;
@@ -157,6 +167,71 @@ struct Timeline<'a> {
     alert: &'a AlertRecord,
     /// Milliseconds from receipt to each step.
     delays_ms: Delays,
+    /// What the pipeline made of the request's images: the calibrated
+    /// image, its zero point and the candidates of the error circle.
+    analyses: Vec<ImageAnalysis>,
+}
+
+#[derive(Debug, Serialize)]
+struct ImageAnalysis {
+    path: String,
+    date_obs: DateTime<Utc>,
+    filter: String,
+    sources: usize,
+    zero_point: Option<f64>,
+    candidates: Vec<ferros_pipeline::photometry::Candidate>,
+    notes: Vec<String>,
+}
+
+/// The analyses of a request's images, newest first (at most 500).
+async fn analyses(db: &ferros_db::Db, request: i64) -> CliResult<Vec<ImageAnalysis>> {
+    let mut out = Vec::new();
+    for (_, img) in db.analysed_images(request, 500).await? {
+        let Some(text) = &img.analysis else { continue };
+        let a: ferros_pipeline::Analysis = serde_json::from_str(text).map_err(|e| {
+            CliError::Failure(anyhow::anyhow!("{}: the stored analysis cannot be read: {e}", img.path))
+        })?;
+        out.push(ImageAnalysis {
+            path: img.path,
+            date_obs: img.date_obs,
+            filter: img.filter,
+            sources: a.sources.len(),
+            zero_point: a.photometry.map(|z| z.zero_point),
+            candidates: a.candidates,
+            notes: a.notes,
+        });
+    }
+    Ok(out)
+}
+
+fn show_analyses(analyses: &[ImageAnalysis]) {
+    if analyses.is_empty() {
+        return;
+    }
+    say!("  analysis   {} image(s) reduced (exchange/FSC/TO has each)", analyses.len());
+    for a in analyses {
+        let zp = a.zero_point.map(|z| format!("zero point {z:.2}")).unwrap_or_else(|| "no zero point".into());
+        say!(
+            "    {}  {} {}: {} source(s), {zp}, {} candidate(s)",
+            a.date_obs.format("%H:%M:%S"),
+            a.path,
+            a.filter,
+            a.sources,
+            a.candidates.len()
+        );
+        for c in &a.candidates {
+            let mag = c
+                .mag
+                .map_or_else(|| "-".to_owned(), |m| format!("{m:.2} +/- {:.2}", c.mag_err.unwrap_or(0.0)));
+            say!(
+                "      candidate RA {:.5} Dec {:+.5}  mag {mag}  {:.1}\" from the centre: {}",
+                c.ra,
+                c.dec,
+                c.offset_arcsec,
+                c.why
+            );
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +255,7 @@ impl<'a> Timeline<'a> {
                 slew_commanded: a.slew_at.map(after),
                 first_exposure: a.exposure_at.map(after),
             },
+            analyses: Vec::new(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub async fn run(ctx: &Context, cmd: BenchCmd) -> CliResult {
         }
         BenchCmd::Alert { count } => super::bench_alert::run(ctx, count).await,
         BenchCmd::Astro { targets } => astro(ctx, targets),
+        BenchCmd::Pipeline { size, runs } => super::bench_pipeline::run(ctx, size, runs),
         BenchCmd::Scheduler { sequences, seed, export } => scheduler(ctx, sequences, seed, export.as_deref()),
     }
 }

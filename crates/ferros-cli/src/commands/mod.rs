@@ -6,6 +6,7 @@ pub mod astro;
 pub mod bench;
 pub mod bench_alert;
 pub mod bench_history;
+pub mod bench_pipeline;
 pub mod common;
 pub mod control;
 pub mod device;

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use ferros_limits::MAX_IMAGE_BYTES;
-use ferros_pipeline::{Analysis, ExtractSettings, Image};
+use ferros_pipeline::astrometry::{Refine, SolveField, Solver};
+use ferros_pipeline::{Analysis, ExtractSettings, Image, Reduction};
 
 use super::common::read_head;
 use super::print_json;
@@ -13,9 +14,9 @@ use crate::context::Context;
 use crate::error::{CliError, CliResult};
 use crate::output::say;
 
-pub fn run(_ctx: &Context, cmd: PipelineCmd) -> CliResult {
+pub fn run(ctx: &Context, cmd: PipelineCmd) -> CliResult {
     match cmd {
-        PipelineCmd::Run { file, aperture, threshold, json } => {
+        PipelineCmd::Run { file, aperture, threshold, json, no_solve } => {
             let mut settings = ExtractSettings::default();
             if let Some(r) = aperture {
                 if !(r.is_finite() && (0.5..=100.0).contains(&r)) {
@@ -29,7 +30,7 @@ pub fn run(_ctx: &Context, cmd: PipelineCmd) -> CliResult {
                 }
                 settings.threshold = t;
             }
-            let analysis = analyse_file(&file, &settings)?;
+            let analysis = analyse_file(ctx, &file, &settings, !no_solve)?;
             if json {
                 return print_json(&analysis);
             }
@@ -39,7 +40,9 @@ pub fn run(_ctx: &Context, cmd: PipelineCmd) -> CliResult {
     }
 }
 
-fn analyse_file(path: &Path, settings: &ExtractSettings) -> CliResult<Analysis> {
+/// The file's analysis; with `solve`, its WCS solved (the configured
+/// solver and catalogue) and its zero point.
+fn analyse_file(ctx: &Context, path: &Path, settings: &ExtractSettings, solve: bool) -> CliResult<Analysis> {
     let bytes = read_head(path, MAX_IMAGE_BYTES)?;
     if bytes.len() as u64 > MAX_IMAGE_BYTES {
         return Err(CliError::input(format!(
@@ -48,7 +51,33 @@ fn analyse_file(path: &Path, settings: &ExtractSettings) -> CliResult<Analysis> 
         )));
     }
     let image = Image::from_fits(&bytes).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
-    Ok(ferros_pipeline::analyse(&image, settings))
+    if !solve {
+        return Ok(ferros_pipeline::analyse(&image, settings));
+    }
+    let p = &ctx.settings.pipeline;
+    let catalogue = match p.catalogue_path() {
+        Some(c) => ferros_catalog::shared(&c).map_err(CliError::input)?,
+        None => std::sync::Arc::new(ferros_catalog::Catalogue::synthetic()),
+    };
+    let refine = Refine { catalogue: &catalogue, max_offset_arcsec: 600.0 };
+    let dir = tempfile::tempdir().map_err(|e| CliError::Failure(e.into()))?;
+    let solve_field = SolveField {
+        program: p.solve_field.clone(),
+        index_dir: p.index_dir.clone(),
+        timeout: std::time::Duration::from_secs_f64(p.solve_timeout_s),
+        work_dir: dir.path().to_owned(),
+        tweak_order: if catalogue.is_synthetic() { 2 } else { 1 },
+    };
+    let solver: &dyn Solver = if p.solver == "astrometry.net" { &solve_field } else { &refine };
+    let r = Reduction {
+        extract: *settings,
+        catalogue: Some(&catalogue),
+        solver: Some(solver),
+        file: Some(path),
+        match_radius_arcsec: p.match_radius_arcsec,
+        circle: None,
+    };
+    Ok(ferros_pipeline::reduce(&image, &r))
 }
 
 fn table(path: &Path, a: &Analysis) {

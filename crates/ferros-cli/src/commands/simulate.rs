@@ -150,7 +150,14 @@ pub async fn run(ctx: &Context, args: SimulateArgs) -> CliResult {
     };
     let dir = work_dir(args.dir, "night")?;
     let night = Night {
-        settings: ctx.settings.clone(),
+        settings: {
+            let mut s = ctx.settings.clone();
+            match args.pipeline.as_str() {
+                "off" => s.pipeline.enabled = false,
+                which => s.pipeline.images = which.to_owned(),
+            }
+            s
+        },
         date,
         requests,
         alerts,
