@@ -175,3 +175,61 @@ fn a_transient_in_the_error_circle_is_found_with_its_magnitude() {
     assert!((c.mag.unwrap() - 13.5).abs() < 0.15, "{c:?}");
     assert_eq!(c.why, "not in the catalogue");
 }
+
+/// On a simulated frame, SExtractor (FERROS_TEST_SEXTRACTOR names it) and
+/// Ferros find the same bright sources, at the same places, with the same fluxes.
+#[test]
+fn sextractor_agrees_on_a_simulated_frame() {
+    let Ok(program) = std::env::var("FERROS_TEST_SEXTRACTOR") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = CameraConfig { width: 1024, height: 1024, hot_pixels: 0.0, ..CameraConfig::default() };
+    let (bytes, _) = frame(config, 250.4226, 36.4602, 60.0);
+    let file = dir.path().join("sim.fits");
+    std::fs::write(&file, &bytes).unwrap();
+    let ours = ferros_pipeline::analyse(&Image::from_fits(&bytes).unwrap(), &ExtractSettings::default());
+    std::fs::write(dir.path().join("f.param"), "X_IMAGE\nY_IMAGE\nFLUX_APER\nFLUXERR_APER\nFLAGS\n").unwrap();
+    std::fs::write(dir.path().join("f.conv"), "CONV NORM\n1 2 1\n2 4 2\n1 2 1\n").unwrap();
+    let status = std::process::Command::new(&program)
+        .arg(&file)
+        .args(["-c", "/dev/null", "-PARAMETERS_NAME", "f.param", "-FILTER_NAME", "f.conv"])
+        .args(["-DETECT_THRESH", "1.5", "-DETECT_MINAREA", "5", "-PHOT_APERTURES", "10"])
+        .args(["-BACK_SIZE", "64", "-BACK_FILTERSIZE", "3", "-GAIN", "0", "-SATUR_LEVEL", "65535"])
+        .args(["-DEBLEND_NTHRESH", "32", "-DEBLEND_MINCONT", "0.005", "-CLEAN", "N"])
+        .args(["-CATALOG_TYPE", "ASCII", "-CATALOG_NAME", "se.cat", "-VERBOSE_TYPE", "QUIET"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let se: Vec<Vec<f64>> = std::fs::read_to_string(dir.path().join("se.cat"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect();
+    let bright: Vec<&Vec<f64>> = se
+        .iter()
+        .filter(|r| r[2] / r[3] > 50.0 && (r[4] as u32) & 2 == 0 && (r[4] as u32) & 4 == 0)
+        .collect();
+    let (mut sq, mut flux_sq, mut worst) = (0.0, 0.0, 0.0f64);
+    for r in &bright {
+        let near = ours
+            .sources
+            .iter()
+            .min_by(|a, b| (a.x - r[0]).hypot(a.y - r[1]).total_cmp(&(b.x - r[0]).hypot(b.y - r[1])))
+            .unwrap();
+        let d = (near.x - r[0]).hypot(near.y - r[1]);
+        assert!(d < 1.0, "SExtractor's source at {:.2},{:.2} is not found", r[0], r[1]);
+        sq += d * d;
+        let dev = near.flux / r[2] - 1.0;
+        flux_sq += dev * dev;
+        worst = worst.max(dev.abs());
+    }
+    let n = bright.len() as f64;
+    let (rms, flux_rms) = ((sq / n).sqrt(), (flux_sq / n).sqrt());
+    println!(
+        "simulated frame: {} bright sources: positions {rms:.4} px rms, fluxes {:.2} % rms, {:.2} % at worst",
+        bright.len(),
+        flux_rms * 100.0,
+        worst * 100.0
+    );
+    assert!(bright.len() >= 5 && rms < 0.1 && flux_rms < 0.02 && worst < 0.03, "{rms} {flux_rms} {worst}");
+}

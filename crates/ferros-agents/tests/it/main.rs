@@ -24,6 +24,7 @@ use ferros_domain::GlobalStatus;
 mod alerts;
 mod executor;
 mod majordome;
+mod pipeline;
 
 pub(crate) fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()
