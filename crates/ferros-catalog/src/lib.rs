@@ -449,3 +449,32 @@ mod tests {
         assert!(e.contains("index-bad.fits"), "{e}");
     }
 }
+
+/// Whatever the text, a star list reads (stars or the line that is wrong),
+/// never panics; every star it gives is in range.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn any_text_reads_without_panic(text in "[0-9 .,eE+#\\-NaInf\n\t]{0,400}") {
+            if let Ok(stars) = parse_list(&text) {
+                for s in stars {
+                    prop_assert!((0.0..360.0).contains(&s.ra) && (-90.0..=90.0).contains(&s.dec) && s.mag.is_finite());
+                }
+            }
+        }
+
+        #[test]
+        fn any_cone_of_any_catalogue_is_inside_it(ra in -720.0f64..720.0, dec in -100.0f64..100.0, r in -1.0f64..20.0) {
+            let cat = Catalogue::synthetic();
+            for s in cat.cone(ra, dec.clamp(-90.0, 90.0), r.min(0.3)) {
+                prop_assert!((0.0..360.0).contains(&s.ra) && (-90.0..=90.0).contains(&s.dec));
+            }
+        }
+    }
+}
