@@ -774,3 +774,87 @@ pub async fn sessions_open_expire_and_end_with_their_user(db: &Db) {
     db.create_session(&open("h6", "olga", SessionKind::Cookie)).await.unwrap();
     assert_eq!(db.prune_sessions(t0 + chrono::TimeDelta::hours(13)).await.unwrap(), 1);
 }
+
+/// The pipeline's queue and products: new images wait, outcomes are kept
+/// with their reason, a master records its frames, a calibrated image links
+/// its raw image and masters and carries its analysis.
+pub async fn the_pipeline_queue_and_its_products(db: &Db) {
+    use ferros_domain::{CalibrationLevel, Detector, Image, ImageKind, Master, PipelineState};
+    let image = |path: &str, kind: ImageKind| Image {
+        path: path.into(),
+        kind,
+        request_id: None,
+        sequence_id: None,
+        album_id: None,
+        plan_id: None,
+        detector: Detector::Vis,
+        date_obs: now(),
+        exposure_s: 60.0,
+        filter: "r".into(),
+        headers: vec![("CCD-TEMP".into(), "-60.0".into())],
+        calibration: CalibrationLevel::Raw,
+        analysis: None,
+    };
+    let b1 = db.insert_image(&image("cal/b1.fits", ImageKind::Bias)).await.unwrap();
+    let b2 = db.insert_image(&image("cal/b2.fits", ImageKind::Bias)).await.unwrap();
+    let raw = db.insert_image(&image("req/raw.fits", ImageKind::Light)).await.unwrap();
+    let bad = db.insert_image(&image("req/bad.fits", ImageKind::Light)).await.unwrap();
+    let pending: Vec<i64> = db.pipeline_pending(10).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(pending, [b1, b2, raw, bad], "oldest first");
+    for id in [b1, b2] {
+        db.pipeline_outcome(id, PipelineState::Done, None).await.unwrap();
+    }
+    db.pipeline_outcome(bad, PipelineState::Failed, Some("not a readable FITS image: no END card"))
+        .await
+        .unwrap();
+    assert_eq!(db.calibration_frames().await.unwrap().len(), 2);
+    let master = Master {
+        id: 0,
+        kind: ImageKind::Bias,
+        detector: Detector::Vis,
+        filter: String::new(),
+        exposure_s: 0.0,
+        temperature: Some(-60.0),
+        binning: 1,
+        width: 1024,
+        height: 1024,
+        frames: 2,
+        path: "masters/bias_VIS.fits".into(),
+        created_at: now(),
+    };
+    let m = db.insert_master(&master, &[b1, b2]).await.unwrap();
+    assert!(db.calibration_frames().await.unwrap().is_empty(), "the frames are in their master");
+    let stored = db.masters(ImageKind::Bias, Detector::Vis).await.unwrap();
+    assert_eq!((stored.len(), stored[0].id, stored[0].frames, stored[0].temperature), (1, m, 2, Some(-60.0)));
+    assert!(db.insert_master(&master, &[]).await.unwrap_err().to_string().contains("recorded already"));
+    let l1 = Image {
+        path: "req/raw_L1.fits".into(),
+        calibration: CalibrationLevel::Calibrated,
+        ..image("x", ImageKind::Light)
+    };
+    let id = db.record_calibrated(raw, &l1, [Some(m), None, None]).await.unwrap();
+    db.record_analysis(id, "analysed", r#"{"sources":[]}"#).await.unwrap();
+    let back = db.image_by_path("req/raw_L1.fits").await.unwrap().unwrap();
+    assert_eq!(
+        (back.calibration, back.analysis.as_deref()),
+        (CalibrationLevel::Analysed, Some(r#"{"sources":[]}"#))
+    );
+    let counts: std::collections::BTreeMap<String, i64> =
+        db.pipeline_counts().await.unwrap().into_iter().collect();
+    assert_eq!(
+        (counts.get("done"), counts.get("failed"), counts.get("pending")),
+        (Some(&3), Some(&1), None),
+        "{counts:?}"
+    );
+    assert_eq!(
+        db.pipeline_failures(5).await.unwrap(),
+        [("req/bad.fits".into(), "not a readable FITS image: no END card".into())]
+    );
+    assert_eq!(db.image_total().await.unwrap(), 5);
+    assert_eq!(
+        db.image_counts().await.unwrap(),
+        [("bias".into(), 2), ("light".into(), 2)],
+        "raw images only"
+    );
+    assert!(db.alert_circle(1).await.unwrap().is_none());
+}

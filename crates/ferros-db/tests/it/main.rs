@@ -64,6 +64,7 @@ on_both_backends!(
     cancelled_writers_leave_no_transaction_open,
     alerts_store_their_effect_and_position_at_once,
     sessions_open_expire_and_end_with_their_user,
+    the_pipeline_queue_and_its_products,
 );
 
 #[tokio::test]
