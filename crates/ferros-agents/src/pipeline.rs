@@ -109,19 +109,28 @@ impl Agent for PipelineAgent {
         for (id, image) in pending {
             let now = ctx.clock.now();
             let outcome = match image.kind {
-                ImageKind::Bias | ImageKind::Dark | ImageKind::Flat => match self.read(ctx, &image).await {
-                    Ok(_) => Ok(None),
-                    Err(e) => Err(e),
-                },
-                ImageKind::Light
-                    if self.settings.pipeline.images == "alerts" && !self.is_alert(ctx, &image).await? =>
-                {
-                    ctx.db
-                        .pipeline_outcome(id, PipelineState::Skipped, Some("pipeline.images is \"alerts\""))
-                        .await?;
-                    continue;
+                ImageKind::Bias | ImageKind::Dark | ImageKind::Flat => {
+                    self.read(ctx, &image).await.map(|_| None)
                 }
-                ImageKind::Light => self.light(ctx, id, &image).await.map(Some),
+                ImageKind::Light => {
+                    // The error circle of the alert behind it, looked up once.
+                    let circle = match image.request_id {
+                        Some(r) => ctx.db.alert_circle(r.0).await?,
+                        None => None,
+                    }
+                    .map(|(_, ra, dec, radius)| Circle { ra, dec, radius });
+                    if self.settings.pipeline.images == "alerts" && circle.is_none() {
+                        ctx.db
+                            .pipeline_outcome(
+                                id,
+                                PipelineState::Skipped,
+                                Some("pipeline.images is \"alerts\""),
+                            )
+                            .await?;
+                        continue;
+                    }
+                    self.light(ctx, id, &image, circle).await.map(Some)
+                }
             };
             match outcome {
                 Ok(None) => ctx.db.pipeline_outcome(id, PipelineState::Done, None).await?,
@@ -156,13 +165,6 @@ impl Agent for PipelineAgent {
 }
 
 impl PipelineAgent {
-    async fn is_alert(&self, ctx: &AgentContext, image: &Image) -> Result<bool, AgentError> {
-        Ok(match image.request_id {
-            Some(r) => ctx.db.alert_circle(r.0).await?.is_some(),
-            None => false,
-        })
-    }
-
     /// The image's file, read and checked (off the async workers).
     async fn read(&self, ctx: &AgentContext, image: &Image) -> Result<ferros_pipeline::Image, Outcome> {
         let path = self.archive.root().join(&image.path);
@@ -177,7 +179,13 @@ impl PipelineAgent {
     }
 
     /// A sky image: calibrated, written, reduced, recorded.
-    async fn light(&self, ctx: &AgentContext, id: i64, image: &Image) -> Result<(String, Analysis), Outcome> {
+    async fn light(
+        &self,
+        ctx: &AgentContext,
+        id: i64,
+        image: &Image,
+        circle: Option<Circle>,
+    ) -> Result<(String, Analysis), Outcome> {
         let raw = self.read(ctx, image).await?;
         let masters = self.masters_for(ctx, image, &raw).await.map_err(|e| Outcome::Fail(e.to_string()))?;
         let ids = [
@@ -185,11 +193,6 @@ impl PipelineAgent {
             masters[1].as_ref().map(|m| m.id),
             masters[2].as_ref().map(|m| m.id),
         ];
-        let circle = match image.request_id {
-            Some(r) => ctx.db.alert_circle(r.0).await.map_err(|e| Outcome::Fail(e.to_string()))?,
-            None => None,
-        };
-        let circle = circle.map(|(_, ra, dec, radius)| Circle { ra, dec, radius });
         let p = &self.settings.pipeline;
         let extract = ExtractSettings {
             threshold: p.threshold,
