@@ -115,6 +115,7 @@ pub async fn plan_night(
                 now: (now.days() > start).then_some(now.days()),
                 tasks,
                 quotas: remaining,
+                hours_per_unit: Some(24.0),
             };
             let plan = ferros_scheduler::plan(&input).map_err(|e| PlanningError::Planner(e.to_string()));
             (candidates, expired, plan)

@@ -9,6 +9,7 @@
 //! is at the horizon altitude (0 by default); UT1 - UTC is taken as 0.
 
 mod bodies;
+mod dark;
 pub mod equinox;
 mod frame;
 pub mod search;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use bodies::{Body, BodyPosition, Equatorial, MoonPhase};
+pub use dark::{MAX_NIGHTS, dark_seconds};
 pub use frame::{Cirs, Frame, Horizontal, separation};
 pub use sky::{
     ASTRONOMICAL, CIVIL, Limits, NAUTICAL, NightEvents, NightSky, STEP_MINUTES, SUNRISE_ALTITUDE,

@@ -70,6 +70,17 @@ pub enum Command {
     /// The data reduction pipeline: one image by hand.
     #[command(subcommand)]
     Pipeline(PipelineCmd),
+    /// Copy the database (while Ferros runs) and the configuration into a new folder.
+    Backup {
+        /// A new or empty folder.
+        dir: std::path::PathBuf,
+    },
+    /// Load a backup into an empty database (a fresh data folder), and the
+    /// configuration where Ferros reads it when none is there.
+    Restore {
+        /// A folder written by `ferros backup`.
+        dir: std::path::PathBuf,
+    },
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -498,7 +509,8 @@ pub enum RequestCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramCmd {
-    /// Create a scientific program.
+    /// Create a scientific program. Without a quota it gets what is left of
+    /// its period (said at creation).
     Add {
         name: String,
         /// Priority 0..=100, lower is more urgent (default: grade B = 20).
@@ -507,20 +519,51 @@ pub enum ProgramCmd {
         /// TAC grade A, B or C (priority 10, 20, 30).
         #[arg(long)]
         grade: Option<String>,
-        /// Observing time granted for the period, hours (default 0).
-        #[arg(long, value_name = "H", allow_negative_numbers = true)]
-        quota_hours: Option<f64>,
+        #[command(flatten)]
+        quota: QuotaArgs,
         /// Period, e.g. 2026B (default: the current one).
         #[arg(long)]
         period: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Change a program's priority, quota, description or PI.
+    Edit {
+        name: String,
+        #[arg(long, conflicts_with = "grade", allow_negative_numbers = true)]
+        priority: Option<i32>,
+        #[arg(long)]
+        grade: Option<String>,
+        #[command(flatten)]
+        quota: QuotaArgs,
+        #[arg(long)]
+        description: Option<String>,
+        /// The program's PI (SP-PI), a user name.
+        #[arg(long, value_name = "USER")]
+        pi: Option<String>,
+    },
     /// List the scientific programs.
     List {
         #[arg(long)]
         json: bool,
     },
+    /// A program's quota in practice: used and asked, in total and per member.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A quota: a share of the period's night time or a number of hours.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct QuotaArgs {
+    /// Observing time granted, percent of the period's night time.
+    #[arg(long, value_name = "P", conflicts_with = "quota_hours", allow_negative_numbers = true)]
+    pub quota_percent: Option<f64>,
+    /// Observing time granted for the period, hours.
+    #[arg(long, value_name = "H", allow_negative_numbers = true)]
+    pub quota_hours: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]

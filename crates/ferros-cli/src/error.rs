@@ -51,6 +51,15 @@ impl From<DbError> for CliError {
     }
 }
 
+impl From<ferros_programs::ProgramError> for CliError {
+    fn from(e: ferros_programs::ProgramError) -> Self {
+        match e {
+            ferros_programs::ProgramError::Db(d) => d.into(),
+            night @ ferros_programs::ProgramError::Night { .. } => CliError::input(night.to_string()),
+        }
+    }
+}
+
 impl From<anyhow::Error> for CliError {
     fn from(e: anyhow::Error) -> Self {
         CliError::Failure(e)

@@ -54,6 +54,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         cli::Command::Env(cmd) => commands::env::run(&ctx, cmd).await,
         cli::Command::Control(args) => commands::control::run(&ctx, args).await,
         cli::Command::Pipeline(cmd) => commands::pipeline::run(&ctx, cmd),
+        cli::Command::Backup { dir } => commands::backup::backup(&ctx, &dir).await,
+        cli::Command::Restore { dir } => commands::backup::restore(&ctx, &dir).await,
         cli::Command::Bench(cmd) => commands::bench::run(&ctx, cmd).await,
         cli::Command::SimulateNight(args) => commands::simulate::run(&ctx, args).await,
         cli::Command::Campaign(args) => commands::simulate::campaign(&ctx, args).await,

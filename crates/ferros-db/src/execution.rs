@@ -105,12 +105,14 @@ pub(crate) async fn finish_sequence(
     let changed = match end {
         SequenceEnd::Executed { tep, charge_s } => {
             let done = sqlx::query(
-                "UPDATE sequences SET status = 'EXECUTED', tep = $1, progress = 1, reason = '', updated_at = $2
+                "UPDATE sequences SET status = 'EXECUTED', tep = $1, progress = 1, reason = '', updated_at = $2,
+                     charged_s = $4
                  WHERE id = $3 AND status = 'EXECUTING'",
             )
             .bind(tep.days())
             .bind(now)
             .bind(id.0)
+            .bind(charge_s.max(0.0))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {

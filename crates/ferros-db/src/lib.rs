@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ferros_domain::{
-    GlobalStatus, JulianDate, LogEntry, NewProgram, NewRequest, NewSchedule, Profile, Request, RequestId,
-    RequestKind, Schedule, ScheduleId, ScientificProgram, SequenceId, SequenceStatus, Strategy, User,
+    GlobalStatus, JulianDate, LogEntry, NewRequest, NewSchedule, Profile, Request, RequestId, RequestKind,
+    Schedule, ScheduleId, SequenceId, SequenceStatus, Strategy, User,
 };
 use serde::Serialize;
 
@@ -402,10 +402,13 @@ macro_rules! on_conn {
 
 mod accounts_api;
 mod alerts_api;
+mod backup;
 mod execution_api;
 mod pipeline_api;
+mod programs_api;
 
 pub use accounts_api::{NewSession, SessionKind, SessionRecord};
+pub use backup::Manifest;
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`:
@@ -473,18 +476,6 @@ impl Db {
 
     pub async fn ping(&self) -> DbResult<()> {
         on_backend!(self, ping())
-    }
-
-    pub async fn create_program(&self, p: &NewProgram, now: DateTime<Utc>) -> DbResult<ScientificProgram> {
-        on_backend!(self, create_program(p, now))
-    }
-
-    pub async fn list_programs(&self) -> DbResult<Vec<ScientificProgram>> {
-        on_backend!(self, list_programs())
-    }
-
-    pub async fn program_by_name(&self, name: &str) -> DbResult<Option<ScientificProgram>> {
-        on_backend!(self, program_by_name(name))
     }
 
     pub async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {

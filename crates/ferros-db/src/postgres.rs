@@ -34,6 +34,10 @@ pub(crate) mod accounts;
 #[path = "pipeline.rs"]
 pub(crate) mod pipeline;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "programs.rs"]
+pub(crate) mod programs;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
     let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;

@@ -8,10 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use ferros_domain::{
     Album, AlbumId, AlbumSpec, Constraints, Coordinates, Detector, DomainError, EntryStatus, GlobalStatus,
-    JulianDate, LogEntry, LogLevel, NewRequest, NewSchedule, Period, Plan, PlanId, PlanSpec, Priority,
+    JulianDate, LogEntry, LogLevel, NewRequest, NewSchedule, Plan, PlanId, PlanSpec, Priority,
     PriorityModulation, Profile, ProgramId, Request, RequestId, RequestKind, Schedule, ScheduleEntry,
-    ScheduleId, ScientificProgram, Seconds, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy,
-    User, UserId, Window,
+    ScheduleId, Seconds, Sequence, SequenceId, SequenceSpec, SequenceStatus, Strategy, User, UserId, Window,
 };
 use sqlx::{FromRow, Pool, Transaction};
 
@@ -21,7 +20,7 @@ use crate::{
     PlanningMark, RequestSummary, ScheduleSummary, SeriesRow, StatusUpdate, StoredWatch, WatchChange,
 };
 
-type Tx<'c> = Transaction<'c, Db>;
+pub(crate) type Tx<'c> = Transaction<'c, Db>;
 
 /// One connection of the backend.
 #[allow(dead_code, reason = "the blocking mode holds a connection on SQLite only")]
@@ -47,7 +46,7 @@ pub(crate) async fn begin_write(pool: &Pool<Db>) -> DbResult<Tx<'static>> {
         .map_err(DbError::from)
 }
 
-fn corrupt(table: &'static str, id: i64) -> impl Fn(DomainError) -> DbError {
+pub(crate) fn corrupt(table: &'static str, id: i64) -> impl Fn(DomainError) -> DbError {
     move |e| DbError::Corrupt { table, id, message: e.to_string() }
 }
 
@@ -57,78 +56,6 @@ pub(crate) async fn ping(pool: &Pool<Db>) -> DbResult<()> {
 }
 
 // ---------------------------------------------------------------- programs
-
-#[derive(FromRow)]
-struct ProgramRow {
-    id: i64,
-    name: String,
-    description: String,
-    pi_user_id: Option<i64>,
-    period: String,
-    priority: i64,
-    quota_s: f64,
-    used_s: f64,
-}
-
-impl ProgramRow {
-    fn into_domain(self) -> DbResult<ScientificProgram> {
-        let c = corrupt("programs", self.id);
-        Ok(ScientificProgram {
-            id: ProgramId(self.id),
-            name: self.name,
-            description: self.description,
-            pi: self.pi_user_id.map(UserId),
-            period: self.period.parse::<Period>().map_err(&c)?,
-            priority: Priority::new(self.priority as i32).map_err(&c)?,
-            quota: Seconds::new("quota", self.quota_s).map_err(&c)?,
-            used: Seconds::new("used", self.used_s).map_err(&c)?,
-        })
-    }
-}
-
-const PROGRAM_COLUMNS: &str = "id, name, description, pi_user_id, period, priority, quota_s, used_s";
-
-pub(crate) async fn create_program(
-    pool: &Pool<Db>,
-    p: &ferros_domain::NewProgram,
-    now: DateTime<Utc>,
-) -> DbResult<ScientificProgram> {
-    ferros_domain::NewProgram::validate_name(&p.name)?;
-    let row: ProgramRow = sqlx::query_as(&format!(
-        "INSERT INTO programs (name, description, period, priority, quota_s, used_s, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING {PROGRAM_COLUMNS}"
-    ))
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(p.period.to_string())
-    .bind(i64::from(p.priority.get()))
-    .bind(p.quota.get())
-    .bind(now)
-    .fetch_one(pool)
-    .await
-    .map_err(|e| match DbError::from(e) {
-        DbError::Conflict(_) => DbError::Conflict(format!("program \"{}\" already exists", p.name)),
-        other => other,
-    })?;
-    row.into_domain()
-}
-
-pub(crate) async fn list_programs(pool: &Pool<Db>) -> DbResult<Vec<ScientificProgram>> {
-    let rows: Vec<ProgramRow> =
-        sqlx::query_as(&format!("SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY name"))
-            .fetch_all(pool)
-            .await?;
-    rows.into_iter().map(ProgramRow::into_domain).collect()
-}
-
-pub(crate) async fn program_by_name(pool: &Pool<Db>, name: &str) -> DbResult<Option<ScientificProgram>> {
-    let row: Option<ProgramRow> =
-        sqlx::query_as(&format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    row.map(ProgramRow::into_domain).transpose()
-}
 
 async fn program_id(tx: &mut Tx<'_>, name: &str) -> DbResult<i64> {
     let id: Option<i64> = sqlx::query_scalar("SELECT id FROM programs WHERE name = $1")
@@ -309,6 +236,11 @@ pub(crate) async fn insert_request(
     .fetch_one(&mut **tx)
     .await?;
     insert_sequences(tx, RequestId(request_id), &req.sequences, submit, now).await?;
+    if submit && req.kind == RequestKind::Routine {
+        let asked: f64 = req.sequences.iter().map(|s| s.spec.block().get()).sum();
+        let what = format!("request \"{}\"", req.name);
+        super::programs::check_quota(tx, program, &what, asked).await?;
+    }
     Ok(RequestId(request_id))
 }
 
@@ -677,20 +609,22 @@ pub(crate) async fn move_request_sequences(
     pick: fn(SequenceStatus) -> bool,
 ) -> DbResult<Vec<(SequenceId, SequenceStatus)>> {
     let mut tx = begin_write(pool).await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
+    let found: Option<(i64, String)> = sqlx::query_as("SELECT program_id, kind FROM requests WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await?;
-    if exists.is_none() {
+    let Some((program, kind)) = found else {
         return Err(DbError::not_found("request", id));
-    }
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, name, status FROM sequences WHERE request_id = $1 ORDER BY id")
-            .bind(id.0)
-            .fetch_all(&mut *tx)
-            .await?;
+    };
+    let rows: Vec<(i64, String, String, f64)> = sqlx::query_as(
+        "SELECT id, name, status, duration_s + overhead_s FROM sequences WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut moved = Vec::new();
-    for (sid, name, st) in rows {
+    let mut asked = 0.0;
+    for (sid, name, st, block) in rows {
         let from: SequenceStatus = st.parse().map_err(corrupt("sequences", sid))?;
         if !pick(from) {
             continue;
@@ -698,6 +632,13 @@ pub(crate) async fn move_request_sequences(
         from.transition(to).map_err(|e| DbError::Conflict(format!("sequence {sid} \"{name}\": {e}")))?;
         guarded_status_update(&mut tx, SequenceId(sid), from, to, now).await?;
         moved.push((SequenceId(sid), from));
+        asked += block;
+    }
+    // Submitting asks for time: within the program's quota (checked after
+    // the moves, whose sequences were not counted as asked before them).
+    if to == SequenceStatus::Tobeplanned && kind == RequestKind::Routine.code() && !moved.is_empty() {
+        let what = format!("request {id}");
+        super::programs::check_quota(&mut tx, program, &what, asked).await?;
     }
     tx.commit().await?;
     Ok(moved)

@@ -38,6 +38,10 @@ pub(crate) mod accounts;
 #[path = "pipeline.rs"]
 pub(crate) mod pipeline;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "programs.rs"]
+pub(crate) mod programs;
+
 /// Opens the pool; a database that need not be `durable` (a simulation's,
 /// thrown away after it) is never synced to the disk.
 pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {

@@ -17,7 +17,10 @@ pub use device::{Availability, Criticality, DeviceKind, DeviceStatus};
 pub use error::DomainError;
 pub use image::{CalibrationLevel, Image, ImageKind, Master, PipelineState};
 pub use log::{LogEntry, LogLevel};
-pub use program::{Grade, NewProgram, Period, ProgramId, ScientificProgram};
+pub use program::{
+    Grade, NewProgram, Period, ProgramChanges, ProgramId, ProgramUsage, Quota, ScientificProgram, TimeUse,
+    share,
+};
 pub use request::{
     Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,
     PlanSpec, Readouts, Request, RequestId, RequestKind, RequestStatus, Sequence, SequenceId, SequenceSpec,

@@ -46,6 +46,15 @@ impl Period {
     pub fn contains(self, date: NaiveDate) -> bool {
         (self.start()..=self.end()).contains(&date)
     }
+
+    /// The period after this one.
+    pub fn next(self) -> Self {
+        if self.second_half {
+            Self { year: self.year + 1, second_half: false }
+        } else {
+            Self { second_half: true, ..self }
+        }
+    }
 }
 
 impl FromStr for Period {
@@ -120,6 +129,39 @@ impl FromStr for Grade {
     }
 }
 
+/// The observing time granted to a program for its period, as asked: a
+/// length of time, a share of the period's night time, or what is left of
+/// the period once the other programs have theirs (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quota {
+    Time(Seconds),
+    /// Percent of the period's night time, 0 to 100.
+    Percent(f64),
+    Unallocated,
+}
+
+impl Quota {
+    /// A share in percent, checked: 0 to 100.
+    pub fn percent(p: f64) -> Result<Self, DomainError> {
+        if p.is_finite() && (0.0..=100.0).contains(&p) {
+            Ok(Quota::Percent(p))
+        } else {
+            Err(DomainError::invalid("quota", format!("{p} % is not a share of the period (0 to 100 %)")))
+        }
+    }
+
+    /// The time this quota is in a period of `night` night time of which
+    /// `others` is granted to the other programs.
+    pub fn resolve(self, night: Seconds, others: Seconds) -> Seconds {
+        match self {
+            Quota::Time(t) => t,
+            Quota::Percent(p) => Seconds::new("quota", night.get() * p / 100.0).unwrap_or(Seconds::ZERO),
+            Quota::Unallocated => night.saturating_sub(others),
+        }
+    }
+}
+
 /// What a new program is made of; the repository gives it an id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewProgram {
@@ -128,7 +170,17 @@ pub struct NewProgram {
     pub period: Period,
     pub priority: Priority,
     /// Observing time granted for the period.
-    pub quota: Seconds,
+    pub quota: Quota,
+}
+
+/// What an edit of a program changes (`None`: unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgramChanges {
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub quota: Option<Quota>,
+    /// The program's PI (SP-PI), by user.
+    pub pi: Option<UserId>,
 }
 
 impl NewProgram {
@@ -156,11 +208,47 @@ pub struct ScientificProgram {
     pub quota: Seconds,
     /// Observing time already charged to the program in its period.
     pub used: Seconds,
+    /// The night time of the program's period at the site (zero if unknown).
+    pub period_night: Seconds,
 }
 
 impl ScientificProgram {
     pub fn remaining_quota(&self) -> Seconds {
         self.quota.saturating_sub(self.used)
+    }
+
+    /// The quota as a share of the period's night time, percent.
+    pub fn quota_percent(&self) -> Option<f64> {
+        share(self.quota, self.period_night)
+    }
+}
+
+/// `part` as percent of `whole` (none for a zero whole).
+pub fn share(part: Seconds, whole: Seconds) -> Option<f64> {
+    (whole.get() > 0.0).then(|| 100.0 * part.get() / whole.get())
+}
+
+/// Observing time of a program, or of one member in it: charged for what
+/// ran, and asked by the sequences submitted and not yet done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeUse {
+    pub used: Seconds,
+    pub asked: Seconds,
+}
+
+/// A program's quota in practice: the program's use and each member's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramUsage {
+    pub program: ScientificProgram,
+    pub total: TimeUse,
+    /// Each member's (and each other submitter's) use, by user name.
+    pub members: Vec<(String, TimeUse)>,
+}
+
+impl ProgramUsage {
+    /// What is left once used and asked time are counted.
+    pub fn free(&self) -> Seconds {
+        self.program.quota.saturating_sub(self.total.used + self.total.asked)
     }
 }
 
@@ -176,6 +264,20 @@ mod tests {
         assert_eq!(Period::containing(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()).to_string(), "2026A");
         assert!("2026C".parse::<Period>().is_err());
         assert!("26B".parse::<Period>().is_err());
+        assert_eq!(p.next().to_string(), "2027A");
+        assert_eq!(p.next().next().to_string(), "2027B");
+    }
+
+    #[test]
+    fn quotas_resolve_against_the_period() {
+        let h = |v| Seconds::from_hours("t", v).unwrap();
+        assert_eq!(Quota::percent(12.5).unwrap().resolve(h(1000.0), h(0.0)), h(125.0));
+        assert_eq!(Quota::Unallocated.resolve(h(1000.0), h(700.0)), h(300.0));
+        assert_eq!(Quota::Unallocated.resolve(h(1000.0), h(1200.0)), Seconds::ZERO);
+        assert_eq!(Quota::Time(h(3.0)).resolve(h(1000.0), h(999.0)), h(3.0));
+        assert!(Quota::percent(100.5).is_err());
+        assert!(Quota::percent(f64::NAN).is_err());
+        assert!(Quota::percent(-1.0).is_err());
     }
 
     #[test]
@@ -190,8 +292,10 @@ mod tests {
             priority: Grade::A.priority(),
             quota: Seconds::from_hours("quota", 1.0).unwrap(),
             used: Seconds::from_hours("used", 2.0).unwrap(),
+            period_night: Seconds::from_hours("night", 4.0).unwrap(),
         };
         assert_eq!(sp.remaining_quota(), Seconds::ZERO);
+        assert_eq!(sp.quota_percent(), Some(25.0));
         assert!(NewProgram::validate_name(" GRB").is_err());
         assert!(NewProgram::validate_name("").is_err());
         assert!(NewProgram::validate_name("GRB follow-up").is_ok());

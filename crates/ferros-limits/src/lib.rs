@@ -133,6 +133,12 @@ pub const MAX_SESSIONS_PER_USER: i64 = 32;
 /// Seconds a control command from the web waits for the majordome's answer.
 pub const CONTROL_WAIT_S: u64 = 10;
 
+// ---- Programs, proposals and accounts --------------------------------------
+
+/// Characters of a program's or a proposal's description, of a vote's
+/// comment, of the intentions given at registration.
+pub const MAX_PROGRAM_TEXT: usize = 4_000;
+
 /// What a request may hold, checked at import (XML, and later forms and the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

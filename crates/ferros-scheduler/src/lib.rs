@@ -78,6 +78,10 @@ pub struct Input {
     /// Remaining quota of each program, in time units; absent: no limit.
     #[serde(default)]
     pub quotas: HashMap<i64, f64>,
+    /// Hours in a time unit (24 for Julian days): the reasons then speak
+    /// of quotas in hours. Absent: in time units.
+    #[serde(default)]
+    pub hours_per_unit: Option<f64>,
 }
 
 /// The outcome for one sequence.
@@ -356,11 +360,15 @@ impl<'a> Planner<'a> {
             && let Some(left) = self.quotas.get(&p)
             && *left + EPS < t.block
         {
-            return Err((
-                Status::Rejected,
-                format!("quota exhausted (program {p}: {} left)", fmt(*left)),
-                false,
-            ));
+            let why = match self.input.hours_per_unit {
+                Some(h) => format!(
+                    "quota exhausted (program {p}: {:.2} h left, {:.2} h needed)",
+                    left.max(0.0) * h,
+                    t.block * h
+                ),
+                None => format!("quota exhausted (program {p}: {} left)", fmt(*left)),
+            };
+            return Err((Status::Rejected, why, false));
         }
         let start =
             self.find_room(t, &pieces, push_runs).ok_or((Status::Rejected, "no room".to_owned(), true))?;

@@ -17,7 +17,7 @@ use ferros_devices::Shutter;
 use ferros_devices::net::Network;
 use ferros_devices_sim::{Motions, Scenario, Witness};
 use ferros_domain::{
-    GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, RequestKind, Seconds,
+    GlobalStatus, JulianDate, NewProgram, NewRequest, Period, Priority, Profile, Quota, RequestKind, Seconds,
 };
 use ferros_observatory::Observatory;
 use ferros_request_xml::{ReadOptions, read_request};
@@ -678,9 +678,11 @@ async fn create_accounts<'a>(
             description: "created by a simulated night".into(),
             period: Period::containing(now.date_naive()),
             priority: Priority::new(50).map_err(|e| SimError::Input(e.to_string()))?,
-            quota: Seconds::new("quota", 100.0 * 3600.0).map_err(|e| SimError::Input(e.to_string()))?,
+            quota: Quota::Time(
+                Seconds::new("quota", 100.0 * 3600.0).map_err(|e| SimError::Input(e.to_string()))?,
+            ),
         };
-        db.create_program(&p, now).await?;
+        db.create_program(&p, None, now).await?;
     }
     let user = NewUser {
         username: OBSERVER.into(),

@@ -115,6 +115,8 @@ routes! {
     get "/alerts/{id}" right(Right::ViewAlerts) => pages::alerts::show,
     get "/schedule" right(Right::ViewSchedule) => pages::schedule::page,
     get "/programs" right(Right::ViewProposals) => pages::admin::programs,
+    get "/programs/{name}" right(Right::ViewProposals) => pages::admin::program,
+    post "/programs/{name}/edit" right(Right::SetQuotaAndPriority) => pages::admin::edit_program,
     get "/config" right(Right::EditConfig) => pages::admin::config,
     get "/webcams" right(Right::ViewObservatory) => pages::admin::webcams,
     get "/system" right(Right::ViewSystem) => pages::system::page,
@@ -137,6 +139,9 @@ routes! {
     get "/api/v1/alerts" right(Right::ViewAlerts) => api::alerts,
     get "/api/v1/alerts/{id}" right(Right::ViewAlerts) => api::alert,
     get "/api/v1/schedule" right(Right::ViewSchedule) => api::schedule,
+    get "/api/v1/programs" right(Right::ViewProposals) => api::programs,
+    get "/api/v1/programs/{name}" right(Right::ViewProposals) => api::program,
+    post "/api/v1/programs/{name}/edit" right(Right::SetQuotaAndPriority) => api::edit_program,
 }
 
 /// Who is asking: their open session, if any.

@@ -146,6 +146,31 @@ pub async fn schedule(State(state): State<AppState>) -> ApiResult {
     }
 }
 
+pub async fn programs(State(state): State<AppState>) -> ApiResult {
+    Ok(Json(crate::programs::list(&state).await?).into_response())
+}
+
+pub async fn program(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(Json(crate::programs::usage(&state, user, &name).await?).into_response())
+}
+
+pub async fn edit_program(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let e: crate::programs::Edit = json_body(&body)?;
+    crate::programs::edit(&state, &name, &e).await?;
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(Json(crate::programs::usage(&state, user, &name).await?).into_response())
+}
+
 /// What each API route does, takes and answers, for the document.
 fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Value)>, Value) {
     let obj = json!({"type": "object"});
@@ -206,6 +231,29 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
         ("POST", "/api/v1/requests/{id}/{action}") => {
             ("submit, unsubmit (back to COMPLETE before it runs) or cancel a request.", None, obj)
         }
+        ("GET", "/api/v1/programs") => (
+            "The programs: period, priority, PI, quota in hours and percent of the period's night time, time used and left.",
+            None,
+            json!({"type": "array", "items": {"type": "object"}}),
+        ),
+        ("GET", "/api/v1/programs/{name}") => (
+            "A program's use of its quota: used, asked (submitted, not yet run) and free hours, in total and per member (its members, its PI and those who see all requests).",
+            None,
+            obj,
+        ),
+        ("POST", "/api/v1/programs/{name}/edit") => (
+            "Change a program (PI, SysAdmin): priority or grade, quota in percent of the period or in hours (the period's quotas never above 100 % in total), description; absent fields stay.",
+            Some((
+                "application/json",
+                json!({"type": "object", "additionalProperties": false, "properties": {
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "grade": {"type": "string", "enum": ["A", "B", "C"]},
+                    "quota_percent": {"type": "number", "minimum": 0, "maximum": 100},
+                    "quota_hours": {"type": "number", "minimum": 0, "maximum": 100000},
+                    "description": {"type": "string", "maxLength": 4000}}}),
+            )),
+            obj,
+        ),
         ("GET", "/api/v1/schedule") => (
             "The latest schedule (null before the first).",
             None,
@@ -230,6 +278,8 @@ pub fn document() -> Value {
             let name = seg.trim_matches(|c| c == '{' || c == '}');
             let schema = if name == "id" {
                 json!({"type": "integer", "format": "int64"})
+            } else if name == "name" {
+                json!({"type": "string", "minLength": 1, "maxLength": 64})
             } else {
                 json!({"type": "string", "maxLength": 32})
             };
@@ -262,6 +312,10 @@ pub fn document() -> Value {
         match r.path {
             "/api/v1/requests" => {
                 responses.insert("422".into(), err("every problem of the document"));
+            }
+            "/api/v1/programs/{name}/edit" => {
+                responses.insert("422".into(), err("a value is out of range or nothing is given"));
+                responses.insert("409".into(), err("the period's quotas would exceed 100 %"));
             }
             "/api/v1/requests/{id}/edit" => {
                 responses.insert("422".into(), err("every problem of the document"));

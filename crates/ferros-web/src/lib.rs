@@ -24,6 +24,7 @@ mod images;
 mod pages;
 mod preview;
 mod problem;
+mod programs;
 mod requests;
 mod sky;
 mod status;

@@ -11,7 +11,7 @@ use ferros_alerts::{Action, BuildContext, Facts, Known, Outcome, Rules, Sky, Str
 use ferros_config::Settings;
 use ferros_db::{AlertEffect, AlertStep, AlertStored, Db, IntakePosition, NewAlert, NewUser};
 use ferros_domain::{
-    Coordinates, LogLevel, NewProgram, Period, Priority, Profile, Readouts, RequestId, Seconds, Wheels,
+    Coordinates, LogLevel, NewProgram, Period, Priority, Profile, Quota, Readouts, RequestId, Seconds, Wheels,
 };
 use ferros_limits::{MAX_STRATEGIES, MAX_STRATEGY_BYTES, MAX_VOEVENT_BYTES};
 use ferros_voevent::VoEvent;
@@ -111,9 +111,10 @@ impl AlertDesk {
                 description: "Alert follow-up (created by the alert manager)".to_owned(),
                 period: Period::containing(now.date_naive()),
                 priority: Priority::ALERT,
-                quota: Seconds::ZERO,
+                // Alerts are followed whatever the quota: none is granted.
+                quota: Quota::Time(Seconds::ZERO),
             };
-            match db.create_program(&p, now).await {
+            match db.create_program(&p, None, now).await {
                 Ok(_) => {}
                 // Created meanwhile by another process.
                 Err(_) if db.program_by_name(&i.program).await?.is_some() => {}

@@ -49,9 +49,9 @@ async fn program_and_observer(db: &Db, now: chrono::DateTime<chrono::Utc>) {
         description: String::new(),
         period: Period::containing(start_time().date_naive()),
         priority: Priority::new(50).unwrap(),
-        quota: Seconds::new("quota", 36_000.0).unwrap(),
+        quota: ferros_domain::Quota::Time(Seconds::new("quota", 36_000.0).unwrap()),
     };
-    db.create_program(&program, now).await.unwrap();
+    db.create_program(&program, None, now).await.unwrap();
     let ana = ferros_db::NewUser {
         username: "ana".into(),
         email: String::new(),

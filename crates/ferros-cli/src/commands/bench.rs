@@ -74,7 +74,14 @@ fn scheduler(ctx: &Context, n: usize, seed: u64, export: Option<&std::path::Path
         });
     }
     let windows_time = t0.elapsed();
-    let input = Input { night_start: start, night_end: end, now: None, tasks, quotas: Default::default() };
+    let input = Input {
+        night_start: start,
+        night_end: end,
+        now: None,
+        tasks,
+        quotas: Default::default(),
+        hours_per_unit: None,
+    };
     let t1 = Instant::now();
     let plan = ferros_scheduler::plan(&input).map_err(|e| CliError::Failure(anyhow::anyhow!("{e}")))?;
     let plan_time = t1.elapsed();

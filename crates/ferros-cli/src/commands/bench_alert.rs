@@ -68,9 +68,9 @@ async fn routine(db: &Db, settings: &ferros_config::Settings, now: DateTime<Utc>
         description: "routine work for the alert bench".into(),
         period: Period::containing(now.date_naive()),
         priority: Priority::new(20).map_err(failure)?,
-        quota: Seconds::from_hours("quota", 100.0).map_err(failure)?,
+        quota: ferros_domain::Quota::Time(Seconds::from_hours("quota", 100.0).map_err(failure)?),
     };
-    db.create_program(&p, now).await?;
+    db.create_program(&p, None, now).await?;
     let user = ferros_db::NewUser {
         username: "bench".into(),
         email: String::new(),

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod alert;
 pub mod astro;
+pub mod backup;
 pub mod bench;
 pub mod bench_alert;
 pub mod bench_history;

@@ -274,8 +274,14 @@ fn plan_file(path: &Path) -> CliResult<Plan> {
         });
     }
     let quotas = file.quotas.into_iter().map(|(p, q)| (p, q / DAY)).collect();
-    let input =
-        Input { night_start: file.night.start, night_end: file.night.end, now: file.now, tasks, quotas };
+    let input = Input {
+        night_start: file.night.start,
+        night_end: file.night.end,
+        now: file.now,
+        tasks,
+        quotas,
+        hours_per_unit: Some(24.0),
+    };
     ferros_scheduler::plan(&input).map_err(|e| CliError::input(format!("{shown}: {e}")))
 }
 

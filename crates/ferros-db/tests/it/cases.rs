@@ -19,15 +19,26 @@ fn read_opts() -> ReadOptions {
     ReadOptions::at(JulianDate::from_datetime(now()).unwrap())
 }
 
+/// The night time of 2026B in these cases: 2,000 hours.
+fn period_night() -> Seconds {
+    Seconds::from_hours("night", 2000.0).unwrap()
+}
+
 pub async fn add_program(db: &Db, name: &str) -> ferros_domain::ScientificProgram {
+    add_program_of(db, name, 40.0).await
+}
+
+/// A program of `hours` in 2026B.
+async fn add_program_of(db: &Db, name: &str, hours: f64) -> ferros_domain::ScientificProgram {
     db.create_program(
         &NewProgram {
             name: name.to_owned(),
             description: format!("{name} program"),
             period: "2026B".parse().unwrap(),
             priority: Priority::new(20).unwrap(),
-            quota: Seconds::from_hours("quota", 40.0).unwrap(),
+            quota: ferros_domain::Quota::Time(Seconds::from_hours("quota", hours).unwrap()),
         },
+        Some(period_night()),
         now(),
     )
     .await
@@ -45,8 +56,9 @@ fn new_user(name: &str, profiles: &[Profile], programs: &[&str]) -> NewUser {
 }
 
 async fn setup(db: &Db) {
+    // Room for the hundreds of requests of the concurrency cases.
     for p in ["GRB", "AGN", "SNe", "EXOPLANETS", "CALIB"] {
-        add_program(db, p).await;
+        add_program_of(db, p, 300.0).await;
     }
     db.create_user(&new_user("alice", &[Profile::Observer], &["GRB", "AGN"]), now()).await.unwrap();
 }
@@ -74,8 +86,9 @@ pub async fn programs_are_created_listed_and_unique(db: &Db) {
                 description: String::new(),
                 period: "2026B".parse().unwrap(),
                 priority: Priority::new(1).unwrap(),
-                quota: Seconds::ZERO,
+                quota: ferros_domain::Quota::Time(Seconds::ZERO),
             },
+            None,
             now(),
         )
         .await
@@ -857,4 +870,178 @@ pub async fn the_pipeline_queue_and_its_products(db: &Db) {
         "raw images only"
     );
     assert!(db.alert_circle(1).await.unwrap().is_none());
+}
+
+fn program(name: &str, quota: ferros_domain::Quota) -> NewProgram {
+    NewProgram {
+        name: name.to_owned(),
+        description: String::new(),
+        period: "2026B".parse().unwrap(),
+        priority: Priority::new(20).unwrap(),
+        quota,
+    }
+}
+
+pub async fn quotas_share_the_period_and_bound_submissions(db: &Db) {
+    use ferros_domain::{ProgramChanges, Quota};
+    let h = |v: f64| Seconds::from_hours("t", v).unwrap();
+    let quota = |q: Quota| ProgramChanges { quota: Some(q), ..Default::default() };
+    // Shares of the period's 2,000 hours, never above 100 % in total.
+    let new = program("GRB", Quota::percent(60.0).unwrap());
+    let grb = db.create_program(&new, Some(period_night()), now()).await.unwrap();
+    assert_eq!((grb.quota, grb.quota_percent()), (h(1200.0), Some(60.0)));
+    let e = db
+        .create_program(&program("AGN", Quota::percent(50.0).unwrap()), Some(period_night()), now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("would total 110.0 %") && e.contains("800.00 h (40.0 %) is left"), "{e}");
+    assert!(db.program_by_name("AGN").await.unwrap().is_none(), "nothing made");
+    // No quota: the period's unallocated time, said in the quota.
+    let agn = db.create_program(&program("AGN", Quota::Unallocated), None, now()).await.unwrap();
+    assert_eq!((agn.quota, agn.period_night), (h(800.0), period_night()));
+    let e = db.create_program(&program("SNe", Quota::Unallocated), None, now()).await.unwrap_err();
+    assert!(e.to_string().contains("no time is left in 2026B"), "{e}");
+    let e = db.create_program(&program("SNe", Quota::Time(h(0.5))), None, now()).await.unwrap_err();
+    assert!(e.to_string().contains("would total 100.0 %"), "{e}");
+    // Edits keep the total too; lowering one makes room for another.
+    let e = db.update_program("GRB", &quota(Quota::percent(61.0).unwrap()), None, now()).await.unwrap_err();
+    assert!(e.to_string().contains("would total 101.0 %"), "{e}");
+    let changes = ProgramChanges {
+        quota: Some(Quota::Time(h(0.25))),
+        priority: Some(Priority::new(10).unwrap()),
+        description: Some("bursts".into()),
+        pi: None,
+    };
+    let grb = db.update_program("GRB", &changes, None, now()).await.unwrap();
+    assert_eq!((grb.quota, grb.priority.get(), grb.description.as_str()), (h(0.25), 10, "bursts"));
+    assert!(db.update_program("nope", &changes, None, now()).await.is_err());
+
+    // Submissions: all the program's submitted time within its quota.
+    db.create_user(&new_user("alice", &[Profile::Observer], &["GRB"]), now()).await.unwrap();
+    db.create_user(&new_user("bob", &[Profile::Observer], &["GRB"]), now()).await.unwrap();
+    let mut req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    req.program = "GRB".into();
+    let asked: f64 = req.sequences.iter().map(|s| s.spec.block().get()).sum();
+    let e = db.create_request(&req, "alice", true, now()).await.unwrap_err().to_string();
+    assert!(e.contains("of program \"GRB\", which has 0.25 h of its 0.25 h quota free"), "{e}");
+    assert!(db.list_requests().await.unwrap().is_empty(), "nothing stored");
+    let room = Quota::Time(Seconds::new("q", asked * 1.5).unwrap());
+    db.update_program("GRB", &quota(room), None, now()).await.unwrap();
+    let first = db.create_request(&req, "alice", true, now()).await.unwrap();
+    // The second one does not fit beside the first: refused at creation
+    // with submission, and at a later submission.
+    let e = db.create_request(&req, "bob", true, now()).await.unwrap_err().to_string();
+    assert!(e.contains("asked by sequences already submitted"), "{e}");
+    let second = db.create_request(&req, "bob", false, now()).await.unwrap();
+    let e = db.submit_request(second, now()).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("request {second} asks")) && e.contains("nothing submitted"), "{e}");
+    let r = db.request(second).await.unwrap().unwrap();
+    assert!(r.sequences.iter().all(|s| s.status == SequenceStatus::Complete), "unchanged");
+    // Cancelled time is given back.
+    db.cancel_request(first, now()).await.unwrap();
+    db.submit_request(second, now()).await.unwrap();
+    // Executed time is charged, to the program and to its member.
+    let seq = db.request(second).await.unwrap().unwrap().sequences[0].clone();
+    db.set_sequence_status(seq.id, SequenceStatus::Planned, now()).await.unwrap();
+    let (t0, t1) = (JulianDate::new(2_461_367.2).unwrap(), JulianDate::new(2_461_367.21).unwrap());
+    db.start_sequence(seq.id, t0, t1, now()).await.unwrap();
+    let end = ferros_db::SequenceEnd::Executed { tep: t1, charge_s: 600.0 };
+    assert!(db.finish_sequence(seq.id, &end, now()).await.unwrap());
+    let usage = db.program_usage("GRB").await.unwrap().unwrap();
+    assert_eq!(usage.total.used, Seconds::new("u", 600.0).unwrap());
+    let left = asked - seq.spec.block().get();
+    assert!((usage.total.asked.get() - left).abs() < 1e-6, "{:?}", usage.total);
+    let names: Vec<&str> = usage.members.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(usage.members[0].1, ferros_domain::TimeUse::default(), "alice's request was cancelled");
+    assert_eq!(usage.members[1].1.used, Seconds::new("u", 600.0).unwrap());
+    assert!(db.program_usage("nope").await.unwrap().is_none());
+}
+
+/// A backup made while the database is in use, restored into `fresh` (an
+/// empty database of the same backend): every request, image row and
+/// history point comes back, and the ids go on from the restored ones.
+pub async fn a_backup_restores_everything(db: &Db, fresh: &Db) {
+    setup(db).await;
+    let req = read_request(&sample("routine_request_02.xml"), &read_opts()).unwrap().request;
+    let id = db.create_request(&req, "alice", true, now()).await.unwrap();
+    let r = db.request(id).await.unwrap().unwrap();
+    let image = ferros_domain::Image {
+        path: "produced/routine_1/sequence_1/x.fits".into(),
+        kind: ferros_domain::ImageKind::Light,
+        request_id: Some(id),
+        sequence_id: Some(r.sequences[0].id),
+        album_id: None,
+        plan_id: None,
+        detector: ferros_domain::Detector::Vis,
+        date_obs: now(),
+        exposure_s: 30.0,
+        filter: "r".into(),
+        headers: vec![("OBJECT".into(), "it's \"quoted\"\ttab\\slash".into())],
+        calibration: ferros_domain::CalibrationLevel::Raw,
+        analysis: None,
+    };
+    db.insert_image(&image).await.unwrap();
+    let points: Vec<ferros_db::SeriesRow> = (0..500)
+        .map(|i| ferros_db::SeriesRow {
+            quantity: "rain".into(),
+            t: 1_790_000_000_000 + i * 60_000,
+            mean: f64::from(i as i32) * 0.5,
+            min: 0.0,
+            max: 1.0,
+            n: 1,
+        })
+        .collect();
+    db.insert_series(60, &points).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("backup");
+    // A busy writer meanwhile: the copy is one consistent snapshot.
+    let writer = {
+        let db = db.clone();
+        let mut r = req.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                r.name = format!("meanwhile {i}");
+                db.create_request(&r, "alice", false, now()).await.unwrap();
+            }
+        })
+    };
+    let m = db.backup(&target, now()).await.unwrap();
+    writer.await.unwrap();
+    assert!(m.tables["requests"] >= 1 && m.tables["requests"] <= 21, "{:?}", m.tables);
+    assert_eq!(m.tables["images"], 1);
+    assert!(!dir.path().join("backup.partial").exists());
+    // Refused: a folder not empty.
+    let e = db.backup(&target, now()).await.unwrap_err().to_string();
+    assert!(e.contains("is not empty"), "{e}");
+
+    let back = fresh.restore(&target).await.unwrap();
+    assert_eq!(back, m);
+    assert_eq!(fresh.row_counts().await.unwrap(), m.tables);
+    let kept = m.tables["requests"];
+    let restored: Vec<_> = fresh.list_requests().await.unwrap();
+    let original: Vec<_> = db
+        .list_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| restored.iter().any(|x| x.id == r.id))
+        .collect();
+    assert_eq!(restored.len() as i64, kept);
+    assert_eq!(restored, original);
+    assert_eq!(fresh.request(id).await.unwrap(), db.request(id).await.unwrap());
+    assert_eq!(fresh.image_by_path(&image.path).await.unwrap(), Some(image));
+    assert_eq!(fresh.series("rain", 60, 0, i64::MAX).await.unwrap().len(), 500);
+    assert_eq!(fresh.list_users().await.unwrap(), db.list_users().await.unwrap());
+    assert_eq!(fresh.list_programs().await.unwrap(), db.list_programs().await.unwrap());
+    // New rows take new ids.
+    let next = fresh.create_request(&req, "alice", false, now()).await.unwrap();
+    assert!(next.0 > restored.iter().map(|r| r.id.0).max().unwrap(), "{next}");
+    // Refused: a database holding data, a damaged manifest.
+    let e = fresh.restore(&target).await.unwrap_err().to_string();
+    assert!(e.contains("already holds data"), "{e}");
+    std::fs::write(target.join("manifest.json"), "{\"format\": 1}").unwrap();
+    let e = ferros_db::Db::read_manifest(&target).unwrap_err().to_string();
+    assert!(e.contains("not a Ferros backup manifest"), "{e}");
 }

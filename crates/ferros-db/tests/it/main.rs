@@ -65,6 +65,7 @@ on_both_backends!(
     alerts_store_their_effect_and_position_at_once,
     sessions_open_expire_and_end_with_their_user,
     the_pipeline_queue_and_its_products,
+    quotas_share_the_period_and_bound_submissions,
 );
 
 #[tokio::test]
@@ -119,4 +120,19 @@ fn virtual_mode_calls_run_to_their_end_in_one_poll() {
         assert_eq!(tokio::time::Instant::now(), start);
         db.close().await;
     });
+}
+
+#[tokio::test]
+async fn sqlite_backup_and_restore() {
+    let (h, fresh) = (harness::sqlite().await, harness::sqlite().await);
+    cases::a_backup_restores_everything(&h.db, &fresh.db).await;
+}
+
+#[tokio::test]
+async fn postgres_backup_and_restore() {
+    let Some(h) = harness::postgres().await else { return };
+    let Some(fresh) = harness::postgres().await else { return };
+    cases::a_backup_restores_everything(&h.db, &fresh.db).await;
+    h.drop_schema().await;
+    fresh.drop_schema().await;
 }

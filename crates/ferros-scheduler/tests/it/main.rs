@@ -36,7 +36,15 @@ fn overhead(mut task: Task, o: f64) -> Task {
 }
 
 fn night(tasks: Vec<Task>) -> Plan {
-    plan(&Input { night_start: 0.0, night_end: 10.0, now: None, tasks, quotas: Default::default() }).unwrap()
+    plan(&Input {
+        night_start: 0.0,
+        night_end: 10.0,
+        now: None,
+        tasks,
+        quotas: Default::default(),
+        hours_per_unit: None,
+    })
+    .unwrap()
 }
 
 fn get(p: &Plan, name: char) -> &Entry {
@@ -186,9 +194,15 @@ fn test_reschedule() {
     let mut c = t('C', 0.0, 10.0, 2, 2.0);
     c.frozen = frozen('C', Status::Executing);
     let tasks = vec![t('A', 0.0, 10.0, 3, 2.0), b, c, t('X', 0.0, 10.0, 0, 1.0)];
-    let p =
-        plan(&Input { night_start: 0.0, night_end: 10.0, now: Some(3.0), tasks, quotas: Default::default() })
-            .unwrap();
+    let p = plan(&Input {
+        night_start: 0.0,
+        night_end: 10.0,
+        now: Some(3.0),
+        tasks,
+        quotas: Default::default(),
+        hours_per_unit: None,
+    })
+    .unwrap();
     assert_eq!(get(&p, 'C').status, Status::Executing);
     assert_eq!((get(&p, 'C').tsp, get(&p, 'C').tep), (Some(2.0), Some(4.0)));
     assert_eq!(get(&p, 'B').status, Status::Executed);
@@ -227,11 +241,15 @@ fn quotas_bound_each_program() {
     for task in &mut tasks {
         task.program = Some(7);
     }
-    let quotas = [(7, 3.5)].into_iter().collect();
-    let p = plan(&Input { night_start: 0.0, night_end: 10.0, now: None, tasks, quotas }).unwrap();
+    let quotas: std::collections::HashMap<i64, f64> = [(7, 3.5)].into_iter().collect();
+    let input = Input { night_start: 0.0, night_end: 10.0, now: None, tasks, quotas, hours_per_unit: None };
+    let p = plan(&input).unwrap();
     at(&p, 'A', 0.0, 2.0);
     out(&p, 'B', Status::Rejected, "quota exhausted (program 7: 1.5 left)");
     at(&p, 'C', 2.0, 3.0);
+    // With a time unit of a day, the reason speaks in hours.
+    let p = plan(&Input { hours_per_unit: Some(24.0), ..input }).unwrap();
+    out(&p, 'B', Status::Rejected, "quota exhausted (program 7: 36.00 h left, 48.00 h needed)");
 }
 
 #[test]
@@ -292,9 +310,16 @@ fn gap_filling_pushes_runs_of_blocks() {
 #[test]
 fn bad_input_names_the_sequence() {
     let bad = |tasks: Vec<Task>| {
-        plan(&Input { night_start: 0.0, night_end: 10.0, now: None, tasks, quotas: Default::default() })
-            .unwrap_err()
-            .to_string()
+        plan(&Input {
+            night_start: 0.0,
+            night_end: 10.0,
+            now: None,
+            tasks,
+            quotas: Default::default(),
+            hours_per_unit: None,
+        })
+        .unwrap_err()
+        .to_string()
     };
     assert_eq!(bad(vec![t('A', 5.0, 4.0, 1, 1.0)]), "sequence 65: jd2 = 4 is before jd1 = 5");
     assert_eq!(bad(vec![t('A', 0.0, 4.0, 1, -1.0)]), "sequence 65: duration + overhead = -1 must be > 0");

@@ -54,7 +54,7 @@ fn input(max: usize) -> impl Strategy<Value = Input> {
                 }
             }
             let quotas: HashMap<i64, f64> = [(0, quota), (1, quota * 2.0)].into_iter().collect();
-            Input { night_start: 0.0, night_end: 10.0, now, tasks, quotas }
+            Input { night_start: 0.0, night_end: 10.0, now, tasks, quotas, hours_per_unit: None }
         })
 }
 

@@ -1,64 +1,112 @@
-//! Programs (their priority, quota, time used and left), the configuration
+//! Programs (their priority, quota in hours and percent of the period, time
+//! used and left; one program's use per member and its edit), the configuration
 //! in effect, and the webcams.
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Path, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use ferros_domain::Right;
 
-use super::{Nav, render, shown};
+use super::{Nav, render};
 use crate::AppState;
 use crate::access::Viewer;
-
-pub struct ProgramRow {
-    name: String,
-    period: String,
-    priority: String,
-    pi: String,
-    quota_h: String,
-    used_h: String,
-    left_h: String,
-    members: usize,
-}
+use crate::problem::Problem;
 
 #[derive(Template)]
 #[template(path = "programs.html")]
 struct ProgramsPage {
     nav: Nav,
-    rows: Vec<ProgramRow>,
-}
-
-fn hours(s: ferros_domain::Seconds) -> String {
-    format!("{:.2} h", s.get() / 3600.0)
+    rows: Vec<crate::programs::ProgramView>,
 }
 
 pub async fn programs(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> Response {
-    let loaded = async {
-        let db = state.db();
-        Ok::<_, crate::problem::Problem>((db.list_programs().await?, db.list_users().await?))
+    match crate::programs::list(&state).await {
+        Ok(rows) => {
+            render(StatusCode::OK, &ProgramsPage { nav: Nav::new(&state, &viewer, "/programs"), rows })
+        }
+        Err(p) => super::error_page(&p, viewer),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "program.html")]
+struct ProgramPage {
+    nav: Nav,
+    u: crate::programs::UsageView,
+    may_edit: bool,
+    error: String,
+}
+
+async fn program_page(
+    state: &AppState,
+    viewer: Viewer,
+    name: &str,
+    flash: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::programs::usage(state, user, name).await {
+        Ok(u) => render(
+            status,
+            &ProgramPage {
+                nav: Nav::new(state, &viewer, "/programs").with_flash(flash),
+                may_edit: viewer.may(Right::SetQuotaAndPriority),
+                u,
+                error,
+            },
+        ),
+        Err(p) => super::error_page(&p, viewer),
+    }
+}
+
+pub async fn program(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(name): Path<String>,
+) -> Response {
+    program_page(&state, viewer, &name, String::new(), String::new(), StatusCode::OK).await
+}
+
+/// The edit form: empty fields are unchanged.
+pub async fn edit_program(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(name): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let mut e = crate::programs::Edit::default();
+    let mut bad = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        let v = v.trim().to_owned();
+        match k.as_ref() {
+            "priority" if !v.is_empty() => match v.parse() {
+                Ok(p) => e.priority = Some(p),
+                Err(_) => bad.push(format!("priority: \"{v}\" is not a whole number")),
+            },
+            "grade" if !v.is_empty() => e.grade = Some(v),
+            "quota_percent" | "quota_hours" if !v.is_empty() => match v.parse::<f64>() {
+                Ok(n) if k == "quota_percent" => e.quota_percent = Some(n),
+                Ok(n) => e.quota_hours = Some(n),
+                Err(_) => bad.push(format!("{k}: \"{v}\" is not a number")),
+            },
+            "description" => e.description = Some(v).filter(|d| !d.is_empty()),
+            _ => {}
+        }
+    }
+    let result = match bad.first() {
+        Some(b) => Err(Problem::unprocessable(b.clone(), vec![])),
+        None => crate::programs::edit(&state, &name, &e).await,
     };
-    let (programs, users) = match loaded.await {
-        Ok(l) => l,
-        Err(p) => return super::error_page(&p, viewer),
-    };
-    let rows = programs
-        .iter()
-        .map(|p| ProgramRow {
-            name: shown(&p.name),
-            period: p.period.to_string(),
-            priority: p.priority.to_string(),
-            pi: p
-                .pi
-                .and_then(|id| users.iter().find(|u| u.id == id))
-                .map_or_else(|| "-".into(), |u| shown(&u.username)),
-            quota_h: hours(p.quota),
-            used_h: hours(p.used),
-            left_h: hours(p.remaining_quota()),
-            members: users.iter().filter(|u| u.programs.contains(&p.id)).count(),
-        })
-        .collect();
-    render(StatusCode::OK, &ProgramsPage { nav: Nav::new(&state, &viewer, "/programs"), rows })
+    match result {
+        Ok(p) => {
+            let flash = format!("program \"{}\" changed", p.name);
+            program_page(&state, viewer, &name, flash, String::new(), StatusCode::OK).await
+        }
+        Err(p) => program_page(&state, viewer, &name, String::new(), p.message, p.status).await,
+    }
 }
 
 #[derive(Template)]

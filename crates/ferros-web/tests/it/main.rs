@@ -19,11 +19,15 @@ pub(crate) struct App {
 }
 
 pub(crate) async fn spawn_app() -> App {
+    spawn_app_with(ferros_web::WebSettings::default()).await
+}
+
+pub(crate) async fn spawn_app_with(settings: ferros_web::WebSettings) -> App {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("ferros.db").display())).await.unwrap();
     let clock = Clock::simulated(Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap(), 1.0).unwrap();
     let opts = ferros_request_xml::ReadOptions::at(ferros_domain::JulianDate::new(2_461_366.0).unwrap());
-    App { state: AppState::new(db.clone(), clock, "Test <site>", opts), db, clock, dir }
+    App { state: AppState::with_settings(db.clone(), clock, "Test <site>", opts, settings), db, clock, dir }
 }
 
 async fn get(app: &App, uri: &str) -> (StatusCode, String) {

@@ -66,9 +66,9 @@ async fn add_program(app: &App, name: &str) {
         description: String::new(),
         period: "2026B".parse().unwrap(),
         priority: ferros_domain::Priority::new(10).unwrap(),
-        quota: ferros_domain::Seconds::from_hours("quota", 12.0).unwrap(),
+        quota: ferros_domain::Quota::Time(ferros_domain::Seconds::from_hours("quota", 12.0).unwrap()),
     };
-    app.db.create_program(&program, Utc::now()).await.unwrap();
+    app.db.create_program(&program, None, Utc::now()).await.unwrap();
 }
 
 /// A page asked for with a session cookie.
@@ -709,4 +709,95 @@ async fn sql_like_strings_are_only_text() {
     let (cookie, _) = session(&app, "sam", &[Profile::Sysadmin], SessionKind::Cookie).await;
     let a = send(&app, with_cookie("/system", &cookie)).await;
     assert!(a.body.contains("<body data-refresh=\"10\">"), "{}", a.body);
+}
+
+/// Programs: everyone with the right sees the list with quotas in hours
+/// and percent; a program's use per member is its members' (404 for
+/// others); the PI changes quotas, never above 100 % of the period.
+#[tokio::test]
+async fn programs_show_their_quotas_and_the_pi_sets_them() {
+    let sky = ferros_web::SkySettings {
+        site: ferros_astro::Site::new(31.0447, -115.4637, 2790.0).unwrap(),
+        night_altitude: -12.0,
+        horizon: 10.0,
+    };
+    let app = super::spawn_app_with(ferros_web::WebSettings { sky: Some(sky), ..Default::default() }).await;
+    add_program(&app, "GRB").await;
+    add_program(&app, "AGN").await;
+    let member = NewUser {
+        username: "alice".into(),
+        email: String::new(),
+        password_hash: "!".into(),
+        profiles: [Profile::Observer].into(),
+        programs: vec!["GRB".into()],
+    };
+    app.db.create_user(&member, Utc::now()).await.unwrap();
+    let (alice, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Bearer).await;
+    let (bob, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Bearer).await;
+    let (pi, _) = session(&app, "paul", &[Profile::Pi], SessionKind::Bearer).await;
+    let get = |uri: &str, t: &str| {
+        Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).unwrap()
+    };
+    let post = |uri: &str, t: &str, body: &str| {
+        Request::post(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let a = send(&app, get("/api/v1/programs", &bob)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let list: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(list[1]["name"], "GRB");
+    assert_eq!(list[1]["quota_hours"], 12.0);
+    assert_eq!(list[1]["members"], 1);
+    let a = send(&app, get("/api/v1/programs/GRB", &bob)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "not a member: {}", a.body);
+    let a = send(&app, get("/api/v1/programs/GRB", &alice)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let u: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!((u["used_hours"].as_f64(), u["free_hours"].as_f64()), (Some(0.0), Some(12.0)));
+    assert_eq!(u["members"][0]["user"], "alice");
+    // Only the PI (or SysAdmin) changes quotas and priorities.
+    let a = send(&app, post("/api/v1/programs/GRB/edit", &alice, r#"{"quota_percent": 5}"#)).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let a = send(&app, post("/api/v1/programs/GRB/edit", &pi, r#"{"quota_percent": 150}"#)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("150 % is not a share"), "{}", a.body);
+    let a =
+        send(&app, post("/api/v1/programs/GRB/edit", &pi, r#"{"quota_percent": 10, "grade": "A"}"#)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let u: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(u["program"]["quota_percent"].as_f64().map(|p| (p * 10.0).round()), Some(100.0));
+    assert_eq!(u["program"]["priority"], 10);
+    let night = u["program"]["period_night_hours"].as_f64().unwrap();
+    assert!((1500.0..2100.0).contains(&night), "{night} h of night in 2026B");
+    let a = send(&app, post("/api/v1/programs/AGN/edit", &pi, r#"{"quota_percent": 90.5}"#)).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("would total 100.5 %"), "{}", a.body);
+    let a = send(&app, post("/api/v1/programs/AGN/edit", &pi, "{}")).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let a =
+        send(&app, post("/api/v1/programs/AGN/edit", &pi, r#"{"quota_hours": 1, "quota_percent": 1}"#)).await;
+    assert!(a.body.contains("not both"), "{}", a.body);
+    let a = send(&app, post("/api/v1/programs/AGN/edit", &pi, r#"{"bogus": 1}"#)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    let a = send(&app, post("/api/v1/programs/NOPE/edit", &pi, r#"{"priority": 3}"#)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    // The pages say the same.
+    let (cookie, csrf) = session(&app, "paul", &[Profile::Pi], SessionKind::Cookie).await;
+    let a = send(&app, with_cookie("/programs", &cookie)).await;
+    assert!(a.body.contains("10.0 % of"), "{}", a.body);
+    let form = Request::post("/programs/AGN/edit")
+        .header(header::COOKIE, format!("ferros_session={cookie}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={csrf}&quota_percent=abc")))
+        .unwrap();
+    let a = send(&app, form).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.body.contains("quota_percent: &#34;abc&#34; is not a number") || a.body.contains("is not a number"),
+        "{}",
+        a.body
+    );
 }

@@ -45,6 +45,14 @@ impl Ferros {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs and expects success; returns standard output and standard error.
+    fn ok_with_stderr(&self, args: &[&str]) -> (String, String) {
+        let out = self.run(args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "ferros {args:?} failed:\n{err}");
+        (String::from_utf8(out.stdout).unwrap(), err)
+    }
+
     /// Runs and expects exit status `code`; returns standard error.
     fn fails(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
@@ -340,13 +348,42 @@ fn invalid_documents_report_every_problem_and_store_nothing() {
 fn programs_and_users_are_managed_and_checked() {
     let f = Ferros::new();
     let out = f.ok(&["program", "add", "GRB", "--grade", "A", "--quota-hours", "12.5", "--period", "2026B"]);
-    assert_eq!(out.trim(), "program 1 \"GRB\" created: period 2026B, priority 10, quota 12.5 h");
-    f.ok(&["program", "add", "SNe", "--priority", "25"]);
+    // Quotas are shares of the period's night time at the site.
+    let shown = out.trim();
+    assert!(
+        shown.starts_with("program 1 \"GRB\" created: period 2026B, priority 10, quota 12.50 h ("),
+        "{shown}"
+    );
+    assert!(shown.ends_with(" % of 2026B)"), "{shown}");
+    let out = f.ok(&["program", "add", "AGN", "--quota-percent", "40", "--period", "2026B"]);
+    assert!(out.contains("(40.0 % of 2026B)"), "{out}");
+    let e = f.fails(&["program", "add", "X", "--quota-percent", "60", "--period", "2026B"], 2);
+    assert!(e.contains("the quotas of 2026B would total 100.") && e.contains("%) is left"), "{e}");
+    // Without a quota: what is left of the period, said so.
+    let (out, err) = f.ok_with_stderr(&["program", "add", "SNe", "--priority", "25", "--period", "2026B"]);
+    assert!(out.contains("% of 2026B)"), "{out}");
+    assert!(err.contains("no quota given: the program has all of 2026B not granted"), "{err}");
     let programs = f.json(&["program", "list", "--json"]);
-    assert_eq!(programs[0]["name"], "GRB");
-    assert_eq!(programs[0]["quota_hours"], 12.5);
-    assert_eq!(programs[1]["priority"], 25);
+    assert_eq!(programs[1]["name"], "GRB");
+    assert_eq!(programs[1]["quota_hours"], 12.5);
+    assert_eq!(programs[2]["priority"], 25);
+    let total: f64 = programs.as_array().unwrap().iter().map(|p| p["quota_percent"].as_f64().unwrap()).sum();
+    assert!((total - 100.0).abs() < 1e-6, "{total} %");
     assert_eq!(f.fails(&["program", "add", "GRB"], 2).trim(), "error: program \"GRB\" already exists");
+    let e = f.fails(&["program", "add", "Y", "--period", "2026B"], 2);
+    assert!(e.contains("no time is left in 2026B"), "{e}");
+    // Edits: the same check; the PI named by user.
+    let e = f.fails(&["program", "edit", "GRB", "--quota-percent", "50"], 2);
+    assert!(e.contains("would total"), "{e}");
+    assert!(f.fails(&["program", "edit", "GRB"], 2).contains("nothing to change"));
+    assert!(
+        f.fails(&["program", "edit", "GRB", "--pi", "nobody"], 2).contains("user \"nobody\" does not exist")
+    );
+    let out = f.ok(&["program", "edit", "SNe", "--quota-hours", "10", "--grade", "C"]);
+    assert!(out.contains("priority 30, quota 10.00 h"), "{out}");
+    let out = f.ok(&["program", "show", "SNe"]);
+    assert!(out.contains("used   0.00 h, asked 0.00 h (submitted, not yet run), free 10.00 h"), "{out}");
+    assert_eq!(f.json(&["program", "show", "SNe", "--json"])["free_hours"], 10.0);
     assert!(f.fails(&["program", "add", "X", "--priority", "500"], 2).contains("--priority"));
     assert!(f.fails(&["program", "add", "X", "--grade", "Z"], 2).contains("--grade"));
     assert!(f.fails(&["program", "add", "X", "--quota-hours", "-1"], 2).contains("--quota-hours"));
@@ -372,7 +409,7 @@ fn programs_and_users_are_managed_and_checked() {
     assert_eq!(users[1]["profiles"], serde_json::json!(["observer", "pi"]));
     assert_eq!(users[1]["programs"], serde_json::json!(["GRB"]));
     assert_eq!(users[0]["profiles"], serde_json::json!(["engineer"]));
-    assert_eq!(f.json(&["program", "list", "--json"])[0]["pi"], "paula");
+    assert_eq!(f.json(&["program", "list", "--json"])[1]["pi"], "paula");
     assert!(f.fails(&["user", "add", "paula", "--profile", "observer"], 2).contains("already exists"));
     assert!(f.fails(&["user", "add", "zed", "--profile", "wizard"], 2).contains("unknown value \"wizard\""));
     assert!(
@@ -1205,4 +1242,35 @@ impl Running {
         assert!(ok.success());
         self.child.wait().unwrap();
     }
+}
+
+#[test]
+fn a_backup_is_restored_into_a_fresh_folder() {
+    let f = Ferros::new();
+    f.instant_cameras();
+    f.setup();
+    let file = samples().into_iter().find(|p| p.ends_with("routine_request_02.xml")).unwrap();
+    f.ok(&["request", "import", s(&file), "--user", "alice", "--submit"]);
+    let backup = f.dir.path().join("backup");
+    let out = f.ok(&["backup", backup.to_str().unwrap()]);
+    assert!(
+        out.contains("backed up sqlite database") && out.contains("the configuration ferros.toml"),
+        "{out}"
+    );
+    let e = f.fails(&["backup", backup.to_str().unwrap()], 2);
+    assert!(e.contains("is not empty"), "{e}");
+
+    let g = Ferros::new();
+    let out = g.ok(&["restore", backup.to_str().unwrap()]);
+    assert!(out.contains("restored") && out.contains("configuration restored to ferros.toml"), "{out}");
+    assert_eq!(g.json(&["request", "list", "--json"]), f.json(&["request", "list", "--json"]));
+    assert_eq!(g.json(&["program", "list", "--json"]), f.json(&["program", "list", "--json"]));
+    assert_eq!(
+        std::fs::read(g.dir.path().join("ferros.toml")).unwrap(),
+        std::fs::read(f.dir.path().join("ferros.toml")).unwrap()
+    );
+    let e = g.fails(&["restore", backup.to_str().unwrap()], 2);
+    assert!(e.contains("already holds data"), "{e}");
+    let e = g.fails(&["restore", g.dir.path().to_str().unwrap()], 2);
+    assert!(e.contains("manifest.json"), "{e}");
 }
