@@ -27,7 +27,37 @@ pub enum AuthError {
     PasswordLength(usize),
     #[error("the password must not be the user name")]
     PasswordIsName,
+    #[error("the password is too easy to guess: {0}")]
+    PasswordWeak(&'static str),
 }
+
+/// Passwords among the most used (lower case), refused whatever their length.
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "qwertyuiop",
+    "azertyuiop",
+    "1234567890",
+    "0123456789",
+    "9876543210",
+    "abcdefghij",
+    "iloveyou",
+    "motdepasse",
+    "letmein",
+    "welcome1",
+    "admin12345",
+    "changeme",
+    "sunshine",
+    "football",
+    "baseball",
+    "trustno1",
+    "qwerty123",
+    "1q2w3e4r5t",
+    "zaq12wsx",
+];
 
 /// An argon2id hash of `password`, with a random salt.
 pub fn hash(password: &str) -> Result<String, AuthError> {
@@ -54,6 +84,20 @@ pub fn check_password(username: &str, password: &str) -> Result<(), AuthError> {
     }
     if password.eq_ignore_ascii_case(username) {
         return Err(AuthError::PasswordIsName);
+    }
+    let lower = password.to_lowercase();
+    if username.chars().count() >= 3 && lower.contains(&username.to_lowercase()) {
+        return Err(AuthError::PasswordWeak("it contains the user name"));
+    }
+    let distinct: std::collections::BTreeSet<char> = lower.chars().collect();
+    if distinct.len() < 5 {
+        return Err(AuthError::PasswordWeak("fewer than 5 different characters"));
+    }
+    if COMMON
+        .iter()
+        .any(|c| lower == *c || lower.trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '!') == *c)
+    {
+        return Err(AuthError::PasswordWeak("it is among the most used passwords"));
     }
     Ok(())
 }
@@ -170,6 +214,10 @@ mod tests {
         assert_eq!(check_password("alice", "short"), Err(AuthError::PasswordLength(5)));
         assert_eq!(check_password("alice.smith", "ALICE.SMITH"), Err(AuthError::PasswordIsName));
         assert!(check_password("alice", "a long enough one").is_ok());
+        for weak in ["aaaaaaaaaaaa", "1212121212", "Password123", "qwertyuiop!", "my-alice-password"] {
+            let e = check_password("alice", weak).unwrap_err().to_string();
+            assert!(e.contains("too easy to guess"), "{weak}: {e}");
+        }
         let e = check_password("a", &"x".repeat(300)).unwrap_err().to_string();
         assert!(e.contains("10 to 256 characters (300 given)"), "{e}");
     }

@@ -51,6 +51,69 @@ pub struct Settings {
     /// The cameras' optics and detectors (for image headers, the cooler and the simulators).
     pub detectors: Detectors,
     pub pipeline: Pipeline,
+    pub mail: Mail,
+    pub proposals: Proposals,
+}
+
+/// Proposals for the coming periods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proposals {
+    /// Proposals for a period are taken, changed and withdrawn until this
+    /// many days before it starts (the TAC then votes).
+    pub deadline_days: u32,
+}
+
+impl Default for Proposals {
+    fn default() -> Self {
+        Self { deadline_days: 30 }
+    }
+}
+
+/// Mail to users (accounts, programs): through an SMTP relay when
+/// `smtp_host` is set, else written as files into the outbox folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    /// The SMTP relay (plain SMTP, e.g. the site's mail server on
+    /// localhost); empty: no SMTP, mails go to `outbox`.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// The sender of Ferros's mails.
+    pub from: String,
+    /// Where mails are written without SMTP, or when the relay fails;
+    /// relative to `data_dir`.
+    pub outbox: PathBuf,
+    /// The address users reach the web server at, for the links in mails.
+    pub base_url: String,
+    /// Seconds an SMTP exchange may take.
+    pub timeout_s: f64,
+    /// Hours an activation link lasts.
+    pub activation_hours: f64,
+    /// Hours a password reset link lasts.
+    pub reset_hours: f64,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 25,
+            from: "ferros@localhost".to_owned(),
+            outbox: PathBuf::from("outbox"),
+            base_url: "http://127.0.0.1:8000".to_owned(),
+            timeout_s: 10.0,
+            activation_hours: 72.0,
+            reset_hours: 1.0,
+        }
+    }
+}
+
+impl Mail {
+    /// The outbox folder, under `data_dir` unless absolute.
+    pub fn outbox_dir(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.outbox)
+    }
 }
 
 /// The VIS and NIR cameras' optics and detectors.
@@ -240,6 +303,8 @@ impl Default for Settings {
             web: Web::default(),
             detectors: Detectors::default(),
             pipeline: Pipeline::default(),
+            mail: Mail::default(),
+            proposals: Proposals::default(),
         }
     }
 }
@@ -838,6 +903,42 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError::Invalid(format!("mail.{key}: {why}")));
+        let m = &self.mail;
+        let plain = |s: &str| !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if m.smtp_host.len() > 253 || !plain(&m.smtp_host) {
+            return bad("smtp_host", format!("\"{}\" is not a host name", m.smtp_host));
+        }
+        if m.smtp_port == 0 {
+            return bad("smtp_port", "0 is not a port".to_owned());
+        }
+        let at = m.from.find('@');
+        if m.from.len() > 254 || !plain(&m.from) || at.is_none_or(|i| i == 0 || i + 1 == m.from.len()) {
+            return bad("from", format!("\"{}\" is not an e-mail address", m.from));
+        }
+        let ok_url = (m.base_url.starts_with("http://") || m.base_url.starts_with("https://"))
+            && m.base_url.len() <= 500
+            && plain(&m.base_url)
+            && !m.base_url.contains(['"', '<', '>']);
+        if !ok_url {
+            return bad(
+                "base_url",
+                format!("\"{}\" is not an http(s) address of at most 500 characters", m.base_url),
+            );
+        }
+        for (k, v, hi) in [
+            ("timeout_s", m.timeout_s, 300.0),
+            ("activation_hours", m.activation_hours, 24.0 * 30.0),
+            ("reset_hours", m.reset_hours, 24.0 * 7.0),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= hi) {
+                return bad(k, format!("{} must be above 0 and at most {hi}", shown(v)));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_pipeline(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError::Invalid(format!("{key}: {why}")));
         for (name, d) in [("vis", &self.detectors.vis), ("nir", &self.detectors.nir)] {
@@ -899,6 +1000,10 @@ impl Settings {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         self.validate_alerts()?;
         self.validate_web()?;
+        self.validate_mail()?;
+        if self.proposals.deadline_days > 180 {
+            return bad("proposals.deadline_days", "must be 0 to 180 days (a period is six months)");
+        }
         self.validate_pipeline()?;
         let s = &self.site;
         if s.name.trim().is_empty() || s.name.chars().count() > 68 {
@@ -1183,6 +1288,11 @@ mod tests {
                 ("[web]\nlogin_failures = 0\n", "web.login_failures"),
                 ("[web]\nlogin_window_s = -5\n", "web.login_window_s"),
                 ("[web]\nwebcams = [\"javascript:alert(1)\"]\n", "web.webcams: \"javascript:alert(1)\""),
+                ("[mail]\nfrom = \"nobody\"\n", "mail.from: \"nobody\""),
+                ("[proposals]\ndeadline_days = 200\n", "proposals.deadline_days"),
+                ("[mail]\nbase_url = \"ftp://x\"\n", "mail.base_url"),
+                ("[mail]\nreset_hours = 0\n", "mail.reset_hours"),
+                ("[mail]\nsmtp_host = \"a b\"\n", "mail.smtp_host"),
                 ("[web]\nwebcams = [\"http://x/a\\\"onerror=\"]\n", "web.webcams"),
                 (
                     "[devices.camera_vis]\naliases = { r = \"Red\" }\n",

@@ -407,7 +407,7 @@ mod execution_api;
 mod pipeline_api;
 mod programs_api;
 
-pub use accounts_api::{NewSession, SessionKind, SessionRecord};
+pub use accounts_api::{NewSession, Registration, SessionKind, SessionRecord, TokenPurpose};
 pub use backup::Manifest;
 
 impl Db {

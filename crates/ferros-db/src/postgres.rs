@@ -38,6 +38,10 @@ pub(crate) mod pipeline;
 #[path = "programs.rs"]
 pub(crate) mod programs;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "proposals.rs"]
+pub(crate) mod proposals;
+
 pub(crate) async fn connect(url: &str) -> DbResult<sqlx::PgPool> {
     let connect_err = |source| DbError::Connect { url: redact_url(url), source };
     let options = PgConnectOptions::from_str(url).map_err(connect_err)?;

@@ -73,7 +73,7 @@ pub(crate) async fn period_night(pool: &Pool<Db>, period: Period) -> DbResult<Op
 
 /// Records a period's night time if given (the first value stays) and
 /// returns the period's recorded night time, if any.
-async fn ensure_period(
+pub(crate) async fn ensure_period(
     tx: &mut Tx<'_>,
     period: Period,
     night: Option<Seconds>,
@@ -98,7 +98,7 @@ async fn ensure_period(
 /// The quota `quota` resolves to beside the period's other programs, or why
 /// it does not fit in the period's night time. Without a known night time
 /// only a quota in hours is taken, unchecked (the alert program's zero).
-async fn fit_quota(
+pub(crate) async fn fit_quota(
     tx: &mut Tx<'_>,
     name: &str,
     period: Period,
@@ -145,7 +145,7 @@ async fn fit_quota(
     Ok(asked)
 }
 
-async fn program_in(tx: &mut Tx<'_>, id: i64) -> DbResult<ScientificProgram> {
+pub(crate) async fn program_in(tx: &mut Tx<'_>, id: i64) -> DbResult<ScientificProgram> {
     let row: ProgramRow =
         sqlx::query_as(&format!("{PROGRAM_SELECT} WHERE p.id = $1")).bind(id).fetch_one(&mut **tx).await?;
     row.into_domain()
@@ -157,36 +157,57 @@ pub(crate) async fn create_program(
     night: Option<Seconds>,
     now: DateTime<Utc>,
 ) -> DbResult<ScientificProgram> {
-    NewProgram::validate_name(&p.name)?;
     let mut tx = begin_write(pool).await?;
+    let id = insert_program(&mut tx, p, night, None, now).await?;
+    let made = program_in(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// Inserts a program (its PI, if given, a member) in the caller's
+/// transaction, its quota resolved and checked against its period.
+pub(crate) async fn insert_program(
+    tx: &mut Tx<'_>,
+    p: &NewProgram,
+    night: Option<Seconds>,
+    pi: Option<i64>,
+    now: DateTime<Utc>,
+) -> DbResult<i64> {
+    NewProgram::validate_name(&p.name)?;
     let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM programs WHERE name = $1")
         .bind(&p.name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if taken.is_some() {
         return Err(DbError::Conflict(format!("program \"{}\" already exists", p.name)));
     }
-    let night = ensure_period(&mut tx, p.period, night, now).await?;
-    let quota = fit_quota(&mut tx, &p.name, p.period, night, p.quota, None).await?;
+    let night = ensure_period(tx, p.period, night, now).await?;
+    let quota = fit_quota(tx, &p.name, p.period, night, p.quota, None).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO programs (name, description, period, priority, quota_s, used_s, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
+        "INSERT INTO programs (name, description, pi_user_id, period, priority, quota_s, used_s, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id",
     )
     .bind(&p.name)
     .bind(&p.description)
+    .bind(pi)
     .bind(p.period.to_string())
     .bind(i64::from(p.priority.get()))
     .bind(quota)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(|e| match DbError::from(e) {
         DbError::Conflict(_) => DbError::Conflict(format!("program \"{}\" already exists", p.name)),
         other => other,
     })?;
-    let made = program_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(made)
+    if let Some(pi) = pi {
+        sqlx::query("INSERT INTO program_members (program_id, user_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(pi)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
 }
 
 pub(crate) async fn update_program(

@@ -1,7 +1,10 @@
 //! The repository's side of programs and quotas.
 
 use chrono::{DateTime, Utc};
-use ferros_domain::{NewProgram, Period, ProgramChanges, ProgramUsage, ScientificProgram, Seconds};
+use ferros_domain::{
+    Grade, NewProgram, NewProposal, Period, Priority, ProgramChanges, ProgramUsage, Proposal, ProposalId,
+    Quota, ScientificProgram, Seconds,
+};
 
 use crate::{Db, DbResult, Pool, postgres, sqlite};
 
@@ -47,5 +50,66 @@ impl Db {
     /// A program's time used and asked, in total and per member.
     pub async fn program_usage(&self, name: &str) -> DbResult<Option<ProgramUsage>> {
         on_backend!(self, programs::program_usage(name))
+    }
+}
+
+impl Db {
+    /// Stores a proposal (its name free among programs and the period's
+    /// open proposals; the program it continues known).
+    pub async fn create_proposal(
+        &self,
+        p: &NewProposal,
+        proposer: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Proposal> {
+        on_backend!(self, proposals::create_proposal(p, proposer, now))
+    }
+
+    /// Changes a proposal not yet made a program.
+    pub async fn update_proposal(
+        &self,
+        id: ProposalId,
+        p: &NewProposal,
+        now: DateTime<Utc>,
+    ) -> DbResult<Proposal> {
+        on_backend!(self, proposals::update_proposal(id, p, now))
+    }
+
+    /// Deletes a proposal not yet made a program.
+    pub async fn delete_proposal(&self, id: ProposalId) -> DbResult<()> {
+        on_backend!(self, proposals::delete_proposal(id))
+    }
+
+    pub async fn proposal(&self, id: ProposalId) -> DbResult<Option<Proposal>> {
+        on_backend!(self, proposals::proposal(id))
+    }
+
+    /// The latest proposals, newest period first.
+    pub async fn list_proposals(&self, limit: i64) -> DbResult<Vec<Proposal>> {
+        on_backend!(self, proposals::list_proposals(limit))
+    }
+
+    /// A TAC member's grade and comment (a second vote replaces the first).
+    pub async fn vote(
+        &self,
+        id: ProposalId,
+        voter: &str,
+        grade: Grade,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Proposal> {
+        on_backend!(self, proposals::vote(id, voter, grade, comment, now))
+    }
+
+    /// The program of a proposal, made in one transaction (see `proposals.rs`).
+    pub async fn accept_proposal(
+        &self,
+        id: ProposalId,
+        priority: Priority,
+        quota: Quota,
+        night: Option<Seconds>,
+        now: DateTime<Utc>,
+    ) -> DbResult<ScientificProgram> {
+        on_backend!(self, proposals::accept_proposal(id, priority, quota, night, now))
     }
 }

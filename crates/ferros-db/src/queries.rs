@@ -73,11 +73,29 @@ pub(crate) struct UserRow {
     pub(crate) username: String,
     pub(crate) email: String,
     pub(crate) active: bool,
+    pub(crate) pending: bool,
+    pub(crate) intentions: String,
 }
+
+/// A user row's columns, as `UserRow` reads them.
+pub(crate) const USER_COLUMNS: &str = "id, username, email, active, pending, intentions";
 
 pub(crate) async fn create_user(pool: &Pool<Db>, u: &NewUser, now: DateTime<Utc>) -> DbResult<User> {
     ferros_domain::validate_username(&u.username)?;
     let mut tx = begin_write(pool).await?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(&u.username)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(DbError::Conflict(format!("user \"{}\" already exists", u.username)));
+    }
+    if super::accounts::email_taken(&mut tx, &u.email, None).await? {
+        return Err(DbError::Conflict(format!(
+            "the e-mail address {} belongs to another account already",
+            u.email
+        )));
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, email, password_hash, active, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -155,21 +173,22 @@ pub(crate) async fn user_details(
             username: r.username,
             email: r.email,
             active: r.active,
+            pending: r.pending,
+            intentions: r.intentions,
         })
         .collect())
 }
 
 pub(crate) async fn list_users(pool: &Pool<Db>) -> DbResult<Vec<User>> {
-    let rows: Vec<UserRow> =
-        sqlx::query_as("SELECT id, username, email, active FROM users ORDER BY username")
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+        .fetch_all(pool)
+        .await?;
     user_details(pool, rows, None).await
 }
 
 pub(crate) async fn user_by_name(pool: &Pool<Db>, username: &str) -> DbResult<Option<User>> {
     let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, username, email, active FROM users WHERE username = $1")
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
             .bind(username)
             .fetch_optional(pool)
             .await?;

@@ -42,6 +42,10 @@ pub(crate) mod pipeline;
 #[path = "programs.rs"]
 pub(crate) mod programs;
 
+#[allow(clippy::duplicate_mod, reason = "the same queries are compiled once per backend")]
+#[path = "proposals.rs"]
+pub(crate) mod proposals;
+
 /// Opens the pool; a database that need not be `durable` (a simulation's,
 /// thrown away after it) is never synced to the disk.
 pub(crate) async fn connect(url: &str, durable: bool) -> DbResult<sqlx::SqlitePool> {

@@ -18,8 +18,8 @@ pub use error::DomainError;
 pub use image::{CalibrationLevel, Image, ImageKind, Master, PipelineState};
 pub use log::{LogEntry, LogLevel};
 pub use program::{
-    Grade, NewProgram, Period, ProgramChanges, ProgramId, ProgramUsage, Quota, ScientificProgram, TimeUse,
-    share,
+    Grade, NewProgram, NewProposal, Period, ProgramChanges, ProgramId, ProgramUsage, Proposal, ProposalId,
+    Quota, ScientificProgram, TimeUse, Vote, share,
 };
 pub use request::{
     Album, AlbumId, AlbumSpec, Constraints, Detector, NewAlbum, NewRequest, NewSequence, Plan, PlanId,

@@ -99,7 +99,7 @@ impl fmt::Display for Period {
 }
 
 /// The TAC's grade of a proposal, which sets its program's priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Grade {
     A,
     B,
@@ -107,6 +107,14 @@ pub enum Grade {
 }
 
 impl Grade {
+    pub fn code(self) -> &'static str {
+        match self {
+            Grade::A => "A",
+            Grade::B => "B",
+            Grade::C => "C",
+        }
+    }
+
     pub fn priority(self) -> Priority {
         let p = match self {
             Grade::A => 10,
@@ -299,5 +307,80 @@ mod tests {
         assert!(NewProgram::validate_name(" GRB").is_err());
         assert!(NewProgram::validate_name("").is_err());
         assert!(NewProgram::validate_name("GRB follow-up").is_ok());
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProposalId(pub i64);
+
+impl fmt::Display for ProposalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// What an observer proposes for a coming period: the future program's
+/// name and description, the hours asked, and the program it continues
+/// (whose members it keeps), if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewProposal {
+    pub name: String,
+    pub description: String,
+    pub period: Period,
+    pub hours_asked: Seconds,
+    pub continues: Option<String>,
+}
+
+impl NewProposal {
+    /// Checks what the repository cannot: the name as a program's, the
+    /// description's length and characters.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        NewProgram::validate_name(&self.name)?;
+        let d = &self.description;
+        if d.trim().chars().count() < 10
+            || d.chars().count() > 4_000
+            || d.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(DomainError::invalid(
+                "description",
+                "say what the program observes and why, in 10 to 4000 characters",
+            ));
+        }
+        if self.hours_asked.hours() > 10_000.0 {
+            return Err(DomainError::invalid("hours", "at most 10000 hours are asked for a period"));
+        }
+        Ok(())
+    }
+}
+
+/// A TAC member's grade of a proposal, with a comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub voter: String,
+    pub grade: Grade,
+    pub comment: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A proposal with its votes and, once accepted, its program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub proposal: NewProposal,
+    pub proposer: String,
+    pub votes: Vec<Vote>,
+    /// The program the PI made of it.
+    pub program: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Proposal {
+    /// The TAC's grade: the median of the votes (the worse of the two
+    /// middle ones), none without a vote.
+    pub fn grade(&self) -> Option<Grade> {
+        let mut g: Vec<Grade> = self.votes.iter().map(|v| v.grade).collect();
+        g.sort_by_key(|g| g.priority());
+        g.get(g.len() / 2).copied()
     }
 }

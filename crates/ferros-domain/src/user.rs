@@ -209,6 +209,10 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub active: bool,
+    /// Registered, waiting for a PI's activation.
+    pub pending: bool,
+    /// What the user said they intend to do, at registration.
+    pub intentions: String,
     pub profiles: BTreeSet<Profile>,
     /// The programs this user may submit requests to.
     pub programs: BTreeSet<ProgramId>,

@@ -171,8 +171,142 @@ pub async fn edit_program(
     Ok(Json(crate::programs::usage(&state, user, &name).await?).into_response())
 }
 
+pub async fn program_members(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let m: crate::accounts::Members = json_body(&body)?;
+    let said = crate::accounts::set_members(&state, user, &name, &m).await?;
+    Ok(Json(json!({"message": said})).into_response())
+}
+
+pub async fn register(State(state): State<AppState>, req: Request) -> ApiResult {
+    let addr = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let bytes = axum::body::to_bytes(req.into_body(), 16 << 10).await.map_err(|_| Problem::too_large())?;
+    let f: crate::accounts::SignUp = json_body(&bytes)?;
+    let said = crate::accounts::register(&state, &f, addr).await?;
+    Ok((StatusCode::CREATED, Json(json!({"message": said}))).into_response())
+}
+
+pub async fn activate(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(token): Path<String>,
+) -> ApiResult {
+    let by = viewer.name().unwrap_or_default().to_owned();
+    let said = crate::accounts::activate(&state, &by, &token).await?;
+    Ok(Json(json!({"message": said})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetAsk {
+    email: String,
+}
+
+pub async fn ask_reset(State(state): State<AppState>, req: Request) -> ApiResult {
+    let addr = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let bytes = axum::body::to_bytes(req.into_body(), 4096).await.map_err(|_| Problem::too_large())?;
+    let r: ResetAsk = json_body(&bytes)?;
+    let said = crate::accounts::ask_reset(&state, r.email.trim(), addr).await?;
+    Ok(Json(json!({"message": said})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let p: NewPassword = json_body(&body)?;
+    let said = crate::accounts::reset(&state, &token, &p.password, None).await?;
+    Ok(Json(json!({"message": said})).into_response())
+}
+
+pub async fn proposals(State(state): State<AppState>) -> ApiResult {
+    Ok(Json(crate::proposals::list(&state).await?).into_response())
+}
+
+pub async fn proposal(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let p = crate::proposals::get(&state, id).await?;
+    Ok(Json(crate::proposals::view(&state, p)).into_response())
+}
+
+pub async fn create_proposal(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let f: crate::proposals::Form = json_body(&body)?;
+    let p = crate::proposals::create(&state, user, &f).await?;
+    Ok((StatusCode::CREATED, Json(crate::proposals::view(&state, p))).into_response())
+}
+
+pub async fn edit_proposal(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let f: crate::proposals::Form = json_body(&body)?;
+    let p = crate::proposals::update(&state, user, id, &f).await?;
+    Ok(Json(crate::proposals::view(&state, p)).into_response())
+}
+
+pub async fn delete_proposal(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let said = crate::proposals::delete(&state, user, id).await?;
+    Ok(Json(json!({"message": said})).into_response())
+}
+
+pub async fn vote(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let b: crate::proposals::Ballot = json_body(&body)?;
+    let p = crate::proposals::vote(&state, user, id, &b).await?;
+    Ok(Json(crate::proposals::view(&state, p)).into_response())
+}
+
+pub async fn accept_proposal(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let a: crate::proposals::Acceptance =
+        if body.is_empty() { Default::default() } else { json_body(&body)? };
+    let p = crate::proposals::accept(&state, user, id, &a).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"program": p.name, "period": p.period.to_string(),
+        "priority": p.priority.get(), "quota_hours": p.quota.hours(), "quota_percent": p.quota_percent()})),
+    )
+        .into_response())
+}
+
 /// What each API route does, takes and answers, for the document.
 fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Value)>, Value) {
+    #[allow(non_snake_case, reason = "a constant schema, named like one")]
+    let MSG = json!({"type": "object", "properties": {"message": {"type": "string"}}});
     let obj = json!({"type": "object"});
     let err = json!({"$ref": "#/components/schemas/Error"});
     match (method, path) {
@@ -231,6 +365,50 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
         ("POST", "/api/v1/requests/{id}/{action}") => {
             ("submit, unsubmit (back to COMPLETE before it runs) or cancel a request.", None, obj)
         }
+        ("GET", "/api/v1/proposals") => (
+            "The proposals, newest period first, each with its votes, the TAC's grade (the median vote), its deadline and its program once accepted.",
+            None,
+            json!({"type": "array", "items": {"type": "object"}}),
+        ),
+        ("POST", "/api/v1/proposals") | ("POST", "/api/v1/proposals/{id}/edit") => (
+            "Propose a program for a coming period (default: the first still open), until its deadline; or change one's own proposal.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["name", "description", "hours"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "description": {"type": "string", "maxLength": 4000},
+                    "period": {"type": "string", "maxLength": 5},
+                    "hours": {"type": "number", "minimum": 0, "maximum": 10000},
+                    "continues": {"type": "string", "maxLength": 64}}}),
+            )),
+            obj,
+        ),
+        ("GET", "/api/v1/proposals/{id}") => ("A proposal with its votes.", None, obj),
+        ("POST", "/api/v1/proposals/{id}/delete") => {
+            ("Withdraw a proposal: its proposer until the deadline, the PI until it is a program.", None, MSG)
+        }
+        ("POST", "/api/v1/proposals/{id}/vote") => (
+            "A TAC member's grade (A, B or C) and comment; a second vote replaces the first.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["grade"], "additionalProperties": false, "properties": {
+                    "grade": {"type": "string", "enum": ["A", "B", "C"]},
+                    "comment": {"type": "string", "maxLength": 4000}}}),
+            )),
+            obj,
+        ),
+        ("POST", "/api/v1/proposals/{id}/accept") => (
+            "The PI makes a program of a proposal: priority or grade (default: the TAC's median grade's), quota in percent of the period or hours (default: what is left of it), the proposer its PI and first member.",
+            Some((
+                "application/json",
+                json!({"type": "object", "additionalProperties": false, "properties": {
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "grade": {"type": "string", "enum": ["A", "B", "C"]},
+                    "quota_percent": {"type": "number", "minimum": 0, "maximum": 100},
+                    "quota_hours": {"type": "number", "minimum": 0, "maximum": 100000}}}),
+            )),
+            obj,
+        ),
         ("GET", "/api/v1/programs") => (
             "The programs: period, priority, PI, quota in hours and percent of the period's night time, time used and left.",
             None,
@@ -253,6 +431,52 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
                     "description": {"type": "string", "maxLength": 4000}}}),
             )),
             obj,
+        ),
+        ("POST", "/api/v1/programs/{name}/members") => (
+            "The program's PI (SP-PI), or a user manager, adds and removes members (user names); each is told by mail.",
+            Some((
+                "application/json",
+                json!({"type": "object", "additionalProperties": false, "properties": {
+                    "add": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 64}},
+                    "remove": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 64}}}}),
+            )),
+            MSG,
+        ),
+        ("POST", "/api/v1/register") => (
+            "Register an account (profile Observer), pending until a PI activates it from the link mailed to the PIs; its owner is told by mail at each step.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["username", "email", "password", "intentions"], "additionalProperties": false, "properties": {
+                    "username": {"type": "string", "maxLength": 64},
+                    "email": {"type": "string", "maxLength": 254},
+                    "password": {"type": "string", "maxLength": 256},
+                    "repeat": {"type": "string", "maxLength": 256},
+                    "intentions": {"type": "string", "maxLength": 4000}}}),
+            )),
+            MSG,
+        ),
+        ("POST", "/api/v1/activate/{token}") => (
+            "Activate the pending account of an activation link (PI, SysAdmin); each link works once, until it expires.",
+            None,
+            MSG,
+        ),
+        ("POST", "/api/v1/password-reset") => (
+            "Mail a link to choose a new password to the active account with this address (the same answer either way).",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["email"], "additionalProperties": false,
+                "properties": {"email": {"type": "string", "maxLength": 254}}}),
+            )),
+            MSG,
+        ),
+        ("POST", "/api/v1/password-reset/{token}") => (
+            "Choose a new password with a reset link (once, until it expires); the account's sessions end.",
+            Some((
+                "application/json",
+                json!({"type": "object", "required": ["password"], "additionalProperties": false,
+                "properties": {"password": {"type": "string", "maxLength": 256}}}),
+            )),
+            MSG,
         ),
         ("GET", "/api/v1/schedule") => (
             "The latest schedule (null before the first).",
@@ -280,13 +504,16 @@ pub fn document() -> Value {
                 json!({"type": "integer", "format": "int64"})
             } else if name == "name" {
                 json!({"type": "string", "minLength": 1, "maxLength": 64})
+            } else if name == "token" {
+                json!({"type": "string", "minLength": 1, "maxLength": 128})
             } else {
                 json!({"type": "string", "maxLength": 32})
             };
             params.push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
         }
         let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-        let ok_code = if r.method == "POST" && r.path == "/api/v1/requests" {
+        let ok_code = if r.method == "POST" && (r.path == "/api/v1/requests" || r.path == "/api/v1/register")
+        {
             "201"
         } else if r.path == "/api/v1/logout" {
             "204"
@@ -312,6 +539,24 @@ pub fn document() -> Value {
         match r.path {
             "/api/v1/requests" => {
                 responses.insert("422".into(), err("every problem of the document"));
+            }
+            "/api/v1/register" | "/api/v1/password-reset" => {
+                responses
+                    .insert("422".into(), err("a field is refused (weak password, e-mail address taken...)"));
+                responses.insert("409".into(), err("the user name or the e-mail address is taken"));
+                responses.insert("429".into(), err("too many attempts from this address"));
+            }
+            "/api/v1/activate/{token}" | "/api/v1/password-reset/{token}" => {
+                responses.insert("422".into(), err("the new password is refused"));
+                responses.insert("409".into(), err("the link was used already or expired"));
+            }
+            p if p.starts_with("/api/v1/proposals") && r.method == "POST" => {
+                responses.insert("422".into(), err("a field is out of range or malformed"));
+                responses.insert("409".into(), err("the deadline passed, the name is taken, the quota does not fit, or it is a program already"));
+            }
+            "/api/v1/programs/{name}/members" => {
+                responses.insert("422".into(), err("no user given, too many, or a bad name"));
+                responses.insert("409".into(), err("the PI cannot be removed"));
             }
             "/api/v1/programs/{name}/edit" => {
                 responses.insert("422".into(), err("a value is out of range or nothing is given"));

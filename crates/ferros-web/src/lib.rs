@@ -15,6 +15,7 @@ use ferros_request_xml::ReadOptions;
 use tokio::net::TcpListener;
 
 mod access;
+mod accounts;
 mod api;
 mod auth;
 mod control;
@@ -25,6 +26,7 @@ mod pages;
 mod preview;
 mod problem;
 mod programs;
+mod proposals;
 mod requests;
 mod sky;
 mod status;
@@ -55,6 +57,23 @@ pub struct WebSettings {
     pub archive_root: Option<std::path::PathBuf>,
     /// The configuration in effect as TOML (secrets hidden), for the Config page.
     pub config_text: String,
+    /// Mail to users (registration, activation, password reset, program
+    /// members); none: those pages say mail is not set up.
+    pub mail: Option<MailSettings>,
+    /// Proposals for a period close this many days before it starts.
+    pub proposal_deadline_days: u32,
+}
+
+/// How the web server mails users.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub mailer: Arc<ferros_mail::Mailer>,
+    /// The address users reach this server at, for the links in mails.
+    pub base_url: String,
+    /// How long an activation link lasts.
+    pub activation: chrono::TimeDelta,
+    /// How long a password reset link lasts.
+    pub reset: chrono::TimeDelta,
 }
 
 impl Default for WebSettings {
@@ -69,6 +88,8 @@ impl Default for WebSettings {
             sky: None,
             archive_root: None,
             config_text: String::new(),
+            mail: None,
+            proposal_deadline_days: 30,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Accounts made by an administrator, from the Users page or the API, and
-//! one's own password.
+//! Accounts made by an administrator, from the Users page or the API,
+//! activated or deactivated (the user told by mail), and one's own password.
 
 use std::collections::BTreeSet;
 
@@ -19,11 +19,8 @@ pub async fn create(
     programs: &[String],
 ) -> Result<Option<String>, Problem> {
     validate_username(username).map_err(|e| Problem::unprocessable(e.to_string(), vec![]))?;
-    if email.len() > 254 || email.chars().any(char::is_control) {
-        return Err(Problem::unprocessable(
-            "the e-mail address is longer than 254 characters or has control characters",
-            vec![],
-        ));
+    if !email.is_empty() {
+        crate::accounts::check_email(email)?;
     }
     if profiles.is_empty() || profiles.len() > Profile::ALL.len() || programs.len() > 100 {
         return Err(Problem::unprocessable("give 1 to 8 profiles and at most 100 programs", vec![]));
@@ -63,8 +60,9 @@ pub async fn set_active(state: &AppState, me: &str, username: &str, active: bool
     if username == me && !active {
         return Err(Problem::new(StatusCode::CONFLICT, "you cannot deactivate your own account"));
     }
-    state.db().set_user_active(username, active).await?;
-    Ok(format!("{username} {}", if active { "activated" } else { "deactivated" }))
+    let user = state.db().set_user_active(username, active).await?;
+    crate::accounts::tell_active(state, &user, active).await;
+    Ok(format!("{username} {}; they were told by mail", if active { "activated" } else { "deactivated" }))
 }
 
 /// Changes the viewer's own password: the current one is checked (under the

@@ -113,6 +113,8 @@ pub async fn run(ctx: &Context, args: StartArgs) -> CliResult {
             night_altitude: settings.site.night_sun_altitude,
             horizon: settings.site.horizon,
         }),
+        mail: Some(mail_settings(settings)?),
+        proposal_deadline_days: settings.proposals.deadline_days,
     };
     let state =
         AppState::with_settings(db.clone(), ctx.clock, settings.site.name.clone(), import, web_settings);
@@ -168,4 +170,17 @@ async fn log(db: &Db, ctx: &Context, level: LogLevel, message: String) {
     if let Err(e) = db.log(&entry).await {
         tracing::warn!("cannot write to the log table: {e}");
     }
+}
+
+/// The web server's mail: the `[mail]` settings, the outbox under the data folder.
+fn mail_settings(settings: &ferros_config::Settings) -> anyhow::Result<ferros_web::MailSettings> {
+    let m = &settings.mail;
+    let mailer = ferros_mail::Mailer::new(m, &settings.data_dir)?;
+    let hours = |h: f64| chrono::TimeDelta::seconds((h * 3600.0).round() as i64);
+    Ok(ferros_web::MailSettings {
+        mailer: std::sync::Arc::new(mailer),
+        base_url: m.base_url.clone(),
+        activation: hours(m.activation_hours),
+        reset: hours(m.reset_hours),
+    })
 }

@@ -1045,3 +1045,136 @@ pub async fn a_backup_restores_everything(db: &Db, fresh: &Db) {
     let e = ferros_db::Db::read_manifest(&target).unwrap_err().to_string();
     assert!(e.contains("not a Ferros backup manifest"), "{e}");
 }
+
+pub async fn accounts_register_activate_and_reset(db: &Db) {
+    use ferros_db::{Registration, TokenPurpose};
+    setup(db).await;
+    let later = |h: i64| now() + chrono::TimeDelta::hours(h);
+    let r = Registration {
+        username: "newbie",
+        email: "New@Example.org",
+        password_hash: "$argon2id$fake",
+        intentions: "afterglows",
+        token_hash: "t-activate",
+        now: now(),
+        expires_at: later(72),
+    };
+    let u = db.register_user(&r).await.unwrap();
+    assert!(u.pending && !u.active && u.profiles.contains(&Profile::Observer));
+    assert_eq!(u.intentions, "afterglows");
+    let e = db
+        .register_user(&Registration { username: "other", email: "new@example.ORG", token_hash: "t2", ..r })
+        .await;
+    assert!(e.unwrap_err().to_string().contains("belongs to another account"));
+    let e = db.register_user(&Registration { email: "x@y.org", token_hash: "t3", ..r }).await;
+    assert!(e.unwrap_err().to_string().contains("is taken already"));
+    let e = db.create_user(&new_user("dup", &[Profile::Observer], &[]), now()).await;
+    assert!(e.is_ok(), "dup@example.org is free");
+    let e = db
+        .create_user(
+            &NewUser { email: "DUP@example.org".into(), ..new_user("dup2", &[Profile::Observer], &[]) },
+            now(),
+        )
+        .await;
+    assert!(e.unwrap_err().to_string().contains("belongs to another account"));
+    // The activation link: wrong purpose, expired, then once.
+    assert!(matches!(
+        db.token_user("t-activate", TokenPurpose::Reset, now()).await,
+        Err(DbError::NotFound { .. })
+    ));
+    let e = db.activate_user("t-activate", later(73)).await.unwrap_err().to_string();
+    assert!(e.contains("this activation link expired at"), "{e}");
+    assert_eq!(db.token_user("t-activate", TokenPurpose::Activate, now()).await.unwrap().username, "newbie");
+    let u = db.activate_user("t-activate", later(1)).await.unwrap();
+    assert!(u.active && !u.pending);
+    let e = db.activate_user("t-activate", later(2)).await.unwrap_err().to_string();
+    assert!(e.contains("was used already"), "{e}");
+    // A reset link: for an active account's address only; once.
+    assert!(db.create_reset("nobody@example.org", "r0", now(), later(1)).await.unwrap().is_none());
+    for i in 0..7 {
+        db.create_reset("new@example.org", &format!("r{i}"), now() + chrono::TimeDelta::seconds(i), later(1))
+            .await
+            .unwrap();
+    }
+    let e = db.reset_password("r0", "$argon2id$new", now()).await.unwrap_err();
+    assert!(matches!(e, DbError::NotFound { .. }), "the oldest links went: {e}");
+    let u = db.reset_password("r6", "$argon2id$new", now()).await.unwrap();
+    assert_eq!(db.password_hash(&u.username).await.unwrap().as_deref(), Some("$argon2id$new"));
+    assert!(
+        db.reset_password("r6", "$argon2id$again", now())
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("used already")
+    );
+    assert!(
+        db.reset_password("r5", "$argon2id$late", later(2))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("expired")
+    );
+    // Members.
+    let (added, removed) = db.set_members("GRB", &["newbie".into(), "alice".into()], &[]).await.unwrap();
+    assert_eq!(added.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["newbie"], "alice was in");
+    assert!(removed.is_empty());
+    let (_, removed) = db.set_members("GRB", &[], &["newbie".into()]).await.unwrap();
+    assert_eq!(removed.len(), 1);
+    assert!(matches!(db.set_members("GRB", &["ghost".into()], &[]).await, Err(DbError::NotFound { .. })));
+    assert!(matches!(db.set_members("NOPE", &[], &[]).await, Err(DbError::NotFound { .. })));
+}
+
+pub async fn proposals_are_voted_and_become_programs(db: &Db) {
+    use ferros_domain::{Grade, NewProposal, Quota};
+    setup(db).await;
+    db.create_user(&new_user("tina", &[Profile::Tac], &[]), now()).await.unwrap();
+    let p = NewProposal {
+        name: "GRB-2027A".into(),
+        description: "SVOM afterglows".into(),
+        period: "2027A".parse().unwrap(),
+        hours_asked: Seconds::from_hours("h", 100.0).unwrap(),
+        continues: Some("GRB".into()),
+    };
+    let made = db.create_proposal(&p, "alice", now()).await.unwrap();
+    assert_eq!((made.proposer.as_str(), made.program.as_deref()), ("alice", None));
+    let e = db.create_proposal(&p, "alice", now()).await.unwrap_err().to_string();
+    assert!(e.contains("is named \"GRB-2027A\" already"), "{e}");
+    let bad = NewProposal { continues: Some("NOPE".into()), name: "X".into(), ..p.clone() };
+    assert!(matches!(db.create_proposal(&bad, "alice", now()).await, Err(DbError::NotFound { .. })));
+    db.vote(made.id, "tina", Grade::C, "weak", now()).await.unwrap();
+    let v = db.vote(made.id, "tina", Grade::A, "strong", now()).await.unwrap();
+    assert_eq!(v.votes.len(), 1);
+    assert_eq!((v.votes[0].grade, v.votes[0].comment.as_str()), (Grade::A, "strong"));
+    let p2 = NewProposal { hours_asked: Seconds::from_hours("h", 80.0).unwrap(), ..p.clone() };
+    assert_eq!(db.update_proposal(made.id, &p2, now()).await.unwrap().proposal.hours_asked.hours(), 80.0);
+    let program = db
+        .accept_proposal(
+            made.id,
+            Grade::A.priority(),
+            Quota::percent(10.0).unwrap(),
+            Some(period_night()),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((program.name.as_str(), program.period.to_string().as_str()), ("GRB-2027A", "2027A"));
+    assert_eq!(program.quota, Seconds::from_hours("q", 200.0).unwrap());
+    let alice = db.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(program.pi, Some(alice.id));
+    assert!(alice.programs.contains(&program.id));
+    assert_eq!(db.proposal(made.id).await.unwrap().unwrap().program.as_deref(), Some("GRB-2027A"));
+    assert!(
+        db.vote(made.id, "tina", Grade::B, "", now())
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("no longer changes")
+    );
+    assert!(db.delete_proposal(made.id).await.is_err());
+    assert!(db.accept_proposal(made.id, Grade::A.priority(), Quota::Unallocated, None, now()).await.is_err());
+    let other = NewProposal { name: "AGN-2027A".into(), continues: None, ..p };
+    let o = db.create_proposal(&other, "alice", now()).await.unwrap();
+    assert_eq!(db.list_proposals(10).await.unwrap().len(), 2);
+    db.delete_proposal(o.id).await.unwrap();
+    assert!(db.proposal(o.id).await.unwrap().is_none());
+}

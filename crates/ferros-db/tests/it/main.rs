@@ -66,6 +66,8 @@ on_both_backends!(
     sessions_open_expire_and_end_with_their_user,
     the_pipeline_queue_and_its_products,
     quotas_share_the_period_and_bound_submissions,
+    accounts_register_activate_and_reset,
+    proposals_are_voted_and_become_programs,
 );
 
 #[tokio::test]

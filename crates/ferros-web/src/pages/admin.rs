@@ -36,10 +36,15 @@ struct ProgramPage {
     nav: Nav,
     u: crate::programs::UsageView,
     may_edit: bool,
+    /// The SP-PI (or a user manager): chooses the members among all users.
+    may_manage: bool,
+    /// Every user name, for the SP-PI's choice; the members' names.
+    all_users: Vec<String>,
+    members: Vec<String>,
     error: String,
 }
 
-async fn program_page(
+pub(crate) async fn program_page(
     state: &AppState,
     viewer: Viewer,
     name: &str,
@@ -48,12 +53,28 @@ async fn program_page(
     status: StatusCode,
 ) -> Response {
     let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
-    match crate::programs::usage(state, user, name).await {
-        Ok(u) => render(
+    let loaded = async {
+        let u = crate::programs::usage(state, user, name).await?;
+        let may_manage = crate::accounts::may_manage_members(state, user, name).await?;
+        let users = state.db().list_users().await?;
+        let id = state.db().program_by_name(name).await?.map(|p| p.id);
+        let members = users
+            .iter()
+            .filter(|x| id.is_some_and(|id| x.programs.contains(&id)))
+            .map(|x| x.username.clone())
+            .collect();
+        let all_users = if may_manage { users.into_iter().map(|x| x.username).collect() } else { Vec::new() };
+        Ok::<_, Problem>((u, may_manage, all_users, members))
+    };
+    match loaded.await {
+        Ok((u, may_manage, all_users, members)) => render(
             status,
             &ProgramPage {
                 nav: Nav::new(state, &viewer, "/programs").with_flash(flash),
                 may_edit: viewer.may(Right::SetQuotaAndPriority),
+                may_manage,
+                all_users,
+                members,
                 u,
                 error,
             },

@@ -20,8 +20,10 @@ pub mod home;
 pub mod images;
 pub mod login;
 pub mod monitoring;
+pub mod proposals;
 pub mod requests;
 pub mod schedule;
+pub mod signup;
 pub mod system;
 pub mod users;
 
@@ -69,6 +71,7 @@ const MENU: &[(&str, &[Entry])] = &[
     (
         "Science",
         &[
+            ("/proposals", "Proposals", Right::ViewProposals),
             ("/requests", "Requests", Right::SubmitRequest),
             ("/alerts", "Alerts", Right::ViewAlerts),
             ("/schedule", "Schedule", Right::ViewSchedule),

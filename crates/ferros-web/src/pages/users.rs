@@ -16,7 +16,8 @@ use crate::problem::Problem;
 #[template(path = "users.html")]
 struct UsersPage {
     nav: Nav,
-    users: Vec<(String, String, String, bool)>,
+    /// Name, e-mail, profiles, active, state, intentions.
+    users: Vec<(String, String, String, bool, &'static str, String)>,
     profiles: Vec<(&'static str, &'static str)>,
     error: String,
 }
@@ -36,7 +37,12 @@ async fn show(
         .into_iter()
         .map(|u| {
             let profiles = u.profiles.iter().map(|p| p.label()).collect::<Vec<_>>().join(", ");
-            (u.username, u.email, profiles, u.active)
+            let st = match (u.active, u.pending) {
+                (true, _) => "active",
+                (false, true) => "pending",
+                (false, false) => "deactivated",
+            };
+            (u.username, u.email, profiles, u.active, st, u.intentions)
         })
         .collect();
     let profiles = Profile::ALL.iter().map(|p| (p.code(), p.label())).collect();

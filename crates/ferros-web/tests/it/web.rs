@@ -88,6 +88,7 @@ fn concrete(path: &str) -> String {
         .replace("{action}", "submit")
         .replace("{quantity}", "rain")
         .replace("{name}", "nobody")
+        .replace("{token}", "no-such-token")
 }
 
 /// A profile (none: a visitor) with its bearer and cookie sessions.
@@ -797,6 +798,383 @@ async fn programs_show_their_quotas_and_the_pi_sets_them() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         a.body.contains("quota_percent: &#34;abc&#34; is not a number") || a.body.contains("is not a number"),
+        "{}",
+        a.body
+    );
+}
+
+/// The mails in an outbox: (to, whole text), oldest first.
+fn outbox(dir: &std::path::Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<std::path::PathBuf> =
+        entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            // Quoted-printable's soft line breaks and '=' undone.
+            let text = std::fs::read_to_string(p)
+                .unwrap()
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            let to = text.lines().find_map(|l| l.strip_prefix("To: ")).unwrap_or_default().to_owned();
+            (to, text)
+        })
+        .collect()
+}
+
+/// The token of the first link `…/{route}/TOKEN` in `text`.
+fn link_token(text: &str, route: &str) -> String {
+    let at = text.find(&format!("/{route}/")).unwrap_or_else(|| panic!("no /{route}/ link in {text}"));
+    text[at + route.len() + 2..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Registration, activation by a PI, deactivation, password reset and the
+/// SP-PI's members, each told by mail (an outbox here); every refusal of
+/// the list said clearly.
+#[tokio::test]
+async fn accounts_follow_their_life_cycle_by_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let box_dir = dir.path().join("outbox");
+    let mail = ferros_web::MailSettings {
+        mailer: std::sync::Arc::new(
+            ferros_mail::Mailer::outbox_only("ferros@example.org", box_dir.clone()).unwrap(),
+        ),
+        base_url: "http://ferros.test/".into(),
+        activation: TimeDelta::hours(72),
+        reset: TimeDelta::hours(1),
+    };
+    let app = super::spawn_app_with(ferros_web::WebSettings { mail: Some(mail), ..Default::default() }).await;
+    add_program(&app, "GRB").await;
+    let pi = NewUser {
+        username: "paula".into(),
+        email: "pi@example.org".into(),
+        password_hash: "!".into(),
+        profiles: [Profile::Pi].into(),
+        programs: vec![],
+    };
+    app.db.create_user(&pi, Utc::now()).await.unwrap();
+    let (pi_token, _) = session(&app, "paula", &[Profile::Pi], SessionKind::Bearer).await;
+    let (observer, _) = session(&app, "olga", &[Profile::Observer], SessionKind::Bearer).await;
+    let json = |uri: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut r = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        r.body(Body::from(body.to_string())).unwrap()
+    };
+    let signup = |name: &str, email: &str, password: &str| {
+        serde_json::json!({"username": name, "email": email, "password": password,
+            "intentions": "GRB afterglows in r and J, a few nights a month"})
+    };
+    // Registered: pending; its owner and the PI are mailed.
+    let a =
+        send(&app, json("/api/v1/register", None, signup("newbie", "New@Example.org", "a fine long secret")))
+            .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert!(a.body.contains("waits for a PI's validation"), "{}", a.body);
+    let mails = outbox(&box_dir);
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails.iter().any(|(to, t)| to.contains("New@Example.org") && t.contains("waits for validation")));
+    let (_, to_pi) = mails.iter().find(|(to, _)| to.contains("pi@example.org")).unwrap();
+    assert!(to_pi.contains("GRB afterglows in r and J"), "{to_pi}");
+    let token = link_token(to_pi, "activate");
+    assert!(to_pi.contains(&format!("http://ferros.test/activate/{token}")), "{to_pi}");
+    let u = app.db.user_by_name("newbie").await.unwrap().unwrap();
+    assert!(u.pending && !u.active);
+    let login = |password: &str| {
+        json("/api/v1/login", None, serde_json::json!({"username": "newbie", "password": password}))
+    };
+    assert_eq!(
+        send(&app, login("a fine long secret")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "pending: no login"
+    );
+    // Refused: a taken e-mail address or name, a weak password, a bad address.
+    let a =
+        send(&app, json("/api/v1/register", None, signup("other", "new@example.ORG", "a fine long secret")))
+            .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("belongs to another account"), "{}", a.body);
+    let a =
+        send(&app, json("/api/v1/register", None, signup("newbie", "x@example.org", "a fine long secret")))
+            .await;
+    assert!(a.status == StatusCode::CONFLICT && a.body.contains("taken already"), "{}", a.body);
+    let a = send(&app, json("/api/v1/register", None, signup("weak", "w@example.org", "password123"))).await;
+    assert!(
+        a.status == StatusCode::UNPROCESSABLE_ENTITY && a.body.contains("too easy to guess"),
+        "{}",
+        a.body
+    );
+    let a = send(&app, json("/api/v1/register", None, signup("weak", "w@example.org", "short"))).await;
+    assert!(a.body.contains("10 to 256 characters"), "{}", a.body);
+    let a =
+        send(&app, json("/api/v1/register", None, signup("bad", "no address", "a fine long secret"))).await;
+    assert!(a.body.contains("is not an e-mail address"), "{}", a.body);
+    assert_eq!(outbox(&box_dir).len(), 2, "no mail for a refusal");
+    // Activation: a PI's; the link once; an observer may not.
+    let a =
+        send(&app, json(&format!("/api/v1/activate/{token}"), Some(&observer), serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let a =
+        send(&app, json(&format!("/api/v1/activate/{token}"), Some(&pi_token), serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(outbox(&box_dir).iter().any(|(to, t)| to.contains("New@") && t.contains("is active")));
+    assert_eq!(send(&app, login("a fine long secret")).await.status, StatusCode::OK);
+    let a =
+        send(&app, json(&format!("/api/v1/activate/{token}"), Some(&pi_token), serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("was used already"), "{}", a.body);
+    let a = send(&app, json("/api/v1/activate/forged-token", Some(&pi_token), serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    // An expired link.
+    let a =
+        send(&app, json("/api/v1/register", None, signup("late", "late@example.org", "another fine secret")))
+            .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let late =
+        outbox(&box_dir).into_iter().rev().find(|(to, t)| to.contains("pi@") && t.contains("late")).unwrap();
+    let hash = ferros_auth::digest(&link_token(&late.1, "activate"));
+    let e =
+        app.db.activate_user(&hash, app.state_now() + TimeDelta::hours(100)).await.unwrap_err().to_string();
+    assert!(e.contains("this activation link expired at"), "{e}");
+    // The activation page shows the intentions.
+    let (cookie, csrf) = session(&app, "paula", &[Profile::Pi], SessionKind::Cookie).await;
+    let a = send(&app, with_cookie(&format!("/activate/{}", link_token(&late.1, "activate")), &cookie)).await;
+    assert!(a.status == StatusCode::OK && a.body.contains("GRB afterglows"), "{}", a.body);
+    // Deactivation and reactivation, told by mail.
+    let form = |uri: &str| {
+        Request::post(uri)
+            .header(header::COOKIE, format!("ferros_session={cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap()
+    };
+    assert_eq!(send(&app, form("/users/newbie/deactivate")).await.status, StatusCode::OK);
+    assert!(outbox(&box_dir).iter().any(|(to, t)| to.contains("New@") && t.contains("was deactivated")));
+    assert_eq!(send(&app, login("a fine long secret")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&app, form("/users/newbie/activate")).await.status, StatusCode::OK);
+    assert_eq!(send(&app, login("a fine long secret")).await.status, StatusCode::OK);
+    // A password reset: the same answer for an unknown address, the link once.
+    let before = outbox(&box_dir).len();
+    let a =
+        send(&app, json("/api/v1/password-reset", None, serde_json::json!({"email": "nobody@example.org"})))
+            .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(outbox(&box_dir).len(), before, "no mail to nobody");
+    let a = send(&app, json("/api/v1/password-reset", None, serde_json::json!({"email": "NEW@example.org"})))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let reset = outbox(&box_dir).into_iter().rev().find(|(_, t)| t.contains("/password-reset/")).unwrap();
+    let rt = link_token(&reset.1, "password-reset");
+    let uri = format!("/api/v1/password-reset/{rt}");
+    let a = send(&app, json(&uri, None, serde_json::json!({"password": "newbie-2026"}))).await;
+    assert!(a.status == StatusCode::UNPROCESSABLE_ENTITY && a.body.contains("too easy"), "{}", a.body);
+    let a = send(&app, json(&uri, None, serde_json::json!({"password": "a brand new secret"}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(send(&app, login("a brand new secret")).await.status, StatusCode::OK);
+    let a = send(&app, json(&uri, None, serde_json::json!({"password": "yet another secret"}))).await;
+    assert!(a.status == StatusCode::CONFLICT && a.body.contains("was used already"), "{}", a.body);
+    // The SP-PI chooses the members; each is told.
+    app.db
+        .update_program(
+            "GRB",
+            &ferros_domain::ProgramChanges {
+                pi: Some(app.db.user_by_name("olga").await.unwrap().unwrap().id),
+                ..Default::default()
+            },
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let members = "/api/v1/programs/GRB/members";
+    let a = send(&app, json(members, Some(&observer), serde_json::json!({"add": ["newbie"]}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        outbox(&box_dir).iter().any(|(to, t)| to.contains("New@") && t.contains("member of the program GRB"))
+    );
+    let grb = app.db.program_by_name("GRB").await.unwrap().unwrap();
+    assert!(app.db.user_by_name("newbie").await.unwrap().unwrap().programs.contains(&grb.id));
+    let (newbie, _) = session(&app, "newbie", &[], SessionKind::Bearer).await;
+    let a = send(&app, json(members, Some(&newbie), serde_json::json!({"add": ["late"]}))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "not the SP-PI: {}", a.body);
+    let a = send(&app, json(members, Some(&observer), serde_json::json!({"remove": ["olga"]}))).await;
+    assert!(a.status == StatusCode::CONFLICT && a.body.contains("the program's PI"), "{}", a.body);
+    let a = send(&app, json(members, Some(&observer), serde_json::json!({"add": ["ghost"]}))).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    let a = send(&app, json(members, Some(&observer), serde_json::json!({"remove": ["newbie"]}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        outbox(&box_dir)
+            .iter()
+            .any(|(to, t)| to.contains("New@") && t.contains("removed you from the program GRB"))
+    );
+}
+
+/// Proposals: an observer proposes for the coming period until its
+/// deadline, the TAC grades, the PI makes a program of it; the refusals
+/// (a vote from a non-TAC user, a closed period, someone else's proposal,
+/// a quota past 100 %) said clearly.
+#[tokio::test]
+async fn proposals_go_from_observer_to_tac_to_program() {
+    let sky = ferros_web::SkySettings {
+        site: ferros_astro::Site::new(31.0447, -115.4637, 2790.0).unwrap(),
+        night_altitude: -12.0,
+        horizon: 10.0,
+    };
+    let app = super::spawn_app_with(ferros_web::WebSettings { sky: Some(sky), ..Default::default() }).await;
+    add_program(&app, "GRB").await;
+    let member = NewUser {
+        username: "alice".into(),
+        email: String::new(),
+        password_hash: "!".into(),
+        profiles: [Profile::Observer].into(),
+        programs: vec!["GRB".into()],
+    };
+    app.db.create_user(&member, Utc::now()).await.unwrap();
+    let (olga, _) = session(&app, "olga", &[Profile::Observer], SessionKind::Bearer).await;
+    let (bob, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Bearer).await;
+    let (tina, _) = session(&app, "tina", &[Profile::Tac], SessionKind::Bearer).await;
+    let (tom, _) = session(&app, "tom", &[Profile::Tac], SessionKind::Bearer).await;
+    let (pi, _) = session(&app, "paula", &[Profile::Pi], SessionKind::Bearer).await;
+    let post = |uri: &str, t: &str, body: serde_json::Value| {
+        Request::post(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let proposal = serde_json::json!({"name": "GRB-2027A", "description": "SVOM afterglows, r and J", "hours": 120,
+        "continues": "GRB"});
+    // Today is 2026-11-22: 2026B has started; 2027A takes proposals until 2026-12-02.
+    let a = send(&app, post("/api/v1/proposals", &olga, serde_json::json!({"name": "X", "description": "late for this one", "hours": 1, "period": "2026B"}))).await;
+    assert!(
+        a.status == StatusCode::UNPROCESSABLE_ENTITY && a.body.contains("2026B has started"),
+        "{}",
+        a.body
+    );
+    let a = send(&app, post("/api/v1/proposals", &olga, proposal.clone())).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(
+        (v["proposal"]["period"].as_str(), v["deadline"].as_str()),
+        (Some("2027A"), Some("2026-12-02"))
+    );
+    let a = send(
+        &app,
+        post(
+            "/api/v1/proposals",
+            &bob,
+            serde_json::json!({"name": "GRB", "description": "a program's name", "hours": 1}),
+        ),
+    )
+    .await;
+    assert!(a.status == StatusCode::CONFLICT && a.body.contains("a program is named"), "{}", a.body);
+    // Only its proposer changes it.
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/edit"), &bob, proposal.clone())).await;
+    assert!(a.status == StatusCode::FORBIDDEN && a.body.contains("only its proposer"), "{}", a.body);
+    let mut changed = proposal.clone();
+    changed["hours"] = serde_json::json!(100);
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/edit"), &olga, changed)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // Votes: the TAC's only.
+    let ballot = |g: &str| serde_json::json!({"grade": g, "comment": "strong science case"});
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &olga, ballot("A"))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "a vote from a non-TAC user: {}", a.body);
+    assert!(a.body.contains("your profiles do not allow this"), "{}", a.body);
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &tina, ballot("D"))).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(
+        send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &tina, ballot("C"))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &tina, ballot("A"))).await.status,
+        StatusCode::OK
+    );
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &tom, ballot("B"))).await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["votes"].as_array().unwrap().len(), 2, "a second vote replaces the first: {v}");
+    assert_eq!(v["grade"], "B", "the median of A and B, the worse one");
+    // The PI makes the program.
+    let accept = format!("/api/v1/proposals/{id}/accept");
+    assert_eq!(send(&app, post(&accept, &olga, serde_json::json!({}))).await.status, StatusCode::FORBIDDEN);
+    let a = send(&app, post(&accept, &pi, serde_json::json!({"quota_percent": 120}))).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let a = send(&app, post(&accept, &pi, serde_json::json!({"quota_percent": 5}))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let made: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        (made["program"].as_str(), made["period"].as_str(), made["priority"].as_i64()),
+        (Some("GRB-2027A"), Some("2027A"), Some(20))
+    );
+    let program = app.db.program_by_name("GRB-2027A").await.unwrap().unwrap();
+    assert_eq!(program.pi, Some(app.db.user_by_name("olga").await.unwrap().unwrap().id));
+    for who in ["olga", "alice"] {
+        let u = app.db.user_by_name(who).await.unwrap().unwrap();
+        assert!(
+            u.programs.contains(&program.id),
+            "{who} is a member (proposer, or of the program it continues)"
+        );
+    }
+    // A program now: no more votes, changes or withdrawal.
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/vote"), &tom, ballot("A"))).await;
+    assert!(
+        a.status == StatusCode::CONFLICT
+            && a.body.contains("GRB-2027A")
+            && a.body.contains("already: it no longer changes"),
+        "{}",
+        a.body
+    );
+    let a = send(&app, post(&format!("/api/v1/proposals/{id}/delete"), &olga, serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    // Another proposal, its quota past the period's 100 %.
+    let a = send(
+        &app,
+        post(
+            "/api/v1/proposals",
+            &bob,
+            serde_json::json!({"name": "AGN-2027A", "description": "reverberation mapping", "hours": 50}),
+        ),
+    )
+    .await;
+    let id2 = serde_json::from_str::<serde_json::Value>(&a.body).unwrap()["id"].as_i64().unwrap();
+    let a = send(
+        &app,
+        post(&format!("/api/v1/proposals/{id2}/accept"), &pi, serde_json::json!({"quota_percent": 96})),
+    )
+    .await;
+    assert!(a.status == StatusCode::CONFLICT && a.body.contains("would total 101.0 %"), "{}", a.body);
+    let a = send(&app, post(&format!("/api/v1/proposals/{id2}/delete"), &bob, serde_json::json!({}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let list = send(
+        &app,
+        Request::get("/api/v1/proposals")
+            .header(header::AUTHORIZATION, format!("Bearer {tina}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&list.body).unwrap().as_array().unwrap().len(), 1);
+
+    // Past its deadline, a period takes no proposal.
+    let late =
+        super::spawn_app_with(ferros_web::WebSettings { proposal_deadline_days: 60, ..Default::default() })
+            .await;
+    let (olga, _) = session(&late, "olga", &[Profile::Observer], SessionKind::Bearer).await;
+    let mut p = proposal.clone();
+    p["period"] = serde_json::json!("2027A");
+    p["continues"] = serde_json::Value::Null;
+    let a = send(&late, post("/api/v1/proposals", &olga, p)).await;
+    assert!(
+        a.status == StatusCode::CONFLICT
+            && a.body.contains("proposals for 2027A closed on 2026-11-02 (propose for 2027B)"),
         "{}",
         a.body
     );
