@@ -303,6 +303,41 @@ pub async fn accept_proposal(
         .into_response())
 }
 
+pub async fn request_images(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let images = crate::images::of_request(&state, user, id).await?;
+    Ok(Json(images.iter().map(crate::images::listed).collect::<Vec<_>>()).into_response())
+}
+
+pub async fn request_archive(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    Ok(crate::images::archive(&state, user, id).await?)
+}
+
+pub async fn image_file(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    let user = viewer.user().ok_or_else(Problem::unauthorized)?;
+    let path = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "path")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| Problem::bad_request("give the image's archive path: ?path=..."))?;
+    let image = crate::images::visible(&state, user, &path).await?;
+    let file = crate::images::file(&state, &image)?;
+    let bytes = crate::images::read(file.clone()).await?;
+    Ok(crate::images::fits_download(&file, bytes))
+}
+
 /// What each API route does, takes and answers, for the document.
 fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Value)>, Value) {
     #[allow(non_snake_case, reason = "a constant schema, named like one")]
@@ -365,6 +400,21 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<(&'static str, Va
         ("POST", "/api/v1/requests/{id}/{action}") => {
             ("submit, unsubmit (back to COMPLETE before it runs) or cancel a request.", None, obj)
         }
+        ("GET", "/api/v1/requests/{id}/images") => (
+            "The images of a request the caller sees (raw and calibrated), oldest first, each with where to download it.",
+            None,
+            json!({"type": "array", "items": {"type": "object"}}),
+        ),
+        ("GET", "/api/v1/requests/{id}/archive") => (
+            "All the images of a request (raw and calibrated) as one tar archive, streamed; 404 without an image.",
+            None,
+            json!({"type": "string", "format": "binary"}),
+        ),
+        ("GET", "/api/v1/images/file") => (
+            "One image's FITS file, by its archive path (?path=...): the caller's requests' and programs' images, all for PI and SysAdmin; 404 otherwise.",
+            None,
+            json!({"type": "string", "format": "binary"}),
+        ),
         ("GET", "/api/v1/proposals") => (
             "The proposals, newest period first, each with its votes, the TAC's grade (the median vote), its deadline and its program once accepted.",
             None,
@@ -511,6 +561,10 @@ pub fn document() -> Value {
             };
             params.push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
         }
+        if r.path == "/api/v1/images/file" {
+            params.push(json!({"name": "path", "in": "query", "required": true,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 1024}}));
+        }
         let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         let ok_code = if r.method == "POST" && (r.path == "/api/v1/requests" || r.path == "/api/v1/register")
         {
@@ -524,7 +578,15 @@ pub fn document() -> Value {
         if ok_code == "204" {
             responses.insert(ok_code.into(), json!({"description": "done"}));
         } else {
-            let ct = if r.path.ends_with("/xml") { "application/xml" } else { "application/json" };
+            let ct = if r.path.ends_with("/xml") {
+                "application/xml"
+            } else if r.path.ends_with("/archive") {
+                "application/x-tar"
+            } else if r.path.ends_with("/file") {
+                "application/fits"
+            } else {
+                "application/json"
+            };
             responses.insert(ok_code.into(), json!({"description": "done", "content": {ct: {"schema": ok}}}));
         }
         responses.insert("400".into(), err("the request is malformed"));

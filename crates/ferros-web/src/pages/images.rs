@@ -107,6 +107,19 @@ async fn bytes_of(
     Ok((name, crate::images::read(file).await?))
 }
 
+/// All the images of a request as one tar archive.
+pub async fn archive(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let Some(user) = viewer.user() else { return super::error_page(&Problem::unauthorized(), viewer) };
+    match crate::images::archive(&state, user, id).await {
+        Ok(r) => r,
+        Err(p) => super::error_page(&p, viewer),
+    }
+}
+
 /// The FITS file, as archived.
 pub async fn fits(
     State(state): State<AppState>,

@@ -641,6 +641,66 @@ async fn images_are_served_to_whom_may_see_them() {
     )
     .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+
+    // Its calibrated image beside the raw one, and the API: the list, one
+    // file, the whole request as a tar archive; others get 404.
+    image.path = "produced/r1/sequence_1/a_L1.fits".into();
+    image.calibration = ferros_domain::CalibrationLevel::Calibrated;
+    app.db.insert_image(&image).await.unwrap();
+    std::fs::write(archive.join(&image.path), &fits).unwrap();
+    let (alice, _) = session(&app, "alice", &[Profile::Observer], SessionKind::Bearer).await;
+    let (bob, _) = session(&app, "bob", &[Profile::Observer], SessionKind::Bearer).await;
+    let get = |uri: &str, t: &str| {
+        Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).unwrap()
+    };
+    let a = send(&app, get(&format!("/api/v1/requests/{}/images", id.0), &alice)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(list.len(), 4);
+    let l1 = list.iter().find(|i| i["path"] == "produced/r1/sequence_1/a_L1.fits").unwrap();
+    assert_eq!(l1["level"], "calibrated");
+    let a = send(&app, get(l1["file"].as_str().unwrap(), &alice)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/fits");
+    assert_eq!(send(&app, get(l1["file"].as_str().unwrap(), &bob)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&app, get(&format!("/api/v1/requests/{}/images", id.0), &bob)).await.status,
+        StatusCode::NOT_FOUND,
+        "someone else's request"
+    );
+    let res = router(app.state.clone())
+        .oneshot(get(&format!("/api/v1/requests/{}/archive", id.0), &alice))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/x-tar");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let mut tar = tar::Archive::new(&bytes[..]);
+    let mut names = Vec::new();
+    for e in tar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        if name.ends_with("a.fits") || name.ends_with("a_L1.fits") {
+            assert_eq!(data, fits, "{name} whole");
+        }
+        if name.ends_with("MISSING.txt") {
+            assert!(String::from_utf8(data).unwrap().contains("gone.fits"), "the missing file is said");
+        }
+        names.push(name);
+    }
+    let prefix = format!("request_{}/produced/r1/sequence_1/", id.0);
+    for f in ["a.fits", "a_L1.fits", "broken.fits"] {
+        assert!(names.contains(&format!("{prefix}{f}")), "{f} in {names:?}");
+    }
+    assert!(names.iter().any(|n| n.ends_with("MISSING.txt")), "{names:?}");
+    let a = send(&app, get(&format!("/api/v1/requests/{}/archive", id.0), &bob)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "someone else's archive: {}", a.body);
+    let a = send(&app, with_cookie(&format!("/images/archive/{}", id.0), &alice_cookie)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = send(&app, with_cookie(&format!("/images?request={}", id.0), &alice_cookie)).await;
+    assert!(a.body.contains(&format!("/images/archive/{}", id.0)), "{}", a.body);
 }
 
 /// The live updates: an event stream whose first event comes at once, with

@@ -1252,7 +1252,11 @@ fn a_backup_is_restored_into_a_fresh_folder() {
     let file = samples().into_iter().find(|p| p.ends_with("routine_request_02.xml")).unwrap();
     f.ok(&["request", "import", s(&file), "--user", "alice", "--submit"]);
     let backup = f.dir.path().join("backup");
+    // While Ferros runs (its agents planning and writing).
+    let mut running = Running::start(&f, "2026-12-02T03:00:00Z", &[]);
+    running.wait("  web        http://");
     let out = f.ok(&["backup", backup.to_str().unwrap()]);
+    running.kill("-INT");
     assert!(
         out.contains("backed up sqlite database") && out.contains("the configuration ferros.toml"),
         "{out}"
@@ -1263,8 +1267,18 @@ fn a_backup_is_restored_into_a_fresh_folder() {
     let g = Ferros::new();
     let out = g.ok(&["restore", backup.to_str().unwrap()]);
     assert!(out.contains("restored") && out.contains("configuration restored to ferros.toml"), "{out}");
-    assert_eq!(g.json(&["request", "list", "--json"]), f.json(&["request", "list", "--json"]));
-    assert_eq!(g.json(&["program", "list", "--json"]), f.json(&["program", "list", "--json"]));
+    let ids = |v: serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+        v.as_array().unwrap().iter().map(|r| (r["id"].clone(), r["name"].clone())).collect()
+    };
+    assert_eq!(ids(g.json(&["request", "list", "--json"])), ids(f.json(&["request", "list", "--json"])));
+    let users = |v: serde_json::Value| -> Vec<serde_json::Value> {
+        v.as_array().unwrap().iter().map(|u| u["username"].clone()).collect()
+    };
+    assert_eq!(users(g.json(&["user", "list", "--json"])), users(f.json(&["user", "list", "--json"])));
+    assert!(
+        users(g.json(&["user", "list", "--json"])).contains(&serde_json::json!("admin")),
+        "made by start"
+    );
     assert_eq!(
         std::fs::read(g.dir.path().join("ferros.toml")).unwrap(),
         std::fs::read(f.dir.path().join("ferros.toml")).unwrap()
