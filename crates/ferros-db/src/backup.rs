@@ -209,15 +209,16 @@ impl Db {
                     let n: i64 =
                         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}")).fetch_one(&mut *tx).await?;
                     let path = folder.join(format!("{t}.copy"));
-                    let mut file =
-                        tokio::fs::File::create(&path).await.map_err(io("cannot create", &path))?;
-                    let mut rows =
-                        tx.copy_out_raw(&format!("COPY (SELECT * FROM {t} ORDER BY 1) TO STDOUT")).await?;
+                    let file = tokio::fs::File::create(&path).await.map_err(io("cannot create", &path))?;
+                    // COPY sends a row or so per chunk: gathered into large writes.
+                    let mut out = tokio::io::BufWriter::with_capacity(CHUNK, file);
+                    let mut rows = tx.copy_out_raw(&format!("COPY {t} TO STDOUT")).await?;
                     while let Some(chunk) = rows.next().await {
-                        file.write_all(&chunk?).await.map_err(io("cannot write", &path))?;
+                        out.write_all(&chunk?).await.map_err(io("cannot write", &path))?;
                     }
                     drop(rows);
-                    file.sync_all().await.map_err(io("cannot sync", &path))?;
+                    out.flush().await.map_err(io("cannot write", &path))?;
+                    out.get_ref().sync_all().await.map_err(io("cannot sync", &path))?;
                     counts.insert(t, n);
                 }
                 tx.commit().await?;

@@ -1239,3 +1239,69 @@ async fn proposals_go_from_observer_to_tac_to_program() {
         a.body
     );
 }
+
+/// The life cycle's pages as a browser posts them: the registration form,
+/// its refusals shown on the form, the reset pages, the SP-PI's members form.
+#[tokio::test]
+async fn the_life_cycle_pages_answer_their_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let box_dir = dir.path().join("outbox");
+    let mail = ferros_web::MailSettings {
+        mailer: std::sync::Arc::new(
+            ferros_mail::Mailer::outbox_only("ferros@example.org", box_dir.clone()).unwrap(),
+        ),
+        base_url: "http://ferros.test".into(),
+        activation: TimeDelta::hours(72),
+        reset: TimeDelta::hours(1),
+    };
+    let app = super::spawn_app_with(ferros_web::WebSettings { mail: Some(mail), ..Default::default() }).await;
+    let form = |uri: &str, body: &str| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let a = send(&app, Request::get("/register").body(Body::empty()).unwrap()).await;
+    assert!(a.status == StatusCode::OK && a.body.contains("name=\"intentions\""), "{}", a.body);
+    let a = send(&app, form("/register", "username=nina&email=nina%40example.org&password=aaaaaaaaaaaa&repeat=aaaaaaaaaaaa&intentions=variable+stars+in+M13")).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        a.body.contains("too easy to guess") && a.body.contains("value=\"nina\""),
+        "the form keeps what was typed: {}",
+        a.body
+    );
+    let a = send(&app, form("/register", "username=nina&email=nina%40example.org&password=a+fine+long+secret&repeat=another+one&intentions=variable+stars")).await;
+    assert!(a.body.contains("differ"), "{}", a.body);
+    let a = send(&app, form("/register", "username=nina&email=nina%40example.org&password=a+fine+long+secret&repeat=a+fine+long+secret&intentions=variable+stars+in+M13")).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert!(a.body.contains("waits for a PI"), "{}", a.body);
+    let a = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert!(a.body.contains("/register") && a.body.contains("/password-reset"), "{}", a.body);
+    // The reset pages: a dead link says so; the form takes an address.
+    let a = send(&app, Request::get("/password-reset/not-a-real-token").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.body.contains("unknown"), "{}", a.body);
+    let a = send(&app, form("/password-reset", "email=nobody%40example.org")).await;
+    assert!(
+        a.status == StatusCode::OK && a.body.contains("If an active account has the address"),
+        "{}",
+        a.body
+    );
+    // The Users page shows the pending account and its intentions.
+    let (cookie, csrf) = session(&app, "paula", &[Profile::Pi], SessionKind::Cookie).await;
+    let a = send(&app, with_cookie("/users", &cookie)).await;
+    assert!(a.body.contains("pending") && a.body.contains("variable stars in M13"), "{}", a.body);
+    // The members form: the SP-PI only.
+    add_program(&app, "GRB").await;
+    let members = |c: &str, t: &str, body: &str| {
+        Request::post("/programs/GRB/members")
+            .header(header::COOKIE, format!("ferros_session={c}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={t}&{body}")))
+            .unwrap()
+    };
+    let (oc, ot) = session(&app, "olga", &[Profile::Observer], SessionKind::Cookie).await;
+    assert_eq!(send(&app, members(&oc, &ot, "add=nina")).await.status, StatusCode::FORBIDDEN);
+    let a = send(&app, members(&cookie, &csrf, "add=nina")).await;
+    assert!(a.status == StatusCode::OK && a.body.contains("added nina"), "{}", a.body);
+}
