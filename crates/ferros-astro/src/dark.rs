@@ -1,8 +1,8 @@
 //! How long it is night over many nights: the observing time of a period
 //! (six months), from which the programs' quotas are shares. The Sun only,
 //! sampled every hour from local noon to local noon and each crossing
-//! of the night altitude refined: 0.05 s per crossing, like `NightSky`,
-//! at a tenth of its cost (no Moon, no 10-minute frames).
+//! of the night altitude refined to 0.05 s, like `NightSky`, without its
+//! Moon and 10-minute frames (about a second for six months).
 
 use chrono::NaiveDate;
 use ferros_domain::JulianDate;
