@@ -416,6 +416,10 @@ pub(crate) async fn set_members(
         .fetch_optional(&mut *tx)
         .await?;
     let pid = pid.ok_or_else(|| DbError::not_found("program", format!("\"{program}\"")))?;
+    let pi: Option<i64> = sqlx::query_scalar("SELECT pi_user_id FROM programs WHERE id = $1")
+        .bind(pid)
+        .fetch_one(&mut *tx)
+        .await?;
     let (mut added, mut removed) = (Vec::new(), Vec::new());
     for name in add {
         let uid: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
@@ -441,10 +445,6 @@ pub(crate) async fn set_members(
             .fetch_optional(&mut *tx)
             .await?;
         let uid = uid.ok_or_else(|| DbError::not_found("user", format!("\"{name}\"")))?;
-        let pi: Option<i64> = sqlx::query_scalar("SELECT pi_user_id FROM programs WHERE id = $1")
-            .bind(pid)
-            .fetch_one(&mut *tx)
-            .await?;
         if pi == Some(uid) {
             return Err(DbError::Conflict(format!("{name} is the program's PI and stays a member")));
         }

@@ -192,10 +192,19 @@ impl Db {
                     .to_str()
                     .ok_or_else(|| DbError::Conflict(format!("{} is not a UTF-8 path", file.display())))?;
                 sqlx::query("VACUUM INTO $1").bind(path).execute(p).await?;
-                let copy = Db::connect(&format!("sqlite://{path}")).await?;
-                let counts = copy.row_counts().await;
-                copy.close().await;
-                counts?
+                // The copy counted as it is, read-only: opened as a database
+                // it would be migrated and get a lock file beside it.
+                let tables = self.tables().await?;
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&file).read_only(true);
+                let mut copy = sqlx::SqliteConnection::connect_with(&options).await?;
+                let mut counts = BTreeMap::new();
+                for t in tables {
+                    let n: i64 =
+                        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}")).fetch_one(&mut copy).await?;
+                    counts.insert(t, n);
+                }
+                copy.close().await?;
+                counts
             }
             Pool::Postgres(p) => {
                 let folder = dir.join("postgres");

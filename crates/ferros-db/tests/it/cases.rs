@@ -1012,6 +1012,12 @@ pub async fn a_backup_restores_everything(db: &Db, fresh: &Db) {
     assert!(m.tables["requests"] >= 1 && m.tables["requests"] <= 21, "{:?}", m.tables);
     assert_eq!(m.tables["images"], 1);
     assert!(!dir.path().join("backup.partial").exists());
+    let mut held: Vec<String> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    held.sort();
+    assert!(held == ["ferros.db", "manifest.json"] || held == ["manifest.json", "postgres"], "{held:?}");
     // Refused: a folder not empty.
     let e = db.backup(&target, now()).await.unwrap_err().to_string();
     assert!(e.contains("is not empty"), "{e}");
