@@ -7,7 +7,7 @@
 use ferros_astro::Site;
 use ferros_clock::Clock;
 use ferros_db::{Db, DbError};
-use ferros_domain::{NewProgram, Period, ProgramChanges, Quota, ScientificProgram, Seconds};
+use ferros_domain::{Grade, NewProgram, Period, Priority, ProgramChanges, Quota, ScientificProgram, Seconds};
 
 /// Why a program could not be made or changed.
 #[derive(Debug, thiserror::Error)]
@@ -99,5 +99,35 @@ pub fn quota_from(percent: Option<f64>, hours: Option<f64>) -> Result<Quota, Str
         (Some(p), None) => Quota::percent(p).map_err(|e| e.to_string()),
         (None, Some(h)) => Seconds::from_hours("quota", h).map(Quota::Time).map_err(|e| e.to_string()),
         (None, None) => Ok(Quota::Unallocated),
+    }
+}
+
+/// What a priority given on the command line or a form means: a number or
+/// a TAC grade (at most one; an empty grade is none), or none.
+pub fn priority_from(priority: Option<i32>, grade: Option<&str>) -> Result<Option<Priority>, String> {
+    match (priority, grade.map(str::trim).filter(|g| !g.is_empty())) {
+        (Some(_), Some(_)) => Err("give a priority or a grade, not both".to_owned()),
+        (Some(p), None) => Priority::new(p).map(Some).map_err(|e| e.to_string()),
+        (None, Some(g)) => g.parse::<Grade>().map(|g| Some(g.priority())).map_err(|e| e.to_string()),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_and_quotas_read_from_their_fields() {
+        assert_eq!(priority_from(None, Some("A")).unwrap(), Some(Grade::A.priority()));
+        assert_eq!(priority_from(Some(42), Some(" ")).unwrap().map(Priority::get), Some(42));
+        assert_eq!(priority_from(None, None).unwrap(), None);
+        assert!(priority_from(Some(1), Some("B")).unwrap_err().contains("not both"));
+        assert!(priority_from(Some(500), None).is_err());
+        assert!(priority_from(None, Some("Z")).is_err());
+        assert_eq!(quota_from(None, None).unwrap(), Quota::Unallocated);
+        assert_eq!(quota_from(Some(12.5), None).unwrap(), Quota::Percent(12.5));
+        assert!(quota_from(Some(1.0), Some(1.0)).unwrap_err().contains("not both"));
+        assert!(quota_from(None, Some(-1.0)).is_err());
     }
 }

@@ -4,7 +4,7 @@
 //! requests), and the edit of priority, quota and description (the PI and
 //! SysAdmin: "Set Quota & Prio").
 
-use ferros_domain::{Grade, Priority, ProgramChanges, ProgramUsage, Right, ScientificProgram, User};
+use ferros_domain::{Priority, ProgramChanges, ProgramUsage, Right, ScientificProgram, User};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -104,6 +104,68 @@ pub async fn usage(state: &AppState, user: &User, name: &str) -> Result<UsageVie
     })
 }
 
+/// A priority (or grade) and a quota (in percent or hours), as the PI
+/// gives them; absent: unchanged, or the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub grade: Option<String>,
+    #[serde(default)]
+    pub quota_percent: Option<f64>,
+    #[serde(default)]
+    pub quota_hours: Option<f64>,
+}
+
+impl Grant {
+    pub fn priority(&self) -> Result<Option<Priority>, Problem> {
+        ferros_programs::priority_from(self.priority, self.grade.as_deref())
+            .map_err(|m| Problem::unprocessable(m, vec![]))
+    }
+
+    /// The quota, if one is given.
+    pub fn quota(&self) -> Result<Option<ferros_domain::Quota>, Problem> {
+        if self.quota_percent.is_none() && self.quota_hours.is_none() {
+            return Ok(None);
+        }
+        ferros_programs::quota_from(self.quota_percent, self.quota_hours)
+            .map(Some)
+            .map_err(|m| Problem::unprocessable(m, vec![]))
+    }
+
+    /// Takes a form's field when it is one of these (an empty one is
+    /// absent); false for another field.
+    pub fn take_field(&mut self, key: &str, value: &str) -> Result<bool, Problem> {
+        let v = value.trim();
+        let number = || {
+            v.parse::<f64>().map_err(|_| {
+                Problem::unprocessable(
+                    format!("{key}: \"{}\" is not a number", crate::pages::shown(v)),
+                    vec![],
+                )
+            })
+        };
+        match key {
+            "priority" | "grade" | "quota_percent" | "quota_hours" if v.is_empty() => {}
+            "priority" => {
+                self.priority = Some(v.parse().map_err(|_| {
+                    Problem::unprocessable(
+                        format!("priority: \"{}\" is not a whole number", crate::pages::shown(v)),
+                        vec![],
+                    )
+                })?);
+            }
+            "grade" => self.grade = Some(v.to_owned()),
+            "quota_percent" => self.quota_percent = Some(number()?),
+            "quota_hours" => self.quota_hours = Some(number()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// What an edit may change (absent: unchanged).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,19 +177,22 @@ pub struct Edit {
     pub description: Option<String>,
 }
 
+impl Edit {
+    pub fn grant(&self) -> Grant {
+        Grant {
+            priority: self.priority,
+            grade: self.grade.clone(),
+            quota_percent: self.quota_percent,
+            quota_hours: self.quota_hours,
+        }
+    }
+}
+
 /// Changes a program; the quota is checked against its period's total.
 pub async fn edit(state: &AppState, name: &str, e: &Edit) -> Result<ScientificProgram, Problem> {
     let bad = |m: String| Problem::unprocessable(m, vec![]);
-    let priority = match (e.priority, e.grade.as_deref().filter(|g| !g.is_empty())) {
-        (Some(_), Some(_)) => return Err(bad("give a priority or a grade, not both".into())),
-        (Some(p), None) => Some(Priority::new(p).map_err(|e| bad(e.to_string()))?),
-        (None, Some(g)) => Some(g.parse::<Grade>().map_err(|e| bad(e.to_string()))?.priority()),
-        (None, None) => None,
-    };
-    let quota = match (e.quota_percent, e.quota_hours) {
-        (None, None) => None,
-        (p, h) => Some(ferros_programs::quota_from(p, h).map_err(bad)?),
-    };
+    let grant = e.grant();
+    let (priority, quota) = (grant.priority()?, grant.quota()?);
     if let Some(d) = &e.description
         && (d.chars().count() > ferros_limits::MAX_PROGRAM_TEXT
             || d.chars().any(|c| c.is_control() && c != '\n' && c != '\r'))

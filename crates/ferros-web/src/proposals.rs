@@ -7,9 +7,7 @@
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use ferros_domain::{
-    Grade, LogLevel, NewProposal, Period, Priority, Proposal, ProposalId, Right, Seconds, User,
-};
+use ferros_domain::{Grade, LogLevel, NewProposal, Period, Proposal, ProposalId, Right, Seconds, User};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -185,19 +183,9 @@ pub async fn vote(state: &AppState, user: &User, id: i64, b: &Ballot) -> Result<
     Ok(p)
 }
 
-/// The PI's decision: the program's priority and quota.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Acceptance {
-    #[serde(default)]
-    pub priority: Option<i32>,
-    #[serde(default)]
-    pub grade: Option<String>,
-    #[serde(default)]
-    pub quota_percent: Option<f64>,
-    #[serde(default)]
-    pub quota_hours: Option<f64>,
-}
+/// The PI's decision: the program's priority and quota (defaults: the
+/// TAC's grade, what is left of the period).
+pub type Acceptance = crate::programs::Grant;
 
 pub async fn accept(
     state: &AppState,
@@ -206,13 +194,8 @@ pub async fn accept(
     a: &Acceptance,
 ) -> Result<ferros_domain::ScientificProgram, Problem> {
     let p = get(state, id).await?;
-    let priority = match (a.priority, a.grade.as_deref().filter(|g| !g.is_empty())) {
-        (Some(_), Some(_)) => return Err(bad("give a priority or a grade, not both")),
-        (Some(n), None) => Priority::new(n).map_err(|e| bad(e.to_string()))?,
-        (None, Some(g)) => g.parse::<Grade>().map_err(|e| bad(e.to_string()))?.priority(),
-        (None, None) => p.grade().unwrap_or(Grade::B).priority(),
-    };
-    let quota = ferros_programs::quota_from(a.quota_percent, a.quota_hours).map_err(bad)?;
+    let priority = a.priority()?.unwrap_or_else(|| p.grade().unwrap_or(Grade::B).priority());
+    let quota = a.quota()?.unwrap_or(ferros_domain::Quota::Unallocated);
     let night = match state.inner.settings.sky {
         Some(sky) => {
             let nights = ferros_programs::Nights { site: sky.site, night_altitude: sky.night_altitude };

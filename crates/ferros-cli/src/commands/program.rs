@@ -4,7 +4,7 @@ use crate::output::say;
 use ferros_domain::{
     Grade, NewProgram, Period, Priority, ProgramChanges, ProgramUsage, Quota, ScientificProgram, TimeUse,
 };
-use ferros_programs::{Nights, quota_from, quota_text};
+use ferros_programs::{Nights, priority_from, quota_from, quota_text};
 use serde::Serialize;
 
 use super::astro::site_of;
@@ -19,13 +19,8 @@ fn nights(ctx: &Context) -> CliResult<Nights> {
 }
 
 fn priority_of(priority: Option<i32>, grade: Option<&str>) -> CliResult<Option<Priority>> {
-    Ok(match (priority, grade) {
-        (Some(p), _) => Some(Priority::new(p).map_err(|e| CliError::input(format!("--priority: {e}")))?),
-        (None, Some(g)) => {
-            Some(g.parse::<Grade>().map_err(|e| CliError::input(format!("--grade: {e}")))?.priority())
-        }
-        (None, None) => None,
-    })
+    let flag = if priority.is_some() { "--priority" } else { "--grade" };
+    priority_from(priority, grade).map_err(|e| CliError::input(format!("{flag}: {e}")))
 }
 
 fn quota_of(q: QuotaArgs) -> CliResult<Quota> {

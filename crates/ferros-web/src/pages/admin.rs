@@ -98,28 +98,20 @@ pub async fn edit_program(
     Path(name): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
-    let mut e = crate::programs::Edit::default();
-    let mut bad = Vec::new();
-    for (k, v) in form_urlencoded::parse(&body) {
-        let v = v.trim().to_owned();
-        match k.as_ref() {
-            "priority" if !v.is_empty() => match v.parse() {
-                Ok(p) => e.priority = Some(p),
-                Err(_) => bad.push(format!("priority: \"{v}\" is not a whole number")),
-            },
-            "grade" if !v.is_empty() => e.grade = Some(v),
-            "quota_percent" | "quota_hours" if !v.is_empty() => match v.parse::<f64>() {
-                Ok(n) if k == "quota_percent" => e.quota_percent = Some(n),
-                Ok(n) => e.quota_hours = Some(n),
-                Err(_) => bad.push(format!("{k}: \"{v}\" is not a number")),
-            },
-            "description" => e.description = Some(v).filter(|d| !d.is_empty()),
-            _ => {}
+    let read = || {
+        let mut grant = crate::programs::Grant::default();
+        let mut description = None;
+        for (k, v) in form_urlencoded::parse(&body) {
+            if !grant.take_field(&k, &v)? && k == "description" {
+                description = Some(v.trim().to_owned()).filter(|d| !d.is_empty());
+            }
         }
-    }
-    let result = match bad.first() {
-        Some(b) => Err(Problem::unprocessable(b.clone(), vec![])),
-        None => crate::programs::edit(&state, &name, &e).await,
+        let crate::programs::Grant { priority, grade, quota_percent, quota_hours } = grant;
+        Ok::<_, Problem>(crate::programs::Edit { priority, grade, quota_percent, quota_hours, description })
+    };
+    let result = match read() {
+        Ok(e) => crate::programs::edit(&state, &name, &e).await,
+        Err(p) => Err(p),
     };
     match result {
         Ok(p) => {

@@ -245,35 +245,16 @@ pub async fn accept(
     let Some(user) = viewer.user().cloned() else {
         return super::error_page(&Problem::unauthorized(), viewer);
     };
-    let mut a = Acceptance::default();
-    let mut bad = None;
-    for (k, v) in form_urlencoded::parse(&body) {
-        let v = v.trim().to_owned();
-        if v.is_empty() {
-            continue;
+    let read = || {
+        let mut a = Acceptance::default();
+        for (k, v) in form_urlencoded::parse(&body) {
+            a.take_field(&k, &v)?;
         }
-        let number =
-            |v: &str| v.parse::<f64>().map_err(|_| format!("{k}: \"{}\" is not a number", super::shown(v)));
-        match k.as_ref() {
-            "grade" => a.grade = Some(v),
-            "priority" => match v.parse() {
-                Ok(n) => a.priority = Some(n),
-                Err(_) => bad = Some(format!("priority: \"{}\" is not a whole number", super::shown(&v))),
-            },
-            "quota_percent" => match number(&v) {
-                Ok(n) => a.quota_percent = Some(n),
-                Err(e) => bad = Some(e),
-            },
-            "quota_hours" => match number(&v) {
-                Ok(n) => a.quota_hours = Some(n),
-                Err(e) => bad = Some(e),
-            },
-            _ => {}
-        }
-    }
-    let done = match bad {
-        Some(b) => Err(Problem::unprocessable(b, vec![])),
-        None => proposals::accept(&state, &user, id, &a).await.map(|p| {
+        Ok::<_, Problem>(a)
+    };
+    let done = match read() {
+        Err(p) => Err(p),
+        Ok(a) => proposals::accept(&state, &user, id, &a).await.map(|p| {
             format!(
                 "program \"{}\" made: priority {}, quota {}",
                 p.name,

@@ -14,6 +14,12 @@ use crate::access::Viewer;
 use crate::accounts::{self, SignUp};
 use crate::problem::Problem;
 
+/// A link's token as a page may write it into a form's address: the
+/// characters a token has, 128 at most (anything else was never a token).
+fn link_token(token: &str) -> String {
+    token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(128).collect()
+}
+
 /// The caller's address and the form's body.
 async fn form_of(req: Request) -> (Option<std::net::IpAddr>, Vec<u8>) {
     let addr = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
@@ -103,8 +109,7 @@ fn activate_page(
         Ok(u) => (StatusCode::OK, u.map(|u| (u.username, u.email, u.intentions)), String::new()),
         Err(p) => (p.status, None, p.message),
     };
-    let token: String =
-        token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(128).collect();
+    let token = link_token(token);
     render(
         status,
         &ActivatePage { nav: Nav::new(state, viewer, "/users").with_flash(flash), token, user, error },
@@ -151,8 +156,7 @@ fn reset_page(
     status: StatusCode,
     page: (String, bool, String, String),
 ) -> Response {
-    let token: String =
-        token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(128).collect();
+    let token = link_token(token);
     let (username, show_form, error, done) = page;
     render(
         status,

@@ -863,6 +863,16 @@ async fn programs_show_their_quotas_and_the_pi_sets_them() {
     );
 }
 
+/// Mail into an outbox folder, its links starting with `base_url`.
+fn outbox_mail(outbox: std::path::PathBuf, base_url: &str) -> ferros_web::MailSettings {
+    ferros_web::MailSettings {
+        mailer: std::sync::Arc::new(ferros_mail::Mailer::outbox_only("ferros@example.org", outbox).unwrap()),
+        base_url: base_url.into(),
+        activation: TimeDelta::hours(72),
+        reset: TimeDelta::hours(1),
+    }
+}
+
 /// The mails in an outbox: (to, whole text), oldest first.
 fn outbox(dir: &std::path::Path) -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
@@ -900,14 +910,7 @@ fn link_token(text: &str, route: &str) -> String {
 async fn accounts_follow_their_life_cycle_by_mail() {
     let dir = tempfile::tempdir().unwrap();
     let box_dir = dir.path().join("outbox");
-    let mail = ferros_web::MailSettings {
-        mailer: std::sync::Arc::new(
-            ferros_mail::Mailer::outbox_only("ferros@example.org", box_dir.clone()).unwrap(),
-        ),
-        base_url: "http://ferros.test/".into(),
-        activation: TimeDelta::hours(72),
-        reset: TimeDelta::hours(1),
-    };
+    let mail = outbox_mail(box_dir.clone(), "http://ferros.test/");
     let app = super::spawn_app_with(ferros_web::WebSettings { mail: Some(mail), ..Default::default() }).await;
     add_program(&app, "GRB").await;
     let pi = NewUser {
@@ -1246,14 +1249,7 @@ async fn proposals_go_from_observer_to_tac_to_program() {
 async fn the_life_cycle_pages_answer_their_forms() {
     let dir = tempfile::tempdir().unwrap();
     let box_dir = dir.path().join("outbox");
-    let mail = ferros_web::MailSettings {
-        mailer: std::sync::Arc::new(
-            ferros_mail::Mailer::outbox_only("ferros@example.org", box_dir.clone()).unwrap(),
-        ),
-        base_url: "http://ferros.test".into(),
-        activation: TimeDelta::hours(72),
-        reset: TimeDelta::hours(1),
-    };
+    let mail = outbox_mail(box_dir.clone(), "http://ferros.test");
     let app = super::spawn_app_with(ferros_web::WebSettings { mail: Some(mail), ..Default::default() }).await;
     let form = |uri: &str, body: &str| {
         Request::post(uri)
